@@ -1,0 +1,37 @@
+#include <cstdlib>
+#include <iostream>
+
+#include "runner/cli/commands.hh"
+#include "runner/core/log.hh"
+
+int main(int argc, char** argv) {
+  using namespace akbuild;
+  CLI::App app{"akbuild: typed, content-addressed, cached build steps for Forgejo Actions", "akbuild"};
+  app.set_version_flag("--version", std::string("akbuild ") + AKBUILD_VERSION);
+  app.require_subcommand(1);
+  cli::GlobalOptions options;
+  app.add_option("--cache-dir", options.cache_dir, "cache directory (default: $AKBUILD_CACHE_DIR, "
+                                                   "else $XDG_CACHE_HOME/akbuild)")
+      ->envname("AKBUILD_CACHE_DIR");
+  app.add_flag("-v,--verbose", options.verbose, "more diagnostics (repeat for debug)");
+
+  cli::add_step_command(app, options);
+  cli::add_act_command(app, options);
+  cli::add_expr_command(app, options);
+  cli::add_serve_command(app, options);
+  cli::add_nix_command(app, options);
+  cli::add_pin_command(app, options);
+  cli::add_cache_command(app, options);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Help and --version exit 0; every other parse error is a usage error (2), one line.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "akbuild: error: " << e.what() << "\n";
+    return 2;
+  }
+  if (options.verbose >= 2) set_log_level(LogLevel::debug);
+  else if (options.verbose == 1) set_log_level(LogLevel::info);
+  return options.exit_status;
+}

@@ -1,0 +1,11 @@
+#include "runner/cli/commands.hh"
+
+namespace akbuild::cli {
+
+// Scaffolding: replaced by the real subcommand.
+void add_pin_command(CLI::App& app, GlobalOptions& options) {
+  auto* cmd = app.add_subcommand("pin", "(not built yet)");
+  cmd->callback([&options] { options.exit_status = report_error(Error{ErrorCode::unimplemented, "pin: not built yet"}); });
+}
+
+} // namespace akbuild::cli

@@ -1,0 +1,71 @@
+#pragma once
+// Running a child process: its own process group, a complete environment given by the caller,
+// stdout and stderr streamed line by line with timestamps, a timeout, and cancellation
+// (SIGTERM to the group, SIGKILL after a grace period). Boost.Process/Asio stay inside
+// process.cc; no Boost type appears here.
+//
+// Usage:
+//   ProcessSpec spec{.argv = {"make"}, .env = {{"PATH", "/usr/bin:/bin"}}, .cwd = dir};
+//   CancelToken cancel;
+//   auto r = run_process(spec, [](const LogLine& l) { print(l.text); }, &cancel);
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/core/result.hh"
+
+namespace akbuild::exec {
+
+struct ProcessSpec {
+  std::vector<std::string> argv;               // argv[0] is a path or searched on env PATH
+  std::map<std::string, std::string> env;      // the whole environment; nothing is inherited
+  std::filesystem::path cwd;
+  std::chrono::milliseconds timeout{0};        // 0 = none
+  std::chrono::milliseconds kill_grace{5000};  // SIGTERM → SIGKILL delay on timeout/cancel
+  std::optional<std::string> stdin_data;       // nullopt = /dev/null
+};
+
+struct LogLine {
+  enum class Stream { out, err };
+  Stream stream = Stream::out;
+  std::string text;                            // without the newline
+  std::chrono::system_clock::time_point time;
+};
+using LogCallback = std::function<void(const LogLine&)>;
+
+// Cancels a running process from another thread (or a signal handler via request()).
+class CancelToken {
+public:
+  void request() { m_requested.store(true); }
+  bool requested() const { return m_requested.load(); }
+
+private:
+  std::atomic<bool> m_requested{false};
+};
+
+struct ProcessResult {
+  int exit_code = -1;        // exit status when exited normally
+  int signal = 0;            // terminating signal, 0 if exited
+  bool timed_out = false;
+  bool cancelled = false;
+  std::chrono::milliseconds duration{0};
+  bool success() const { return signal == 0 && exit_code == 0 && !timed_out && !cancelled; }
+  // "exit status 3", "killed by signal 9", "timed out after 10s", "cancelled".
+  std::string describe() const;
+};
+
+// Runs the process to completion. Fails (rather than returning a result) only when it could
+// not be started: the message names the program (not found, not executable).
+Result<ProcessResult> run_process(const ProcessSpec& spec, const LogCallback& on_line,
+                                  const CancelToken* cancel = nullptr);
+
+// The absolute path of `program` searched on `path_env` (a PATH value), or not_found naming it.
+Result<std::filesystem::path> find_program(std::string_view program, std::string_view path_env);
+
+} // namespace akbuild::exec

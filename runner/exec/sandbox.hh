@@ -1,0 +1,52 @@
+#pragma once
+// The sandbox a step runs in (DESIGN.md "sandbox"): an input root holding only declared inputs,
+// read-only; writable output directories; private /tmp and HOME; a clean environment; no
+// network unless the step is a pinned fetch. Uses bubblewrap; where bwrap cannot run, a warning
+// and a plain process in the staged input root (SandboxMode::require makes that fatal).
+//
+// Layout inside the sandbox: the input root at /build/ws (the working directory), outputs
+// bind-mounted writable at /build/ws/<output>, HOME=/build/home, TMPDIR=/tmp; /usr, /bin, /lib*,
+// /etc (selected files) and declared tool directories read-only.
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runner/exec/process.hh"
+
+namespace akbuild::exec {
+
+enum class SandboxMode { automatic, require, off };
+
+// Whether bubblewrap works on this machine (probed once, cached). `why` gets the reason if not.
+bool sandbox_available(std::string* why = nullptr);
+
+struct SandboxSpec {
+  std::filesystem::path input_root;              // staged inputs (made read-only inside)
+  std::vector<std::string> outputs;              // workspace-relative output paths (dirs or files)
+  std::filesystem::path output_root;             // where outputs are written, same relative layout
+  std::vector<std::filesystem::path> ro_binds;   // extra host paths visible read-only (tools)
+  bool network = false;                          // only for pinned fetch steps
+  SandboxMode mode = SandboxMode::automatic;
+  std::string working_directory;                 // relative to the input root
+};
+
+struct SandboxResult {
+  ProcessResult process;
+  bool sandboxed = false;                        // false when the plain-process fallback ran
+  std::string fallback_reason;
+};
+
+// Runs `spec.argv` inside the sandbox. `process.env` is the declared environment; the sandbox
+// adds PATH (if absent), HOME, TMPDIR. `process.cwd` is ignored (the sandbox decides).
+// Outputs end up under `sandbox.output_root/<output>`.
+Result<SandboxResult> run_sandboxed(const SandboxSpec& sandbox, ProcessSpec process, const LogCallback& on_line,
+                                    const CancelToken* cancel = nullptr);
+
+// Stages files into an input root: each (relative path -> absolute source) hardlinked where
+// possible, else copied; directories created; symlinks recreated verbatim.
+Result<> stage_inputs(const std::filesystem::path& input_root,
+                      const std::map<std::string, std::filesystem::path>& files);
+
+} // namespace akbuild::exec
