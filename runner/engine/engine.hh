@@ -1,0 +1,70 @@
+#pragma once
+// The engine: plans steps (manifest, key, hit/miss, explain), runs them through the cache and
+// the sandbox with a DAG scheduler (-j), dedupes identical in-flight actions (also across
+// processes sharing the cache dir), and materializes outputs into the workspace.
+//
+// Usage:
+//   auto engine = AK_TRY(Engine::open({.workspace = ws, .cache_dir = dir}));
+//   auto results = AK_TRY(engine->run({{.id = "web", .kind = "web-bundle", .with = {...}}}, sink));
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/engine/events.hh"
+#include "runner/exec/process.hh"
+#include "runner/exec/sandbox.hh"
+
+namespace akbuild::engine {
+
+struct StepRequest {
+  std::string id;                              // unique within one run; also the explain history key
+  std::string kind;
+  std::map<std::string, std::string> with;     // raw `with:` values
+};
+
+struct EngineOptions {
+  std::filesystem::path workspace;
+  std::filesystem::path cache_dir;
+  unsigned jobs = 0;                           // 0 = number of cores
+  exec::SandboxMode sandbox = exec::SandboxMode::automatic;
+  bool explain = false;                        // compute explain lines for misses
+};
+
+struct PlannedStep {
+  std::string id, kind;
+  std::string key;                             // action key, sha256 hex
+  bool hit = false;
+  std::string manifest;
+  std::vector<std::string> explain;            // why it misses, one line per changed manifest line
+};
+
+struct StepResult {
+  std::string id, kind, key;
+  bool success = false;
+  bool cache_hit = false;
+  bool skipped = false;                        // a dependency failed
+  std::map<std::string, std::string> outputs;  // "cache-hit", "key", "path", and kind values ("digest")
+  std::vector<std::string> explain;
+  std::optional<Error> error;
+  std::chrono::milliseconds duration{0};
+};
+
+class Engine {
+public:
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+  virtual ~Engine() = default;
+
+  // Validates and keys every step; runs nothing, writes nothing to the cache.
+  virtual Result<std::vector<PlannedStep>> plan(const std::vector<StepRequest>& steps) = 0;
+  // Runs the steps (independent ones in parallel). Validation errors fail the whole call before
+  // anything runs; a step failure is reported in its StepResult and skips its dependents.
+  virtual Result<std::vector<StepResult>> run(const std::vector<StepRequest>& steps, EventSink& events,
+                                              const exec::CancelToken* cancel = nullptr) = 0;
+  virtual const EngineOptions& options() const = 0;
+};
+
+} // namespace akbuild::engine

@@ -1,0 +1,31 @@
+#pragma once
+// Maps `with:` values (strings, as workflows and `--with K=V` give them) onto a kind's parameter
+// message by protobuf reflection. Keys match field names with '-' and '_' the same. Scalars
+// parse by field type; repeated fields take a YAML/JSON list, or one item per line; maps take a
+// YAML/JSON object or K=V lines; message fields take a YAML/JSON object. An unknown key is an
+// invalid_argument error listing the valid keys.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <google/protobuf/message.h>
+
+#include "runner/core/result.hh"
+
+namespace akbuild::steps {
+
+using WithMap = std::map<std::string, std::string>;
+
+Result<std::unique_ptr<google::protobuf::Message>> parse_params(const google::protobuf::Message& prototype,
+                                                                const WithMap& with, std::string_view kind);
+
+// Canonical "key: value" lines for the manifest: every field, sorted by name, lists and maps
+// rendered as JSON, defaults included (so adding a default-valued key changes nothing).
+std::vector<std::string> params_manifest_lines(const google::protobuf::Message& params);
+
+// The parameter names of a message with a one-line description each (from the field comments
+// in steps.proto, when available), for errors, help and action.yml.
+std::vector<std::string> param_names(const google::protobuf::Message& prototype);
+
+} // namespace akbuild::steps

@@ -1,0 +1,93 @@
+#pragma once
+// A step kind: one typed action. Each kind is one class in steps/<kind>/, listed explicitly in
+// steps/registry.cc (no self-registration). Its parameters are a message in
+// proto/akbuild/v1/steps.proto; the engine maps `with:` values onto it (steps/params.hh) before
+// the kind sees them, so a kind only validates meaning, never syntax.
+//
+// Life of a step: plan() says what it reads (globs, deps, tools, env) and writes (outputs); the
+// engine hashes that into the manifest and key; on a miss it stages the inputs and calls run().
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "runner/core/result.hh"
+#include "runner/exec/process.hh"
+#include "runner/exec/sandbox.hh"
+
+namespace akbuild::cas {
+class CacheDir;
+}
+
+namespace akbuild::steps {
+
+// What a step declares before it runs. Everything here is part of the action key.
+struct StepPlan {
+  std::vector<std::string> inputs;            // workspace globs
+  std::vector<std::string> exclude;           // workspace globs removed from inputs
+  std::vector<std::string> deps;              // ids of steps whose outputs it reads
+  std::vector<std::string> tools;             // programs it runs, resolved on PATH and keyed
+  std::map<std::string, std::string> env;     // declared environment
+  std::vector<std::string> outputs;           // workspace-relative paths it produces ("dist/")
+  std::vector<std::string> extra_key_lines;   // kind-specific key material ("lock: ...")
+  bool fetch = false;                         // may use the network; output pinned by NAR hash
+  std::string pin;                            // SRI NAR hash when known (with: hash or akbuild.lock)
+  bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
+};
+
+// Given to plan(): read-only facts about the workspace.
+struct PlanContext {
+  std::string step_id;
+  std::filesystem::path workspace;
+  std::string platform;                       // "x86_64-linux"
+};
+
+// Given to run(): where inputs are, where outputs go, and how to run commands.
+class RunContext {
+public:
+  virtual ~RunContext() = default;
+  virtual const std::string& step_id() const = 0;
+  // The staged inputs (declared inputs + dep outputs at their workspace paths). Read-only.
+  virtual const std::filesystem::path& input_root() const = 0;
+  // Where the step writes its outputs, at their workspace-relative paths.
+  virtual const std::filesystem::path& output_root() const = 0;
+  // The real workspace (for kinds that do not run sandboxed).
+  virtual const std::filesystem::path& workspace() const = 0;
+  // Runs a command in the step's sandbox (cwd = the input root, or working_directory within it),
+  // streaming its log. A non-zero exit is an ErrorCode::step_failed error naming the command.
+  virtual Result<exec::ProcessResult> run(const std::vector<std::string>& argv,
+                                          const std::map<std::string, std::string>& extra_env = {},
+                                          const std::string& working_directory = {}) = 0;
+  // A line in the step's log (not a command's output).
+  virtual void log(std::string_view line) = 0;
+  virtual cas::CacheDir& cache() = 0;
+  virtual const exec::CancelToken* cancel() const = 0;
+  // The resolved path of a tool declared in the plan.
+  virtual Result<std::filesystem::path> tool(std::string_view name) const = 0;
+};
+
+// What run() returns besides the files under output_root.
+struct StepOutcome {
+  std::map<std::string, std::string> values;  // extra step outputs (e.g. "digest", "ref")
+};
+
+class Step {
+public:
+  virtual ~Step() = default;
+  virtual std::string_view kind() const = 0;
+  // Bumped when the kind's behaviour changes in a way that must invalidate old results.
+  virtual int schema_version() const = 0;
+  // A default instance of the kind's parameter message.
+  virtual const google::protobuf::Message& params_prototype() const = 0;
+  // Validates the parameters' meaning and declares inputs/outputs. Errors are invalid_argument
+  // naming the `with:` key at fault.
+  virtual Result<StepPlan> plan(const google::protobuf::Message& params, const PlanContext& ctx) const = 0;
+  virtual Result<StepOutcome> run(const google::protobuf::Message& params, RunContext& ctx) const = 0;
+};
+
+} // namespace akbuild::steps
