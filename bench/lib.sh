@@ -1,0 +1,51 @@
+# Shared by the benchmarks: a reproducible test tree and side-by-side timing with hyperfine.
+# Each benchmark script sources this file and calls bench_compare / bench_single.
+
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/akbuild-bench}
+AKBUILD=${AKBUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/runner/cli/akbuild}
+BENCH_RUNS=${BENCH_RUNS:-5}
+
+bench_header() {
+  printf '%-44s %12s %12s %8s  %s\n' "benchmark" "akbuild" "peer" "ratio" "target"
+}
+
+# The ~25,000-file, ~400 MB tree (deterministic; made once): prints its path.
+bench_tree() {
+  local dir="$BENCH_DIR/tree"
+  if [ ! -f "$dir/.complete" ]; then
+    rm -rf "$dir"
+    /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/make_tree.py" "$dir" >&2
+    touch "$dir/.complete"
+  fi
+  echo "$dir"
+}
+
+# Median wall time in seconds of a command, measured by hyperfine (warm-up run first).
+bench_median() {
+  local json
+  json=$(mktemp)
+  hyperfine --style none --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null 2>&1 || {
+    rm -f "$json"; echo "nan"; return; }
+  /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
+  rm -f "$json"
+}
+
+# bench_compare NAME TARGET AKBUILD_CMD PEER_CMD [PREPARE_CMD]: one line with both medians and
+# the ratio akbuild/peer. PREPARE_CMD runs before every timed run of both commands.
+bench_compare() {
+  local name=$1 target=$2 ours=$3 peer=$4 prepare=${5:-}
+  local a b
+  if [ -n "$prepare" ]; then
+    a=$(bench_median --prepare "$prepare" "$ours"); b=$(bench_median --prepare "$prepare" "$peer")
+  else
+    a=$(bench_median "$ours"); b=$(bench_median "$peer")
+  fi
+  local ratio
+  ratio=$(/usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.3f' % (a/b) if b>0 else 'nan')" "$a" "$b")
+  printf '%-44s %11ss %11ss %7sx  %s\n' "$name" "$a" "$b" "$ratio" "$target"
+}
+
+# bench_single NAME TARGET VALUE UNIT: a figure with no peer (e.g. RSS, a cached layer's time).
+bench_single() {
+  printf '%-44s %12s %12s %8s  %s\n' "$1" "$3$4" "-" "-" "$2"
+}
