@@ -1,0 +1,46 @@
+#pragma once
+// A persistent cache of NAR hashes keyed by a stat-only fingerprint of the tree, so hashing an
+// unchanged tree costs one walk of lstat calls instead of reading every byte.
+//
+// Entry: <cache>/nar-hash/<sha256 of the absolute root path>, holding the fingerprint (sha256 of
+// every entry's relative path, type, size, mode, dev, inode, mtime and ctime, in NAR order) and
+// the NAR hash. Soundness: any change to a file's content or metadata moves its ctime (which no
+// user can set) or its inode. A racily clean tree, i.e. one with an entry whose mtime or ctime
+// is within k_racy_margin of the moment hashing started, is never recorded: a change in the same
+// clock tick could leave its stat unchanged. So a hit never returns a stale hash.
+//
+// Usage: NarHashCache cache(cache_dir); auto h = AK_TRY(cache.nar_hash("src"));
+
+#include <chrono>
+#include <filesystem>
+
+#include "nixdrv/hash.hh"
+#include "runner/core/result.hh"
+
+namespace akbuild::nixdrv {
+
+class NarHashCache {
+public:
+  static constexpr std::chrono::seconds k_racy_margin{2};
+
+  explicit NarHashCache(std::filesystem::path cache_dir) : m_dir(std::move(cache_dir) / "nar-hash") {}
+
+  // sha256 NAR hash of `path`, from the cache when its fingerprint matches, else computed and
+  // recorded. Failing to read or write the cache is not an error (the hash is computed).
+  Result<Hash> nar_hash(const std::filesystem::path& path);
+  // Whether the last nar_hash() call was answered from the cache (for tests and -v).
+  bool last_was_hit() const { return m_last_hit; }
+
+  // The stat fingerprint of a tree and the newest mtime/ctime in it (ns since the epoch).
+  struct Fingerprint {
+    std::string digest;
+    std::int64_t newest_ns = 0;
+  };
+  static Result<Fingerprint> fingerprint(const std::filesystem::path& path);
+
+private:
+  std::filesystem::path m_dir;
+  bool m_last_hit = false;
+};
+
+} // namespace akbuild::nixdrv
