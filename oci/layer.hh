@@ -1,0 +1,50 @@
+#pragma once
+// One image layer: a source tree tarred (oci/tar_writer.hh), compressed (oci/compress.hh) and
+// written as a content-addressed blob, with its diff_id (sha256 of the tar) and digest (sha256
+// of the compressed bytes). Layers are cached by (source fingerprint, layer options) under
+// `<cache>/oci/`, so an unchanged source is never tarred or compressed again and keeps its digest:
+//   <cache>/oci/layers/<key hex>.json    {"digest", "diff_id", "size", "media_type"}
+//   <cache>/oci/blobs/sha256/<hex>       the compressed layer
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "oci/compress.hh"
+#include "oci/tar_writer.hh"
+#include "runner/core/result.hh"
+
+namespace akbuild::oci {
+
+struct LayerSpec {
+  std::filesystem::path source;
+  TarOptions tar;
+  Compression compression = Compression::gzip;
+  // Identifies the source's content (e.g. the step output's tree digest). Empty: a fingerprint
+  // of every entry's path, type, mode, size, mtime, ctime and hardlink group is taken instead.
+  std::string fingerprint;
+};
+
+struct LayerBlob {
+  std::string digest;      // "sha256:<hex>" of the compressed blob
+  std::string diff_id;     // "sha256:<hex>" of the uncompressed tar
+  std::uint64_t size = 0;  // compressed size
+  std::string media_type;
+  bool cached = false;     // taken from the layer cache without tarring
+};
+
+// The blob path of a digest ("sha256:<hex>") under an OCI layout's `blobs/` dir.
+std::filesystem::path blob_path(const std::filesystem::path& blobs_dir, std::string_view digest);
+
+// Builds the layer into `blobs_dir/sha256/<hex>`. With a non-empty `cache_dir`, a cached blob is
+// linked (or copied) instead, and a new one is stored in the cache first. `threads` 0 = all.
+Result<LayerBlob> make_layer(const LayerSpec& spec, const std::filesystem::path& blobs_dir,
+                             const std::filesystem::path& cache_dir = {}, unsigned threads = 0);
+
+// The cache key of a layer: sha256 hex over the fingerprint and every option that shapes the blob.
+Result<std::string> layer_cache_key(const LayerSpec& spec);
+
+// Links `from` to `to` (same file system), else copies it; an existing `to` is kept.
+Result<> link_or_copy(const std::filesystem::path& from, const std::filesystem::path& to);
+
+} // namespace akbuild::oci
