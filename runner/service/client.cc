@@ -1,0 +1,157 @@
+#include "runner/service/client.hh"
+
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include "runner/core/fs.hh"
+#include "runner/service/auth.hh"
+#include "runner/service/convert.hh"
+#include "runner/service/status.hh"
+
+namespace akbuild::service {
+
+namespace v1 = ::akbuild::v1;
+
+namespace {
+
+// Adds the bearer token to every call of a channel.
+class TokenPlugin final : public grpc::MetadataCredentialsPlugin {
+public:
+  explicit TokenPlugin(std::string token) : m_token(std::move(token)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status GetMetadata(grpc::string_ref, grpc::string_ref, const grpc::AuthContext&,
+                           std::multimap<grpc::string, grpc::string>* metadata) override {
+    metadata->insert({"authorization", "Bearer " + m_token});
+    return grpc::Status::OK;
+  }
+
+private:
+  std::string m_token;
+};
+
+v1::ExecuteOptions to_options(const DaemonRequest& request) {
+  v1::ExecuteOptions out;
+  out.set_jobs(request.jobs);
+  out.set_sandbox(to_proto(request.sandbox));
+  out.set_explain(request.explain);
+  return out;
+}
+
+std::string absolute_workspace(const std::filesystem::path& workspace) {
+  return std::filesystem::absolute(workspace).lexically_normal().string();
+}
+
+} // namespace
+
+Result<std::optional<ExecutorTarget>> executor_target_from_env() {
+  ExecutorTarget target;
+  const char* value = std::getenv("AKBUILD_EXECUTOR");
+  if (value && std::string_view(value) == "none") return std::optional<ExecutorTarget>{};
+  if (value && *value) {
+    target.address = AK_TRY(ListenAddress::parse(value).map_error(
+        [](Error e) { return e.context("AKBUILD_EXECUTOR"); }));
+  } else {
+    target.address.path = default_socket_path();
+  }
+  if (const char* file = std::getenv("AKBUILD_EXECUTOR_TOKEN_FILE"); file && *file)
+    target.token = AK_TRY(read_token_file(file));
+  if (const char* ca = std::getenv("AKBUILD_EXECUTOR_CA"); ca && *ca) target.tls_ca_pem = AK_TRY(read_file(ca));
+  return std::optional<ExecutorTarget>(std::move(target));
+}
+
+std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target) {
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (target.address.kind == ListenAddress::Kind::tcp) {
+    if (!target.tls_ca_pem.empty()) {
+      grpc::SslCredentialsOptions ssl;
+      ssl.pem_root_certs = target.tls_ca_pem;
+      creds = grpc::SslCredentials(ssl);
+    } else {
+      creds = grpc::experimental::LocalCredentials(LOCAL_TCP);
+    }
+    if (!target.token.empty())
+      creds = grpc::CompositeChannelCredentials(
+          creds, grpc::MetadataCredentialsFromPlugin(std::make_unique<TokenPlugin>(target.token)));
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  return grpc::CreateCustomChannel(target.address.grpc_target(), creds, args);
+}
+
+Result<bool> daemon_reachable(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
+  if (target.address.kind == ListenAddress::Kind::unix_socket) {
+    std::error_code ec;
+    if (!std::filesystem::exists(target.address.path, ec)) return false;
+  }
+  auto channel = connect(target);
+  return channel->WaitForConnected(std::chrono::system_clock::now() + timeout);
+}
+
+Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInterface& stub,
+                                                           const DaemonRequest& request, engine::EventSink& events,
+                                                           const exec::CancelToken* cancel) {
+  v1::ExecuteRequest message;
+  message.set_workspace(absolute_workspace(request.workspace));
+  for (const auto& step : request.steps) to_proto(step, message.add_steps());
+  *message.mutable_options() = to_options(request);
+
+  grpc::ClientContext ctx;
+  std::atomic<bool> finished{false};
+  std::thread watcher;
+  if (cancel) {
+    // ClientContext::TryCancel is the only way to stop a blocking Read; poll the token.
+    watcher = std::thread([&] {
+      while (!finished.load()) {
+        if (cancel->requested()) {
+          ctx.TryCancel();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    });
+  }
+  std::optional<v1::ExecuteResult> result;
+  {
+    auto reader = stub.Execute(&ctx, message);
+    v1::ExecuteEvent event;
+    while (reader->Read(&event)) {
+      if (event.has_result()) {
+        result = event.result();
+        continue;
+      }
+      engine::Event domain;
+      if (from_proto(event, &domain)) events.on_event(domain);
+    }
+    grpc::Status status = reader->Finish();
+    finished.store(true);
+    if (watcher.joinable()) watcher.join();
+    if (cancel && cancel->requested()) return fail(ErrorCode::cancelled, "execution cancelled");
+    if (!status.ok()) return fail(from_grpc_status(status, "Execute"));
+  }
+  if (!result) return fail(ErrorCode::internal, "executor Execute: stream ended without a result");
+  std::vector<engine::StepResult> out;
+  for (const auto& step : result->steps()) out.push_back(from_proto(step));
+  return out;
+}
+
+Result<std::vector<engine::PlannedStep>> plan_via_daemon(v1::Executor::StubInterface& stub,
+                                                         const DaemonRequest& request) {
+  v1::PlanRequest message;
+  message.set_workspace(absolute_workspace(request.workspace));
+  for (const auto& step : request.steps) to_proto(step, message.add_steps());
+  *message.mutable_options() = to_options(request);
+  grpc::ClientContext ctx;
+  v1::PlanResponse response;
+  grpc::Status status = stub.Plan(&ctx, message, &response);
+  if (!status.ok()) return fail(from_grpc_status(status, "Plan"));
+  std::vector<engine::PlannedStep> out;
+  for (const auto& step : response.steps()) out.push_back(from_proto(step));
+  return out;
+}
+
+} // namespace akbuild::service

@@ -1,0 +1,61 @@
+#pragma once
+// The client side of the executor: find the daemon (AKBUILD_EXECUTOR, else the default socket),
+// and run or plan steps through it with the same events and results as the in-process engine.
+// The calls take the generated StubInterface, so tests can hand them a fake.
+//
+// Usage:
+//   auto target = AK_TRY(executor_target_from_env());
+//   if (target && AK_TRY(daemon_reachable(*target))) {
+//     auto stub = akbuild::v1::Executor::NewStub(connect(*target));
+//     auto results = AK_TRY(execute_via_daemon(*stub, request, sink));
+//   }
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <grpcpp/channel.h>
+
+#include "akbuild/v1/executor.grpc.pb.h"
+#include "runner/engine/engine.hh"
+#include "runner/service/listen_address.hh"
+
+namespace akbuild::service {
+
+struct ExecutorTarget {
+  ListenAddress address;
+  std::string token;          // AKBUILD_EXECUTOR_TOKEN_FILE (tcp)
+  std::string tls_ca_pem;     // AKBUILD_EXECUTOR_CA: TLS with this root (tcp)
+};
+
+// The daemon to use: AKBUILD_EXECUTOR (`unix:PATH`, `tcp:HOST:PORT`), else the default socket;
+// nullopt when AKBUILD_EXECUTOR=none. A malformed value is an invalid_argument error.
+Result<std::optional<ExecutorTarget>> executor_target_from_env();
+
+// A channel to the daemon (credentials and bearer token by the target's kind).
+std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target);
+
+// Whether a daemon answers at the target within `timeout` (a missing socket answers at once).
+Result<bool> daemon_reachable(const ExecutorTarget& target,
+                              std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
+
+struct DaemonRequest {
+  std::filesystem::path workspace;
+  std::vector<engine::StepRequest> steps;
+  unsigned jobs = 0;
+  exec::SandboxMode sandbox = exec::SandboxMode::automatic;
+  bool explain = false;
+};
+
+// Runs the steps through the daemon: its events go to `events` as the engine's would, and the
+// step results come back. A cancel request cancels the call (and so the daemon's execution).
+Result<std::vector<engine::StepResult>> execute_via_daemon(akbuild::v1::Executor::StubInterface& stub,
+                                                           const DaemonRequest& request, engine::EventSink& events,
+                                                           const exec::CancelToken* cancel = nullptr);
+
+// Plans the steps through the daemon.
+Result<std::vector<engine::PlannedStep>> plan_via_daemon(akbuild::v1::Executor::StubInterface& stub,
+                                                         const DaemonRequest& request);
+
+} // namespace akbuild::service

@@ -1,0 +1,295 @@
+#include "runner/service/executor_service.hh"
+
+#include <deque>
+#include <exception>
+#include <optional>
+#include <thread>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "runner/core/log.hh"
+#include "runner/service/capabilities.hh"
+#include "runner/service/convert.hh"
+#include "runner/service/status.hh"
+
+namespace akbuild::service {
+
+namespace v1 = ::akbuild::v1;
+
+namespace {
+
+// One Execute stream. Events queue here and go out one write at a time; the stream ends with
+// the execution's status, or CANCELLED when the client went away. Deletes itself in OnDone.
+class ExecuteReactor final : public grpc::ServerWriteReactor<v1::ExecuteEvent>, public ExecutionWatcher {
+public:
+  void begin(std::shared_ptr<Execution> execution, bool joined) {
+    m_execution = execution;
+    v1::ExecuteEvent accepted;
+    accepted.set_execution_id(execution->id());
+    *accepted.mutable_time() = google::protobuf::util::TimeUtil::GetCurrentTime();
+    accepted.mutable_accepted()->set_joined(joined);
+    deliver(accepted);
+    execution->attach(this);
+  }
+
+  void deliver(const v1::ExecuteEvent& event) override {
+    std::unique_lock lock(m_mutex);
+    if (m_closed || m_final) return;
+    m_queue.push_back(event);
+    pump(lock);
+  }
+
+  void complete(const grpc::Status& status) override {
+    std::unique_lock lock(m_mutex);
+    if (!m_final) m_final = status;
+    pump(lock);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::unique_lock lock(m_mutex);
+    m_writing = false;
+    if (!ok) m_closed = true;
+    pump(lock);
+  }
+
+  void OnCancel() override {
+    if (m_execution) m_execution->detach(this);
+    std::unique_lock lock(m_mutex);
+    m_closed = true;
+    pump(lock);
+  }
+
+  void OnDone() override {
+    if (m_execution) m_execution->detach(this);
+    delete this;
+  }
+
+private:
+  // Starts the next write or the Finish; the gRPC call happens outside the lock (its reactions
+  // take the lock again), and the flags guarantee one operation at a time.
+  void pump(std::unique_lock<std::mutex>& lock) {
+    if (m_writing || m_finished) return;
+    if (m_closed) {
+      m_finished = true;
+      lock.unlock();
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    if (!m_queue.empty()) {
+      m_current = std::move(m_queue.front());
+      m_queue.pop_front();
+      m_writing = true;
+      lock.unlock();
+      StartWrite(&m_current);
+      return;
+    }
+    if (m_final) {
+      m_finished = true;
+      grpc::Status status = *m_final;
+      lock.unlock();
+      Finish(status);
+    }
+  }
+
+  std::shared_ptr<Execution> m_execution;
+  std::mutex m_mutex;
+  std::deque<v1::ExecuteEvent> m_queue;
+  v1::ExecuteEvent m_current;
+  std::optional<grpc::Status> m_final;
+  bool m_writing = false, m_closed = false, m_finished = false;
+};
+
+// The request's bytes in a stable order (maps sorted): equal requests, equal fingerprints.
+std::string fingerprint(const v1::ExecuteRequest& request) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    request.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
+Result<> check_request(const std::string& workspace, int steps) {
+  if (workspace.empty()) return fail(ErrorCode::invalid_argument, "workspace: missing");
+  std::filesystem::path path(workspace);
+  if (!path.is_absolute())
+    return fail(ErrorCode::invalid_argument, "workspace: " + workspace + ": not an absolute path");
+  std::error_code ec;
+  if (!std::filesystem::is_directory(path, ec))
+    return fail(ErrorCode::invalid_argument, "workspace: " + workspace + ": not a directory");
+  if (steps == 0) return fail(ErrorCode::invalid_argument, "steps: none given");
+  return ok();
+}
+
+const grpc::Status k_draining(grpc::StatusCode::UNAVAILABLE, "executor is shutting down");
+
+} // namespace
+
+ExecutorService::ExecutorService(ServiceOptions options) : m_options(std::move(options)) {}
+
+ExecutorService::~ExecutorService() {
+  cancel_all();
+  wait_idle(std::chrono::hours(1));
+}
+
+void ExecutorService::stop_accepting() {
+  std::lock_guard lock(m_mutex);
+  m_accepting = false;
+}
+
+bool ExecutorService::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(m_mutex);
+  return m_idle.wait_for(lock, timeout, [this] { return m_active == 0; });
+}
+
+void ExecutorService::cancel_all() {
+  std::lock_guard lock(m_mutex);
+  for (auto& [id, execution] : m_executions) execution->cancel_token().request();
+}
+
+void ExecutorService::spawn(std::function<void()> work) {
+  {
+    std::lock_guard lock(m_mutex);
+    ++m_active;
+  }
+  std::thread([this, work = std::move(work)] {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      log_warning("executor: unexpected exception: {}", e.what());
+    }
+    std::lock_guard lock(m_mutex);
+    if (--m_active == 0) m_idle.notify_all();
+  }).detach();
+}
+
+Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::string& workspace,
+                                                                    const v1::ExecuteOptions& options) {
+  unsigned jobs = options.jobs() ? options.jobs() : m_options.jobs;
+  std::string key = workspace + '\0' + std::to_string(options.sandbox()) + '\0' +
+                    std::to_string(options.explain()) + '\0' + std::to_string(jobs);
+  std::lock_guard lock(m_mutex);
+  if (auto it = m_engines.find(key); it != m_engines.end()) return it->second;
+  auto engine = AK_TRY(engine::Engine::open({.workspace = workspace,
+                                             .cache_dir = m_options.cache_dir,
+                                             .jobs = jobs,
+                                             .sandbox = to_sandbox_mode(options.sandbox()),
+                                             .explain = options.explain()}));
+  std::shared_ptr<engine::Engine> shared(std::move(engine));
+  m_engines.emplace(key, shared);
+  return shared;
+}
+
+std::pair<std::shared_ptr<Execution>, bool> ExecutorService::start_or_join(const v1::ExecuteRequest& request,
+                                                                           std::shared_ptr<engine::Engine> engine) {
+  std::string print = fingerprint(request);
+  std::shared_ptr<Execution> execution;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_by_fingerprint.find(print); it != m_by_fingerprint.end()) {
+      auto running = m_executions.find(it->second);
+      if (running != m_executions.end() && running->second->joinable()) return {running->second, true};
+    }
+    execution = std::make_shared<Execution>("ex-" + std::to_string(m_next_id++), print);
+    m_executions.emplace(execution->id(), execution);
+    m_by_fingerprint[print] = execution->id();
+  }
+  spawn([this, execution, engine, steps = to_requests(request.steps())] {
+    Result<std::vector<engine::StepResult>> result =
+        fail(ErrorCode::internal, "execution " + execution->id() + ": engine threw");
+    try {
+      result = engine->run(steps, *execution, &execution->cancel_token());
+    } catch (const std::exception& e) {
+      result = fail(ErrorCode::internal, "execution " + execution->id() + ": " + e.what());
+    }
+    execution->finish(result);
+    std::lock_guard lock(m_mutex);
+    m_executions.erase(execution->id());
+    if (auto it = m_by_fingerprint.find(execution->fingerprint());
+        it != m_by_fingerprint.end() && it->second == execution->id())
+      m_by_fingerprint.erase(it);
+  });
+  return {execution, false};
+}
+
+grpc::ServerUnaryReactor* ExecutorService::GetCapabilities(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetCapabilitiesRequest*,
+                                                           v1::Capabilities* response) {
+  auto* reactor = ctx->DefaultReactor();
+  *response = capabilities(m_options.version, m_options.path_env, m_options.max_message_bytes);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
+                                                v1::PlanResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_accepting) {
+      reactor->Finish(k_draining);
+      return reactor;
+    }
+  }
+  spawn([this, reactor, request, response] {
+    auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
+      AK_TRY_VOID(check_request(request->workspace(), request->steps_size()));
+      auto engine = AK_TRY(engine_for(request->workspace(), request->options()));
+      return engine->plan(to_requests(request->steps()));
+    }();
+    if (!planned) {
+      reactor->Finish(to_grpc_status(Error{planned.error().code, mask_secrets(planned.error().message)}));
+      return;
+    }
+    for (const auto& step : *planned) to_proto(step, response->add_steps());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::CallbackServerContext*,
+                                                                     const v1::ExecuteRequest* request) {
+  auto* reactor = new ExecuteReactor();
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_accepting) {
+      reactor->complete(k_draining);
+      return reactor;
+    }
+  }
+  auto engine = [&]() -> Result<std::shared_ptr<engine::Engine>> {
+    AK_TRY_VOID(check_request(request->workspace(), request->steps_size()));
+    return engine_for(request->workspace(), request->options());
+  }();
+  if (!engine) {
+    reactor->complete(to_grpc_status(engine.error()));
+    return reactor;
+  }
+  auto [execution, joined] = start_or_join(*request, std::move(*engine));
+  reactor->begin(std::move(execution), joined);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExecutorService::Cancel(grpc::CallbackServerContext* ctx, const v1::CancelRequest* request,
+                                                  v1::CancelResponse*) {
+  auto* reactor = ctx->DefaultReactor();
+  std::shared_ptr<Execution> execution;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_executions.find(request->execution_id()); it != m_executions.end()) execution = it->second;
+  }
+  if (!execution) {
+    reactor->Finish(to_grpc_status(Error{ErrorCode::not_found, "execution " + request->execution_id() + ": not running"}));
+    return reactor;
+  }
+  log_info("execution {}: cancel requested", execution->id());
+  execution->cancel_token().request();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+} // namespace akbuild::service

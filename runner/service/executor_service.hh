@@ -1,0 +1,70 @@
+#pragma once
+// The akbuild.v1.Executor service: thin adapters from the protos to the engine. One engine per
+// (workspace, sandbox mode, explain, jobs), shared by every client, over one cache dir. Long
+// work (Plan, Execute) runs on its own thread so gRPC's callback threads never block.
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "akbuild/v1/executor.grpc.pb.h"
+#include "runner/engine/engine.hh"
+#include "runner/service/execution.hh"
+
+namespace akbuild::service {
+
+struct ServiceOptions {
+  std::filesystem::path cache_dir;
+  unsigned jobs = 0;                     // default for requests that give 0
+  std::string version;
+  uint64_t max_message_bytes = 16u << 20;
+  std::string path_env;                  // PATH the tools are looked up on (capabilities)
+};
+
+class ExecutorService final : public akbuild::v1::Executor::CallbackService {
+public:
+  explicit ExecutorService(ServiceOptions options);
+  ~ExecutorService() override;
+
+  // Refuses new Plan and Execute calls from now on (UNAVAILABLE).
+  void stop_accepting();
+  // Waits until no work runs, at most `timeout`; returns whether it is idle.
+  bool wait_idle(std::chrono::milliseconds timeout);
+  // Cancels every running execution.
+  void cancel_all();
+
+  grpc::ServerUnaryReactor* GetCapabilities(grpc::CallbackServerContext* ctx,
+                                            const akbuild::v1::GetCapabilitiesRequest* request,
+                                            akbuild::v1::Capabilities* response) override;
+  grpc::ServerUnaryReactor* Plan(grpc::CallbackServerContext* ctx, const akbuild::v1::PlanRequest* request,
+                                 akbuild::v1::PlanResponse* response) override;
+  grpc::ServerWriteReactor<akbuild::v1::ExecuteEvent>* Execute(grpc::CallbackServerContext* ctx,
+                                                               const akbuild::v1::ExecuteRequest* request) override;
+  grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* ctx, const akbuild::v1::CancelRequest* request,
+                                   akbuild::v1::CancelResponse* response) override;
+
+private:
+  Result<std::shared_ptr<engine::Engine>> engine_for(const std::string& workspace,
+                                                     const akbuild::v1::ExecuteOptions& options);
+  // The in-flight execution for this request (joined = true), or a new one started.
+  std::pair<std::shared_ptr<Execution>, bool> start_or_join(const akbuild::v1::ExecuteRequest& request,
+                                                            std::shared_ptr<engine::Engine> engine);
+  // Runs `work` on a thread counted by wait_idle().
+  void spawn(std::function<void()> work);
+
+  ServiceOptions m_options;
+  std::mutex m_mutex;
+  std::condition_variable m_idle;
+  unsigned m_active = 0;
+  bool m_accepting = true;
+  uint64_t m_next_id = 1;
+  std::map<std::string, std::shared_ptr<engine::Engine>> m_engines;
+  std::map<std::string, std::shared_ptr<Execution>> m_executions;  // running, by id
+  std::map<std::string, std::string> m_by_fingerprint;             // joinable, fingerprint → id
+};
+
+} // namespace akbuild::service

@@ -1,0 +1,50 @@
+#pragma once
+// `akbuild serve`: the Executor service with gRPC health and reflection on one listener.
+//   unix:PATH   socket mode 0600 in a 0700 dir; no token (the file mode is the access control)
+//   tcp:H:P     a bearer token is required; TLS with a cert and key, else loopback peers only
+//               (gRPC local credentials), so a token never crosses a network in clear text
+//
+// Usage:
+//   auto server = AK_TRY(Server::start(options));
+//   ... wait for SIGTERM ...
+//   server->drain(std::chrono::seconds(30));  // stop accepting, finish or cancel, return
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include "runner/service/executor_service.hh"
+#include "runner/service/listen_address.hh"
+
+namespace akbuild::service {
+
+struct ServerOptions {
+  ListenAddress listen;
+  std::string token;            // required for tcp
+  std::string tls_cert_pem;     // both or neither
+  std::string tls_key_pem;
+  ServiceOptions service;
+};
+
+class Server {
+public:
+  static Result<std::unique_ptr<Server>> start(ServerOptions options);
+  ~Server();
+
+  // The address clients reach (the chosen port for tcp:HOST:0).
+  const ListenAddress& address() const { return m_address; }
+  // Stops accepting calls; running executions may finish within `grace`, then are cancelled.
+  // Returns once every call and execution has ended.
+  void drain(std::chrono::milliseconds grace);
+
+private:
+  Server() = default;
+  ListenAddress m_address;
+  std::unique_ptr<ExecutorService> m_service;
+  std::unique_ptr<grpc::Server> m_server;
+  bool m_drained = false;
+};
+
+} // namespace akbuild::service
