@@ -55,6 +55,7 @@ struct ProcessResult {
   bool timed_out = false;
   bool cancelled = false;
   std::chrono::milliseconds duration{0};
+  std::chrono::milliseconds timeout{0};   // the limit that was exceeded, when timed_out
   bool success() const { return signal == 0 && exit_code == 0 && !timed_out && !cancelled; }
   // "exit status 3", "killed by signal 9", "timed out after 10s", "cancelled".
   std::string describe() const;
@@ -62,6 +63,9 @@ struct ProcessResult {
 
 // Runs the process to completion. Fails (rather than returning a result) only when it could
 // not be started: the message names the program (not found, not executable).
+// on_line is called on the calling thread. When the main process exits, whatever is left of its
+// process group (background jobs) is killed. Sets SIGPIPE to ignored in this process (once), so
+// a child that stops reading its stdin cannot kill the caller.
 Result<ProcessResult> run_process(const ProcessSpec& spec, const LogCallback& on_line,
                                   const CancelToken* cancel = nullptr);
 

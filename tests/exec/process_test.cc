@@ -1,0 +1,261 @@
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "runner/exec/process.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+using namespace akbuild::exec;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::map<std::string, std::string> k_env{{"PATH", "/usr/bin:/bin"}};
+
+struct Captured {
+  std::vector<std::string> out, err;
+  std::vector<LogLine::Stream> order;
+  LogCallback callback() {
+    return [this](const LogLine& l) {
+      CHECK(l.time.time_since_epoch().count() != 0);
+      (l.stream == LogLine::Stream::out ? out : err).push_back(l.text);
+      order.push_back(l.stream);
+    };
+  }
+};
+
+ProcessSpec command(std::vector<std::string> argv, std::map<std::string, std::string> env = k_env) {
+  ProcessSpec spec;
+  spec.argv = std::move(argv);
+  spec.env = std::move(env);
+  return spec;
+}
+
+ProcessSpec bash(const std::string& script) { return command({"bash", "-c", script}); }
+
+// Whether a process is gone (or only a zombie waiting for whoever adopted it). A killed process
+// may need a moment to finish exiting after it closed its pipes, so this waits up to 10 s.
+bool process_gone(pid_t pid) {
+  for (int i = 0; i < 1000; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return true;
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    if (close != std::string::npos && line.size() > close + 2 && (line[close + 2] == 'Z' || line[close + 2] == 'X'))
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+pid_t read_pid(const fs::path& file) {
+  return static_cast<pid_t>(std::stol(test::read(file)));
+}
+
+} // namespace
+
+TEST_CASE("run_process streams stdout and stderr line by line, in order within each stream") {
+  Captured c;
+  auto r = run_process(bash("for i in 1 2 3; do echo out$i; echo err$i >&2; done"), c.callback());
+  REQUIRE(r);
+  CHECK(r->success());
+  CHECK(r->exit_code == 0);
+  CHECK(c.out == std::vector<std::string>{"out1", "out2", "out3"});
+  CHECK(c.err == std::vector<std::string>{"err1", "err2", "err3"});
+}
+
+TEST_CASE("run_process delivers an unterminated last line at EOF") {
+  Captured c;
+  auto r = run_process(bash("printf 'one\\ntwo'; printf 'tail' >&2"), c.callback());
+  REQUIRE(r);
+  CHECK(c.out == std::vector<std::string>{"one", "two"});
+  CHECK(c.err == std::vector<std::string>{"tail"});
+}
+
+TEST_CASE("run_process splits a very long line into 64 KiB pieces") {
+  Captured c;
+  auto r = run_process(bash("head -c 150000 /dev/zero | tr '\\0' x; echo; head -c 65536 /dev/zero | tr '\\0' y; echo; echo after"), c.callback());
+  REQUIRE(r);
+  REQUIRE(c.out.size() == 5);
+  CHECK(c.out[0] == std::string(65536, 'x'));
+  CHECK(c.out[1] == std::string(65536, 'x'));
+  CHECK(c.out[2] == std::string(150000 - 2 * 65536, 'x'));
+  CHECK(c.out[3] == std::string(65536, 'y'));  // exactly the limit: one line
+  CHECK(c.out[4] == "after");
+}
+
+TEST_CASE("run_process reports the exit status") {
+  Captured c;
+  auto r = run_process(bash("exit 3"), c.callback());
+  REQUIRE(r);
+  CHECK_FALSE(r->success());
+  CHECK(r->exit_code == 3);
+  CHECK(r->signal == 0);
+  CHECK(r->describe() == "exit status 3");
+}
+
+TEST_CASE("run_process reports a terminating signal") {
+  Captured c;
+  auto r = run_process(bash("kill -9 $$"), c.callback());
+  REQUIRE(r);
+  CHECK_FALSE(r->success());
+  CHECK(r->signal == SIGKILL);
+  CHECK(r->describe().find("killed by signal 9") == 0);
+}
+
+TEST_CASE("run_process passes stdin data, and /dev/null without it") {
+  Captured c;
+  auto spec = command({"cat"});
+  spec.stdin_data = "a\nb\n";
+  auto r = run_process(spec, c.callback());
+  REQUIRE(r);
+  CHECK(c.out == std::vector<std::string>{"a", "b"});
+
+  Captured empty;
+  spec.stdin_data.reset();
+  r = run_process(spec, empty.callback());
+  REQUIRE(r);
+  CHECK(r->success());
+  CHECK(empty.out.empty());
+}
+
+TEST_CASE("run_process runs in the given working directory") {
+  test::TestDir dir;
+  Captured c;
+  auto spec = command({"pwd"});
+  spec.cwd = dir.path();
+  auto r = run_process(spec, c.callback());
+  REQUIRE(r);
+  REQUIRE(c.out.size() == 1);
+  CHECK(fs::equivalent(c.out[0], dir.path()));
+}
+
+TEST_CASE("run_process gives the child only the declared environment") {
+  ::setenv("AKBUILD_TEST_PARENT_VAR", "leaked", 1);
+  Captured c;
+  auto spec = command({"/usr/bin/env"}, {{"FOO", "bar"}});
+  auto r = run_process(spec, c.callback());
+  ::unsetenv("AKBUILD_TEST_PARENT_VAR");
+  REQUIRE(r);
+  CHECK(c.out == std::vector<std::string>{"FOO=bar"});
+}
+
+TEST_CASE("run_process fails naming a program that is not found") {
+  Captured c;
+  auto spec = command({"akbuild-no-such-program"});
+  auto r = run_process(spec, c.callback());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::not_found);
+  CHECK(r.error().message.find("akbuild-no-such-program") != std::string::npos);
+
+  spec.argv = {"/nonexistent/tool"};
+  r = run_process(spec, c.callback());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("/nonexistent/tool") != std::string::npos);
+}
+
+TEST_CASE("run_process fails naming a program that is not executable") {
+  test::TestDir dir;
+  test::write(dir / "tool", "#!/bin/sh\n", false);
+  Captured c;
+  auto spec = command({(dir / "tool").string()});
+  auto r = run_process(spec, c.callback());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::permission_denied);
+  CHECK(r.error().message.find("tool") != std::string::npos);
+}
+
+TEST_CASE("find_program searches PATH in order and names what it could not find") {
+  test::TestDir dir;
+  test::write(dir / "a" / "tool", "#!/bin/sh\n", true);
+  test::write(dir / "b" / "tool", "#!/bin/sh\n", true);
+  auto path = (dir / "missing").string() + "::" + (dir / "a").string() + ":" + (dir / "b").string();
+  auto r = find_program("tool", path);
+  REQUIRE(r);
+  CHECK(*r == dir / "a" / "tool");
+  auto missing = find_program("nope", path);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::not_found);
+  CHECK(missing.error().message.find("nope") == 0);
+}
+
+TEST_CASE("a timeout kills the whole process group, background children included") {
+  test::TestDir dir;
+  Captured c;
+  auto spec = bash("sleep 1000 & echo $! > " + (dir / "bg.pid").string() + "; echo started; wait");
+  spec.timeout = 1000ms;
+  spec.kill_grace = 2000ms;
+  auto r = run_process(spec, c.callback());
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK_FALSE(r->success());
+  CHECK(r->describe() == "timed out after 1s");
+  REQUIRE(fs::exists(dir / "bg.pid"));
+  CHECK(process_gone(read_pid(dir / "bg.pid")));
+}
+
+TEST_CASE("a process that ignores SIGTERM is killed after the grace period") {
+  Captured c;
+  auto spec = bash("trap '' TERM; echo ready; while :; do sleep 0.05; done");
+  spec.timeout = 200ms;
+  spec.kill_grace = 200ms;
+  auto r = run_process(spec, c.callback());
+  REQUIRE(r);
+  CHECK(r->timed_out);
+  CHECK(r->signal == SIGKILL);
+}
+
+TEST_CASE("background jobs left behind by an exited process are killed") {
+  test::TestDir dir;
+  Captured c;
+  auto r = run_process(bash("sleep 1000 & echo $! > " + (dir / "bg.pid").string()), c.callback());
+  REQUIRE(r);
+  CHECK(r->success());
+  CHECK(process_gone(read_pid(dir / "bg.pid")));
+}
+
+TEST_CASE("cancel from another thread terminates the process") {
+  test::TestDir dir;
+  CancelToken cancel;
+  std::atomic<bool> started{false};
+  auto spec = bash("sleep 1000 & echo $! > " + (dir / "bg.pid").string() + "; echo started; wait");
+  std::thread canceller([&] {
+    while (!started.load()) std::this_thread::sleep_for(10ms);
+    cancel.request();
+  });
+  auto r = run_process(spec, [&](const LogLine& l) {
+    if (l.text == "started") started = true;
+  }, &cancel);
+  started = true;  // never leave the thread waiting, even when the run failed early
+  canceller.join();
+  REQUIRE(r);
+  CHECK(r->cancelled);
+  CHECK_FALSE(r->timed_out);
+  CHECK_FALSE(r->success());
+  CHECK(r->describe() == "cancelled");
+  CHECK(process_gone(read_pid(dir / "bg.pid")));
+}
+
+TEST_CASE("the child inherits no descriptor beyond stdin, stdout and stderr") {
+  // A descriptor opened without O_CLOEXEC stands for another run's pipe created concurrently.
+  int fd = ::open("/dev/null", O_RDONLY);
+  REQUIRE(fd > 2);
+  REQUIRE(::dup2(fd, 77) == 77);
+  ::close(fd);
+  Captured c;
+  auto r = run_process(bash("[ -e /proc/$$/fd/77 ] && echo leaked || echo clean"), c.callback());
+  ::close(77);
+  REQUIRE(r);
+  CHECK(c.out == std::vector<std::string>{"clean"});
+}
