@@ -9,6 +9,7 @@
 #include <string>
 
 #include "akbuild/v1/cache.pb.h"
+#include "runner/cas/blob_store.hh"
 #include "runner/cas/digest.hh"
 
 namespace akbuild::cas {
@@ -17,9 +18,13 @@ class ActionCache {
 public:
   explicit ActionCache(std::filesystem::path dir) : m_dir(std::move(dir)) {}
 
+  // With a store, put() refuses a record naming a blob (output tree root, log) the store lacks.
+  void set_blob_store(BlobStore* blobs) { m_blobs = blobs; }
+
   // The stored result, nullopt on a miss. A record that fails to parse is removed and reported
-  // as ErrorCode::corrupt.
+  // as ErrorCode::corrupt. A hit refreshes the record's mtime, the access time gc orders by.
   Result<std::optional<akbuild::v1::ActionResult>> get(const Digest& key);
+  // Writes the record atomically; failed_precondition naming the blob if one it names is missing.
   Result<> put(const Digest& key, const akbuild::v1::ActionResult& result);
   Result<> remove(const Digest& key);
 
@@ -27,8 +32,13 @@ public:
   Result<std::optional<std::string>> last_manifest(std::string_view step_id);
   Result<> set_last_manifest(std::string_view step_id, std::string_view manifest);
 
+  // <dir>/<2 hex>/<key hex>.
+  std::filesystem::path record_path(const Digest& key) const;
+  const std::filesystem::path& dir() const { return m_dir; }
+
 private:
   std::filesystem::path m_dir;
+  BlobStore* m_blobs = nullptr;
 };
 
 } // namespace akbuild::cas

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "runner/cas/blob_store.hh"
@@ -40,5 +41,9 @@ struct TreeFile {
   std::uint64_t size = 0;
 };
 Result<std::map<std::string, TreeFile>> list_tree(BlobStore& store, const Digest& root);
+
+// Adds to `blobs` every blob reachable from `root` (its directory records and file contents),
+// reading only the directory records. Subtrees already in `blobs` are not read again.
+Result<> collect_tree_blobs(BlobStore& store, const Digest& root, std::unordered_set<Digest>& blobs);
 
 } // namespace akbuild::cas
