@@ -1,0 +1,353 @@
+#include "runner/exec/sandbox.hh"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+
+#include <fmt/core.h>
+
+#include "runner/core/fs.hh"
+#include "runner/core/log.hh"
+#include "runner/exec/stage.hh"
+
+namespace akbuild::exec {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* k_default_path = "/usr/local/bin:/usr/bin:/bin";
+const fs::path k_ws = "/build/ws";
+const fs::path k_home = "/build/home";
+// System directories visible read-only inside the sandbox (symlinked ones recreated as links).
+const std::vector<fs::path> k_system_dirs = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
+// /etc entries a build may need: users and groups, name service, the loader cache, TLS roots.
+const std::vector<fs::path> k_etc = {"/etc/passwd",       "/etc/group",       "/etc/hosts",
+                                     "/etc/nsswitch.conf", "/etc/ld.so.cache", "/etc/ld.so.conf",
+                                     "/etc/ld.so.conf.d", "/etc/ssl",         "/etc/ca-certificates",
+                                     "/etc/alternatives", "/etc/localtime"};
+
+// The bubblewrap binary: $AKBUILD_BWRAP (a path or a name) or `bwrap` on the caller's PATH.
+Result<fs::path> bwrap_path() {
+  const char* configured = std::getenv("AKBUILD_BWRAP");
+  const char* path = std::getenv("PATH");
+  return find_program(configured && *configured ? configured : "bwrap", path ? path : k_default_path);
+}
+
+struct Probe {
+  bool ok = false;
+  std::string why;
+};
+
+Probe probe(const fs::path& bwrap) {
+  ProcessSpec spec;
+  spec.argv = {bwrap.string(), "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"};
+  spec.env = {{"PATH", "/usr/bin:/bin"}};
+  spec.timeout = 30s;
+  spec.kill_grace = 1s;
+  std::string err;
+  auto r = run_process(spec, [&](const LogLine& l) {
+    if (l.stream == LogLine::Stream::err && err.size() < 500) err += (err.empty() ? "" : "; ") + l.text;
+  });
+  if (!r) return {false, r.error().message};
+  if (!r->success())
+    return {false, fmt::format("{} {}{}", bwrap.string(), r->describe(), err.empty() ? "" : ": " + err)};
+  return {true, {}};
+}
+
+struct Output {
+  std::string rel;  // without trailing slash
+  bool dir = false;
+};
+
+bool is_dir_nofollow(const fs::path& p) {
+  struct stat st{};
+  return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool under(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+// The declared outputs, validated; an output inside another declared directory output is
+// covered by that one and dropped.
+Result<std::vector<Output>> plan_outputs(const SandboxSpec& s) {
+  std::vector<Output> all;
+  for (const auto& o : s.outputs) {
+    if (!is_contained_relative_path(o))
+      return fail(ErrorCode::invalid_argument, fmt::format("output path {}: escapes the workspace", o));
+    Output out;
+    out.rel = o;
+    while (out.rel.size() > 1 && out.rel.back() == '/') out.rel.pop_back();
+    out.dir = o.back() == '/' || is_dir_nofollow(s.output_root / out.rel) || is_dir_nofollow(s.input_root / out.rel);
+    if (out.rel == "." || out.rel.empty())
+      return fail(ErrorCode::invalid_argument, fmt::format("output path {}: is the whole workspace", o));
+    all.push_back(out);
+  }
+  std::sort(all.begin(), all.end(), [](const Output& a, const Output& b) { return a.rel < b.rel; });
+  std::vector<Output> top;
+  for (const auto& o : all) {
+    bool covered = std::any_of(top.begin(), top.end(), [&](const Output& t) { return t.dir && under(o.rel, t.rel); });
+    if (!covered) top.push_back(o);
+  }
+  return top;
+}
+
+// Creates every declared output in output_root (directories; file parents) so bind sources exist.
+Result<> create_output_dirs(const SandboxSpec& s) {
+  AK_TRY_VOID(make_dirs(s.output_root));
+  for (const auto& o : s.outputs) {
+    std::string rel = o;
+    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+    bool dir = o.back() == '/' || is_dir_nofollow(s.output_root / rel) || is_dir_nofollow(s.input_root / rel);
+    AK_TRY_VOID(make_dirs_within(s.output_root, dir ? rel : fs::path(rel).parent_path().string()));
+  }
+  return ok();
+}
+
+// Removes whatever the input root holds at `p` (a staged input shadowed by an output).
+Result<> clear_path(const fs::path& p) {
+  struct stat st{};
+  if (::lstat(p.c_str(), &st) != 0) return ok();
+  if (S_ISDIR(st.st_mode)) return remove_tree(p);
+  if (::unlink(p.c_str()) != 0) return fail(errno_error(fmt::format("remove {}", p.string())));
+  return ok();
+}
+
+// A file output is bind-mounted from a placeholder with mtime 0; still empty with mtime 0 after
+// the run means the step did not write it, and the placeholder is removed.
+Result<> create_placeholder(const fs::path& p) {
+  struct stat st{};
+  if (::lstat(p.c_str(), &st) == 0) {
+    if (S_ISREG(st.st_mode)) return ok();
+    return fail(ErrorCode::failed_precondition, fmt::format("{}: exists and is not a regular file", p.string()));
+  }
+  auto fd = AK_TRY(open_fd(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644));
+  struct timespec times[2] = {{0, 0}, {0, 0}};
+  if (::futimens(fd.get(), times) != 0) return fail(errno_error(fmt::format("utimens {}", p.string())));
+  return ok();
+}
+
+void remove_unwritten_placeholder(const fs::path& p) {
+  struct stat st{};
+  if (::lstat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_mtim.tv_sec == 0)
+    ::unlink(p.c_str());
+}
+
+// Fails naming argv[0] when it is not found inside the sandbox, judged from the host paths the
+// sandbox exposes, so a typo is an error and not an exit status from bwrap.
+Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::path& wd_host) {
+  const std::string& program = p.argv[0];
+  std::vector<std::string> visible;
+  for (const auto& d : k_system_dirs) visible.push_back(d.string());
+  for (const auto& d : s.ro_binds) visible.push_back(d.string());
+  auto host_view = [&](const fs::path& inside) -> std::optional<fs::path> {
+    std::string in = inside.lexically_normal().string();
+    if (under(in, k_ws.string())) return s.input_root / fs::path(in).lexically_relative(k_ws);
+    for (const auto& v : visible)
+      if (under(in, v)) return fs::path(in);
+    return std::nullopt;
+  };
+  if (program.find('/') != std::string::npos) {
+    fs::path host = fs::path(program).is_absolute() ? host_view(program).value_or(fs::path()) : wd_host / program;
+    if (!host.empty() && find_program(host.string(), "")) return ok();
+    return fail(ErrorCode::not_found, fmt::format("{}: no such executable inside the sandbox", program));
+  }
+  auto path_it = p.env.find("PATH");
+  std::string path = path_it == p.env.end() ? k_default_path : path_it->second;
+  std::string host_path;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    start = end + 1;
+    if (dir.empty() || dir.front() != '/') continue;
+    if (auto host = host_view(dir)) host_path += (host_path.empty() ? "" : ":") + host->string();
+  }
+  auto found = find_program(program, host_path);
+  if (!found && found.error().code == ErrorCode::not_found)
+    return fail(ErrorCode::not_found, fmt::format("{}: not found on PATH ({}) inside the sandbox", program, path));
+  if (!found) return fail(found.error());
+  return ok();
+}
+
+Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const SandboxSpec& s,
+                                               const std::vector<Output>& outputs, const ProcessSpec& p) {
+  std::vector<std::string> a = {bwrap.string(), "--unshare-all"};
+  if (s.network) a.push_back("--share-net");
+  // No --new-session: the child already runs in a new session without a controlling terminal
+  // (run_process calls setsid), and the sandbox must stay in that process group to be killable.
+  a.insert(a.end(), {"--die-with-parent", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
+  for (const auto& d : k_system_dirs) {
+    struct stat st{};
+    if (::lstat(d.c_str(), &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      auto target = fs::read_symlink(d, ec);
+      if (!ec) a.insert(a.end(), {"--symlink", target.string(), d.string()});
+    } else if (S_ISDIR(st.st_mode)) {
+      a.insert(a.end(), {"--ro-bind", d.string(), d.string()});
+    }
+  }
+  for (const auto& e : k_etc) a.insert(a.end(), {"--ro-bind-try", e.string(), e.string()});
+  if (s.network) a.insert(a.end(), {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"});
+  for (const auto& r : s.ro_binds) {
+    if (!r.is_absolute()) return fail(ErrorCode::invalid_argument, fmt::format("sandbox bind {}: not absolute", r.string()));
+    std::error_code ec;
+    if (!fs::exists(r, ec)) return fail(ErrorCode::not_found, fmt::format("sandbox bind {}: no such path", r.string()));
+    a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
+  }
+  a.insert(a.end(), {"--ro-bind", s.input_root.string(), k_ws.string()});
+  for (const auto& o : outputs) a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});
+  a.insert(a.end(), {"--tmpfs", k_home.string()});
+  fs::path wd = s.working_directory.empty() ? k_ws : (k_ws / s.working_directory).lexically_normal();
+  a.insert(a.end(), {"--chdir", wd.string(), "--clearenv"});
+  std::map<std::string, std::string> env = p.env;
+  env.try_emplace("PATH", k_default_path);
+  env["HOME"] = k_home.string();
+  env["TMPDIR"] = "/tmp";
+  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  a.push_back("--");
+  a.insert(a.end(), p.argv.begin(), p.argv.end());
+  return a;
+}
+
+Result<SandboxResult> run_in_bwrap(const fs::path& bwrap, const SandboxSpec& s, const std::vector<Output>& outputs,
+                                   ProcessSpec p, const LogCallback& on_line, const CancelToken* cancel) {
+  std::vector<fs::path> placeholders;
+  for (const auto& o : outputs) {
+    // bwrap cannot create mount points below the read-only input root: create them first.
+    if (o.dir) {
+      if (!is_dir_nofollow(s.input_root / o.rel)) AK_TRY_VOID(clear_path(s.input_root / o.rel));
+      AK_TRY_VOID(make_dirs_within(s.input_root, o.rel));
+    } else {
+      AK_TRY_VOID(make_dirs_within(s.input_root, fs::path(o.rel).parent_path().string()));
+      if (is_dir_nofollow(s.input_root / o.rel)) AK_TRY_VOID(clear_path(s.input_root / o.rel));
+      AK_TRY_VOID(create_placeholder(s.input_root / o.rel));
+      AK_TRY_VOID(create_placeholder(s.output_root / o.rel));
+      placeholders.push_back(s.output_root / o.rel);
+    }
+  }
+  fs::path wd_host = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
+  AK_TRY_VOID(check_program(s, p, wd_host));
+  ProcessSpec outer;
+  outer.argv = AK_TRY(bwrap_command(bwrap, s, outputs, p));
+  outer.env = {{"PATH", "/usr/bin:/bin"}};
+  outer.timeout = p.timeout;
+  outer.kill_grace = p.kill_grace;
+  outer.stdin_data = std::move(p.stdin_data);
+  auto r = run_process(outer, on_line, cancel);
+  for (const auto& ph : placeholders) remove_unwritten_placeholder(ph);
+  if (!r) return fail(r.error());
+  return SandboxResult{*r, true, {}};
+}
+
+// Moves a path, copying across filesystems.
+Result<> move_path(const fs::path& from, const fs::path& to) {
+  AK_TRY_VOID(clear_path(to));
+  if (::rename(from.c_str(), to.c_str()) == 0) return ok();
+  if (errno != EXDEV) return fail(errno_error(fmt::format("move {} to {}", from.string(), to.string())));
+  std::error_code ec;
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) return fail(ErrorCode::io, fmt::format("copy {} to {}: {}", from.string(), to.string(), ec.message()));
+  return clear_path(from);
+}
+
+// The fallback without namespaces. It runs in the input root itself; each declared output there
+// is a symlink into output_root, so writes through the path land in output_root, and an output
+// the step replaced by rename (the symlink itself replaced) is moved there afterwards. Nothing
+// keeps the step from reading or writing other paths: that is what the warning says.
+Result<SandboxResult> run_plain(const SandboxSpec& s, const std::vector<Output>& outputs, ProcessSpec p,
+                                const LogCallback& on_line, const CancelToken* cancel, std::string reason) {
+  for (const auto& o : outputs) {
+    AK_TRY_VOID(make_dirs_within(s.input_root, fs::path(o.rel).parent_path().string()));
+    AK_TRY_VOID(clear_path(s.input_root / o.rel));
+    fs::path target = s.output_root / o.rel;
+    if (::symlink(target.c_str(), (s.input_root / o.rel).c_str()) != 0)
+      return fail(errno_error(fmt::format("output {}: symlink", o.rel)));
+  }
+  auto scratch = AK_TRY(TempDir::create("akbuild-step-"));
+  AK_TRY_VOID(make_dirs(scratch.path() / "home"));
+  AK_TRY_VOID(make_dirs(scratch.path() / "tmp"));
+  p.env.try_emplace("PATH", k_default_path);
+  p.env["HOME"] = (scratch.path() / "home").string();
+  p.env["TMPDIR"] = (scratch.path() / "tmp").string();
+  p.cwd = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
+  auto r = run_process(p, on_line, cancel);
+  for (const auto& o : outputs) {
+    fs::path in_root = s.input_root / o.rel;
+    struct stat st{};
+    if (::lstat(in_root.c_str(), &st) != 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      std::error_code ec;
+      if (fs::read_symlink(in_root, ec) == s.output_root / o.rel) {
+        ::unlink(in_root.c_str());
+        continue;
+      }
+    }
+    AK_TRY_VOID(move_path(in_root, s.output_root / o.rel));
+  }
+  if (!r) return fail(r.error());
+  return SandboxResult{*r, false, std::move(reason)};
+}
+
+} // namespace
+
+bool sandbox_available(std::string* why) {
+  static std::mutex mutex;
+  static std::map<std::string, Probe> probes;  // by bwrap path, probed once each
+  auto bwrap = bwrap_path();
+  if (!bwrap) {
+    if (why) *why = "bubblewrap: " + bwrap.error().message;
+    return false;
+  }
+  std::lock_guard lock(mutex);
+  auto it = probes.find(bwrap->string());
+  if (it == probes.end()) it = probes.emplace(bwrap->string(), probe(*bwrap)).first;
+  if (!it->second.ok && why) *why = it->second.why;
+  return it->second.ok;
+}
+
+Result<SandboxResult> run_sandboxed(const SandboxSpec& sandbox, ProcessSpec process, const LogCallback& on_line,
+                                    const CancelToken* cancel) {
+  if (process.argv.empty() || process.argv[0].empty()) return fail(ErrorCode::invalid_argument, "empty command line");
+  if (!sandbox.working_directory.empty() && sandbox.working_directory != "." &&
+      !is_contained_relative_path(sandbox.working_directory))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("working directory {}: escapes the workspace", sandbox.working_directory));
+  SandboxSpec s = sandbox;
+  std::error_code ec;
+  s.input_root = fs::absolute(s.input_root, ec).lexically_normal();
+  s.output_root = fs::absolute(s.output_root, ec).lexically_normal();
+  if (!is_dir_nofollow(s.input_root))
+    return fail(ErrorCode::not_found, fmt::format("input root {}: not a directory", s.input_root.string()));
+  if (s.output_root.empty() || s.output_root == s.input_root)
+    return fail(ErrorCode::invalid_argument, "sandbox: output root must be a directory apart from the input root");
+  auto outputs = AK_TRY(plan_outputs(s));
+  AK_TRY_VOID(create_output_dirs(s));
+
+  if (s.mode == SandboxMode::off) return run_plain(s, outputs, std::move(process), on_line, cancel, "sandbox off");
+  std::string why;
+  if (!sandbox_available(&why)) {
+    if (s.mode == SandboxMode::require)
+      return fail(ErrorCode::failed_precondition,
+                  fmt::format("sandbox required, but bubblewrap cannot run here: {}", why));
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      log_warning("bubblewrap cannot run here ({}); steps run as plain processes without a sandbox", why);
+    return run_plain(s, outputs, std::move(process), on_line, cancel, why);
+  }
+  auto bwrap = AK_TRY(bwrap_path());
+  return run_in_bwrap(bwrap, s, outputs, std::move(process), on_line, cancel);
+}
+
+} // namespace akbuild::exec
