@@ -1,0 +1,385 @@
+// The executor service end to end: a real Server on a unix socket in the test dir, a real
+// engine and cache, and gRPC clients (the generated stub and service/client.hh).
+
+#include <atomic>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include <doctest/doctest.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <sys/stat.h>
+
+#include "runner/service/client.hh"
+#include "runner/service/server.hh"
+#include "runner/service/status.hh"
+#include "tests/support/test_support.hh"
+
+namespace v1 = akbuild::v1;
+using namespace akbuild;
+
+namespace {
+
+// A daemon serving `dir`/run/executor.sock with its cache in `dir`/cache.
+struct Daemon {
+  explicit Daemon(const test::TestDir& dir, uint64_t max_bytes = 1u << 20) {
+    service::ServerOptions options;
+    options.listen.path = dir / "run" / "executor.sock";
+    options.service = {.cache_dir = dir / "cache", .jobs = 4, .version = "test", .max_message_bytes = max_bytes,
+                       .path_env = "/usr/bin:/bin"};
+    auto started = service::Server::start(options);
+    REQUIRE_MESSAGE(started.has_value(), (started ? "" : started.error().message));
+    server = std::move(*started);
+    target.address = server->address();
+  }
+  std::unique_ptr<v1::Executor::Stub> stub() const { return v1::Executor::NewStub(service::connect(target)); }
+
+  std::unique_ptr<service::Server> server;
+  service::ExecutorTarget target;
+};
+
+struct CollectingSink : engine::EventSink {
+  void on_event(const engine::Event& event) override {
+    std::lock_guard lock(mutex);
+    events.push_back(event);
+  }
+  std::mutex mutex;
+  std::vector<engine::Event> events;
+};
+
+// An exec step that appends a line to `marker` each time its command really runs.
+engine::StepRequest counting_step(const std::string& id, const std::filesystem::path& marker, const std::string& salt) {
+  return {.id = id, .kind = "exec",
+          .with = {{"run", "echo " + salt + " > out-" + salt + ".txt; echo ran >> '" + marker.string() + "'"},
+                   {"outputs", "out-" + salt + ".txt"}}};
+}
+
+int count_lines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
+
+service::DaemonRequest request_of(const test::TestDir& dir, std::vector<engine::StepRequest> steps) {
+  return {.workspace = dir / "ws", .steps = std::move(steps), .jobs = 0, .sandbox = exec::SandboxMode::off,
+          .explain = false};
+}
+
+std::vector<std::string> tree_listing(const std::filesystem::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec); !ec && it != decltype(it)(); it.increment(ec))
+    out.push_back(it->path().string() + ":" + std::to_string(it->is_regular_file() ? it->file_size() : 0));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("ListenAddress parses unix and tcp forms and refuses others") {
+  auto unix_address = service::ListenAddress::parse("unix:/run/x.sock");
+  REQUIRE(unix_address);
+  CHECK(unix_address->grpc_target() == "unix:/run/x.sock");
+  auto tcp = service::ListenAddress::parse("tcp:127.0.0.1:7000");
+  REQUIRE(tcp);
+  CHECK(tcp->host == "127.0.0.1");
+  CHECK(tcp->port == 7000);
+  CHECK(service::ListenAddress::parse("tcp:[::1]:9")->host == "[::1]");
+  for (const char* bad : {"http://x", "tcp:host", "tcp:host:99999", "unix:", "tcp::80"}) {
+    auto r = service::ListenAddress::parse(bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::invalid_argument);
+    CHECK(r.error().message.find(bad) != std::string::npos);
+  }
+}
+
+TEST_CASE("Every ErrorCode survives the trip through a grpc::Status") {
+  for (ErrorCode code : {ErrorCode::invalid_argument, ErrorCode::not_found, ErrorCode::already_exists,
+                         ErrorCode::failed_precondition, ErrorCode::corrupt, ErrorCode::unavailable,
+                         ErrorCode::permission_denied, ErrorCode::unauthenticated, ErrorCode::cancelled,
+                         ErrorCode::deadline_exceeded, ErrorCode::resource_exhausted, ErrorCode::step_failed,
+                         ErrorCode::unimplemented, ErrorCode::internal}) {
+    auto status = service::to_grpc_status(Error{code, "x: broken"});
+    CHECK(service::from_grpc_status(status, "Call").code == code);
+    CHECK(service::error_code_from_name(to_string(code)) == code);
+  }
+  // io has no grpc code of its own: it travels as INTERNAL.
+  CHECK(service::to_grpc_code(ErrorCode::io) == grpc::StatusCode::INTERNAL);
+}
+
+TEST_CASE("The socket is mode 0600 in a 0700 directory and a second daemon on it is refused") {
+  test::TestDir dir;
+  Daemon daemon(dir);
+  struct stat st {};
+  REQUIRE(::stat((dir / "run" / "executor.sock").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  REQUIRE(::stat((dir / "run").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+
+  service::ServerOptions again;
+  again.listen.path = dir / "run" / "executor.sock";
+  again.service.cache_dir = dir / "cache";
+  auto second = service::Server::start(again);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == ErrorCode::already_exists);
+  CHECK(service::daemon_reachable(daemon.target).value_or(false));
+}
+
+TEST_CASE("Capabilities list every kind with its parameter schema from the descriptors") {
+  test::TestDir dir;
+  Daemon daemon(dir);
+  grpc::ClientContext ctx;
+  v1::Capabilities caps;
+  REQUIRE(daemon.stub()->GetCapabilities(&ctx, {}, &caps).ok());
+  CHECK(caps.version() == "test");
+  const v1::StepKind* exec_kind = nullptr;
+  for (const auto& kind : caps.kinds())
+    if (kind.kind() == "exec") exec_kind = &kind;
+  REQUIRE(exec_kind != nullptr);
+  CHECK(exec_kind->params_message() == "akbuild.v1.ExecParams");
+  std::map<std::string, v1::ParamSchema> params;
+  for (const auto& p : exec_kind->params()) params[p.name()] = p;
+  CHECK(params.at("run").type() == "string");
+  CHECK(params.at("run").description().find("bash script") != std::string::npos);
+  CHECK(params.at("command").repeated());
+  CHECK(params.at("env").map());
+  CHECK(params.at("env").map_value_type() == "string");
+  CHECK(params.at("timeout_seconds").type() == "uint32");
+  bool found_bash = false;
+  for (const auto& tool : caps.tools())
+    if (tool.name() == "bash") found_bash = !tool.path().empty();
+  CHECK(found_bash);
+  CHECK(caps.has_sandbox());
+}
+
+TEST_CASE("Plan and Execute over the socket: a miss runs, the same step again is a hit") {
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "ws");
+  Daemon daemon(dir);
+  auto stub = daemon.stub();
+  auto marker = dir / "runs";
+  auto request = request_of(dir, {counting_step("hello", marker, "a")});
+
+  auto planned = service::plan_via_daemon(*stub, request);
+  REQUIRE_MESSAGE(planned, (planned ? "" : planned.error().message));
+  REQUIRE(planned->size() == 1);
+  CHECK_FALSE(planned->at(0).hit);
+  CHECK(planned->at(0).key.size() == 64);
+
+  CollectingSink sink;
+  auto results = service::execute_via_daemon(*stub, request, sink);
+  REQUIRE_MESSAGE(results, (results ? "" : results.error().message));
+  REQUIRE(results->size() == 1);
+  CHECK(results->at(0).success);
+  CHECK_FALSE(results->at(0).cache_hit);
+  CHECK(results->at(0).key == planned->at(0).key);
+  CHECK(test::read(dir / "ws" / "out-a.txt") == "a\n");
+  CHECK(count_lines(marker) == 1);
+  bool saw_planned = false;
+  for (const auto& e : sink.events) saw_planned |= e.type == engine::Event::Type::planned && e.step_id == "hello";
+  CHECK(saw_planned);
+
+  CollectingSink again;
+  auto second = service::execute_via_daemon(*stub, request, again);
+  REQUIRE(second);
+  CHECK(second->at(0).cache_hit);
+  CHECK(second->at(0).outputs.at("cache-hit") == "true");
+  CHECK(count_lines(marker) == 1);
+  auto replanned = service::plan_via_daemon(*stub, request);
+  REQUIRE(replanned);
+  CHECK(replanned->at(0).hit);
+}
+
+TEST_CASE("50 concurrent cached Executes and 8 uncached ones of one action run each action once") {
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "ws");
+  Daemon daemon(dir);
+  auto marker = dir / "runs";
+  auto warm = daemon.stub();
+  CollectingSink sink;
+  REQUIRE(service::execute_via_daemon(*warm, request_of(dir, {counting_step("warm", marker, "w")}), sink));
+  REQUIRE(count_lines(marker) == 1);
+
+  auto cold_marker = dir / "cold-runs";
+  std::atomic<int> failures{0}, hits{0}, cold_ok{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 58; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = daemon.stub();
+      CollectingSink events;
+      // The 8 cold requests differ in their step ids, so only the engine's key dedupe keeps
+      // their one action from running 8 times.
+      auto request = i < 50 ? request_of(dir, {counting_step("warm-" + std::to_string(i), marker, "w")})
+                            : request_of(dir, {counting_step("cold-" + std::to_string(i), cold_marker, "c")});
+      auto results = service::execute_via_daemon(*stub, request, events);
+      if (!results || results->size() != 1 || !results->at(0).success) {
+        ++failures;
+        if (!results) MESSAGE(results.error().message);
+        return;
+      }
+      if (i < 50 && results->at(0).cache_hit) ++hits;
+      if (i >= 50) ++cold_ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(hits == 50);
+  CHECK(cold_ok == 8);
+  CHECK(count_lines(marker) == 1);
+  CHECK(count_lines(cold_marker) == 1);
+}
+
+TEST_CASE("Identical requests in flight share one execution") {
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "ws");
+  Daemon daemon(dir);
+  auto release = dir / "release";
+  auto marker = dir / "runs";
+  engine::StepRequest step{.id = "wait", .kind = "exec",
+                           .with = {{"run", "echo ran >> '" + marker.string() + "'; while [ ! -e '" +
+                                                release.string() + "' ]; do sleep 0.02; done"}}};
+  v1::ExecuteRequest request;
+  request.set_workspace((dir / "ws").string());
+  request.mutable_options()->set_sandbox(v1::SANDBOX_MODE_OFF);
+  auto* s = request.add_steps();
+  s->set_id(step.id);
+  s->set_kind(step.kind);
+  s->mutable_with()->insert(step.with.begin(), step.with.end());
+
+  auto stub = daemon.stub();
+  grpc::ClientContext first_ctx, second_ctx;
+  auto first = stub->Execute(&first_ctx, request);
+  v1::ExecuteEvent event;
+  REQUIRE(first->Read(&event));
+  REQUIRE(event.has_accepted());
+  CHECK_FALSE(event.accepted().joined());
+  auto second = stub->Execute(&second_ctx, request);
+  REQUIRE(second->Read(&event));
+  REQUIRE(event.has_accepted());
+  CHECK(event.accepted().joined());
+  test::write(release, "");
+  for (auto* reader : {first.get(), second.get()}) {
+    bool result = false;
+    while (reader->Read(&event)) result |= event.has_result() && event.result().success();
+    CHECK(reader->Finish().ok());
+    CHECK(result);
+  }
+  CHECK(count_lines(marker) == 1);
+}
+
+TEST_CASE("A client that goes away cancels its execution; Cancel of an unknown id is NOT_FOUND") {
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "ws");
+  Daemon daemon(dir);
+  auto started = dir / "started";
+  v1::ExecuteRequest request;
+  request.set_workspace((dir / "ws").string());
+  request.mutable_options()->set_sandbox(v1::SANDBOX_MODE_OFF);
+  auto* s = request.add_steps();
+  s->set_id("slow");
+  s->set_kind("exec");
+  (*s->mutable_with())["run"] = "touch '" + started.string() + "'; sleep 60";
+  auto stub = daemon.stub();
+  std::string id;
+  {
+    grpc::ClientContext ctx;
+    auto reader = stub->Execute(&ctx, request);
+    v1::ExecuteEvent event;
+    while (reader->Read(&event)) {
+      id = event.execution_id();
+      if (std::filesystem::exists(started)) break;
+    }
+    ctx.TryCancel();
+    reader->Finish();
+  }
+  REQUIRE_FALSE(id.empty());
+  // The execution ends (cancelled) once its only client left: Cancel then no longer finds it.
+  grpc::Status status;
+  for (int i = 0; i < 400; ++i) {
+    grpc::ClientContext ctx;
+    v1::CancelRequest cancel;
+    cancel.set_execution_id(id);
+    v1::CancelResponse response;
+    status = stub->Cancel(&ctx, cancel, &response);
+    if (status.error_code() == grpc::StatusCode::NOT_FOUND) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(status.error_code() == grpc::StatusCode::NOT_FOUND);
+  CHECK(status.error_message().find(id) != std::string::npos);
+}
+
+TEST_CASE("Bad requests get clear statuses, write nothing to the cache, and the daemon stays up") {
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "ws");
+  Daemon daemon(dir, 64 * 1024);
+  auto stub = daemon.stub();
+  CollectingSink sink;
+  auto before = tree_listing(dir / "cache");
+
+  SUBCASE("unknown kind") {
+    auto r = service::execute_via_daemon(*stub, request_of(dir, {{.id = "x", .kind = "no-such-kind", .with = {}}}), sink);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::invalid_argument);
+    CHECK(r.error().message.find("no-such-kind") != std::string::npos);
+    CHECK(r.error().message.find("exec") != std::string::npos);
+  }
+  SUBCASE("unknown with: key") {
+    auto r = service::execute_via_daemon(
+        *stub, request_of(dir, {{.id = "x", .kind = "exec", .with = {{"run", "true"}, {"colour", "red"}}}}), sink);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::invalid_argument);
+    CHECK(r.error().message.find("colour") != std::string::npos);
+    CHECK(r.error().message.find("run") != std::string::npos);
+  }
+  SUBCASE("oversized request") {
+    auto r = service::execute_via_daemon(
+        *stub, request_of(dir, {{.id = "x", .kind = "exec", .with = {{"run", std::string(100 * 1024, 'x')}}}}), sink);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::resource_exhausted);
+    CHECK(r.error().message.find("larger than max") != std::string::npos);
+  }
+  SUBCASE("workspace that is not a directory") {
+    auto request = request_of(dir, {counting_step("x", dir / "m", "x")});
+    request.workspace = dir / "missing";
+    auto r = service::execute_via_daemon(*stub, request, sink);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::invalid_argument);
+    CHECK(r.error().message.find("missing") != std::string::npos);
+  }
+  CHECK(tree_listing(dir / "cache") == before);
+  grpc::ClientContext ctx;
+  v1::Capabilities caps;
+  CHECK(stub->GetCapabilities(&ctx, {}, &caps).ok());
+}
+
+TEST_CASE("Over TCP the token is required and checked") {
+  test::TestDir dir;
+  service::ServerOptions options;
+  options.listen = *service::ListenAddress::parse("tcp:127.0.0.1:0");
+  options.token = "s3cret-token-value";
+  options.service.cache_dir = dir / "cache";
+  auto server = service::Server::start(options);
+  REQUIRE_MESSAGE(server, (server ? "" : server.error().message));
+  REQUIRE((*server)->address().port > 0);
+
+  auto call = [&](std::string token) {
+    service::ExecutorTarget target{.address = (*server)->address(), .token = std::move(token), .tls_ca_pem = {}};
+    auto stub = v1::Executor::NewStub(service::connect(target));
+    grpc::ClientContext ctx;
+    v1::Capabilities caps;
+    return stub->GetCapabilities(&ctx, {}, &caps);
+  };
+  CHECK(call("s3cret-token-value").ok());
+  auto none = call("");
+  CHECK(none.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK(none.error_message().find("Bearer") != std::string::npos);
+  CHECK(call("s3cret-token-valuX").error_code() == grpc::StatusCode::UNAUTHENTICATED);
+
+  options.token.clear();
+  options.listen.port = 0;
+  auto tokenless = service::Server::start(options);
+  REQUIRE_FALSE(tokenless);
+  CHECK(tokenless.error().message.find("--token-file") != std::string::npos);
+}
