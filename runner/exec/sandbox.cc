@@ -204,7 +204,10 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
     if (!r.is_absolute()) return fail(ErrorCode::invalid_argument, fmt::format("sandbox bind {}: not absolute", r.string()));
     std::error_code ec;
     if (!fs::exists(r, ec)) return fail(ErrorCode::not_found, fmt::format("sandbox bind {}: no such path", r.string()));
-    a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
+    // Already visible through a system directory (binding over /bin, a symlink there, would fail).
+    bool covered = std::any_of(k_system_dirs.begin(), k_system_dirs.end(),
+                               [&](const fs::path& d) { return under(r.lexically_normal().string(), d.string()); });
+    if (!covered) a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
   }
   a.insert(a.end(), {"--ro-bind", s.input_root.string(), k_ws.string()});
   for (const auto& o : outputs) a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});

@@ -20,6 +20,8 @@ namespace akbuild::exec {
 enum class SandboxMode { automatic, require, off };
 
 // Whether bubblewrap works on this machine (probed once, cached). `why` gets the reason if not.
+// The binary is $AKBUILD_BWRAP (a path or a name) if set, else `bwrap` on PATH; each distinct
+// binary is probed once (`bwrap --unshare-all --die-with-parent --ro-bind / / true`).
 bool sandbox_available(std::string* why = nullptr);
 
 struct SandboxSpec {
@@ -40,12 +42,23 @@ struct SandboxResult {
 
 // Runs `spec.argv` inside the sandbox. `process.env` is the declared environment; the sandbox
 // adds PATH (if absent), HOME, TMPDIR. `process.cwd` is ignored (the sandbox decides).
-// Outputs end up under `sandbox.output_root/<output>`.
+// Outputs end up under `sandbox.output_root/<output>`: an output ending in '/' (or an existing
+// directory) is a directory, else a file; a file output the step did not write is absent.
+// Mount points (or, in the fallback, symlinks into output_root) are created in input_root at
+// the output paths, shadowing any staged input there.
+// Fallback (no bwrap, mode automatic or off): the command runs in input_root itself with a
+// private HOME and TMPDIR; outputs reach output_root through those symlinks, and an output the
+// step replaced by rename is moved there afterwards. Nothing is protected in the fallback:
+// staged inputs are hardlinks, so a step writing them in place writes their sources.
+// Fails without running when argv[0] is not found inside the sandbox (the message names it),
+// and with failed_precondition when mode is require and bwrap cannot run.
 Result<SandboxResult> run_sandboxed(const SandboxSpec& sandbox, ProcessSpec process, const LogCallback& on_line,
                                     const CancelToken* cancel = nullptr);
 
 // Stages files into an input root: each (relative path -> absolute source) hardlinked where
-// possible, else copied; directories created; symlinks recreated verbatim.
+// possible, else copied (reflink, else copy_file_range); directories created; symlinks
+// recreated verbatim. A path that escapes the root (`..`, absolute) is invalid_argument, and
+// nothing is ever written through a symlink inside the root.
 Result<> stage_inputs(const std::filesystem::path& input_root,
                       const std::map<std::string, std::filesystem::path>& files);
 

@@ -266,3 +266,25 @@ TEST_CASE("sandbox: system directories are read-only and /etc holds only selecte
   REQUIRE(r);
   CHECK(f.out == std::vector<std::string>{"passwd", "no-shadow", "no-resolv", "usr-ro", "home", "ws"});
 }
+
+TEST_CASE("sandbox: declared tool directories are visible read-only") {
+  if (!bwrap_works()) return;
+  Fixture f;
+  auto tools = TempDir::create("akbuild-tools-");
+  REQUIRE(tools);
+  test::write(tools->path() / "mytool", "#!/bin/sh\necho tool ran\n", true);
+  f.spec.ro_binds = {tools->path(), "/bin", "/usr/bin"};
+  ProcessSpec p;
+  p.argv = {"mytool"};
+  p.env = {{"PATH", tools->path().string() + ":/usr/bin:/bin"}};
+  auto r = run_sandboxed(f.spec, p, [&](const LogLine& l) { f.out.push_back(l.text); });
+  REQUIRE(r);
+  CHECK(r->process.success());
+  CHECK(f.out == std::vector<std::string>{"tool ran"});
+
+  p.argv = {"bash", "-c", "touch " + (tools->path() / "x").string()};
+  r = run_sandboxed(f.spec, p, {});
+  REQUIRE(r);
+  CHECK_FALSE(r->process.success());
+  CHECK_FALSE(fs::exists(tools->path() / "x"));
+}
