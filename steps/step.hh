@@ -38,6 +38,7 @@ struct StepPlan {
   bool fetch = false;                         // may use the network; output pinned by NAR hash
   std::string pin;                            // SRI NAR hash when known (with: hash or akbuild.lock)
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
+  unsigned timeout_seconds = 0;               // limit for each command run(); 0 = none (not keyed)
 };
 
 // Given to plan(): read-only facts about the workspace.

@@ -32,6 +32,8 @@ struct EngineOptions {
   unsigned jobs = 0;                           // 0 = number of cores
   exec::SandboxMode sandbox = exec::SandboxMode::automatic;
   bool explain = false;                        // compute explain lines for misses
+  bool update_pins = false;                    // fetch steps run ignoring their pins (akbuild pin update);
+                                               // the NAR hash is returned as outputs["nar-hash"]
 };
 
 struct PlannedStep {

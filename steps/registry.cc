@@ -1,0 +1,48 @@
+#include "steps/registry.hh"
+
+#include "steps/exec/exec_step.hh"
+#include "steps/fetch_git/fetch_git_step.hh"
+#include "steps/go_build/go_build_step.hh"
+#include "steps/node_deps/node_deps_step.hh"
+#include "steps/openapi_client/openapi_client_step.hh"
+#include "steps/python_deps/python_deps_step.hh"
+#include "steps/web_bundle/web_bundle_step.hh"
+
+namespace akbuild::steps {
+
+namespace {
+
+template <class T>
+const Step* instance() {
+  static const T step;
+  return &step;
+}
+
+// The table of kinds: one line per kind, in the order help and errors list them.
+const std::vector<const Step*>& table() {
+  static const std::vector<const Step*> steps{
+      instance<ExecStep>(),
+      instance<FetchGitStep>(),
+      instance<OpenapiClientStep>(),
+      instance<NodeDepsStep>(),
+      instance<WebBundleStep>(),
+      instance<PythonDepsStep>(),
+      instance<GoBuildStep>(),
+  };
+  return steps;
+}
+
+} // namespace
+
+const std::vector<const Step*>& all_steps() { return table(); }
+
+Result<const Step*> find_step(std::string_view kind) {
+  std::string known;
+  for (const Step* s : table()) {
+    if (s->kind() == kind) return s;
+    known += (known.empty() ? "" : ", ") + std::string(s->kind());
+  }
+  return fail(ErrorCode::invalid_argument, "unknown step kind '" + std::string(kind) + "' (kinds: " + known + ")");
+}
+
+} // namespace akbuild::steps
