@@ -259,3 +259,44 @@ TEST_CASE("the child inherits no descriptor beyond stdin, stdout and stderr") {
   REQUIRE(r);
   CHECK(c.out == std::vector<std::string>{"clean"});
 }
+
+TEST_CASE("concurrent runs from several threads each get their own output") {
+  std::vector<std::thread> threads;
+  std::atomic<int> good{0};
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([t, &good] {
+      for (int i = 0; i < 5; ++i) {
+        std::vector<std::string> out;
+        auto tag = std::to_string(t) + "-" + std::to_string(i);
+        auto r = run_process(bash("echo " + tag + "; echo done"), [&](const LogLine& l) { out.push_back(l.text); });
+        if (r && r->success() && out == std::vector<std::string>{tag, "done"}) ++good;
+      }
+    });
+  for (auto& th : threads) th.join();
+  CHECK(good.load() == 30);
+}
+
+TEST_CASE("stdin data the child never reads neither blocks nor kills the caller") {
+  Captured c;
+  auto spec = bash("echo quick");
+  spec.stdin_data = std::string(8 << 20, 'x');
+  auto r = run_process(spec, c.callback());
+  REQUIRE(r);
+  CHECK(r->success());
+  CHECK(c.out == std::vector<std::string>{"quick"});
+}
+
+TEST_CASE("a process that left the group does not keep the run waiting on its pipes") {
+  test::TestDir dir;
+  Captured c;
+  auto pid_file = (dir / "escaped.pid").string();
+  // The pid is written after setsid, so the main process exits only once the escape happened.
+  auto r = run_process(bash("setsid bash -c 'echo $$ > " + pid_file + ".tmp; mv " + pid_file + ".tmp " + pid_file +
+                            "; exec sleep 1000' & while [ ! -s " + pid_file + " ]; do sleep 0.01; done; echo bye"),
+                       c.callback());
+  REQUIRE(r);
+  REQUIRE(fs::exists(dir / "escaped.pid"));
+  ::kill(read_pid(dir / "escaped.pid"), SIGKILL);  // it escaped on purpose; do not leave it behind
+  CHECK(r->success());
+  CHECK(c.out == std::vector<std::string>{"bye"});
+}
