@@ -142,6 +142,14 @@ void remove_unwritten_placeholder(const fs::path& p) {
     ::unlink(p.c_str());
 }
 
+// The working directory must exist once outputs are in place (it may lie inside one).
+Result<> check_working_directory(const SandboxSpec& s, const fs::path& wd_host) {
+  std::error_code ec;
+  if (fs::is_directory(wd_host, ec)) return ok();
+  return fail(ErrorCode::not_found,
+              fmt::format("working directory {}: not a directory in the input root", s.working_directory));
+}
+
 // Fails naming argv[0] when it is not found inside the sandbox, judged from the host paths the
 // sandbox exposes, so a typo is an error and not an exit status from bwrap.
 Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::path& wd_host) {
@@ -241,6 +249,7 @@ Result<SandboxResult> run_in_bwrap(const fs::path& bwrap, const SandboxSpec& s, 
     }
   }
   fs::path wd_host = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
+  AK_TRY_VOID(check_working_directory(s, wd_host));
   AK_TRY_VOID(check_program(s, p, wd_host));
   ProcessSpec outer;
   outer.argv = AK_TRY(bwrap_command(bwrap, s, outputs, p));
@@ -265,6 +274,33 @@ Result<> move_path(const fs::path& from, const fs::path& to) {
   return clear_path(from);
 }
 
+// Whether `p` is still the symlink into output_root that run_plain made.
+bool is_output_link(const SandboxSpec& s, const Output& o) {
+  std::error_code ec;
+  return fs::is_symlink(s.input_root / o.rel, ec) && fs::read_symlink(s.input_root / o.rel, ec) == s.output_root / o.rel;
+}
+
+void remove_output_links(const SandboxSpec& s, const std::vector<Output>& outputs) {
+  for (const auto& o : outputs)
+    if (is_output_link(s, o)) ::unlink((s.input_root / o.rel).c_str());
+}
+
+// After a plain run: our symlinks are removed; an output the step put in their place (by
+// rename) is moved into output_root.
+Result<> collect_plain_outputs(const SandboxSpec& s, const std::vector<Output>& outputs) {
+  for (const auto& o : outputs) {
+    fs::path in_root = s.input_root / o.rel;
+    struct stat st{};
+    if (::lstat(in_root.c_str(), &st) != 0) continue;
+    if (is_output_link(s, o)) {
+      ::unlink(in_root.c_str());
+      continue;
+    }
+    AK_TRY_VOID(move_path(in_root, s.output_root / o.rel));
+  }
+  return ok();
+}
+
 // The fallback without namespaces. It runs in the input root itself; each declared output there
 // is a symlink into output_root, so writes through the path land in output_root, and an output
 // the step replaced by rename (the symlink itself replaced) is moved there afterwards. Nothing
@@ -278,27 +314,20 @@ Result<SandboxResult> run_plain(const SandboxSpec& s, const std::vector<Output>&
     if (::symlink(target.c_str(), (s.input_root / o.rel).c_str()) != 0)
       return fail(errno_error(fmt::format("output {}: symlink", o.rel)));
   }
+  fs::path wd_host = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
+  if (auto wd_ok = check_working_directory(s, wd_host); !wd_ok) {
+    remove_output_links(s, outputs);
+    return fail(wd_ok.error());
+  }
   auto scratch = AK_TRY(TempDir::create("akbuild-step-"));
   AK_TRY_VOID(make_dirs(scratch.path() / "home"));
   AK_TRY_VOID(make_dirs(scratch.path() / "tmp"));
   p.env.try_emplace("PATH", k_default_path);
   p.env["HOME"] = (scratch.path() / "home").string();
   p.env["TMPDIR"] = (scratch.path() / "tmp").string();
-  p.cwd = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
+  p.cwd = wd_host;
   auto r = run_process(p, on_line, cancel);
-  for (const auto& o : outputs) {
-    fs::path in_root = s.input_root / o.rel;
-    struct stat st{};
-    if (::lstat(in_root.c_str(), &st) != 0) continue;
-    if (S_ISLNK(st.st_mode)) {
-      std::error_code ec;
-      if (fs::read_symlink(in_root, ec) == s.output_root / o.rel) {
-        ::unlink(in_root.c_str());
-        continue;
-      }
-    }
-    AK_TRY_VOID(move_path(in_root, s.output_root / o.rel));
-  }
+  AK_TRY_VOID(collect_plain_outputs(s, outputs));
   if (!r) return fail(r.error());
   return SandboxResult{*r, false, std::move(reason)};
 }

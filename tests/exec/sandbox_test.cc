@@ -288,3 +288,17 @@ TEST_CASE("sandbox: declared tool directories are visible read-only") {
   CHECK_FALSE(r->process.success());
   CHECK_FALSE(fs::exists(tools->path() / "x"));
 }
+
+TEST_CASE("run_sandboxed names a working directory missing from the input root") {
+  Fixture f;
+  f.spec.working_directory = "nope";
+  for (auto mode : {SandboxMode::require, SandboxMode::off}) {
+    if (mode == SandboxMode::require && !bwrap_works()) continue;
+    f.spec.mode = mode;
+    auto r = f.run("true");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::not_found);
+    CHECK(r.error().message.find("nope") != std::string::npos);
+    if (mode == SandboxMode::off) CHECK_FALSE(fs::exists(f.dir / "root" / "out"));  // its output link is gone
+  }
+}
