@@ -120,7 +120,13 @@ Result<InstantiatedDerivation> instantiate(const DerivationSpec& spec, const Der
       drv.env[o] = "";
     }
     ModuloHasher hasher(loader);
-    auto hashes = AK_TRY(hasher.hash(drv, true));
+    auto modulo = hasher.hash(drv, true);
+    if (!modulo) {
+      Error e = modulo.error();
+      if (e.code == ErrorCode::not_found) e.code = ErrorCode::invalid_argument;  // a named input is missing
+      return fail(std::move(e));
+    }
+    const auto& hashes = *modulo;
     for (const auto& o : outputs) {
       auto path = AK_TRY(make_output_path(o, hashes.at(o), spec.name));
       drv.outputs[o].path = path.to_string();

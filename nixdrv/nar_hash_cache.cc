@@ -99,7 +99,7 @@ Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {
     }
   }
   auto hash = AK_TRY(nixdrv::nar_hash(absolute));
-  auto margin = std::chrono::duration_cast<std::chrono::nanoseconds>(k_racy_margin).count();
+  auto margin = std::chrono::duration_cast<std::chrono::nanoseconds>(m_margin).count();
   if (print.newest_ns < started - margin) {
     std::string record = std::string(k_format) + "\n" + key + "\n" + print.digest + "\n" + hash.to_sri() + "\n";
     if (make_dirs(m_dir)) (void)write_file_atomic(entry, record);

@@ -21,9 +21,11 @@ namespace akbuild::nixdrv {
 
 class NarHashCache {
 public:
-  static constexpr std::chrono::seconds k_racy_margin{2};
+  // Coarse enough for every file system's timestamp granularity (FAT: 2 s) and clock skew.
+  static constexpr std::chrono::milliseconds k_racy_margin{2000};
 
-  explicit NarHashCache(std::filesystem::path cache_dir) : m_dir(std::move(cache_dir) / "nar-hash") {}
+  explicit NarHashCache(std::filesystem::path cache_dir, std::chrono::milliseconds racy_margin = k_racy_margin)
+      : m_dir(std::move(cache_dir) / "nar-hash"), m_margin(racy_margin) {}
 
   // sha256 NAR hash of `path`, from the cache when its fingerprint matches, else computed and
   // recorded. Failing to read or write the cache is not an error (the hash is computed).
@@ -40,6 +42,7 @@ public:
 
 private:
   std::filesystem::path m_dir;
+  std::chrono::milliseconds m_margin;
   bool m_last_hit = false;
 };
 
