@@ -392,6 +392,11 @@ Result<ProcessResult> run_process(const ProcessSpec& spec, const LogCallback& on
     auto path = spec.env.find("PATH");
     exe = AK_TRY(find_program(program, path == spec.env.end() ? k_default_path : path->second));
   }
+  if (cancel && cancel->requested()) {  // cancelled before it started: do not start it
+    ProcessResult cancelled;
+    cancelled.cancelled = true;
+    return cancelled;
+  }
   ignore_sigpipe_once();
   try {
     Run run(spec, on_line, cancel);

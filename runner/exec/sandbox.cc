@@ -209,7 +209,8 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
   for (const auto& e : k_etc) a.insert(a.end(), {"--ro-bind-try", e.string(), e.string()});
   if (s.network) a.insert(a.end(), {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"});
   for (const auto& r : s.ro_binds) {
-    if (!r.is_absolute()) return fail(ErrorCode::invalid_argument, fmt::format("sandbox bind {}: not absolute", r.string()));
+    if (!r.is_absolute())
+      return fail(ErrorCode::invalid_argument, fmt::format("sandbox bind {}: not absolute", r.string()));
     std::error_code ec;
     if (!fs::exists(r, ec)) return fail(ErrorCode::not_found, fmt::format("sandbox bind {}: no such path", r.string()));
     // Already visible through a system directory (binding over /bin, a symlink there, would fail).
@@ -218,7 +219,8 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
     if (!covered) a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
   }
   a.insert(a.end(), {"--ro-bind", s.input_root.string(), k_ws.string()});
-  for (const auto& o : outputs) a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});
+  for (const auto& o : outputs)
+    a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});
   a.insert(a.end(), {"--tmpfs", k_home.string()});
   fs::path wd = s.working_directory.empty() ? k_ws : (k_ws / s.working_directory).lexically_normal();
   a.insert(a.end(), {"--chdir", wd.string(), "--clearenv"});
@@ -277,7 +279,8 @@ Result<> move_path(const fs::path& from, const fs::path& to) {
 // Whether `p` is still the symlink into output_root that run_plain made.
 bool is_output_link(const SandboxSpec& s, const Output& o) {
   std::error_code ec;
-  return fs::is_symlink(s.input_root / o.rel, ec) && fs::read_symlink(s.input_root / o.rel, ec) == s.output_root / o.rel;
+  fs::path link = s.input_root / o.rel;
+  return fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == s.output_root / o.rel;
 }
 
 void remove_output_links(const SandboxSpec& s, const std::vector<Output>& outputs) {

@@ -73,7 +73,8 @@ Result<> make_dirs_within(const fs::path& root, std::string_view rel) {
                   fmt::format("{}: {} is not a directory", std::string(rel), cur.lexically_relative(root).string()));
     }
     if (errno != ENOENT) return fail(errno_error(cur.string()));
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) return fail(errno_error(fmt::format("mkdir {}", cur.string())));
+    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
+      return fail(errno_error(fmt::format("mkdir {}", cur.string())));
   }
   return ok();
 }

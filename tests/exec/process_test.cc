@@ -85,7 +85,9 @@ TEST_CASE("run_process delivers an unterminated last line at EOF") {
 
 TEST_CASE("run_process splits a very long line into 64 KiB pieces") {
   Captured c;
-  auto r = run_process(bash("head -c 150000 /dev/zero | tr '\\0' x; echo; head -c 65536 /dev/zero | tr '\\0' y; echo; echo after"), c.callback());
+  auto r = run_process(bash("head -c 150000 /dev/zero | tr '\\0' x; echo; "
+                            "head -c 65536 /dev/zero | tr '\\0' y; echo; echo after"),
+                       c.callback());
   REQUIRE(r);
   REQUIRE(c.out.size() == 5);
   CHECK(c.out[0] == std::string(65536, 'x'));
@@ -299,4 +301,14 @@ TEST_CASE("a process that left the group does not keep the run waiting on its pi
   ::kill(read_pid(dir / "escaped.pid"), SIGKILL);  // it escaped on purpose; do not leave it behind
   CHECK(r->success());
   CHECK(c.out == std::vector<std::string>{"bye"});
+}
+
+TEST_CASE("a run cancelled before it starts does not start the process") {
+  test::TestDir dir;
+  CancelToken cancel;
+  cancel.request();
+  auto r = run_process(bash("touch " + (dir / "ran").string()), {}, &cancel);
+  REQUIRE(r);
+  CHECK(r->cancelled);
+  CHECK_FALSE(fs::exists(dir / "ran"));
 }
