@@ -51,7 +51,8 @@ Result<> write_docker_archive(const fs::path& layout, std::string_view ref_name,
   auto image = AK_TRY(read_layout_image(layout, ref_name));
   std::string tag(ref_name);
   // RepoTags need NAME:TAG; a bare tag names an image "<tag>:latest" as docker would.
-  if (tag.find(':') == std::string::npos || tag.rfind(':') < tag.rfind('/')) tag += ":latest";
+  auto last_slash = tag.rfind('/');
+  if (tag.find(':', last_slash == std::string::npos ? 0 : last_slash) == std::string::npos) tag += ":latest";
   auto path_of = [](const std::string& digest) { return "blobs/sha256/" + digest.substr(7); };
   json layers = json::array();
   for (const auto& l : image.layers) layers.push_back(path_of(l.digest));

@@ -25,18 +25,31 @@ constexpr std::string_view k_cache_version = "akbuild-oci-layer-1";
 // Hashes what identifies a tree's tar without reading file content.
 class FingerprintVisitor final : public TreeVisitor {
 public:
+  explicit FingerprintVisitor(bool content) : m_content(content) {}
   Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
-    line(rel, 'd', info, "");
+    FileInfo stable = info;
+    if (m_content) stable.mtime_ns = stable.ctime_ns = stable.size = 0;
+    line(rel, 'd', stable, "");
     return ok();
   }
-  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
+  Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
     std::string group;
     if (info.nlink > 1) group = m_links.try_emplace({info.dev, info.ino}, std::string(rel)).first->second;
-    line(rel, 'f', info, group);
+    if (!m_content) {
+      line(rel, 'f', info, group);
+      return ok();
+    }
+    HashSink content;
+    AK_TRY_VOID(stream_file_at(dirfd, name, content));
+    FileInfo stable = info;
+    stable.mtime_ns = stable.ctime_ns = 0;
+    line(rel, 'f', stable, group + "\n" + to_hex(content.finish()));
     return ok();
   }
   Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    line(rel, 'l', info, target);
+    FileInfo stable = info;
+    if (m_content) stable.mtime_ns = stable.ctime_ns = 0;
+    line(rel, 'l', stable, target);
     return ok();
   }
   std::string finish() { return to_hex(m_hasher.finish()); }
@@ -49,6 +62,7 @@ private:
     m_hasher.update(rel);
     m_hasher.update(extra);
   }
+  bool m_content;
   Hasher m_hasher{HashAlgo::sha256};
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> m_links;
 };
@@ -108,9 +122,9 @@ fs::path blob_path(const fs::path& blobs_dir, std::string_view digest) {
 Result<std::string> layer_cache_key(const LayerSpec& spec) {
   std::string fingerprint = spec.fingerprint;
   if (fingerprint.empty()) {
-    FingerprintVisitor v;
+    FingerprintVisitor v(spec.content_fingerprint);
     AK_TRY_VOID(walk_tree(spec.source, v));
-    fingerprint = "stat:" + v.finish();
+    fingerprint = (spec.content_fingerprint ? "content:" : "stat:") + v.finish();
   }
   nlohmann::json options;
   options["destination"] = AK_TRY(normalize_destination(spec.tar.destination));

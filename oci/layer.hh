@@ -23,6 +23,9 @@ struct LayerSpec {
   // Identifies the source's content (e.g. the step output's tree digest). Empty: a fingerprint
   // of every entry's path, type, mode, size, mtime, ctime and hardlink group is taken instead.
   std::string fingerprint;
+  // With no fingerprint: hash file content instead of stat data (slower; for sources that are
+  // recreated on every run, such as staged step inputs).
+  bool content_fingerprint = false;
 };
 
 struct LayerBlob {

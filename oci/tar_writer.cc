@@ -151,6 +151,7 @@ public:
   // The image path of a source-relative path ("" is the source root itself).
   std::string image_path(std::string_view rel) const {
     if (m_single) return join_rel(m_prefix, m_single_name);
+    if (rel.empty()) return m_prefix;
     return join_rel(m_prefix, rel);
   }
 

@@ -1,0 +1,267 @@
+// Pushing to a real registry: Debian's docker-registry on 127.0.0.1, started per test with a
+// temporary config and a free port; skopeo reads back what was pushed.
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "oci/http_client.hh"
+#include "oci/image.hh"
+#include "oci/registry.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+using namespace akbuild::oci;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+LayerSpec layer_at(const fs::path& source, const std::string& destination) {
+  LayerSpec l;
+  l.source = source;
+  l.tar.destination = destination;
+  return l;
+}
+
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(s);
+  return ntohs(addr.sin_port);
+}
+
+// A background server process started by a shell line, killed on destruction.
+class Server {
+public:
+  Server(const test::TestDir& dir, const std::string& command, const std::string& name) {
+    auto r = test::sh(command + " > '" + (dir / (name + ".log")).string() + "' 2>&1 & echo $!");
+    REQUIRE(r.exit_code == 0);
+    m_pid = std::stoi(r.out);
+  }
+  ~Server() {
+    ::kill(m_pid, SIGTERM);
+    test::sh("while kill -0 " + std::to_string(m_pid) + " 2>/dev/null; do sleep 0.05; done");
+  }
+  // Waits until `url` answers at all (any status).
+  static void wait_for(const std::string& url) {
+    HttpClient http(std::chrono::seconds(2));
+    for (int i = 0; i < 200; ++i) {
+      if (http.send({"GET", url, {}, ""})) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL("server at " << url << " did not start");
+  }
+
+private:
+  int m_pid = 0;
+};
+
+// docker-registry with filesystem storage on a free loopback port; `extra` is more YAML.
+struct Registry {
+  int port = free_port();
+  std::unique_ptr<Server> server;
+  Registry(const test::TestDir& dir, const std::string& extra = "") {
+    fs::path cfg = dir / "registry.yml";
+    test::write(cfg, "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: " +
+                         (dir / "registry-data").string() + "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) +
+                         "\n" + extra);
+    server = std::make_unique<Server>(dir, "exec docker-registry serve '" + cfg.string() + "'", "registry");
+    Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  }
+  std::string host() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+ImageResult build_image(const test::TestDir& dir, const fs::path& layout) {
+  ImageSpec spec;
+  spec.tag = "v1";
+  spec.layers.push_back(layer_at(dir / "app", "/app"));
+  spec.layers.push_back(layer_at(dir / "lib", "/lib/x"));
+  spec.config.entrypoint = std::vector<std::string>{"/app/run"};
+  auto r = write_image_layout(spec, layout, {dir / "cache", 0});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  return *r;
+}
+
+PushReport push(const test::TestDir& dir, const fs::path& layout, const std::string& ref, PushOptions options = {}) {
+  if (options.cache_dir.empty()) options.cache_dir = dir / "cache";
+  auto r = push_layout(layout, "v1", *Reference::parse(ref), options);
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  return *r;
+}
+
+} // namespace
+
+TEST_CASE("push uploads every blob once, and skopeo reads back the same manifest digest") {
+  if (!test::have_program("docker-registry") || !test::have_program("skopeo")) return;
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "#!/bin/sh\n", true);
+  test::write(dir / "lib" / "libx.so", "lib");
+  auto image = build_image(dir, dir / "image");
+  Registry reg(dir);
+  std::string ref = reg.host() + "/ns/demo:v1";
+
+  auto first = push(dir, dir / "image", ref);
+  CHECK(first.uploaded == 3);  // two layers and the config
+  CHECK(first.skipped == 0);
+  CHECK(first.manifest_digest == image.manifest_digest);
+
+  auto inspect = test::run({"skopeo", "inspect", "--tls-verify=false", "docker://" + ref});
+  REQUIRE_MESSAGE(inspect.exit_code == 0, inspect.err);
+  CHECK(json::parse(inspect.out)["Digest"] == image.manifest_digest);
+  auto back = test::run({"skopeo", "copy", "--src-tls-verify=false", "docker://" + ref,
+                         "oci:" + (dir / "back").string() + ":v1"});
+  REQUIRE_MESSAGE(back.exit_code == 0, back.err);
+  auto index = json::parse(test::read(dir / "back" / "index.json"));
+  CHECK(index["manifests"][0]["digest"] == image.manifest_digest);
+
+  // One registry for every step below (doctest subcases would restart it for each).
+  auto again = push(dir, dir / "image", ref);
+  CHECK(again.uploaded == 0);  // pushing again uploads nothing
+  CHECK(again.skipped == 3);
+  CHECK(again.manifest_digest == image.manifest_digest);
+
+  // Changing one layer's content uploads that layer and the new config only.
+  test::write(dir / "lib" / "libx.so", "lib v2");
+  auto changed = build_image(dir, dir / "image2");
+  auto second = push(dir, dir / "image2", ref);
+  CHECK(second.uploaded_layers == 1);
+  CHECK(second.uploaded == 2);
+  CHECK(second.skipped == 1);
+  CHECK(second.manifest_digest == changed.manifest_digest);
+
+  // Another repository of the same registry mounts the blobs instead of uploading them.
+  auto other = push(dir, dir / "image", reg.host() + "/other/demo:v1");
+  CHECK(other.mounted == 3);
+  CHECK(other.uploaded == 0);
+  auto check = test::run({"skopeo", "inspect", "--tls-verify=false", "docker://" + reg.host() + "/other/demo:v1"});
+  CHECK(json::parse(check.out)["Digest"] == image.manifest_digest);
+
+  // Blobs larger than the chunk size go up in PATCH chunks.
+  test::sh("head -c 300000 /dev/urandom > '" + (dir / "app" / "big").string() + "'");
+  auto big = build_image(dir, dir / "image3");
+  PushOptions chunked;
+  chunked.chunk_size = 64 * 1024;
+  auto r = push(dir, dir / "image3", reg.host() + "/ns/big:v1", chunked);
+  CHECK(r.uploaded_layers == 1);
+  CHECK(r.manifest_digest == big.manifest_digest);
+  auto copy = test::run({"skopeo", "copy", "--src-tls-verify=false", "docker://" + reg.host() + "/ns/big:v1",
+                         "dir:" + (dir / "bigcopy").string()});
+  CHECK_MESSAGE(copy.exit_code == 0, copy.err);
+}
+
+TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and takes basic credentials") {
+  if (!test::have_program("docker-registry")) return;
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  build_image(dir, dir / "image");
+  // bcrypt from libxcrypt through Python's crypt module (htpasswd is not installed).
+  auto hash = test::run({"/usr/bin/python3", "-W", "ignore", "-c",
+                         "import crypt; print(crypt.crypt('s3cret-pw', crypt.mksalt(crypt.METHOD_BLOWFISH)))"});
+  REQUIRE(hash.exit_code == 0);
+  test::write(dir / "htpasswd", "alice:" + hash.out);
+  Registry reg(dir, "auth:\n  htpasswd:\n    realm: test\n    path: " + (dir / "htpasswd").string() + "\n");
+  auto ref = *Reference::parse(reg.host() + "/ns/demo:v1");
+
+  PushOptions anonymous;
+  anonymous.credentials = Credentials{"", ""};
+  anonymous.credentials.reset();
+  ::setenv("HOME", dir.path().c_str(), 1);  // no ~/.docker/config.json
+  auto denied = push_layout(dir / "image", "v1", ref, anonymous);
+  REQUIRE_FALSE(denied);
+  CHECK(denied.error().code == ErrorCode::unauthenticated);
+  CHECK_MESSAGE(denied.error().message.find("401") != std::string::npos, denied.error().message);
+
+  PushOptions wrong;
+  wrong.credentials = Credentials{"alice", "wrong"};
+  auto rejected = push_layout(dir / "image", "v1", ref, wrong);
+  REQUIRE_FALSE(rejected);
+  CHECK(rejected.error().code == ErrorCode::unauthenticated);
+
+  // From ~/.docker/config.json "auths".
+  test::write(dir / ".docker" / "config.json",
+              R"({"auths":{")" + reg.host() + R"(":{"auth":")" + std::string("YWxpY2U6czNjcmV0LXB3") + R"("}}})");
+  auto pushed = push_layout(dir / "image", "v1", ref, {});
+  REQUIRE_MESSAGE(pushed, (pushed ? "" : pushed.error().message));
+  CHECK(pushed->uploaded == 3);
+}
+
+TEST_CASE("push errors name the registry and the fault") {
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  build_image(dir, dir / "image");
+  PushOptions quick;
+  quick.max_attempts = 2;
+  quick.backoff = std::chrono::milliseconds(10);
+
+  // An unreachable registry (a port nobody listens on).
+  auto unreachable =
+      push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(free_port()) + "/x:v1"), quick);
+  REQUIRE_FALSE(unreachable);
+  CHECK(unreachable.error().code == ErrorCode::unavailable);
+  CHECK_MESSAGE(unreachable.error().message.find("unreachable") != std::string::npos, unreachable.error().message);
+  // A missing image name in the layout.
+  auto missing = push_layout(dir / "image", "nope", *Reference::parse("127.0.0.1:1/x:v1"), quick);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == ErrorCode::not_found);
+  // 403, 404 and 503 cannot be had from docker-registry on demand: a test double (a Python
+  // http.server answering every request with one status) stands in for it.
+  if (!fs::exists("/usr/bin/python3")) return;
+  for (int status : {403, 404, 503}) {
+    CAPTURE(status);
+    int port = free_port();
+    test::write(dir / "responder.py",
+                "import http.server, sys\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "    def answer(self):\n"
+                "        self.send_response(int(sys.argv[2]))\n"
+                "        body = b'{\"errors\":[{\"code\":\"DENIED\",\"message\":\"no\"}]}'\n"
+                "        self.send_header('Content-Length', str(len(body)))\n"
+                "        self.end_headers()\n"
+                "        if self.command != 'HEAD': self.wfile.write(body)\n"
+                "    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = answer\n"
+                "    def log_message(self, *a): pass\n"
+                "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n");
+    Server responder(dir, "exec /usr/bin/python3 '" + (dir / "responder.py").string() + "' " + std::to_string(port) +
+                              " " + std::to_string(status), "responder");
+    Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/");
+    auto r = push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(port) + "/x:v1"), quick);
+    REQUIRE_FALSE(r);
+    CHECK_MESSAGE(r.error().message.find(std::to_string(status)) != std::string::npos, r.error().message);
+    CHECK(r.error().code == (status == 403 ? ErrorCode::permission_denied
+                             : status == 404 ? ErrorCode::not_found : ErrorCode::unavailable));
+  }
+}
+
+TEST_CASE("credentials come from the environment before ~/.docker/config.json") {
+  test::TestDir dir;
+  test::write(dir / "config.json", R"({"auths":{"https://index.docker.io/v1/":{"auth":"Ym9iOnB3"},"r.io":{"username":"u","password":"p"}}})");
+  ::unsetenv("AKBUILD_REGISTRY_USER");
+  auto hub = find_credentials("docker.io", dir / "config.json");
+  REQUIRE(hub);
+  CHECK(hub->username == "bob");
+  CHECK(hub->password == "pw");
+  CHECK(find_credentials("r.io", dir / "config.json")->username == "u");
+  CHECK_FALSE(find_credentials("other.io", dir / "config.json"));
+  ::setenv("AKBUILD_REGISTRY_USER", "env-user", 1);
+  ::setenv("AKBUILD_REGISTRY_PASSWORD", "env-pass", 1);
+  CHECK(find_credentials("r.io", dir / "config.json")->username == "env-user");
+  ::unsetenv("AKBUILD_REGISTRY_USER");
+  ::unsetenv("AKBUILD_REGISTRY_PASSWORD");
+}
