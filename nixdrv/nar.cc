@@ -240,14 +240,13 @@ private:
   }
 
   Result<> regular(std::string_view rel, std::string_view name) {
-    auto tag = AK_TRY(string(k_max_tag, "tag"));
-    bool executable = false;
-    if (tag == "executable") {
+    auto first = AK_TRY(string(k_max_tag, "tag"));
+    bool executable = first == "executable";
+    if (executable) {
       auto value = AK_TRY(string(k_max_tag, "executable flag"));
       if (!value.empty()) return fail(corrupt("executable flag must be empty at " + where(rel)));
-      executable = true;
-      tag = AK_TRY(string(k_max_tag, "tag"));
     }
+    std::string tag = executable ? AK_TRY(string(k_max_tag, "tag")) : std::move(first);
     if (tag != "contents") return fail(corrupt("expected 'contents', got " + show(tag) + " at " + where(rel)));
     auto size = AK_TRY(integer());
     AK_TRY_VOID(m_visitor.file_begin(rel, name, executable, size));
@@ -278,7 +277,10 @@ private:
     std::string prev;
     bool first = true;
     for (;;) {
-      auto tag = AK_TRY(string(k_max_tag, "tag"));
+      // Not AK_TRY: GCC 12 then warns (wrongly) that `tag` may be used uninitialised.
+      auto next = string(k_max_tag, "tag");
+      if (!next) return fail(next.error());
+      const std::string& tag = *next;
       if (tag == ")") break;
       if (tag != "entry") return fail(corrupt("expected 'entry' or ')', got " + show(tag) + " at " + where(rel)));
       AK_TRY_VOID(expect("(", rel));

@@ -68,6 +68,14 @@ Result<SecretKey> SecretKey::parse(std::string_view text) {
   k.m_name = std::move(s.name);
   std::memcpy(k.m_key.data(), s.bytes.data(), 64);
   sodium_memzero(s.bytes.data(), s.bytes.size());
+  // libsodium's secret key is seed ‖ public key; a mismatch means a damaged or hand-made file.
+  init_sodium();
+  std::array<unsigned char, 32> pk{};
+  std::array<unsigned char, 64> sk{};
+  crypto_sign_seed_keypair(pk.data(), sk.data(), reinterpret_cast<const unsigned char*>(k.m_key.data()));
+  sodium_memzero(sk.data(), sk.size());
+  if (std::memcmp(pk.data(), k.m_key.data() + 32, 32) != 0)
+    return fail(ErrorCode::invalid_argument, "secret key '" + k.m_name + "': its public half does not match its seed");
   return k;
 }
 

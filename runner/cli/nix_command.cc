@@ -3,6 +3,7 @@
 #include <memory>
 #include <sstream>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nixdrv/binary_cache.hh"

@@ -42,6 +42,7 @@ TEST_CASE("malformed key files are refused with one clear message") {
   check("no-colon", "<name>:<base64>");
   check("name:!!!!", "not valid base64");
   check("name:" + to_base64(std::vector<std::byte>(32)), "32 bytes, expected 64");
+  check("name:" + to_base64(std::vector<std::byte>(64, std::byte{1})), "does not match its seed");
   CHECK_FALSE(SecretKey::load(dir / "missing"));
   CHECK_FALSE(PublicKey::parse(":abc"));
 }
