@@ -4,6 +4,7 @@
 #include "steps/fetch_git/fetch_git_step.hh"
 #include "steps/go_build/go_build_step.hh"
 #include "steps/node_deps/node_deps_step.hh"
+#include "steps/oci_image/oci_image_step.hh"
 #include "steps/openapi_client/openapi_client_step.hh"
 #include "steps/python_deps/python_deps_step.hh"
 #include "steps/web_bundle/web_bundle_step.hh"
@@ -28,6 +29,7 @@ const std::vector<const Step*>& table() {
       instance<WebBundleStep>(),
       instance<PythonDepsStep>(),
       instance<GoBuildStep>(),
+      instance<OciImageStep>(),
   };
   return steps;
 }

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   cli::add_act_command(app, options);
   cli::add_expr_command(app, options);
   cli::add_serve_command(app, options);
+  cli::add_oci_command(app, options);
   cli::add_nix_command(app, options);
   cli::add_pin_command(app, options);
   cli::add_cache_command(app, options);

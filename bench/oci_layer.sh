@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# An image layer of the shared tree: akbuild's gzip layer (1 MiB gzip members compressed on
+# every core) against `tar --sort=name ... | gzip -n -6`, with the compressed sizes of both and
+# of `gzip -1` (akbuild's must be no larger); its zstd layer against `tar ... | zstd -3`; and an
+# unchanged layer answered by the layer cache.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+tree=$(bench_tree)
+work=$(mktemp -d "${TMPDIR:-/tmp}/akbuild-bench-oci.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tar_cmd="tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C $tree -cf - ."
+
+# Sizes (one run each), and a check that the layer is a valid gzip of a tar with every file.
+"$AKBUILD" --cache-dir "$work/cache" oci layer --no-cache "$tree" --out "$work/layer.tar.gz" >/dev/null
+gzip -t "$work/layer.tar.gz"
+ours_gz=$(stat -c %s "$work/layer.tar.gz")
+peer6=$($tar_cmd | gzip -n -6 | wc -c)
+peer1=$($tar_cmd | gzip -n -1 | wc -c)
+printf '%-44s %12s %12s %8s  %s\n' "oci layer gzip size (vs gzip -6 / gzip -1)" "$ours_gz" "$peer6" \
+  "$(/usr/bin/python3 -c "print('%.3f' % ($ours_gz / $peer1))")x" "<= 1.0x of gzip -1 ($peer1)"
+
+bench_compare "oci layer gzip (vs tar | gzip -6)" "<= 0.25x" \
+  "$AKBUILD --cache-dir $work/cache oci layer --no-cache $tree --out $work/g.tar.gz" \
+  "bash -c '$tar_cmd | gzip -n -6 > $work/peer.tar.gz'"
+
+"$AKBUILD" --cache-dir "$work/cache" oci layer --no-cache --compression zstd "$tree" --out "$work/layer.tar.zst" >/dev/null
+ours_zst=$(stat -c %s "$work/layer.tar.zst")
+peer_zst=$($tar_cmd | zstd -q -3 | wc -c)
+printf '%-44s %12s %12s %8s  %s\n' "oci layer zstd size (vs zstd -3)" "$ours_zst" "$peer_zst" \
+  "$(/usr/bin/python3 -c "print('%.3f' % ($ours_zst / $peer_zst))")x" "-"
+bench_compare "oci layer zstd (vs tar | zstd -3)" "<= 1.0x" \
+  "$AKBUILD --cache-dir $work/cache oci layer --no-cache --compression zstd $tree --out $work/z.tar.zst" \
+  "bash -c '$tar_cmd | zstd -q -3 > $work/peer.tar.zst'"
+
+# Fill the layer cache once; every timed run then only fingerprints the tree and links the blob.
+"$AKBUILD" --cache-dir "$work/cache" oci layer "$tree" --out "$work/c0.tar.gz" >/dev/null
+cached=$(bench_median "$AKBUILD --cache-dir $work/cache oci layer $tree --out $work/c.tar.gz")
+bench_single "oci layer, unchanged (layer cache hit)" "< 50 ms" \
+  "$(/usr/bin/python3 -c "print('%.1f' % ($cached * 1000))")" "ms"

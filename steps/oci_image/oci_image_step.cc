@@ -1,0 +1,205 @@
+#include "steps/oci_image/oci_image_step.hh"
+
+#include <set>
+
+#include "akbuild/v1/steps.pb.h"
+#include "oci/image.hh"
+#include "oci/reference.hh"
+#include "oci/registry.hh"
+#include "runner/cas/cache_dir.hh"
+#include "runner/core/fs.hh"
+
+namespace akbuild::steps {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const v1::OciImageParams& cast(const google::protobuf::Message& m) {
+  return static_cast<const v1::OciImageParams&>(m);
+}
+
+Error bad(const std::string& key, const std::string& why) {
+  return Error{ErrorCode::invalid_argument, "oci-image: with: " + key + ": " + why};
+}
+
+std::string strip_slash(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+Result<std::optional<std::uint32_t>> parse_mode(const std::string& key, const std::string& text) {
+  if (text.empty()) return std::optional<std::uint32_t>{};
+  std::uint32_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7' || v > 07777) return fail(bad(key, "'" + text + "' is not an octal mode like 0644"));
+    v = v * 8 + static_cast<std::uint32_t>(c - '0');
+  }
+  if (v > 07777) return fail(bad(key, "'" + text + "' is larger than 07777"));
+  return std::optional<std::uint32_t>(v);
+}
+
+Result<std::optional<std::uint32_t>> parse_id(const std::string& key, const std::string& text) {
+  if (text.empty()) return std::optional<std::uint32_t>{};
+  std::uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9' || v > 0xffffffffu) return fail(bad(key, "'" + text + "' is not a numeric id"));
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v > 0xffffffffu) return fail(bad(key, "'" + text + "' is too large"));
+  return std::optional<std::uint32_t>(static_cast<std::uint32_t>(v));
+}
+
+// The layer options of one `layers` entry (everything but the source path).
+Result<oci::TarOptions> tar_options(const v1::OciLayer& l, const std::string& key) {
+  oci::TarOptions t;
+  t.destination = l.to().empty() ? "/" : l.to();
+  auto norm = oci::normalize_destination(t.destination);
+  if (!norm) return fail(bad(key + ".to", norm.error().message));
+  if (!l.owner().empty()) {
+    auto colon = l.owner().find(':');
+    t.uid = AK_TRY(parse_id(key + ".owner", l.owner().substr(0, colon)));
+    t.gid = colon == std::string::npos ? t.uid : AK_TRY(parse_id(key + ".owner", l.owner().substr(colon + 1)));
+  }
+  t.mode = AK_TRY(parse_mode(key + ".mode", l.mode()));
+  for (int i = 0; i < l.perms_size(); ++i) {
+    const auto& p = l.perms(i);
+    std::string pk = key + ".perms[" + std::to_string(i) + "]";
+    auto glob = Glob::parse(p.glob());
+    if (!glob) return fail(bad(pk + ".glob", glob.error().message));
+    t.perms.push_back(oci::PermRule{std::move(*glob), AK_TRY(parse_mode(pk + ".mode", p.mode())),
+                                    AK_TRY(parse_id(pk + ".uid", p.uid())), AK_TRY(parse_id(pk + ".gid", p.gid()))});
+  }
+  t.mtime = oci::default_mtime();
+  return t;
+}
+
+Result<> check_workspace_path(const std::string& key, const std::string& path) {
+  if (!is_contained_relative_path(strip_slash(path)))
+    return fail(bad(key, "'" + path + "' must be a relative path inside the workspace (no '..')"));
+  return ok();
+}
+
+// "dir/layout:ref" -> ("dir/layout", "ref").
+std::pair<std::string, std::string> split_base(const std::string& base) {
+  auto colon = base.find(':');
+  if (colon == std::string::npos) return {base, ""};
+  return {base.substr(0, colon), base.substr(colon + 1)};
+}
+
+} // namespace
+
+const google::protobuf::Message& OciImageStep::params_prototype() const {
+  return v1::OciImageParams::default_instance();
+}
+
+Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, const PlanContext& ctx) const {
+  const auto& p = cast(params);
+  StepPlan plan;
+  plan.sandboxed = false;
+  if (p.tag().empty()) return fail(bad("tag", "is required (the image's name in the layout, e.g. demo:1)"));
+  if (p.layers().empty() && p.base().empty()) return fail(bad("layers", "give at least one layer, or a base"));
+  AK_TRY_VOID(oci::parse_compression(p.compression()).map_error([](Error e) { return bad("compression", e.message); }));
+  std::set<std::pair<std::string, std::string>> seen;
+  for (int i = 0; i < p.layers_size(); ++i) {
+    const auto& l = p.layers(i);
+    std::string key = "layers[" + std::to_string(i) + "]";
+    if (l.from().empty()) return fail(bad(key + ".from", "is required"));
+    AK_TRY_VOID(check_workspace_path(key + ".from", l.from()));
+    auto t = AK_TRY(tar_options(l, key));
+    std::string from = strip_slash(l.from());
+    auto dest = *oci::normalize_destination(t.destination);
+    if (!seen.emplace(dest, fs::path(from).filename().string()).second)
+      return fail(bad(key + ".to", "'" + t.destination + "' repeats the destination of an earlier layer"));
+    bool dir = l.from().back() == '/' || fs::is_directory(ctx.workspace / from);
+    plan.inputs.push_back(dir ? from + "/" : from);
+  }
+  if (!p.base().empty()) {
+    auto [dir, ref] = split_base(p.base());
+    AK_TRY_VOID(check_workspace_path("base", dir));
+    plan.inputs.push_back(strip_slash(dir) + "/");
+  }
+  std::string layout = p.layout().empty() ? "image/" : p.layout();
+  AK_TRY_VOID(check_workspace_path("layout", layout));
+  plan.outputs.push_back(strip_slash(layout) + "/");
+  if (!p.docker_archive().empty()) {
+    AK_TRY_VOID(check_workspace_path("docker_archive", p.docker_archive()));
+    plan.outputs.push_back(p.docker_archive());
+  }
+  if (!p.push().empty()) {
+    auto ref = oci::Reference::parse(p.push());
+    if (!ref) return fail(bad("push", ref.error().message));
+  }
+  for (const auto& d : p.deps()) {
+    if (d.empty()) return fail(bad("deps", "an empty step id"));
+    plan.deps.push_back(d);
+  }
+  plan.extra_key_lines.push_back("mtime: " + std::to_string(oci::default_mtime()));
+  return plan;
+}
+
+Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, RunContext& ctx) const {
+  const auto& p = cast(params);
+  oci::ImageSpec spec;
+  spec.tag = p.tag();
+  spec.created = oci::default_mtime();
+  auto compression = AK_TRY(oci::parse_compression(p.compression()));
+  for (int i = 0; i < p.layers_size(); ++i) {
+    const auto& l = p.layers(i);
+    std::string key = "layers[" + std::to_string(i) + "]";
+    oci::LayerSpec layer;
+    layer.source = ctx.input_root() / strip_slash(l.from());
+    layer.tar = AK_TRY(tar_options(l, key));
+    layer.compression = compression;
+    // Staged inputs are fresh files on every run: key the layer cache by content, not stat.
+    layer.content_fingerprint = true;
+    spec.layers.push_back(std::move(layer));
+    spec.layer_comments.push_back("akbuild oci-image " + ctx.step_id() + ": " + l.from() + " -> " +
+                                  (l.to().empty() ? "/" : l.to()));
+  }
+  if (!p.base().empty()) {
+    auto [dir, ref] = split_base(p.base());
+    spec.base = ctx.input_root() / strip_slash(dir);
+    spec.base_ref = ref;
+  }
+  auto& c = spec.config;
+  if (!p.entrypoint().empty()) c.entrypoint = std::vector<std::string>(p.entrypoint().begin(), p.entrypoint().end());
+  if (!p.cmd().empty()) c.cmd = std::vector<std::string>(p.cmd().begin(), p.cmd().end());
+  for (const auto& [k, v] : p.env()) c.env.push_back(k + "=" + v);
+  c.workdir = p.workdir();
+  c.user = p.user();
+  c.ports.assign(p.ports().begin(), p.ports().end());
+  c.volumes.assign(p.volumes().begin(), p.volumes().end());
+  for (const auto& [k, v] : p.labels()) c.labels[k] = v;
+  c.stop_signal = p.stop_signal();
+  if (!p.os().empty()) c.os = p.os();
+  c.architecture = p.architecture();
+
+  std::string layout_rel = strip_slash(p.layout().empty() ? "image/" : p.layout());
+  fs::path layout = ctx.output_root() / layout_rel;
+  auto image = oci::write_image_layout(spec, layout, oci::BuildOptions{ctx.cache().root(), 0});
+  if (!image) return fail(image.error().context("oci-image"));
+  ctx.log("image " + p.tag() + ": " + image->manifest_digest + " (" + std::to_string(image->layers.size()) +
+          " layers, " + std::to_string(image->cached_layers) + " from the layer cache)");
+  if (!p.docker_archive().empty())
+    AK_TRY_VOID(oci::write_docker_archive(layout, p.tag(), ctx.output_root() / p.docker_archive()));
+
+  StepOutcome outcome;
+  outcome.values["digest"] = image->manifest_digest;
+  outcome.values["ref"] = p.tag();
+  if (!p.push().empty()) {
+    auto ref = AK_TRY(oci::Reference::parse(p.push()));
+    oci::PushOptions options;
+    options.insecure = p.insecure();
+    options.cache_dir = ctx.cache().root();
+    auto report = oci::push_layout(layout, p.tag(), ref, options);
+    if (!report) return fail(report.error().context("oci-image: push " + ref.to_string()));
+    ctx.log("pushed " + ref.to_string() + "@" + report->manifest_digest + ": " + std::to_string(report->uploaded) +
+            " blobs uploaded, " + std::to_string(report->skipped) + " present, " + std::to_string(report->mounted) +
+            " mounted");
+    outcome.values["ref"] = ref.to_string();
+  }
+  return outcome;
+}
+
+} // namespace akbuild::steps
