@@ -1,9 +1,10 @@
 #include <doctest/doctest.h>
 
+#include "akbuild/v1/steps.pb.h"
 #include "steps/python_deps/pep508.hh"
 #include "steps/python_deps/uv_lock.hh"
 #include "steps/python_deps/wheel_tags.hh"
-#include "tests/support/test_support.hh"
+#include "tests/steps/kinds_support.hh"
 
 using namespace akbuild;
 using namespace akbuild::steps::python;
@@ -161,12 +162,12 @@ source = { registry = "https://pypi.org/simple" }
   CHECK((*sel)[1].wheel->file == "speedup-3.0-py3-none-any.whl");
   CHECK((*sel)[2].wheel->hash == "sha256:bb");
   SUBCASE("a group adds its packages") {
-    auto with_dev = select_packages(*lock, **root, cp("3.11"), {.groups = {"dev"}});
+    auto with_dev = select_packages(*lock, **root, cp("3.11"), {.extras = {}, .groups = {"dev"}, .include_root = false});
     REQUIRE(with_dev);
     CHECK(with_dev->size() == 4);
   }
   SUBCASE("an unknown extra or group is a clear error") {
-    auto bad = select_packages(*lock, **root, cp("3.11"), {.extras = {"nope"}});
+    auto bad = select_packages(*lock, **root, cp("3.11"), {.extras = {"nope"}, .groups = {}, .include_root = false});
     REQUIRE_FALSE(bad);
     CHECK(bad.error().message.find("'nope' is not an extra of app") != std::string::npos);
   }
@@ -221,4 +222,75 @@ TEST_CASE("the authentik uv.lock selects wheels for CPython 3.14 on manylinux x8
   CHECK(by.at("psycopg-c")->skip_reason.find("sdist only") != std::string::npos);
   CHECK(by.at("ak-guardian")->skip_reason.find("editable") != std::string::npos);
   CHECK(by.at("opencontainers")->skip_reason.find("git") != std::string::npos);
+}
+
+TEST_CASE("python-deps plans a dry run over the authentik uv.lock without pyproject.toml") {
+  auto fixtures = test::fixtures_dir();
+  REQUIRE(fixtures);
+  test::TestDir dir;
+  std::filesystem::copy_file(*fixtures / "authentik/uv.lock", dir / "uv.lock");
+  v1::PythonDepsParams p;
+  p.set_backend("pip");
+  p.set_python_version("3.14");
+  p.set_dry_run(true);
+  auto plan = test::plan_kind("python-deps", p, dir.path());
+  REQUIRE_MESSAGE(plan, (plan ? "" : plan.error().message));
+  CHECK_FALSE(plan->fetch);
+  CHECK(plan->outputs == std::vector<std::string>{".venv/"});
+  CHECK(std::find(plan->extra_key_lines.begin(), plan->extra_key_lines.end(),
+                  "target: cp314-manylinux_2_36_x86_64 python 3.14") != plan->extra_key_lines.end());
+  SUBCASE("installing it with pip fails on the first package that has no wheel") {
+    p.set_dry_run(false);
+    p.set_find_links("wheels");
+    auto r = test::plan_kind("python-deps", p, dir.path());
+    REQUIRE_FALSE(r);
+    CHECK(test::contains(r.error().message, "sdist only); the pip backend installs wheels only"));
+  }
+}
+
+TEST_CASE("python-deps rejects a missing or out-of-sync lockfile and bad targets") {
+  test::TestDir dir;
+  v1::PythonDepsParams p;
+  p.set_directory("py");
+  p.set_backend("pip");
+  p.set_python_version("3.11");
+  p.set_find_links("py/wheels");
+  test::write(dir / "py/pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"tinydep\", \"requests\"]\n");
+  auto error = [&] {
+    auto r = test::plan_kind("python-deps", p, dir.path());
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  CHECK(error() == "python-deps: py/uv.lock: no such lockfile (run `uv lock`)");
+  test::write(dir / "py/uv.lock", "version = 1\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\nsource = { virtual = \".\" }\n"
+                                  "dependencies = [{ name = \"tinydep\" }]\n\n[package.metadata]\nrequires-dist = [{ name = \"tinydep\" }]\n\n"
+                                  "[[package]]\nname = \"tinydep\"\nversion = \"0.1.0\"\nsource = { registry = \"wheels\" }\n"
+                                  "wheels = [{ path = \"tinydep-0.1.0-py3-none-any.whl\", hash = \"sha256:00\" }]\n");
+  CHECK(error() == "python-deps: py/uv.lock is out of sync with pyproject.toml: requests not locked (run `uv lock`)");
+  test::write(dir / "py/pyproject.toml", "[project]\nname = \"app\"\ndependencies = [\"tinydep>=0.1\"]\n");
+  p.set_python_version("2.7");
+  CHECK(error() == "python-deps: with: python-version: '2.7' is not a Python 3 version like 3.14");
+  p.set_python_version("3.11");
+  p.set_backend("conda");
+  CHECK(error() == "python-deps: with: backend: 'conda' is not auto, uv or pip");
+  p.set_backend("pip");
+  p.clear_find_links();
+  CHECK(error() == "python-deps: with: the pip backend needs one of find_links or index_url");
+  p.set_find_links("py/wheels");
+  auto plan = test::plan_kind("python-deps", p, dir.path());
+  REQUIRE_MESSAGE(plan, (plan ? "" : plan.error().message));
+  CHECK(plan->fetch);
+  CHECK(plan->outputs == std::vector<std::string>{"py/.venv/"});
+}
+
+TEST_CASE("python-deps backend uv needs uv on PATH and says where it comes from") {
+  test::TestDir dir;
+  v1::PythonDepsParams p;
+  p.set_backend("uv");
+  std::filesystem::create_directories(dir / "empty-bin");
+  test::ScopedPath path((dir / "empty-bin").string());
+  auto r = test::plan_kind("python-deps", p, dir.path());
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message ==
+        "python-deps: uv not found on PATH (install the uv binary from https://docs.astral.sh/uv/; it is not packaged by Debian or npm)");
 }

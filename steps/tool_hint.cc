@@ -1,0 +1,75 @@
+#include "steps/tool_hint.hh"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "runner/exec/process.hh"
+
+namespace akbuild::steps {
+
+std::string tool_provider(std::string_view program) {
+  static const std::map<std::string, std::string, std::less<>> k_providers = {
+      {"bash", "Debian package bash"},
+      {"esbuild", "npm package esbuild"},
+      {"git", "Debian package git"},
+      {"go", "Debian package golang-go"},
+      {"gofmt", "Debian package golang-go"},
+      {"java", "Debian package openjdk-17-jre-headless"},
+      {"node", "Debian package nodejs"},
+      {"npm", "Debian package npm"},
+      {"npx", "Debian package npm"},
+      {"openapi-generator-cli", "npm package @openapitools/openapi-generator-cli"},
+      {"openapi-ts", "npm package @hey-api/openapi-ts"},
+      {"openapi-typescript", "npm package openapi-typescript"},
+      {"python3", "Debian packages python3 and python3-venv"},
+      {"rollup", "npm package rollup"},
+      {"tsc", "npm package typescript"},
+      {"uv", "uv binary from https://docs.astral.sh/uv/; it is not packaged by Debian or npm"},
+  };
+  auto base = std::filesystem::path(program).filename().string();
+  auto it = k_providers.find(base);
+  return it == k_providers.end() ? std::string() : it->second;
+}
+
+Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program) {
+  const char* path = std::getenv("PATH");
+  auto found = exec::find_program(program, path ? path : "/usr/bin:/bin");
+  if (found) return found;
+  auto provider = tool_provider(program);
+  return fail(ErrorCode::failed_precondition,
+              fmt::format("{}: {} not found on PATH{}", kind, program,
+                          provider.empty() ? std::string() : " (install the " + provider + ")"));
+}
+
+Result<std::string> tool_output_line(const std::filesystem::path& program, const std::vector<std::string>& args,
+                                     const std::map<std::string, std::string>& env) {
+  exec::ProcessSpec spec;
+  spec.argv.push_back(program.string());
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  const char* path = std::getenv("PATH");
+  const char* home = std::getenv("HOME");
+  spec.env = {{"PATH", path ? path : "/usr/bin:/bin"}, {"HOME", home ? home : "/tmp"}, {"LC_ALL", "C"}};
+  for (const auto& [k, v] : env) spec.env[k] = v;
+  spec.cwd = std::filesystem::temp_directory_path();
+  spec.timeout = std::chrono::seconds(60);
+  std::string first;
+  auto r = exec::run_process(spec, [&](const exec::LogLine& line) {
+    if (first.empty() && line.text.find_first_not_of(" \t\r") != std::string::npos) first = line.text;
+  });
+  if (!r) return fail(r.error());
+  if (!r->success())
+    return fail(ErrorCode::step_failed, fmt::format("{} {}: {}{}", program.string(), fmt::join(args, " "), r->describe(),
+                                                    first.empty() ? "" : ": " + first));
+  return first;
+}
+
+std::string join_rel(std::string_view dir, std::string_view rel) {
+  if (dir.empty() || dir == ".") return std::string(rel);
+  std::string d(dir);
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  if (rel.empty() || rel == ".") return d;
+  return d + "/" + std::string(rel);
+}
+
+} // namespace akbuild::steps
