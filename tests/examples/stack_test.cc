@@ -1,0 +1,134 @@
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+// Runs examples/run-main over a copy of the stack, with the test's cache.
+test::CommandResult run_main(const test::TestDir& dir) {
+  test::CommandOptions o;
+  o.env["AKBUILD_BIN"] = test::akbuild_bin().string();
+  o.env["AKBUILD_CACHE_DIR"] = (dir / "cache").string();
+  o.env["AKBUILD_EXAMPLE_DIR"] = (dir / "stack").string();
+  o.env["HOME"] = (dir / "home").string();
+  return test::run({(test::source_root() / "examples/run-main").string()}, o);
+}
+
+// The layer digests of the image, in order.
+std::vector<std::string> layers(const test::TestDir& dir) {
+  auto index = json::parse(test::read(dir / "stack/image/index.json"));
+  std::string digest = index["manifests"][0]["digest"];
+  auto manifest = json::parse(test::read(dir / "stack/image/blobs/sha256" / digest.substr(7)));
+  std::vector<std::string> out;
+  for (const auto& l : manifest["layers"]) out.push_back(l["digest"]);
+  return out;
+}
+
+// The summary lines of run-main's output ("  id  kind  hit|ran  N ms").
+std::map<std::string, std::string> states(const std::string& out) {
+  std::map<std::string, std::string> s;
+  std::istringstream in(out);
+  std::string line;
+  bool in_steps = false;
+  while (std::getline(in, line)) {
+    if (line == "steps:") { in_steps = true; continue; }
+    if (!in_steps) continue;
+    std::istringstream words(line);
+    std::string id, kind, state;
+    words >> id >> kind >> state;
+    s[id] = state;
+  }
+  return s;
+}
+
+} // namespace
+
+TEST_CASE("the example stack builds into an image whose server serves the web UI and the API, and rebuilds only what changed") {
+  for (const char* tool : {"npm", "node", "go", "umoci"}) {
+    if (!test::have_program(tool)) {
+      MESSAGE("skipped: " << tool << " is not installed");
+      return;
+    }
+  }
+  test::TestDir dir;
+  fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);
+  for (const char* generated : {"py/wheels", "py/.venv", "web/node_modules", "web/dist", "gen", "bin", "image"})
+    fs::remove_all(dir / "stack" / generated);
+
+  auto first = run_main(dir);
+  REQUIRE_MESSAGE(first.exit_code == 0, first.out + first.err);
+  CHECK(first.out.find("digest: sha256:") != std::string::npos);
+  auto before = layers(dir);
+  REQUIRE(before.size() == 3);
+
+  // The server from the unpacked image, run from its rootfs, serves the UI and the API.
+  auto unpack = test::run({"umoci", "unpack", "--rootless", "--image", (dir / "stack/image").string() + ":stack:latest",
+                           (dir / "bundle").string()});
+  REQUIRE_MESSAGE(unpack.exit_code == 0, unpack.err);
+  auto rootfs = dir / "bundle/rootfs";
+  REQUIRE(fs::exists(rootfs / "bin/server"));
+  CHECK(fs::exists(rootfs / "venv/pyvenv.cfg"));
+  CHECK(fs::exists(rootfs / "web/dist/sfe/sfe.js"));
+  test::CommandOptions probe_options;
+  probe_options.cwd = rootfs;
+  auto probe = test::sh(R"(set -e
+port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LISTEN=127.0.0.1:$port ./bin/server & pid=$!
+trap 'kill $pid' EXIT
+/usr/bin/python3 - "$port" <<'PY'
+import json, sys, time, urllib.request
+base = "http://127.0.0.1:%s" % sys.argv[1]
+for _ in range(100):
+    try:
+        urllib.request.urlopen(base + "/api/health"); break
+    except OSError:
+        time.sleep(0.1)
+print("health", json.load(urllib.request.urlopen(base + "/api/health")))
+print("index", "Example stack" in urllib.request.urlopen(base + "/").read().decode())
+print("bundle", len(urllib.request.urlopen(base + "/main.js").read()) > 100)
+req = urllib.request.Request(base + "/api/items", data=b'{"name": "first"}', headers={"Content-Type": "application/json"})
+print("created", json.load(urllib.request.urlopen(req)))
+print("items", json.load(urllib.request.urlopen(base + "/api/items")))
+PY
+)", probe_options);
+  CHECK_MESSAGE(probe.exit_code == 0, probe.err);
+  CHECK(probe.out.find("health {'status': 'ok', 'version': '1.0.0'}") != std::string::npos);
+  CHECK(probe.out.find("index True") != std::string::npos);
+  CHECK(probe.out.find("bundle True") != std::string::npos);
+  CHECK(probe.out.find("items [{'id': 1, 'name': 'first', 'done': False}]") != std::string::npos);
+
+  // The venv's console script runs through its relocatable shebang, from the venv's python.
+  auto script = test::read(dir / "stack/py/.venv/bin/tinydep");
+  CHECK(script.rfind("#!/bin/sh\n", 0) == 0);
+  CHECK(script.find((dir / "stack").string()) == std::string::npos);
+  auto greet = test::run({(dir / "stack/py/.venv/bin/tinydep").string(), "akbuild"});
+  CHECK(greet.out == "hello, akbuild\n");
+
+  // A second run hits everywhere and gives the same image.
+  auto second = run_main(dir);
+  REQUIRE_MESSAGE(second.exit_code == 0, second.out + second.err);
+  for (const auto& [id, state] : states(second.out)) CHECK_MESSAGE(state == "hit", id << " " << state);
+  CHECK(layers(dir) == before);
+
+  // Editing one .ts file re-runs the web bundle (and the image), and changes only the web layer.
+  std::ofstream(dir / "stack/web/src/main.ts", std::ios::app) << "console.info(\"edited\");\n";
+  auto third = run_main(dir);
+  REQUIRE_MESSAGE(third.exit_code == 0, third.out + third.err);
+  auto s = states(third.out);
+  CHECK(s["web"] == "ran");
+  for (const char* id : {"client-ts", "web-deps", "venv", "server"}) CHECK_MESSAGE(s[id] == "hit", id);
+  auto after = layers(dir);
+  REQUIRE(after.size() == 3);
+  CHECK(after[0] == before[0]);
+  CHECK(after[1] != before[1]);
+  CHECK(after[2] == before[2]);
+}
