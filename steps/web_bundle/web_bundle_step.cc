@@ -51,7 +51,14 @@ Result<StepPlan> WebBundleStep::plan(const google::protobuf::Message& params, co
     for (const auto& g : p.inputs()) plan.inputs.push_back(join_rel(dir, g));
   }
   AK_TRY_VOID(validate_globs(kind(), "inputs", plan.inputs));
-  plan.exclude = {join_rel(dir, "node_modules/**")};
+  // With deps, node_modules and linked clients are staged from those steps' outputs; without,
+  // they are read from the workspace, where earlier `akbuild step` runs materialized them.
+  if (p.deps().empty()) {
+    plan.inputs.push_back(join_rel(dir, "node_modules/**"));
+    for (const auto& [name, path] : p.link()) plan.inputs.push_back(path + "/**");
+  } else {
+    plan.exclude = {join_rel(dir, "node_modules/**")};
+  }
   std::vector<std::string> outs(p.outputs().begin(), p.outputs().end());
   if (outs.empty()) outs = {"dist/"};
   for (const auto& o : outs) {

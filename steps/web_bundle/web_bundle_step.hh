@@ -3,7 +3,8 @@
 // bash lines calling esbuild/rollup/tsc with `<directory>/node_modules/.bin` on PATH.
 // Generated clients are linked in: `link: {"@example/api": "gen/ts"}` makes
 // node_modules/@example/api a relative symlink to that workspace path (the output of a step
-// named in deps), as the reference build links @goauthentik/api. Declared env (NODE_ENV,
+// named in deps), as the reference build links @goauthentik/api. Without deps, node_modules and
+// the linked paths are read from the workspace (materialized there by earlier steps). Declared env (NODE_ENV,
 // GIT_BUILD_HASH, ...) is part of the key; nothing else of the host's environment reaches it.
 //   directory; script | commands; outputs (relative to directory, default dist/);
 //   inputs (globs relative to directory; default src/**, package.json, tsconfig*.json and
