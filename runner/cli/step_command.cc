@@ -1,11 +1,102 @@
+#include <iostream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
 #include "runner/cli/commands.hh"
+#include "runner/engine/console_sink.hh"
+#include "runner/engine/engine.hh"
+#include "steps/registry.hh"
 
 namespace akbuild::cli {
 
-// Scaffolding: replaced by the real subcommand.
+namespace {
+
+struct StepOptions {
+  std::string kind;
+  std::vector<std::string> with;
+  std::string id;
+  bool explain = false;
+  bool dry_run = false;
+  bool json = false;
+  unsigned jobs = 0;
+  std::string sandbox = "auto";
+  std::string workspace;
+};
+
+Result<std::map<std::string, std::string>> parse_with(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+exec::SandboxMode sandbox_mode(const std::string& s) {
+  if (s == "require") return exec::SandboxMode::require;
+  if (s == "off") return exec::SandboxMode::off;
+  return exec::SandboxMode::automatic;
+}
+
+Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
+  AK_TRY_VOID(steps::find_step(o.kind));
+  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, AK_TRY(parse_with(o.with))};
+  engine::EngineOptions options;
+  options.workspace = o.workspace.empty() ? std::filesystem::current_path() : std::filesystem::path(o.workspace);
+  options.cache_dir = resolve_cache_dir(global);
+  options.jobs = o.jobs;
+  options.sandbox = sandbox_mode(o.sandbox);
+  options.explain = o.explain;
+  auto engine = AK_TRY(engine::Engine::open(options));
+  if (o.dry_run) {
+    // Keys the step and says whether it would hit; runs nothing, stores nothing.
+    auto planned = AK_TRY(engine->plan({request}));
+    for (const auto& p : planned) {
+      if (o.json) {
+        nlohmann::json j{{"event", "planned"}, {"step", p.id}, {"text", p.hit ? "hit" : "miss"}, {"key", p.key}};
+        if (!p.explain.empty()) j["explain"] = p.explain;
+        std::cout << j.dump() << "\n";
+        continue;
+      }
+      std::cout << "[" << p.id << "] " << (p.hit ? "hit" : "miss") << " (key " << p.key.substr(0, 12) << ")\n";
+      if (o.explain)
+        for (const auto& l : p.explain) std::cout << "[" << p.id << "] miss: " << l << "\n";
+    }
+    return 0;
+  }
+  engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), o.explain);
+  auto results = engine->run({request}, sink);
+  sink.close();
+  if (!results) return fail(results.error());
+  for (const auto& r : *results)
+    if (!r.success) return 1;
+  return 0;
+}
+
+} // namespace
+
 void add_step_command(CLI::App& app, GlobalOptions& options) {
-  auto* cmd = app.add_subcommand("step", "(not built yet)");
-  cmd->callback([&options] { options.exit_status = report_error(Error{ErrorCode::unimplemented, "step: not built yet"}); });
+  auto o = std::make_shared<StepOptions>();
+  auto* cmd = app.add_subcommand("step", "run one typed step through the cache: akbuild step KIND --with K=V ...");
+  std::string kinds;
+  for (const auto* s : steps::all_steps()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
+  cmd->add_option("kind", o->kind, "the step kind (" + kinds + ")")->required();
+  cmd->add_option("-w,--with", o->with, "a with: value as KEY=VALUE (repeatable)");
+  cmd->add_option("--id", o->id, "the step id (default: the kind); keys explain history and pins");
+  cmd->add_flag("--explain", o->explain, "on a miss, say which manifest lines changed since the last run");
+  cmd->add_flag("-n,--dry-run", o->dry_run, "key the step and say whether it would hit; run nothing");
+  cmd->add_flag("--json", o->json, "one JSON event object per line");
+  cmd->add_option("-j,--jobs", o->jobs, "steps run at once (default: cores)");
+  cmd->add_option("--sandbox", o->sandbox, "auto (bubblewrap when it works), require, or off")
+      ->check(CLI::IsMember({"auto", "require", "off"}));
+  cmd->add_option("-C,--workspace", o->workspace, "the workspace (default: the current directory)");
+  cmd->callback([o, &options] {
+    auto r = run_step(*o, options);
+    options.exit_status = r ? *r : report_error(r.error());
+  });
 }
 
 } // namespace akbuild::cli

@@ -1,0 +1,169 @@
+#include "runner/engine/engine.hh"
+
+#include <thread>
+
+#include "runner/cas/cache_dir.hh"
+#include "runner/engine/explain.hh"
+#include "runner/engine/pins.hh"
+#include "runner/engine/planner.hh"
+#include "runner/engine/runner.hh"
+#include "runner/engine/scheduler.hh"
+
+namespace akbuild::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+class EngineImpl final : public Engine {
+public:
+  EngineImpl(EngineOptions options, std::unique_ptr<cas::CacheDir> cache)
+      : m_options(std::move(options)), m_cache(std::move(cache)), m_platform(current_platform()) {}
+
+  const EngineOptions& options() const override { return m_options; }
+
+  Result<std::vector<PlannedStep>> plan(const std::vector<StepRequest>& requests) override {
+    auto pins = AK_TRY(PinFile::load(m_options.workspace));
+    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform));
+    std::vector<PlannedStep> out(steps.size());
+    std::vector<std::optional<v1::ActionResult>> cached(steps.size());
+    std::vector<bool> known(steps.size(), false);
+    // Deps first: a step's key needs the output trees of its deps, known only when they hit.
+    auto order = topological(steps);
+    for (auto i : order) {
+      auto& s = steps[i];
+      auto& p = out[i];
+      p.id = s.request.id;
+      p.kind = s.request.kind;
+      std::vector<const v1::ActionResult*> dep_results;
+      std::vector<const PreparedStep*> dep_steps;
+      std::string unknown_dep;
+      for (auto d : s.deps) {
+        if (!known[d]) { unknown_dep = steps[d].request.id; break; }
+        dep_results.push_back(&*cached[d]);
+        dep_steps.push_back(&steps[d]);
+      }
+      if (!unknown_dep.empty()) {
+        p.explain = {"depends on '" + unknown_dep + "', which will run first"};
+        continue;
+      }
+      if (s.plan.fetch && s.pin.empty()) {
+        p.explain = {"a fetch step without a pin: run `akbuild pin update --id " + s.request.id + "`"};
+        continue;
+      }
+      auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));
+      p.key = keyed.key;
+      p.manifest = keyed.manifest;
+      auto got = m_cache->actions().get(AK_TRY(cas::Digest::parse(keyed.key)));
+      if (got && *got) {
+        p.hit = true;
+        cached[i] = **got;
+        known[i] = true;
+      } else if (m_options.explain) {
+        auto last = m_cache->actions().last_manifest(s.request.id);
+        p.explain = explain_diff(last ? *last : std::nullopt, keyed.manifest);
+      }
+    }
+    return out;
+  }
+
+  Result<std::vector<StepResult>> run(const std::vector<StepRequest>& requests, EventSink& events,
+                                      const exec::CancelToken* cancel) override {
+    auto pins = AK_TRY(PinFile::load(m_options.workspace));
+    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform));
+    std::vector<StepRun> runs(steps.size());
+    std::vector<std::vector<std::size_t>> deps;
+    for (const auto& s : steps) deps.push_back(s.deps);
+    RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks};
+
+    std::mutex progress_mutex;
+    std::size_t done = 0, cached = 0, running = 0;
+    auto progress = [&] {
+      Event e;
+      e.type = Event::Type::progress;
+      e.values = {{"done", std::to_string(done)}, {"total", std::to_string(steps.size())},
+                  {"running", std::to_string(running)}, {"cached", std::to_string(cached)}};
+      events.on_event(e);
+    };
+    {
+      std::lock_guard lock(progress_mutex);
+      progress();
+    }
+    DagCallbacks callbacks;
+    callbacks.run = [&](std::size_t i) {
+      {
+        std::lock_guard lock(progress_mutex);
+        ++running;
+        progress();
+      }
+      std::vector<const v1::ActionResult*> dep_results;
+      std::vector<const PreparedStep*> dep_steps;
+      for (auto d : steps[i].deps) {
+        dep_results.push_back(&*runs[d].action);
+        dep_steps.push_back(&steps[d]);
+      }
+      runs[i] = execute_step(env, steps[i], dep_results, dep_steps);
+      std::lock_guard lock(progress_mutex);
+      --running;
+      ++done;
+      if (runs[i].result.cache_hit) ++cached;
+      progress();
+      return runs[i].result.success;
+    };
+    callbacks.skip = [&](std::size_t i, std::size_t because) {
+      auto& r = runs[i].result;
+      r.id = steps[i].request.id;
+      r.kind = steps[i].request.kind;
+      r.skipped = true;
+      std::string why = because == i ? "cancelled" : "dependency '" + steps[because].request.id + "' failed";
+      Event e;
+      e.type = Event::Type::skipped;
+      e.step_id = r.id;
+      e.text = why;
+      events.on_event(e);
+      std::lock_guard lock(progress_mutex);
+      ++done;
+      progress();
+    };
+    run_dag(deps, m_options.jobs, callbacks, cancel);
+    std::vector<StepResult> out;
+    for (auto& r : runs) out.push_back(std::move(r.result));
+    return out;
+  }
+
+private:
+  static std::vector<std::size_t> topological(const std::vector<PreparedStep>& steps) {
+    std::vector<std::size_t> order;
+    std::vector<bool> seen(steps.size(), false);
+    std::function<void(std::size_t)> visit = [&](std::size_t i) {
+      if (seen[i]) return;
+      seen[i] = true;
+      for (auto d : steps[i].deps) visit(d);
+      order.push_back(i);
+    };
+    for (std::size_t i = 0; i < steps.size(); ++i) visit(i);
+    return order;
+  }
+
+  EngineOptions m_options;
+  std::unique_ptr<cas::CacheDir> m_cache;
+  std::string m_platform;
+  KeyLocks m_locks;
+};
+
+} // namespace
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  std::error_code ec;
+  if (options.workspace.empty()) options.workspace = fs::current_path(ec);
+  auto ws = fs::canonical(options.workspace, ec);
+  if (ec || !fs::is_directory(ws))
+    return fail(ErrorCode::invalid_argument, "workspace " + options.workspace.string() + ": not a directory");
+  options.workspace = ws;
+  if (options.jobs == 0) options.jobs = std::max(1u, std::thread::hardware_concurrency());
+  auto cache = AK_TRY(cas::CacheDir::open(options.cache_dir));
+  clean_stale_runs(*cache);
+  return std::unique_ptr<Engine>(new EngineImpl(std::move(options), std::move(cache)));
+}
+
+} // namespace akbuild::engine

@@ -1,0 +1,44 @@
+#pragma once
+// A step's workspace inputs: the files its globs match (minus excludes and every declared output
+// of the run's steps; `.git/` is never an input), each with its content digest. Digests come from
+// the stat cache when a file's stat fields are unchanged; the rest are hashed on several threads.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "runner/core/glob.hh"
+#include "runner/core/result.hh"
+#include "runner/core/walk.hh"
+
+namespace akbuild::cas {
+class StatCache;
+}
+
+namespace akbuild::engine {
+
+struct InputFile {
+  std::string path;      // workspace-relative, '/'
+  FileType type = FileType::regular;  // regular or symlink
+  bool executable = false;
+  std::string digest;    // sha256 hex of a regular file's content
+  std::string target;    // a symlink's target, verbatim
+  std::uint64_t size = 0;
+};
+
+struct InputStats {
+  std::uint64_t files = 0, hashed_files = 0, hashed_bytes = 0;
+};
+
+// The matching files under `workspace`, in walk order (each directory sorted by name). `threads` = 0 picks the core count
+// (at least 2). `stat_cache` may be null (hash everything). Errors name the file.
+Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& workspace, const GlobSet& globs,
+                                              cas::StatCache* stat_cache, unsigned threads = 0,
+                                              InputStats* stats = nullptr);
+
+// The sha256 of files given by absolute path, hashed on `threads` threads, in input order.
+Result<std::vector<std::string>> hash_files_parallel(const std::vector<std::filesystem::path>& paths,
+                                                     unsigned threads);
+
+} // namespace akbuild::engine

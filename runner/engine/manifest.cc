@@ -1,0 +1,54 @@
+#include "runner/engine/manifest.hh"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "runner/core/encoding.hh"
+#include "runner/core/hash.hh"
+
+namespace akbuild::engine {
+
+std::string Manifest::text() const {
+  auto lines = m_lines;
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const auto& l : lines) {
+    out += l;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string Manifest::key() const {
+  auto digest = sha256(text());
+  return to_hex(digest);
+}
+
+std::string manifest_path(std::string_view path) {
+  bool plain = !path.empty() && path.front() != ' ' && path.back() != ' ' && path.front() != '"';
+  for (unsigned char c : path)
+    if (c < 0x20 || c == ':' || c == '"' || c == '\\' || c == 0x7f) plain = false;
+  if (plain) return std::string(path);
+  return nlohmann::json(std::string(path)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::pair<std::string, std::string> split_manifest_line(std::string_view line) {
+  // A quoted path may hold ": "; skip past it first.
+  std::size_t from = 0;
+  auto space = line.find(' ');
+  if (space != std::string_view::npos && space + 1 < line.size() && line[space + 1] == '"') {
+    for (std::size_t i = space + 2; i < line.size(); ++i) {
+      if (line[i] == '\\') { ++i; continue; }
+      if (line[i] == '"') { from = i; break; }
+    }
+  }
+  auto sep = line.find(": ", from);
+  if (sep == std::string_view::npos) {
+    if (!line.empty() && line.back() == ':') return {std::string(line.substr(0, line.size() - 1)), ""};
+    return {std::string(line), ""};
+  }
+  return {std::string(line.substr(0, sep)), std::string(line.substr(sep + 2))};
+}
+
+} // namespace akbuild::engine

@@ -1,0 +1,46 @@
+#pragma once
+// The action manifest (DESIGN.md "action manifest"): canonical, sorted, human-readable lines
+// naming everything that determines a step's result. The action key is the sha256 (hex) of the
+// text: the lines sorted by byte order, each ended by '\n'.
+//
+// Line grammar (one per fact; <path> is JSON-quoted when it holds ':', '"', '\', a control
+// character or leading/trailing spaces):
+//   kind: <kind>
+//   schema: <n>
+//   param <name>: <JSON value>
+//   input <path>: <sha256 hex>[ x]        (x = executable)
+//   input <path>: -> <symlink target>
+//   dep <id>: <output>=<tree digest hex> ...
+//   tool <name>: <path> <sha256 hex> <version line>
+//   env <K>: <V>
+//   extra <kind-specific line>
+//   platform: <system>
+//   pin: <SRI>                            (fetch steps; their inputs, tools and env are not keyed)
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace akbuild::engine {
+
+class Manifest {
+public:
+  void add(std::string line) { m_lines.push_back(std::move(line)); }
+  // Sorted, '\n'-terminated lines.
+  std::string text() const;
+  // sha256 hex of text().
+  std::string key() const;
+
+private:
+  std::vector<std::string> m_lines;
+};
+
+// A path as it appears in a manifest line (quoted only when needed).
+std::string manifest_path(std::string_view path);
+
+// A line split into its name ("input src/a.txt") and value ("5891..."); value empty when the line
+// has no ": " after its name.
+std::pair<std::string, std::string> split_manifest_line(std::string_view line);
+
+} // namespace akbuild::engine

@@ -1,0 +1,83 @@
+#include "runner/engine/materialize.hh"
+
+#include <cerrno>
+#include <map>
+
+#include <fcntl.h>
+#include <stdio.h>
+
+#include "runner/cas/tree.hh"
+#include "runner/core/fs.hh"
+#include "runner/core/walk.hh"
+
+namespace akbuild::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Lister : TreeVisitor {
+  std::map<std::string, cas::TreeFile> files;
+  std::map<std::string, FileInfo> infos;
+  std::string prefix;  // the file name, when listing a single file
+  std::string name(std::string_view rel) const { return rel.empty() ? prefix : std::string(rel); }
+  Result<> directory_begin(std::string_view rel, const FileInfo&) override {
+    if (!rel.empty()) files[std::string(rel)] = cas::TreeFile{'d', {}, {}, 0};
+    return ok();
+  }
+  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
+    files[name(rel)] = cas::TreeFile{info.executable ? 'x' : 'f', {}, {}, info.size};
+    infos[name(rel)] = info;
+    return ok();
+  }
+  Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
+    files[name(rel)] = cas::TreeFile{'l', {}, std::string(target), 0};
+    return ok();
+  }
+  Result<> other(std::string_view, const FileInfo&) override { return ok(); }
+};
+
+} // namespace
+
+Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& dest) {
+  struct stat st {};
+  if (::lstat(dest.c_str(), &st) != 0) return false;
+  if (is_file == S_ISDIR(st.st_mode)) return false;
+  auto want = AK_TRY(cas::list_tree(cache.blobs(), digest));
+  Lister have;
+  if (is_file) have.prefix = dest.filename().string();
+  if (!walk_tree(dest, have)) return false;
+  if (have.files.size() != want.size()) return false;
+  for (const auto& [path, w] : want) {
+    auto it = have.files.find(path);
+    if (it == have.files.end() || it->second.type != w.type) return false;
+    if (w.type == 'l' && it->second.target != w.target) return false;
+    if (w.type == 'f' || w.type == 'x') {
+      if (it->second.size != w.size) return false;
+      fs::path abs = is_file ? dest : dest / path;
+      auto d = cas::hash_file_cached(&cache.stat_cache(), abs, have.infos[path]);
+      if (!d || d->hex() != w.digest) return false;
+    }
+  }
+  return true;
+}
+
+Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& dest) {
+  if (AK_TRY(output_matches(cache, digest, is_file, dest))) return false;
+  fs::path parent = dest.parent_path();
+  AK_TRY_VOID(make_dirs(parent));
+  auto tmp = AK_TRY(TempDir::create("." + dest.filename().string() + ".akbuild-", parent));
+  fs::path written = tmp.path() / "t";
+  AK_TRY_VOID(cas::materialize_tree(cache.blobs(), digest, written));
+  fs::path src = is_file ? written / dest.filename() : written;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) return true;
+    if (errno != EEXIST) return fail(errno_error("rename to " + dest.string()));
+    // Something is there: swap it out in one step; the old content goes away with tmp.
+    if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) return true;
+    if (errno != ENOENT) return fail(errno_error("rename over " + dest.string()));
+  }
+  return fail(ErrorCode::io, dest.string() + ": kept changing while being replaced");
+}
+
+} // namespace akbuild::engine

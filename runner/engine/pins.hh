@@ -1,0 +1,57 @@
+#pragma once
+// Pins of fetch steps: `akbuild.lock` at the workspace root, JSON, written atomically with sorted
+// keys so it diffs well:
+//   {
+//     "version": 1,
+//     "pins": {
+//       "<step id>": { "x86_64-linux": "sha256-<base64 NAR hash>" }
+//     }
+//   }
+// A step's explicit `hash:` wins over its pin. `akbuild pin update` runs the fetch steps with the
+// network and records the NAR hash of their outputs here.
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/engine/engine.hh"
+
+namespace akbuild::engine {
+
+class PinFile {
+public:
+  static constexpr const char* k_file_name = "akbuild.lock";
+
+  // The pins of `workspace` (none if the file is missing); invalid_argument naming the fault if
+  // it does not parse.
+  static Result<PinFile> load(const std::filesystem::path& workspace);
+
+  std::optional<std::string> get(const std::string& step_id, const std::string& platform) const;
+  void set(const std::string& step_id, const std::string& platform, const std::string& sri);
+  // Writes the file atomically.
+  Result<> save() const;
+  const std::filesystem::path& path() const { return m_path; }
+
+private:
+  std::filesystem::path m_path;
+  std::map<std::string, std::map<std::string, std::string>> m_pins;
+};
+
+struct PinChange {
+  std::string step_id;
+  std::string old_pin;  // empty if there was none
+  std::string new_pin;
+};
+
+// Runs the fetch steps among `steps` (only `only_id` and the steps it depends on, when given),
+// ignoring their pins, and records the NAR hash of each one's outputs in akbuild.lock. Steps
+// with an explicit `hash:` are run and checked like any other run.
+Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
+                                           const std::optional<std::string>& only_id, EventSink& events);
+
+// The platform string pins and manifests use ("x86_64-linux").
+std::string current_platform();
+
+} // namespace akbuild::engine

@@ -1,0 +1,168 @@
+#include "runner/engine/planner.hh"
+
+#include <cstdlib>
+#include <functional>
+#include <set>
+
+#include "runner/cas/cache_dir.hh"
+#include "runner/core/encoding.hh"
+#include "runner/core/hash.hh"
+#include "runner/engine/manifest.hh"
+#include "runner/engine/pins.hh"
+#include "steps/params.hh"
+#include "steps/registry.hh"
+
+namespace akbuild::engine {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string strip_slash(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+Result<> check_cycles(const std::vector<PreparedStep>& steps) {
+  // 0 = unvisited, 1 = on the stack, 2 = done.
+  std::vector<int> state(steps.size(), 0);
+  std::function<Result<>(std::size_t)> visit = [&](std::size_t i) -> Result<> {
+    if (state[i] == 2) return ok();
+    if (state[i] == 1)
+      return fail(ErrorCode::invalid_argument, "step '" + steps[i].request.id + "': deps form a cycle");
+    state[i] = 1;
+    for (auto d : steps[i].deps) AK_TRY_VOID(visit(d));
+    state[i] = 2;
+    return ok();
+  };
+  for (std::size_t i = 0; i < steps.size(); ++i) AK_TRY_VOID(visit(i));
+  return ok();
+}
+
+void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
+  m.add("kind: " + step.request.kind);
+  m.add("schema: " + std::to_string(step.step->schema_version()));
+  for (auto& line : steps::params_manifest_lines(*step.params)) {
+    if (skip_hash && line.rfind("hash: ", 0) == 0) continue;
+    m.add("param " + line);
+  }
+  for (const auto& extra : step.plan.extra_key_lines) m.add("extra " + extra);
+}
+
+} // namespace
+
+Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests, const fs::path& workspace,
+                                                const PinFile& pins, const std::string& platform) {
+  std::vector<PreparedStep> out;
+  std::map<std::string, std::size_t> by_id;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    if (r.id.empty()) return fail(ErrorCode::invalid_argument, "a step of kind '" + r.kind + "' has an empty id");
+    if (!by_id.emplace(r.id, i).second)
+      return fail(ErrorCode::invalid_argument, "step id '" + r.id + "' is used twice");
+    PreparedStep p;
+    p.index = i;
+    p.request = r;
+    p.step = AK_TRY(steps::find_step(r.kind));
+    auto where = [&](Error e) { return r.id == r.kind ? std::move(e) : std::move(e).context("step '" + r.id + "'"); };
+    auto params = steps::parse_params(p.step->params_prototype(), r.with, r.kind);
+    if (!params) return fail(where(params.error()));
+    p.params = std::move(*params);
+    auto plan = p.step->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
+    if (!plan) return fail(where(plan.error()));
+    p.plan = std::move(*plan);
+    p.pin = p.plan.pin;
+    if (p.plan.fetch && p.pin.empty())
+      if (auto locked = pins.get(r.id, platform)) p.pin = *locked;
+    out.push_back(std::move(p));
+  }
+  std::vector<std::string> all_outputs;
+  for (const auto& p : out)
+    for (const auto& o : p.plan.outputs) all_outputs.push_back(strip_slash(o) + "/");
+  for (auto& p : out) {
+    for (const auto& d : p.plan.deps) {
+      auto it = by_id.find(d);
+      if (it == by_id.end())
+        return fail(ErrorCode::invalid_argument, "step '" + p.request.id + "': deps: unknown step '" + d + "'");
+      p.deps.push_back(it->second);
+    }
+    // Outputs are globbed as directories ("out/") so a file output "a.txt" excludes "a.txt/**"
+    // and, through the trailing-slash rule, "a.txt" itself.
+    auto exclude = p.plan.exclude;
+    for (const auto& o : all_outputs) {
+      exclude.push_back(o);
+      exclude.push_back(o.substr(0, o.size() - 1));
+    }
+    auto globs = GlobSet::parse(p.plan.inputs, exclude);
+    if (!globs) return fail(globs.error().context("step '" + p.request.id + "': inputs"));
+    p.globs = std::move(*globs);
+  }
+  AK_TRY_VOID(check_cycles(out));
+  return out;
+}
+
+std::string fetch_manifest(const PreparedStep& step, const std::string& platform, const std::string& pin) {
+  Manifest m;
+  add_params(m, step, true);
+  m.add("platform: " + platform);
+  m.add("pin: " + pin);
+  return m.text();
+}
+
+std::string sandbox_path(const std::map<std::string, ToolInfo>& tools) {
+  std::set<std::string> seen;
+  std::string path;
+  for (const auto& [name, t] : tools) {
+    auto dir = t.path.parent_path().string();
+    if (seen.insert(dir).second) path += dir + ":";
+  }
+  for (const char* d : {"/usr/local/bin", "/usr/bin", "/bin"})
+    if (seen.insert(d).second) path += std::string(d) + ":";
+  path.pop_back();
+  return path;
+}
+
+Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
+                           const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
+                           const fs::path& workspace, const std::string& platform, std::optional<std::string> pin) {
+  KeyedStep k;
+  const char* host_path = std::getenv("PATH");
+  for (const auto& name : step.plan.tools) {
+    if (k.tools.count(name)) continue;
+    auto t = resolve_tool(name, host_path ? host_path : "/usr/local/bin:/usr/bin:/bin", cache);
+    if (!t) return fail(t.error().context("step '" + step.request.id + "'"));
+    k.tools.emplace(name, std::move(*t));
+  }
+  if (step.plan.fetch) {
+    k.manifest = fetch_manifest(step, platform, pin.value_or(step.pin.empty() ? "none" : step.pin));
+    k.key = to_hex(sha256(k.manifest));
+    // A fetch step still reads its declared inputs (staged like any other step's).
+  }
+  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache());
+  if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
+  k.inputs = std::move(*inputs);
+  if (step.plan.fetch) return k;
+
+  Manifest m;
+  add_params(m, step, false);
+  for (const auto& f : k.inputs) {
+    if (f.type == FileType::symlink) m.add("input " + manifest_path(f.path) + ": -> " + f.target);
+    else m.add("input " + manifest_path(f.path) + ": " + f.digest + (f.executable ? " x" : ""));
+  }
+  for (std::size_t i = 0; i < dep_results.size(); ++i) {
+    std::string line = "dep " + dep_steps[i]->request.id + ":";
+    for (const auto& [out, digest] : std::map<std::string, std::string>(dep_results[i]->outputs().begin(),
+                                                                        dep_results[i]->outputs().end()))
+      line += " " + manifest_path(out) + "=" + digest;
+    m.add(std::move(line));
+  }
+  for (const auto& [name, t] : k.tools)
+    m.add("tool " + name + ": " + t.path.string() + " " + t.digest + (t.version.empty() ? "" : " " + t.version));
+  for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
+  m.add("platform: " + platform);
+  k.manifest = m.text();
+  k.key = m.key();
+  return k;
+}
+
+} // namespace akbuild::engine

@@ -1,0 +1,68 @@
+#pragma once
+// Planning, in two phases. prepare_steps validates every step of a run before anything runs
+// (kinds, `with:` keys, globs, output paths, deps, cycles): any fault fails the whole run with
+// invalid_argument. key_step then builds one step's manifest and action key once the output
+// trees of its deps are known (a dep's outputs are part of its dependents' keys).
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/message.h>
+
+#include "akbuild/v1/cache.pb.h"
+#include "runner/core/glob.hh"
+#include "runner/engine/engine.hh"
+#include "runner/engine/inputs.hh"
+#include "runner/engine/tools.hh"
+#include "steps/step.hh"
+
+namespace akbuild::cas {
+class CacheDir;
+}
+
+namespace akbuild::engine {
+
+class PinFile;
+
+struct PreparedStep {
+  std::size_t index = 0;
+  StepRequest request;
+  const steps::Step* step = nullptr;
+  std::unique_ptr<google::protobuf::Message> params;
+  steps::StepPlan plan;
+  std::vector<std::size_t> deps;  // indices into the run's steps
+  std::string pin;                // with: hash, else akbuild.lock; empty if none
+  std::optional<GlobSet> globs;   // inputs minus excludes and every declared output of the run
+};
+
+// Validates and orders nothing; deps are resolved to indices. Errors: invalid_argument.
+Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests,
+                                                const std::filesystem::path& workspace, const PinFile& pins,
+                                                const std::string& platform);
+
+struct KeyedStep {
+  std::string manifest;
+  std::string key;
+  std::vector<InputFile> inputs;
+  std::map<std::string, ToolInfo> tools;
+};
+
+// The manifest and key of `step`, given each dep's stored result (same order as step.deps).
+// `pin` overrides the step's pin (pin update keys a result by the hash it got).
+Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
+                           const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
+                           const std::filesystem::path& workspace, const std::string& platform,
+                           std::optional<std::string> pin = std::nullopt);
+
+// The manifest lines that identify a fetch step's result: kind, schema, params (but `hash`),
+// platform, pin. Inputs, tools and env are not keyed (like a Nix fixed-output derivation).
+std::string fetch_manifest(const PreparedStep& step, const std::string& platform, const std::string& pin);
+
+// The PATH given to steps: the directories of declared tools, then the system's.
+std::string sandbox_path(const std::map<std::string, ToolInfo>& tools);
+
+} // namespace akbuild::engine

@@ -1,0 +1,31 @@
+#pragma once
+// The programs a step declares: resolved on the host PATH and keyed by path, content digest and
+// version line. Digests go through the stat cache; version lines (`<tool> --version`, first line)
+// are remembered per digest under <cache>/tools/, so an unchanged tool is not run again.
+
+#include <filesystem>
+#include <string>
+
+#include "runner/core/result.hh"
+
+namespace akbuild::cas {
+class CacheDir;
+}
+
+namespace akbuild::engine {
+
+struct ToolInfo {
+  std::string name;
+  std::filesystem::path path;       // absolute, as found on PATH
+  std::filesystem::path real_path;  // symlinks resolved
+  std::string digest;               // sha256 hex of the binary (of real_path)
+  std::string version;              // first line of `--version`, may be empty
+};
+
+// Resolves `name` (a bare name searched on `path_env`, or an absolute path). not_found names it.
+Result<ToolInfo> resolve_tool(std::string_view name, std::string_view path_env, cas::CacheDir& cache);
+
+// A bare program name searched on a PATH value; not_found naming the program.
+Result<std::filesystem::path> search_path(std::string_view program, std::string_view path_env);
+
+} // namespace akbuild::engine

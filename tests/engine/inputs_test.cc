@@ -1,0 +1,78 @@
+#include <doctest/doctest.h>
+
+#include "runner/cas/stat_cache.hh"
+#include "runner/core/encoding.hh"
+#include "runner/core/hash.hh"
+#include "runner/engine/inputs.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+using namespace akbuild::engine;
+namespace fs = std::filesystem;
+
+namespace {
+std::vector<std::string> paths(const std::vector<InputFile>& files) {
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(f.path);
+  return out;
+}
+} // namespace
+
+TEST_CASE("collect_inputs matches globs minus excludes, never .git, and hashes contents") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / "src" / "a.txt", "A");
+  test::write(ws / "src" / "gen" / "g.txt", "G");
+  test::write(ws / "src" / "run.sh", "#!/bin/sh\n", true);
+  test::write(ws / "other.txt", "O");
+  test::write(ws / ".git" / "HEAD", "ref");
+  fs::create_symlink("a.txt", ws / "src" / "link");
+  auto globs = *GlobSet::parse({"src/**", ".git/**"}, {"src/gen/"});
+  auto files = collect_inputs(ws, globs, nullptr, 2);
+  REQUIRE(files);
+  CHECK(paths(*files) == std::vector<std::string>{"src/a.txt", "src/link", "src/run.sh"});
+  CHECK((*files)[0].digest == to_hex(sha256(std::string_view("A"))));
+  CHECK((*files)[1].type == FileType::symlink);
+  CHECK((*files)[1].target == "a.txt");
+  CHECK((*files)[2].executable);
+}
+
+TEST_CASE("collect_inputs reads unchanged files from the stat cache and rehashes changed ones") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  for (int i = 0; i < 20; ++i) test::write(ws / ("f" + std::to_string(i)), std::string(1000 + i, 'x'));
+  auto cache = cas::StatCache::open(dir / "stat.sqlite");
+  REQUIRE(cache);
+  auto globs = *GlobSet::parse({"**"}, {});
+  InputStats first, second;
+  REQUIRE(collect_inputs(ws, globs, cache->get(), 2, &first));
+  CHECK(first.files == 20);
+  CHECK(first.hashed_files == 20);
+  // Back-date the files so the entries are not racily clean, then record again.
+  for (int i = 0; i < 20; ++i)
+    fs::last_write_time(ws / ("f" + std::to_string(i)), fs::file_time_type::clock::now() - std::chrono::hours(1));
+  REQUIRE(collect_inputs(ws, globs, cache->get(), 2));
+  test::write(ws / "f3", "changed");
+  fs::last_write_time(ws / "f3", fs::file_time_type::clock::now() - std::chrono::hours(1));
+  auto files = collect_inputs(ws, globs, cache->get(), 2, &second);
+  REQUIRE(files);
+  CHECK(second.hashed_files == 1);
+  for (const auto& f : *files)
+    if (f.path == "f3") CHECK(f.digest == to_hex(sha256(std::string_view("changed"))));
+}
+
+TEST_CASE("hash_files_parallel gives the digests in input order and names an unreadable file") {
+  test::TestDir dir;
+  std::vector<fs::path> files;
+  for (int i = 0; i < 9; ++i) {
+    files.push_back(dir / ("f" + std::to_string(i)));
+    test::write(files.back(), std::to_string(i));
+  }
+  auto d = hash_files_parallel(files, 3);
+  REQUIRE(d);
+  for (int i = 0; i < 9; ++i) CHECK((*d)[static_cast<std::size_t>(i)] == to_hex(sha256(std::to_string(i))));
+  files.push_back(dir / "missing");
+  auto e = hash_files_parallel(files, 3);
+  REQUIRE(!e);
+  CHECK(e.error().message.find("missing") != std::string::npos);
+}

@@ -1,0 +1,311 @@
+// `akbuild step` as a user runs it: hits, misses and explain, the sandbox, a corrupt cache,
+// a killed run, two processes at once, and bad input.
+#include <doctest/doctest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "runner/core/encoding.hh"
+#include "runner/core/hash.hh"
+#include "runner/exec/sandbox.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Workspace {
+  test::TestDir dir;
+  fs::path ws = dir / "ws";
+  fs::path marks = dir / "marks";  // outside the workspace, written by steps run with --sandbox off
+
+  Workspace() {
+    fs::create_directories(ws);
+    fs::create_directories(marks);
+  }
+  test::CommandResult step(std::vector<std::string> args) {
+    std::vector<std::string> argv{"step"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), {"-C", ws.string()});
+    return test::akbuild(dir, argv);
+  }
+  int count(const std::string& name) const {
+    std::ifstream f(marks / name);
+    int n = 0;
+    std::string line;
+    while (std::getline(f, line)) ++n;
+    return n;
+  }
+  std::size_t action_entries() const {
+    std::size_t n = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(dir / "cache" / "ac", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->is_regular_file() && it->path().parent_path().filename() != "last") ++n;
+    return n;
+  }
+};
+
+std::string sha(const std::string& s) { return to_hex(sha256(s)); }
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+} // namespace
+
+TEST_CASE("akbuild step: the second run is a hit, touch keeps it, a changed input misses with explain") {
+  Workspace w;
+  test::write(w.ws / "src" / "a.txt", "hello\n");
+  test::write(w.ws / "notes.txt", "undeclared\n");
+  std::vector<std::string> args{"exec", "--sandbox", "off", "--with", "inputs=src/**", "--with", "outputs=out/",
+                                "--with", "env=MARKS=" + w.marks.string(), "--with",
+                                "run=echo ran >> \"$MARKS/count\"; mkdir -p out; tr a-z A-Z < src/a.txt > out/up.txt"};
+  auto first = w.step(args);
+  INFO(first.out, first.err);
+  REQUIRE(first.exit_code == 0);
+  CHECK(contains(first.out, "[exec] ran (key "));
+  CHECK(test::read(w.ws / "out" / "up.txt") == "HELLO\n");
+  CHECK(w.count("count") == 1);
+
+  auto second = w.step(args);
+  INFO(second.out, second.err);
+  CHECK(second.exit_code == 0);
+  CHECK(contains(second.out, "[exec] hit (key "));
+  CHECK(w.count("count") == 1);
+
+  SUBCASE("touch without a content change is still a hit") {
+    auto later = fs::last_write_time(w.ws / "src" / "a.txt") + std::chrono::seconds(5);
+    fs::last_write_time(w.ws / "src" / "a.txt", later);
+    auto r = w.step(args);
+    CHECK(contains(r.out, "[exec] hit"));
+    CHECK(w.count("count") == 1);
+  }
+  SUBCASE("a change to an undeclared file is still a hit") {
+    test::write(w.ws / "notes.txt", "changed\n");
+    auto r = w.step(args);
+    CHECK(contains(r.out, "[exec] hit"));
+    CHECK(w.count("count") == 1);
+  }
+  SUBCASE("one byte changed in a declared input misses, and --explain names the file with both digests") {
+    test::write(w.ws / "src" / "a.txt", "hellp\n");
+    auto explain = args;
+    explain.push_back("--explain");
+    auto r = w.step(explain);
+    INFO(r.out, r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(contains(r.out, "[exec] miss: input src/a.txt: " + sha("hello\n").substr(0, 12) + " -> " +
+                              sha("hellp\n").substr(0, 12)));
+    CHECK(contains(r.out, "[exec] ran"));
+    CHECK(w.count("count") == 2);
+    CHECK(test::read(w.ws / "out" / "up.txt") == "HELLP\n");
+  }
+  SUBCASE("a deleted output is materialized again from the cache") {
+    fs::remove_all(w.ws / "out");
+    auto r = w.step(args);
+    CHECK(contains(r.out, "[exec] hit"));
+    CHECK(test::read(w.ws / "out" / "up.txt") == "HELLO\n");
+  }
+}
+
+TEST_CASE("akbuild step --json prints one event object per line") {
+  Workspace w;
+  auto r = w.step({"exec", "--json", "--sandbox", "off", "--with", "run=echo hi"});
+  REQUIRE(r.exit_code == 0);
+  std::istringstream in(r.out);
+  std::string line;
+  int n = 0;
+  bool saw_log = false;
+  while (std::getline(in, line)) {
+    ++n;
+    CHECK(line.front() == '{');
+    CHECK(line.back() == '}');
+    if (contains(line, "\"event\":\"log\"") && contains(line, "\"text\":\"hi\"")) saw_log = true;
+  }
+  CHECK(n >= 4);
+  CHECK(saw_log);
+}
+
+TEST_CASE("akbuild step: a failing command exits 1 and caches nothing") {
+  Workspace w;
+  auto r = w.step({"exec", "--sandbox", "off", "--with", "run=echo broken >&2; exit 3"});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out, "[exec] broken"));
+  CHECK(contains(r.out, "[exec] failed: command 'bash' failed: exit status 3"));
+  CHECK(w.action_entries() == 0);
+}
+
+TEST_CASE("inside the sandbox a step cannot read an undeclared workspace file nor reach the network") {
+  std::string why;
+  if (!exec::sandbox_available(&why)) {
+    MESSAGE("bubblewrap does not work here, skipped: " << why);
+    return;
+  }
+  Workspace w;
+  test::write(w.ws / "declared.txt", "ok\n");
+  test::write(w.ws / "secret.txt", "secret\n");
+  auto readable = w.step({"exec", "--sandbox", "require", "--with", "inputs=declared.txt", "--with",
+                          "run=cat declared.txt"});
+  INFO(readable.out, readable.err);
+  CHECK(readable.exit_code == 0);
+  auto secret = w.step({"exec", "--sandbox", "require", "--id", "s", "--with", "inputs=declared.txt", "--with",
+                        "run=cat secret.txt"});
+  CHECK(secret.exit_code == 1);
+  CHECK(!contains(secret.out, "secret\n"));
+  CHECK(contains(secret.out, "No such file"));
+
+  // A listener on the host's loopback: reachable without the sandbox, not from inside it.
+  auto port_file = w.dir / "port";
+  auto server = test::sh("python3 -c 'import socket,sys\ns=socket.socket(); s.bind((\"127.0.0.1\",0)); s.listen(8)\n"
+                         "open(sys.argv[1]+\".tmp\",\"w\").write(str(s.getsockname()[1]))\n"
+                         "import os; os.rename(sys.argv[1]+\".tmp\", sys.argv[1]); s.settimeout(20)\n"
+                         "try:\n  while True: s.accept()[0].close()\nexcept Exception: pass' " +
+                         port_file.string() + " >/dev/null 2>&1 &\n"
+                         "for i in $(seq 1 100); do [ -s " + port_file.string() + " ] && exit 0; sleep 0.05; done; exit 1");
+  REQUIRE(server.exit_code == 0);
+  auto port = test::read(port_file);
+  std::string probe = "run=exec 3<>/dev/tcp/127.0.0.1/" + port + " && echo connected";
+  auto outside = w.step({"exec", "--sandbox", "off", "--id", "net-off", "--with", probe});
+  CHECK(contains(outside.out, "connected"));
+  auto inside = w.step({"exec", "--sandbox", "require", "--id", "net-on", "--with", probe});
+  CHECK(inside.exit_code == 1);
+  CHECK(!contains(inside.out, "connected"));
+}
+
+TEST_CASE("a corrupt CAS blob is detected, the step re-runs, and the right output is materialized") {
+  Workspace w;
+  std::vector<std::string> args{"exec", "--sandbox", "off", "--with", "outputs=out/", "--with",
+                                "env=MARKS=" + w.marks.string(), "--with",
+                                "run=echo ran >> \"$MARKS/count\"; mkdir -p out; echo precious > out/p.txt"};
+  REQUIRE(w.step(args).exit_code == 0);
+  auto hex = sha("precious\n");
+  auto blob = w.dir / "cache" / "cas" / "sha256" / hex.substr(0, 2) / hex.substr(2);
+  REQUIRE(fs::exists(blob));
+  fs::permissions(blob, fs::perms::owner_write, fs::perm_options::add);
+  test::write(blob, "tampered\n");
+  fs::remove_all(w.ws / "out");
+
+  auto r = w.step(args);
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(contains(r.out, "cache entry for exec was corrupt ("));
+  CHECK(contains(r.out, "re-running"));
+  CHECK(contains(r.out, "[exec] ran"));
+  CHECK(w.count("count") == 2);
+  CHECK(test::read(w.ws / "out" / "p.txt") == "precious\n");
+  CHECK(contains(w.step(args).out, "[exec] hit"));
+}
+
+TEST_CASE("SIGKILL of akbuild in the middle of a step leaves no partial result") {
+  Workspace w;
+  std::string run = "run=if [ ! -e \"$MARKS/started\" ]; then echo $$ > \"$MARKS/started\"; exec sleep 30; fi; "
+                    "mkdir -p out; echo done > out/r.txt";
+  auto script = test::akbuild_bin().string() + " step exec -C " + w.ws.string() +
+                " --sandbox off --with outputs=out/ --with env=MARKS=" + w.marks.string() + " --with '" + run +
+                "' >/dev/null 2>&1 & pid=$!\n"
+                "for i in $(seq 1 200); do [ -s " + (w.marks / "started").string() + " ] && break; sleep 0.05; done\n"
+                "kill -9 $pid; wait $pid 2>/dev/null\n"
+                "kill -9 $(cat " + (w.marks / "started").string() + ") 2>/dev/null; exit 0\n";
+  test::CommandOptions o;
+  o.env = {{"AKBUILD_CACHE_DIR", (w.dir / "cache").string()}, {"HOME", (w.dir / "home").string()}};
+  auto killed = test::sh(script, o);
+  REQUIRE(fs::exists(w.marks / "started"));
+  CHECK(w.action_entries() == 0);
+  CHECK(!fs::exists(w.ws / "out"));
+
+  auto again = w.step({"exec", "--sandbox", "off", "--with", "outputs=out/", "--with", "env=MARKS=" + w.marks.string(),
+                       "--with", run});
+  INFO(again.out, again.err);
+  CHECK(again.exit_code == 0);
+  CHECK(contains(again.out, "[exec] ran"));
+  CHECK(test::read(w.ws / "out" / "r.txt") == "done\n");
+}
+
+TEST_CASE("two akbuild processes running the same step on one cache dir run the command once") {
+  Workspace w;
+  test::write(w.ws / "in.txt", "same input\n");
+  std::string run = "run=echo ran >> \"$MARKS/count\"; sleep 1; mkdir -p out; cat in.txt > out/r.txt";
+  auto cmd = test::akbuild_bin().string() + " step exec -C " + w.ws.string() +
+             " --sandbox off --with inputs=in.txt --with outputs=out/ --with env=MARKS=" + w.marks.string() +
+             " --with '" + run + "'";
+  test::CommandOptions o;
+  o.env = {{"AKBUILD_CACHE_DIR", (w.dir / "cache").string()}, {"HOME", (w.dir / "home").string()}};
+  auto both = test::sh(cmd + " > " + (w.dir / "a.out").string() + " 2>&1 & a=$!\n" + cmd + " > " +
+                           (w.dir / "b.out").string() + " 2>&1 & b=$!\n"
+                           "wait $a; ra=$?; wait $b; rb=$?; echo $ra $rb",
+                       o);
+  INFO(test::read(w.dir / "a.out"), test::read(w.dir / "b.out"));
+  CHECK(both.out == "0 0\n");
+  CHECK(w.count("count") == 1);
+  auto outs = test::read(w.dir / "a.out") + test::read(w.dir / "b.out");
+  CHECK(contains(outs, "[exec] ran"));
+  CHECK(contains(outs, "[exec] hit"));
+  CHECK(test::read(w.ws / "out" / "r.txt") == "same input\n");
+}
+
+TEST_CASE("bad input gets one line, exit 2, and nothing in the action cache") {
+  Workspace w;
+  fs::create_directories(w.dir / "elsewhere");
+  fs::create_directory_symlink(w.dir / "elsewhere", w.ws / "link");
+  auto bad = [&](std::vector<std::string> args, const std::string& message) {
+    auto r = w.step(args);
+    INFO(r.out, r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(contains(r.err, message));
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    CHECK(w.action_entries() == 0);
+  };
+  bad({"nokind", "--with", "run=true"}, "unknown step kind 'nokind' (kinds: exec");
+  bad({"exec", "--with", "foo=1", "--with", "run=true"},
+      "exec: unknown with: key 'foo' (valid: command, deps, env, exclude, fetch, hash, inputs, outputs, run");
+  bad({"exec", "--with", "run=true", "--with", "inputs=src/[a"}, "exec: with: inputs: glob 'src/[a': unclosed '['");
+  bad({"exec", "--with", "run=true", "--with", "outputs=../out"}, "exec: with: outputs: '../out' leaves the workspace");
+  bad({"exec", "--with", "run=true", "--with", "outputs=/tmp/out"}, "exec: with: outputs: '/tmp/out' is absolute");
+  bad({"exec", "--with", "run=true", "--with", "outputs=link/out"}, "goes through the symlink 'link'");
+
+  test::write(w.dir / "file", "not a dir");
+  auto r = test::akbuild(w.dir, {"step", "exec", "-C", w.ws.string(), "--with", "run=true"},
+                         test::CommandOptions{{}, {{"AKBUILD_CACHE_DIR", (w.dir / "file" / "cache").string()}}});
+  CHECK(r.exit_code == 2);
+  CHECK(contains(r.err, "cache dir"));
+}
+
+TEST_CASE("a fetch step without a pin asks for `akbuild pin update`, which pins it by NAR hash") {
+  Workspace w;
+  std::vector<std::string> with{"--with", "fetch=true", "--with", "outputs=vendor/", "--with",
+                                "run=mkdir -p vendor; echo dep-1 > vendor/dep.txt"};
+  auto step = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"exec", "--id", "deps", "--sandbox", "off"};
+    args.insert(args.end(), with.begin(), with.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return w.step(args);
+  };
+  auto unpinned = step({});
+  CHECK(unpinned.exit_code == 1);
+  CHECK(contains(unpinned.out, "akbuild pin update --id deps"));
+
+  std::vector<std::string> pin{"pin", "update", "exec", "--id", "deps", "-C", w.ws.string(), "--sandbox", "off"};
+  pin.insert(pin.end(), with.begin(), with.end());
+  auto updated = test::akbuild(w.dir, pin);
+  INFO(updated.out, updated.err);
+  REQUIRE(updated.exit_code == 0);
+  auto lock = test::read(w.ws / "akbuild.lock");
+  CHECK(contains(lock, "\"deps\""));
+  auto pos = lock.find("sha256-");
+  REQUIRE(pos != std::string::npos);
+  auto sri = lock.substr(pos, 51);
+  if (test::have_program("nix-hash")) {
+    auto nix = test::run({"nix-hash", "--type", "sha256", "--sri", (w.ws / "vendor").string()});
+    CHECK(nix.out == sri + "\n");
+  }
+  CHECK(contains(step({}).out, "[deps] hit"));
+
+  // The content the command makes changes: the pin no longer matches.
+  with.back() = "run=mkdir -p vendor; echo dep-2 > vendor/dep.txt";
+  auto mismatch = step({"--with", "hash=" + sri});
+  INFO(mismatch.out);
+  CHECK(mismatch.exit_code == 1);
+  CHECK(contains(mismatch.out, "specified: " + sri));
+  CHECK(contains(mismatch.out, "got:       sha256-"));
+  CHECK(contains(mismatch.out, "changed: vendor/dep.txt"));
+  CHECK(test::read(w.ws / "vendor" / "dep.txt") == "dep-1\n");
+}
