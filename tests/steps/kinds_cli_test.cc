@@ -1,0 +1,145 @@
+// The build kinds driven through `akbuild step` with the real tools they wrap (git and
+// nix-hash, python3, the npm generators) and, for openapi-generator (a Java jar that cannot be
+// installed offline), a stand-in generator program this test writes, which records its argv.
+#include <doctest/doctest.h>
+
+#include "tests/steps/kinds_support.hh"
+
+using namespace akbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool have_binary() { return fs::exists(test::akbuild_bin()); }
+
+test::CommandResult step(const test::TestDir& dir, const std::string& kind, const std::vector<std::string>& with,
+                         std::map<std::string, std::string> env = {}) {
+  std::vector<std::string> args{"step", kind, "-C", (dir / "ws").string()};
+  for (const auto& w : with) {
+    args.push_back("--with");
+    args.push_back(w);
+  }
+  test::CommandOptions o;
+  o.env = std::move(env);
+  return test::akbuild(dir, args, o);
+}
+
+} // namespace
+
+TEST_CASE("fetch-git pins a tag's tree by the NAR hash nix-hash gives, without .git") {
+  if (!have_binary() || !test::have_program("git") || !test::have_program("nix-hash")) {
+    MESSAGE("skipped: needs the akbuild binary, git and nix-hash");
+    return;
+  }
+  test::TestDir dir;
+  fs::create_directories(dir / "ws");
+  test::CommandOptions in_dir;
+  in_dir.cwd = dir.path();
+  auto made = test::sh(R"(set -e
+git init -q repo && cd repo
+mkdir -p src && echo 'package main' > src/main.go && printf '#!/bin/sh\necho hi\n' > run.sh && chmod +x run.sh
+ln -s src/main.go link.go
+git add -A && git -c user.name=t -c user.email=t@t commit -qm one && git tag v1
+echo later > later.txt && git add -A && git -c user.name=t -c user.email=t@t commit -qm two
+git init -q ../expected && git archive v1 | tar -x -C ../expected && rm -rf ../expected/.git
+)", in_dir);
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  auto hex = test::run({"nix-hash", "--type", "sha256", (dir / "expected").string()});
+  REQUIRE(hex.exit_code == 0);
+  auto conv = test::run({"/usr/bin/python3", "-c",
+                         "import base64,sys; print('sha256-' + base64.b64encode(bytes.fromhex(sys.argv[1].strip())).decode())",
+                         hex.out});
+  std::string want = conv.out.substr(0, conv.out.find('\n'));
+  std::string url = (dir / "repo").string();
+  auto wrong = step(dir, "fetch-git", {"url=" + url, "ref=v1", "output=src", "hash=sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="});
+  CHECK(wrong.exit_code != 0);
+  CHECK_MESSAGE(test::contains(wrong.out + wrong.err, "got:       " + want), wrong.out + wrong.err);
+  CHECK_FALSE(fs::exists(dir / "ws/src"));
+  auto right = step(dir, "fetch-git", {"url=" + url, "ref=v1", "output=src", "hash=" + want});
+  REQUIRE_MESSAGE(right.exit_code == 0, right.out + right.err);
+  CHECK(fs::exists(dir / "ws/src/src/main.go"));
+  CHECK(fs::is_symlink(dir / "ws/src/link.go"));
+  CHECK_FALSE(fs::exists(dir / "ws/src/.git"));
+  CHECK_FALSE(fs::exists(dir / "ws/src/later.txt"));
+}
+
+TEST_CASE("openapi-client runs openapi-generator's exact command and checks its version") {
+  if (!have_binary()) return;
+  test::TestDir dir;
+  test::write(dir / "ws/api/schema.yml", "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths: {}\n");
+  test::write(dir / "ws/config.yaml", "packageName: api\n");
+  // Stand-in for openapi-generator-cli (the real one needs a jar from Maven Central): prints
+  // a version, and for `generate` writes its argv and a Go file into the -o directory.
+  test::write(dir / "bin/openapi-generator-cli", R"(#!/bin/sh
+if [ "$1" = version ]; then echo 7.19.0; exit 0; fi
+out=""; prev=""
+for a in "$@"; do [ "$prev" = -o ] && out=$a; prev=$a; done
+mkdir -p "$out/test"
+printf '%s\n' "$@" > "$out/args.txt"
+printf 'package api\nfunc  X( ) {}\n' > "$out/client.go"
+)", true);
+  std::map<std::string, std::string> env{{"PATH", (dir / "bin").string() + ":" + test::path_with_tools()}};
+  std::vector<std::string> with{"generator=openapi-generator", "language=go", "schema=api/schema.yml", "output=gen/go",
+                                "config=config.yaml", R"(additional-properties={"packageName": "api", "isGoSubmodule": "true"})",
+                                "git-repo-id=client-go", "git-user-id=goauthentik", "version=7.19.0",
+                                "post=gofmt -w .\nrm -rf test", R"(tools=["gofmt", "rm"])"};
+  auto r = step(dir, "openapi-client", with, env);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out + r.err);
+  CHECK(test::read(dir / "ws/gen/go/args.txt") ==
+        "generate\n-i\napi/schema.yml\n-g\ngo\n-o\ngen/go\n-c\nconfig.yaml\n"
+        "--additional-properties=isGoSubmodule=true,packageName=api\n--git-repo-id\nclient-go\n--git-user-id\ngoauthentik\n");
+  CHECK(test::read(dir / "ws/gen/go/client.go") == "package api\n\nfunc X() {}\n");  // gofmt ran
+  CHECK_FALSE(fs::exists(dir / "ws/gen/go/test"));
+  with[8] = "version=7.18.0";
+  fs::remove_all(dir / "ws/gen");
+  auto bad = step(dir, "openapi-client", with, env);
+  CHECK(bad.exit_code != 0);
+  CHECK(test::contains(bad.err + bad.out, "openapi-client: openapi-generator-cli is version 7.19.0, but with: version asks for 7.18.0"));
+  CHECK_FALSE(fs::exists(dir / "ws/gen/go"));
+}
+
+TEST_CASE("openapi-client generates a client with openapi-typescript and @hey-api/openapi-ts from npm") {
+  const char* tools = std::getenv("AKBUILD_TOOLS");
+  if (!have_binary() || !tools || !fs::exists(fs::path(tools) / "openapi-ts")) {
+    MESSAGE("skipped: needs the akbuild binary and the npm tools from scripts/setup");
+    return;
+  }
+  test::TestDir dir;
+  fs::create_directories(dir / "ws/api");
+  fs::copy_file(test::source_root() / "examples/stack/api/schema.yml", dir / "ws/api/schema.yml");
+  std::map<std::string, std::string> env{{"PATH", test::path_with_tools()}};
+  auto types = step(dir, "openapi-client", {"generator=openapi-typescript", "schema=api/schema.yml", "output=gen/types", "version=7.13.0"}, env);
+  REQUIRE_MESSAGE(types.exit_code == 0, types.out + types.err);
+  CHECK(test::contains(test::read(dir / "ws/gen/types/schema.d.ts"), "listItems"));
+  auto client = step(dir, "openapi-client", {"generator=@hey-api/openapi-ts", "schema=api/schema.yml", "output=gen/ts"}, env);
+  REQUIRE_MESSAGE(client.exit_code == 0, client.out + client.err);
+  CHECK(test::contains(test::read(dir / "ws/gen/ts/sdk.gen.ts"), "export const createItem"));
+}
+
+TEST_CASE("python-deps --dry-run lists the authentik wheels for CPython 3.14 on manylinux x86_64") {
+  auto fixtures = test::fixtures_dir();
+  if (!have_binary() || !fixtures) return;
+  test::TestDir dir;
+  fs::create_directories(dir / "ws");
+  fs::copy_file(*fixtures / "authentik/uv.lock", dir / "ws/uv.lock");
+  auto r = step(dir, "python-deps", {"backend=pip", "python-version=3.14", "dry-run=true"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.out + r.err);
+  auto wheels = test::read(dir / "ws/.venv/wheels.txt");
+  CHECK(test::contains(wheels, "cryptography 46.0.5 cryptography-46.0.5-cp311-abi3-manylinux_2_34_x86_64.whl"));
+  CHECK(test::contains(wheels, "django 5.2.11 django-5.2.11-py3-none-any.whl sha256:"));
+  CHECK(test::contains(wheels, "psycopg-c 3.3.2 - (no wheel for cp314-manylinux_2_36_x86_64 (sdist only))"));
+}
+
+TEST_CASE("python-deps with backend uv runs uv sync where uv is installed") {
+  if (!test::have_program("uv")) {
+    MESSAGE("skipped: uv is not installed (not packaged by Debian or npm); the pip backend is tested instead");
+    return;
+  }
+  if (!have_binary()) return;
+  test::TestDir dir;
+  test::write(dir / "ws/pyproject.toml", "[project]\nname = \"empty\"\nversion = \"0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
+  test::write(dir / "ws/uv.lock", "version = 1\nrevision = 3\nrequires-python = \">=3.8\"\n\n[[package]]\nname = \"empty\"\nversion = \"0\"\nsource = { virtual = \".\" }\n");
+  auto r = step(dir, "python-deps", {"backend=uv", "python=/usr/bin/python3"});
+  // A fetch step without a pin reports the hash it got.
+  CHECK(test::contains(r.out + r.err, "got:"));
+}
