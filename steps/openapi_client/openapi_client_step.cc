@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "akbuild/v1/steps.pb.h"
+#include "runner/core/fs.hh"
+#include "runner/exec/process.hh"
 #include "steps/openapi_client/generator_command.hh"
 #include "steps/tool_hint.hh"
 #include "steps/validate.hh"
@@ -22,6 +26,34 @@ Result<> check_input(const std::filesystem::path& workspace, std::string_view ke
     if (part == "..") return fail(ErrorCode::invalid_argument, fmt::format("openapi-client: with: {}: '{}' leaves the workspace", key, value));
   if (!std::filesystem::exists(workspace / p))
     return fail(ErrorCode::invalid_argument, fmt::format("openapi-client: with: {}: {}: no such file", key, value));
+  return ok();
+}
+
+// The npm generators load their whole package tree, which the sandbox does not expose (it binds
+// only the tool's own directories), so they run as plain processes: cwd the staged input root,
+// the output argument pointed at the output root, the declared env plus PATH and a scratch HOME.
+Result<> run_on_host(const v1::OpenapiClientParams& p, std::vector<std::string> argv, RunContext& ctx) {
+  auto out = ctx.output_root() / p.output();
+  AK_TRY_VOID(make_dirs(out));
+  for (auto& arg : argv) {
+    if (arg == p.output()) arg = out.string();
+    else if (arg == p.output() + "/schema.d.ts") arg = (out / "schema.d.ts").string();
+  }
+  auto program = argv[0];
+  argv[0] = AK_TRY(ctx.tool(program)).string();
+  auto home = AK_TRY(TempDir::create("akbuild-openapi-home-"));
+  exec::ProcessSpec spec;
+  spec.argv = argv;
+  const char* path = std::getenv("PATH");
+  spec.env = {{"PATH", path ? path : "/usr/bin:/bin"}, {"HOME", home.path().string()}, {"LC_ALL", "C"},
+              {"NO_COLOR", "1"}};
+  for (const auto& [k, v] : p.env()) spec.env[k] = v;
+  spec.cwd = ctx.input_root();
+  auto r = exec::run_process(spec, [&](const exec::LogLine& l) { ctx.log(l.text); }, ctx.cancel());
+  if (!r) return fail(r.error());
+  if (!r->success())
+    return fail(r->cancelled ? ErrorCode::cancelled : ErrorCode::step_failed,
+                fmt::format("openapi-client: {} failed: {}", program, r->describe()));
   return ok();
 }
 
@@ -85,7 +117,11 @@ Result<StepOutcome> OpenapiClientStep::run(const google::protobuf::Message& para
     ctx.log(fmt::format("{} reports version {}", program, openapi::find_version(line)));
   }
   auto argv = AK_TRY(openapi::generator_argv(p, generator));
-  AK_TRY_VOID(ctx.run(argv));
+  if (generator == openapi::Generator::openapi_typescript || generator == openapi::Generator::hey_api) {
+    AK_TRY_VOID(run_on_host(p, argv, ctx));
+  } else {
+    AK_TRY_VOID(ctx.run(argv));
+  }
   for (const auto& line : p.post()) AK_TRY_VOID(ctx.run({"bash", "-eo", "pipefail", "-c", line}, {}, p.output()));
   return StepOutcome{};
 }

@@ -3,7 +3,8 @@
 // generators (see generator_command.hh for their command lines), then runs the post-processing
 // lines (`gofmt -w .`, `rm -rf test`) in the output directory. With `version:` the generator's
 // own `--version` must report it (a mismatch fails before anything is generated); the tool's
-// path, digest and version are keyed by the engine either way.
+// path, digest and version are keyed by the engine either way. The npm generators run outside
+// the sandbox (they need their whole package tree), reading the staged inputs.
 
 #include "steps/step.hh"
 
