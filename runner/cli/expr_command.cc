@@ -1,11 +1,55 @@
+// `akbuild expr 'EXPR' [--context FILE.json]`: evaluates one expression (without `${{ }}`)
+// against the contexts in FILE.json ({"github": {...}, "env": {...}, ...}) and prints the value as
+// compact JSON. hashFiles() globs are relative to the current directory.
+
+#include <filesystem>
+#include <iostream>
+
 #include "runner/cli/commands.hh"
+#include "runner/core/fs.hh"
+#include "runner/workflow/expression.hh"
 
 namespace akbuild::cli {
 
-// Scaffolding: replaced by the real subcommand.
+namespace {
+
+struct ExprOptions {
+  std::string expression;
+  std::string context_file;
+};
+
+Result<std::string> run_expr(const ExprOptions& o) {
+  workflow::EvalContext ctx;
+  ctx.workspace = std::filesystem::current_path();
+  if (!o.context_file.empty()) {
+    auto text = AK_TRY(read_file(o.context_file));
+    try {
+      ctx.contexts = workflow::Value::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      return fail(ErrorCode::invalid_argument, o.context_file + ": invalid JSON: " + e.what());
+    }
+    if (!ctx.contexts.is_object())
+      return fail(ErrorCode::invalid_argument, o.context_file + ": expected a JSON object of contexts");
+  }
+  auto value = AK_TRY(workflow::evaluate(o.expression, ctx));
+  return workflow::to_json_text(value);
+}
+
+} // namespace
+
 void add_expr_command(CLI::App& app, GlobalOptions& options) {
-  auto* cmd = app.add_subcommand("expr", "(not built yet)");
-  cmd->callback([&options] { options.exit_status = report_error(Error{ErrorCode::unimplemented, "expr: not built yet"}); });
+  auto o = std::make_shared<ExprOptions>();
+  auto* cmd = app.add_subcommand("expr", "Evaluate one ${{ }} expression and print its value as JSON");
+  cmd->add_option("expression", o->expression, "the expression, without ${{ }}")->required();
+  cmd->add_option("--context", o->context_file, "JSON file with the contexts (github, env, matrix, ...)");
+  cmd->callback([o, &options] {
+    auto r = run_expr(*o);
+    if (!r) {
+      options.exit_status = report_error(r.error());
+      return;
+    }
+    std::cout << *r << "\n";
+  });
 }
 
 } // namespace akbuild::cli
