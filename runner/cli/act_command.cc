@@ -1,11 +1,70 @@
+// `akbuild act`: act's flags over runner/workflow/act.hh.
+
+#include <filesystem>
+#include <iostream>
+
 #include "runner/cli/commands.hh"
+#include "runner/workflow/act.hh"
 
 namespace akbuild::cli {
 
-// Scaffolding: replaced by the real subcommand.
+namespace {
+
+struct ActArgs {
+  workflow::ActOptions options;
+  std::string workspace;
+  std::vector<std::string> inputs, vars, secrets, env, matrix;
+};
+
+// "K=V" (or "K:V" for --matrix) pairs into a map; a pair without the separator is a usage error.
+Result<std::map<std::string, std::string>> pairs(const std::vector<std::string>& items, char sep, const char* flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    auto at = item.find(sep);
+    if (at == std::string::npos || at == 0)
+      return fail(ErrorCode::invalid_argument, std::string(flag) + " '" + item + "': expected KEY" + sep + "VALUE");
+    out[item.substr(0, at)] = item.substr(at + 1);
+  }
+  return out;
+}
+
+Result<int> run(ActArgs& a, const GlobalOptions& global) {
+  auto& o = a.options;
+  o.workspace = std::filesystem::absolute(a.workspace.empty() ? std::filesystem::current_path()
+                                                              : std::filesystem::path(a.workspace)).lexically_normal();
+  o.inputs = AK_TRY(pairs(a.inputs, '=', "--input"));
+  o.vars = AK_TRY(pairs(a.vars, '=', "--var"));
+  o.secrets = AK_TRY(pairs(a.secrets, '=', "--secret"));
+  o.env = AK_TRY(pairs(a.env, '=', "--env"));
+  o.matrix = AK_TRY(pairs(a.matrix, ':', "--matrix"));
+  o.cache_dir = resolve_cache_dir(global);
+  return workflow::run_act(o, std::cout);
+}
+
+} // namespace
+
 void add_act_command(CLI::App& app, GlobalOptions& options) {
-  auto* cmd = app.add_subcommand("act", "(not built yet)");
-  cmd->callback([&options] { options.exit_status = report_error(Error{ErrorCode::unimplemented, "act: not built yet"}); });
+  auto a = std::make_shared<ActArgs>();
+  auto* cmd = app.add_subcommand("act", "Run workflows locally like act (akbuild steps through the cache)");
+  cmd->add_option("-W,--workflows", a->options.workflows,
+                  "workflow file or folder (default .forgejo/workflows, then .github/workflows)");
+  cmd->add_option("-j,--job", a->options.job, "run this job (and the jobs it needs)");
+  cmd->add_flag("-l,--list", a->options.list, "list the jobs");
+  cmd->add_flag("-g,--graph", a->options.graph, "draw the job graph");
+  cmd->add_flag("-n,--dry-run,--dryrun", a->options.dry_run, "run nothing; say what each step would do");
+  cmd->add_option("-e,--eventpath", a->options.event_file, "event payload (JSON file)");
+  cmd->add_option("--input", a->inputs, "workflow input K=V")->allow_extra_args(false);
+  cmd->add_option("--var", a->vars, "variable K=V (vars context)")->allow_extra_args(false);
+  cmd->add_option("-s,--secret", a->secrets, "secret K=V (masked in all output)")->allow_extra_args(false);
+  cmd->add_option("--env", a->env, "environment variable K=V")->allow_extra_args(false);
+  cmd->add_option("--matrix", a->matrix, "run only matrix combinations with K:V")->allow_extra_args(false);
+  cmd->add_flag("--explain", a->options.explain, "with -n: say why each cache miss misses");
+  cmd->add_flag("--json", a->options.json, "one JSON event object per line");
+  cmd->add_option("-C,--workspace", a->workspace, "the workspace (default: the current directory)");
+  cmd->callback([a, &options] {
+    auto r = run(*a, options);
+    options.exit_status = r ? *r : report_error(r.error());
+  });
 }
 
 } // namespace akbuild::cli

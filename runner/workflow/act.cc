@@ -1,0 +1,338 @@
+#include "runner/workflow/act.hh"
+
+#include <algorithm>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "runner/core/fs.hh"
+#include "runner/core/log.hh"
+#include "runner/exec/process.hh"
+#include "runner/workflow/act_job.hh"
+#include "runner/workflow/matrix.hh"
+
+extern char** environ;
+
+namespace akbuild::workflow {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_workflow_file(const fs::path& p) {
+  auto ext = p.extension().string();
+  return ext == ".yml" || ext == ".yaml";
+}
+
+std::string job_name(const Job& j) { return j.name.empty() ? j.id : j.name; }
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+// The first line of a command's stdout, or "" when it cannot run or fails.
+std::string command_line(const std::vector<std::string>& argv, const fs::path& cwd,
+                         const std::map<std::string, std::string>& env) {
+  exec::ProcessSpec spec{.argv = argv, .env = env, .cwd = cwd};
+  std::string first;
+  auto r = exec::run_process(spec, [&](const exec::LogLine& l) {
+    if (l.stream == exec::LogLine::Stream::out && first.empty()) first = l.text;
+  });
+  return r && r->success() ? first : std::string();
+}
+
+// The event a workflow runs for locally: its only event, else push when it has one, else its
+// first (the rule of `forgejo-runner exec`).
+std::string event_for(const Workflow& wf) {
+  if (wf.events.size() == 1) return wf.events[0];
+  if (std::find(wf.events.begin(), wf.events.end(), "push") != wf.events.end()) return "push";
+  return wf.events.empty() ? "push" : wf.events[0];
+}
+
+struct JobState {
+  std::string result;
+  Value outputs = Value::object();
+};
+
+class ActRunner {
+public:
+  ActRunner(ActRun& run, std::vector<Workflow>& workflows) : m_run(run), m_workflows(workflows) {}
+
+  int run() {
+    bool failed = false;
+    for (const auto& wf : m_workflows) {
+      std::vector<std::string> only;
+      if (!m_run.options.job.empty()) {
+        if (!wf.find_job(m_run.options.job)) continue;
+        only.push_back(m_run.options.job);
+      }
+      failed = !run_workflow(wf, only) || failed;
+      if (m_run.usage_error()) return 2;
+    }
+    return failed ? 1 : 0;
+  }
+
+private:
+  bool run_workflow(const Workflow& wf, const std::vector<std::string>& only) {
+    std::map<std::string, JobState> states;
+    Value base = m_run.contexts;
+    base["github"]["event_name"] = event_for(wf);
+    base["github"]["workflow"] = wf.name;
+    bool ok = true;
+    for (const auto& stage : job_stages(wf, only)) {
+      std::vector<std::future<std::pair<std::string, JobState>>> running;
+      for (const auto& id : stage) {
+        const Job& job = *wf.find_job(id);
+        Value needs = Value::object();
+        bool needs_failed = false;
+        for (const auto& n : job.needs) {
+          needs[n] = {{"result", states[n].result}, {"outputs", states[n].outputs}};
+          needs_failed = needs_failed || states[n].result != "success";
+        }
+        running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, base] {
+          return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base));
+        }));
+      }
+      for (auto& f : running) {
+        auto [id, state] = f.get();
+        const Job& job = *wf.find_job(id);
+        if (state.result == "failure" && !truthy(job.continue_on_error)) ok = false;
+        states[id] = std::move(state);
+      }
+    }
+    return ok;
+  }
+
+  // One job with every matrix combination; `needs_failed` makes success() false for its `if:`.
+  JobState run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base) {
+    ActRun& run = m_run;
+    EvalContext ctx;
+    ctx.contexts = base;
+    ctx.contexts["needs"] = needs;
+    ctx.status.failed = needs_failed;
+    ctx.workspace = run.options.workspace;
+    std::string label = job_name(job);
+    auto go = evaluate_condition(job.condition, ctx);
+    if (!go) {
+      run.out.line(label, "if: " + go.error().message);
+      return {"failure", Value::object()};
+    }
+    if (!*go) {
+      run.out.event("job_finished", {{"job", label}, {"result", "skipped"}}, label, "job skipped");
+      return {"skipped", Value::object()};
+    }
+    auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
+    if (!matrix_value) {
+      run.set_usage_error(matrix_value.error().context("job '" + job.id + "'"));
+      return {"failure", Value::object()};
+    }
+    auto combos = expand_matrix(*matrix_value);
+    if (!combos) {
+      run.set_usage_error(combos.error().context(wf.file.string() + ": job '" + job.id + "'"));
+      return {"failure", Value::object()};
+    }
+    bool has_matrix = !matrix_value->is_null();
+    std::vector<Value> selected = filter_matrix(*combos, run.options.matrix);
+    bool fail_fast = truthy(interpolate_value(job.strategy.fail_fast, ctx).value_or(Value(true)));
+    std::size_t max_parallel = selected.size();
+    if (auto mp = interpolate_value(job.strategy.max_parallel, ctx); mp && mp->is_number() && mp->get<double>() >= 1)
+      max_parallel = static_cast<std::size_t>(mp->get<double>());
+    JobState state{"success", Value::object()};
+    std::atomic<bool> stop{false};
+    for (std::size_t start = 0; start < selected.size(); start += max_parallel) {
+      std::vector<std::future<JobOutcome>> batch;
+      for (std::size_t i = start; i < std::min(selected.size(), start + max_parallel); ++i) {
+        std::string name = has_matrix ? label + " (" + matrix_label(selected[i]) + ")" : label;
+        Value strategy = {{"fail-fast", fail_fast}, {"job-index", i}, {"job-total", selected.size()},
+                          {"max-parallel", max_parallel}};
+        batch.push_back(std::async(std::launch::async, [&run, &wf, &job, combo = selected[i], needs, strategy, name, &stop] {
+          if (stop.load()) {
+            run.out.event("job_finished", {{"job", name}, {"result", "cancelled"}}, name, "job cancelled (fail-fast)");
+            return JobOutcome{"cancelled", Value::object()};
+          }
+          return run_job(run, wf, job, combo, needs, strategy, name);
+        }));
+      }
+      for (auto& f : batch) {
+        JobOutcome o = f.get();
+        if (o.result == "failure" || o.result == "cancelled") {
+          state.result = "failure";
+          if (fail_fast) stop = true;
+        }
+        for (const auto& [k, v] : o.outputs.items()) state.outputs[k] = v;
+      }
+    }
+    return state;
+  }
+
+  ActRun& m_run;
+  std::vector<Workflow>& m_workflows;
+};
+
+} // namespace
+
+Result<std::vector<fs::path>> find_workflow_files(const ActOptions& options) {
+  std::vector<fs::path> candidates;
+  if (!options.workflows.empty()) {
+    fs::path p = options.workflows;
+    candidates.push_back(p.is_absolute() ? p : options.workspace / p);
+  } else {
+    candidates = {options.workspace / ".forgejo/workflows", options.workspace / ".github/workflows"};
+  }
+  std::error_code ec;
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c, ec)) return std::vector<fs::path>{c};
+    if (!fs::is_directory(c, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(c, ec))
+      if (e.is_regular_file() && is_workflow_file(e.path())) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    if (!files.empty()) return files;
+    if (!options.workflows.empty())
+      return fail(ErrorCode::invalid_argument, c.string() + ": no workflow files (*.yml, *.yaml)");
+  }
+  if (!options.workflows.empty()) return fail(ErrorCode::invalid_argument, candidates[0].string() + ": no such file or directory");
+  return fail(ErrorCode::invalid_argument, "no workflows in " + candidates[0].string() + " or " + candidates[1].string() +
+                                               " (use -W PATH)");
+}
+
+std::string list_table(const std::vector<Workflow>& workflows) {
+  std::vector<std::vector<std::string>> rows{{"Stage", "Job ID", "Job name", "Workflow name", "Workflow file", "Events"}};
+  std::map<std::string, int> ids;
+  for (const auto& wf : workflows) {
+    auto stages = job_stages(wf);
+    for (std::size_t s = 0; s < stages.size(); ++s)
+      for (const auto& id : stages[s]) {
+        const Job& j = *wf.find_job(id);
+        rows.push_back({std::to_string(s), id, job_name(j), wf.name, wf.file.filename().string(), join(wf.events, ",")});
+        ++ids[id];
+      }
+  }
+  std::vector<std::size_t> width(6, 0);
+  for (const auto& r : rows)
+    for (std::size_t c = 0; c < r.size(); ++c) width[c] = std::max(width[c], r[c].size() + 2);
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (std::size_t c = 0; c < r.size(); ++c) line += r[c] + std::string(width[c] - r[c].size(), ' ');
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  for (const auto& [id, n] : ids)
+    if (n > 1) {
+      out += "\nDetected multiple jobs with the same job name, use `-W` to specify the path to the specific workflow.\n";
+      break;
+    }
+  return out;
+}
+
+std::string stage_graph(const Workflow& wf) {
+  std::string out;
+  auto stages = job_stages(wf);
+  for (std::size_t s = 0; s < stages.size(); ++s) {
+    std::string top, mid, bottom;
+    for (const auto& id : stages[s]) {
+      std::string name = job_name(*wf.find_job(id));
+      std::string bar;
+      for (std::size_t i = 0; i < name.size() + 2; ++i) bar += "─";
+      top += " ╭" + bar + "╮";
+      mid += " │ " + name + " │";
+      bottom += " ╰" + bar + "╯";
+    }
+    out += top + "\n" + mid + "\n" + bottom + "\n";
+    if (s + 1 < stages.size()) out += "     ⬇\n";
+  }
+  return out;
+}
+
+Result<int> run_act(const ActOptions& options, std::ostream& out) {
+  auto files = AK_TRY(find_workflow_files(options));
+  std::vector<Workflow> workflows;
+  for (const auto& f : files) {
+    auto text = AK_TRY(read_file(f));
+    std::error_code ec;
+    fs::path shown = fs::relative(f, options.workspace, ec);
+    workflows.push_back(AK_TRY(parse_workflow(text, ec || shown.empty() ? f : shown)));
+  }
+  if (!options.job.empty()) {
+    bool found = false;
+    std::vector<std::string> all;
+    for (const auto& wf : workflows)
+      for (const auto& j : wf.jobs) {
+        all.push_back(j.id);
+        found = found || j.id == options.job;
+      }
+    if (!found)
+      return fail(ErrorCode::invalid_argument, "unknown job '" + options.job + "'; the workflows have: " + join(all, ", "));
+  }
+  if (options.list) {
+    std::vector<Workflow> shown;
+    for (auto& wf : workflows)
+      if (options.job.empty() || wf.find_job(options.job)) shown.push_back(wf);
+    out << list_table(shown);
+    return 0;
+  }
+  if (options.graph) {
+    for (const auto& wf : workflows) out << stage_graph(wf);
+    return 0;
+  }
+  for (const auto& [k, v] : options.secrets) add_secret(v);
+
+  ActOutput output(out, options.json, options.dry_run);
+  ActRun run(options, output);
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) run.host_env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  auto temp = AK_TRY(TempDir::create("akbuild-act-"));
+  run.temp_root = temp.path();
+
+  Value event = Value::object();
+  if (!options.event_file.empty()) {
+    auto text = AK_TRY(read_file(options.event_file));
+    try {
+      event = Value::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+      return fail(ErrorCode::invalid_argument, options.event_file + ": invalid JSON: " + e.what());
+    }
+  } else if (!options.inputs.empty()) {
+    event["inputs"] = Value::object();
+    for (const auto& [k, v] : options.inputs) event["inputs"][k] = v;
+  }
+  AK_TRY_VOID(write_file_atomic(run.temp_root / "event.json", to_json_text(event, 2)));
+
+  std::string sha = command_line({"git", "rev-parse", "HEAD"}, options.workspace, run.host_env);
+  std::string ref = command_line({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
+  if (sha.empty()) sha = std::string(40, '0');
+  if (ref.empty()) ref = "refs/heads/main";
+  std::string repo = "local/" + fs::absolute(options.workspace).lexically_normal().filename().string();
+  Value github = {{"event", event}, {"sha", sha}, {"ref", ref}, {"ref_name", ref.substr(ref.rfind('/') + 1)},
+                  {"ref_type", "branch"}, {"repository", repo}, {"repository_owner", "local"},
+                  {"actor", "akbuild"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
+                  {"run_number", "1"}, {"run_attempt", "1"}, {"server_url", "http://localhost"},
+                  {"api_url", "http://localhost/api/v1"}, {"token", ""}, {"action", ""}, {"retention_days", "0"}};
+  Value inputs = event.contains("inputs") && event["inputs"].is_object() ? event["inputs"] : Value::object();
+  for (const auto& [k, v] : options.inputs) inputs[k] = v;
+  Value vars = Value::object(), secrets = Value::object(), env = Value::object();
+  for (const auto& [k, v] : options.vars) vars[k] = v;
+  for (const auto& [k, v] : options.secrets) secrets[k] = v;
+  run.contexts = {{"github", github}, {"vars", vars}, {"secrets", secrets}, {"inputs", inputs},
+                  {"runner", {{"os", "Linux"}, {"arch", "X64"}, {"name", "akbuild"},
+                              {"temp", (run.temp_root / "tmp").string()},
+                              {"tool_cache", (run.temp_root / "tool-cache").string()}}},
+                  {"jobs", Value::object()}};
+  for (const auto& [k, v] : options.env) run.host_env[k] = v;
+
+  ActRunner runner(run, workflows);
+  int status = runner.run();
+  if (auto e = run.usage_error()) return fail(*e);
+  return status;
+}
+
+} // namespace akbuild::workflow

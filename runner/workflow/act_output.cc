@@ -1,0 +1,41 @@
+#include "runner/workflow/act_output.hh"
+
+#include "runner/core/log.hh"
+
+namespace akbuild::workflow {
+
+void ActOutput::line(std::string_view prefix, std::string_view text) {
+  if (m_json) {
+    Value fields = {{"prefix", std::string(prefix)}, {"text", std::string(text)}};
+    event("log", fields, prefix, text);
+    return;
+  }
+  std::string out;
+  std::size_t pos = 0;
+  for (;;) {
+    std::size_t nl = text.find('\n', pos);
+    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (m_dry_run) out += "*DRYRUN* ";
+    out += "[" + std::string(prefix) + "] " + std::string(l) + "\n";
+    if (nl == std::string_view::npos || nl + 1 == text.size()) break;
+    pos = nl + 1;
+  }
+  std::string masked = mask_secrets(out);
+  std::lock_guard lock(m_mutex);
+  m_out << masked << std::flush;
+}
+
+void ActOutput::event(std::string_view type, const Value& fields, std::string_view prefix, std::string_view text) {
+  if (!m_json) {
+    line(prefix, text);
+    return;
+  }
+  Value obj = {{"event", std::string(type)}};
+  if (m_dry_run) obj["dry_run"] = true;
+  for (const auto& [k, v] : fields.items()) obj[k] = v;
+  std::string masked = mask_secrets(to_json_text(obj)) + "\n";
+  std::lock_guard lock(m_mutex);
+  m_out << masked << std::flush;
+}
+
+} // namespace akbuild::workflow

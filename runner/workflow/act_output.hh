@@ -1,0 +1,31 @@
+#pragma once
+// Output of `akbuild act`, shared by the jobs running in parallel: whole lines, never interleaved,
+// every registered secret masked. Plain `[prefix] text` lines, or one JSON object per line.
+
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <string_view>
+
+#include "runner/workflow/expr_value.hh"
+
+namespace akbuild::workflow {
+
+class ActOutput {
+public:
+  ActOutput(std::ostream& out, bool json, bool dry_run) : m_out(out), m_json(json), m_dry_run(dry_run) {}
+
+  // `[prefix] text`, one line per line of text (plain mode only).
+  void line(std::string_view prefix, std::string_view text);
+  // An event: printed as JSON in json mode ({"event": type, ...fields}), as `[prefix] text` otherwise.
+  void event(std::string_view type, const Value& fields, std::string_view prefix, std::string_view text);
+  bool json() const { return m_json; }
+  bool dry_run() const { return m_dry_run; }
+
+private:
+  std::ostream& m_out;
+  bool m_json, m_dry_run;
+  std::mutex m_mutex;
+};
+
+} // namespace akbuild::workflow

@@ -1,0 +1,28 @@
+#pragma once
+// Matrix expansion as GitHub documents it ("Using a matrix for your jobs"): the cartesian
+// product of the dimensions (first key outermost), minus every combination an `exclude` entry
+// matches (all its keys equal), then each `include` entry either extends every combination whose
+// original values it does not contradict, or becomes a combination of its own.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runner/core/result.hh"
+#include "runner/workflow/expr_value.hh"
+
+namespace akbuild::workflow {
+
+// The combinations of an (already interpolated) `strategy.matrix` object; a null matrix gives
+// one empty combination. Fails with invalid_argument when a dimension is not a list or the
+// result is empty.
+Result<std::vector<Value>> expand_matrix(const Value& matrix);
+
+// Keeps the combinations whose value for each key of `filter` (akbuild act --matrix K:V) has that
+// string form.
+std::vector<Value> filter_matrix(const std::vector<Value>& combos, const std::map<std::string, std::string>& filter);
+
+// "linux, 1.21": the values of a combination, for job names like "build (linux, 1.21)".
+std::string matrix_label(const Value& combo);
+
+} // namespace akbuild::workflow

@@ -1,0 +1,246 @@
+#include <doctest/doctest.h>
+
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+using test::TestDir;
+
+namespace {
+
+void workflow(const TestDir& dir, const std::string& name, const std::string& yaml) {
+  test::write(dir / ".forgejo/workflows" / name, yaml);
+}
+
+test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"act", "-C", (dir / "ws").string()});
+  return test::akbuild(dir, args);
+}
+
+bool has_line(const std::string& out, const std::string& line) {
+  return ("\n" + out).find("\n" + line + "\n") != std::string::npos;
+}
+
+const char* k_pipeline = R"(name: Pipeline
+on: [push, workflow_dispatch]
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo build
+  lint:
+    name: Lint code
+    runs-on: self-hosted
+    steps:
+      - run: echo lint
+  test:
+    needs: [build, lint]
+    runs-on: self-hosted
+    steps:
+      - run: echo test
+)";
+
+} // namespace
+
+TEST_CASE("act -l prints act's six columns, each as wide as its longest cell plus two") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", k_pipeline);
+  auto r = act(dir, {"-l"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out ==
+        "Stage  Job ID  Job name   Workflow name  Workflow file  Events\n"
+        "0      build   build      Pipeline       ci.yml         push,workflow_dispatch\n"
+        "0      lint    Lint code  Pipeline       ci.yml         push,workflow_dispatch\n"
+        "1      test    test       Pipeline       ci.yml         push,workflow_dispatch\n");
+}
+
+TEST_CASE("act -g draws one row of boxes per stage") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", k_pipeline);
+  auto r = act(dir, {"-g"});
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("│ build │ │ Lint code │") != std::string::npos);
+  CHECK(r.out.find("⬇") < r.out.find("│ test │"));
+}
+
+TEST_CASE("act runs jobs in needs order with matrix, outputs, env files and status functions") {
+  TestDir dir;
+  test::write(dir / "ws/tools/hello", "#!/bin/sh\necho hello from path\n", true);
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(name: Real
+on: push
+env:
+  GREETING: hi
+jobs:
+  produce:
+    runs-on: self-hosted
+    outputs:
+      tag: ${{ steps.t.outputs.tag }}
+      list: ${{ steps.t.outputs.list }}
+    steps:
+      - id: t
+        run: |
+          echo "tag=v1.2" >> "$GITHUB_OUTPUT"
+          echo 'list=["a","b"]' >> "$GITHUB_OUTPUT"
+          echo "FROM_STEP=carried" >> "$GITHUB_ENV"
+          echo "$GITHUB_WORKSPACE/tools" >> "$GITHUB_PATH"
+      - run: |
+          echo "env says $FROM_STEP and $GREETING"
+          hello
+          echo "forgejo output is $FORGEJO_OUTPUT" | grep -q "$GITHUB_OUTPUT" && echo same-file
+  consume:
+    needs: produce
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        os: [linux, mac]
+        item: ${{ fromJSON(needs.produce.outputs.list) }}
+        exclude:
+          - {os: mac, item: b}
+        include:
+          - {os: linux, flavour: debian}
+          - {os: bsd, item: c}
+    steps:
+      - run: echo "combo ${{ matrix.os }}-${{ matrix.item }}-${{ matrix.flavour }} tag=${{ needs.produce.outputs.tag }}" > "out-${{ matrix.os }}-${{ matrix.item }}.txt"
+  recover:
+    needs: produce
+    runs-on: self-hosted
+    steps:
+      - id: bad
+        run: exit 3
+        continue-on-error: true
+      - run: echo "outcome=${{ steps.bad.outcome }} conclusion=${{ steps.bad.conclusion }}"
+      - run: exit 4
+      - run: echo never
+      - if: failure()
+        run: echo cleanup after failure
+      - if: always()
+        run: echo always runs
+)");
+  auto r = act(dir, {});
+  INFO(r.out);
+  INFO(r.err);
+  CHECK(r.exit_code == 1);  // `recover` fails on purpose
+  CHECK(has_line(r.out, "[produce/Run echo \"env says $FROM_STEP and $GREETING\"] env says carried and hi"));
+  CHECK(has_line(r.out, "[produce/Run echo \"env says $FROM_STEP and $GREETING\"] hello from path"));
+  CHECK(has_line(r.out, "[produce/Run echo \"env says $FROM_STEP and $GREETING\"] same-file"));
+  CHECK(test::read(dir / "ws/out-linux-a.txt") == "combo linux-a-debian tag=v1.2\n");
+  CHECK(test::read(dir / "ws/out-linux-b.txt") == "combo linux-b-debian tag=v1.2\n");
+  CHECK(test::read(dir / "ws/out-mac-a.txt") == "combo mac-a- tag=v1.2\n");
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/out-mac-b.txt"));
+  CHECK(test::read(dir / "ws/out-bsd-c.txt") == "combo bsd-c- tag=v1.2\n");
+  CHECK(r.out.find("] outcome=failure conclusion=success") != std::string::npos);
+  CHECK(r.out.find("] cleanup after failure") != std::string::npos);
+  CHECK(r.out.find("] always runs") != std::string::npos);
+  CHECK(r.out.find("] never") == std::string::npos);
+  CHECK(has_line(r.out, "[recover] job failed"));
+  CHECK(has_line(r.out, "[produce] job succeeded"));
+  CHECK(r.out.find("[consume (linux, a, debian)] job succeeded") != std::string::npos);
+  CHECK(r.out.find("[produce] job succeeded") < r.out.find("[consume (linux, a, debian)] job started"));
+}
+
+TEST_CASE("act -j runs one job and what it needs; an unknown job lists the jobs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", k_pipeline);
+  auto one = act(dir, {"-j", "lint"});
+  CHECK(one.exit_code == 0);
+  CHECK(one.out.find("] lint") != std::string::npos);
+  CHECK(one.out.find("] build") == std::string::npos);
+  auto chain = act(dir, {"-j", "test"});
+  CHECK(chain.exit_code == 0);
+  CHECK(chain.out.find("] build") != std::string::npos);
+  CHECK(chain.out.find("] test") != std::string::npos);
+  auto bad = act(dir, {"-j", "nope"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err == "akbuild: error: unknown job 'nope'; the workflows have: build, lint, test\n");
+}
+
+TEST_CASE("act refuses a needs cycle and malformed YAML with exit status 2") {
+  TestDir dir;
+  test::write(dir / "ws/.github/workflows/ci.yml", "on: push\njobs:\n  a: {runs-on: x, needs: b, steps: [{run: x}]}\n"
+                                                    "  b: {runs-on: x, needs: a, steps: [{run: x}]}\n");
+  auto cycle = act(dir, {"-n"});
+  CHECK(cycle.exit_code == 2);
+  CHECK(cycle.err.find(".github/workflows/ci.yml:3:6: 'needs' cycle: a -> b -> a") != std::string::npos);
+  test::write(dir / "ws/bad.yml", "on: push\njobs:\n  a:\n    runs-on: [x\n");
+  auto bad = act(dir, {"-W", "bad.yml", "-l"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("bad.yml:5:1: ") != std::string::npos);
+}
+
+TEST_CASE("act masks secrets in every line it prints") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  leak:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          echo "token is ${{ secrets.TOKEN }}"
+          echo "env token is $TOKEN"
+        env:
+          TOKEN: ${{ secrets.TOKEN }}
+)");
+  auto r = act(dir, {"--secret", "TOKEN=hunter2-very-secret"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("hunter2-very-secret") == std::string::npos);
+  CHECK(r.out.find("token is ***") != std::string::npos);
+  CHECK(r.out.find("env token is ***") != std::string::npos);
+  auto j = act(dir, {"--secret", "TOKEN=hunter2-very-secret", "--json"});
+  CHECK(j.out.find("hunter2-very-secret") == std::string::npos);
+  CHECK(j.out.find("\"event\":\"log\"") != std::string::npos);
+}
+
+TEST_CASE("act -n runs nothing and shows each run step's first line") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/checkout@v4
+      - name: Make it
+        run: |
+          touch made.txt
+          echo second line
+      - uses: some/remote-action@v1
+)");
+  auto r = act(dir, {"-n"});
+  CHECK(r.out.find("*DRYRUN* [build/Make it] would run: touch made.txt") != std::string::npos);
+  CHECK(r.out.find("second line") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/made.txt"));
+  CHECK(r.out.find("'some/remote-action@v1' is not runnable locally") != std::string::npos);
+  CHECK(r.exit_code == 1);
+}
+
+TEST_CASE("act runs local composite actions with their inputs and outputs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/actions/greet/action.yml", R"(name: greet
+inputs:
+  who: {default: world}
+  punct: {default: "!"}
+outputs:
+  said: {value: "${{ steps.say.outputs.said }}"}
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: bash
+      run: |
+        echo "hello ${{ inputs.who }}${{ inputs.punct }}"
+        echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+)");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  a:
+    runs-on: self-hosted
+    steps:
+      - id: g
+        uses: ./.forgejo/actions/greet
+        with: {who: akbuild}
+      - run: echo "got ${{ steps.g.outputs.said }}"
+)");
+  auto r = act(dir, {});
+  INFO(r.out);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("] hello akbuild!") != std::string::npos);
+  CHECK(r.out.find("] got hello akbuild") != std::string::npos);
+}
