@@ -244,3 +244,43 @@ jobs:
   CHECK(r.out.find("] hello akbuild!") != std::string::npos);
   CHECK(r.out.find("] got hello akbuild") != std::string::npos);
 }
+
+TEST_CASE("act -n shows an akbuild step's key and miss, then hit after a real run, then why it misses") {
+  TestDir dir;
+  test::write(dir / "ws/src/in.txt", "hello\n");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: gen
+        name: Generate
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          run: tr a-z A-Z < src/in.txt > out.txt
+          inputs: src/**
+          outputs: out.txt
+      - name: Show
+        run: echo "got $(cat out.txt) hit=${{ steps.gen.outputs.cache-hit }}"
+)");
+  auto before = act(dir, {"-n"});
+  INFO(before.out << before.err);
+  CHECK(before.exit_code == 0);
+  CHECK(before.out.find("*DRYRUN* [build/Generate] akbuild exec: key ") != std::string::npos);
+  CHECK(before.out.find(" miss: would run") != std::string::npos);
+  CHECK(before.out.find("*DRYRUN* [build/Show] would run: echo \"got $(cat out.txt) hit=false\"") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/out.txt"));
+  auto real = act(dir, {});
+  INFO(real.out << real.err);
+  CHECK(real.exit_code == 0);
+  CHECK(real.out.find("[build/Show] got HELLO hit=false") != std::string::npos);
+  auto after = act(dir, {"-n"});
+  CHECK(after.out.find("] akbuild exec: key ") != std::string::npos);
+  CHECK(after.out.find(" hit\n") != std::string::npos);
+  CHECK(after.out.find("hit=true") != std::string::npos);
+  test::write(dir / "ws/src/in.txt", "changed\n");
+  auto changed = act(dir, {"-n", "--explain"});
+  CHECK(changed.out.find(" miss: would run") != std::string::npos);
+  CHECK(changed.out.find("src/in.txt") != std::string::npos);
+}
