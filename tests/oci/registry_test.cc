@@ -266,3 +266,54 @@ TEST_CASE("credentials come from the environment before ~/.docker/config.json") 
   ::unsetenv("AKBUILD_REGISTRY_USER");
   ::unsetenv("AKBUILD_REGISTRY_PASSWORD");
 }
+
+TEST_CASE("a bearer challenge is answered with a token from the realm, fetched with basic credentials") {
+  if (!fs::exists("/usr/bin/python3")) return;
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  build_image(dir, dir / "image");
+  // docker-registry's token auth needs a separate token server with certificates; this test
+  // double plays both: /token checks basic credentials and the scope, /v2/ wants the token.
+  int port = free_port();
+  test::write(dir / "token_registry.py",
+              "import http.server, sys, base64, json\n"
+              "port = int(sys.argv[1])\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def reply(self, status, body=b'', headers={}):\n"
+              "        self.send_response(status)\n"
+              "        for k, v in headers.items(): self.send_header(k, v)\n"
+              "        self.send_header('Content-Length', str(len(body)))\n"
+              "        self.end_headers()\n"
+              "        if self.command != 'HEAD': self.wfile.write(body)\n"
+              "    def handle_any(self):\n"
+              "        n = int(self.headers.get('Content-Length') or 0)\n"
+              "        if n: self.rfile.read(n)\n"
+              "        if self.path.startswith('/token'):\n"
+              "            ok = self.headers.get('Authorization') == 'Basic ' + base64.b64encode(b'bob:pw').decode()\n"
+              "            good = 'scope=repository%3Ans%2Fdemo%3Apull%2Cpush' in self.path and 'service=reg' in self.path\n"
+              "            return self.reply(200, json.dumps({'token': 'tok-123'}).encode()) if ok and good else self.reply(401)\n"
+              "        if self.headers.get('Authorization') != 'Bearer tok-123':\n"
+              "            return self.reply(401, b'', {'WWW-Authenticate': 'Bearer realm=\"http://127.0.0.1:%d/token\",service=\"reg\",scope=\"repository:ns/demo:pull,push\"' % port})\n"
+              "        if self.command == 'HEAD': return self.reply(200)\n"
+              "        if self.command == 'PUT': return self.reply(201)\n"
+              "        self.reply(404)\n"
+              "    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = handle_any\n"
+              "    def log_message(self, *a): pass\n"
+              "http.server.HTTPServer(('127.0.0.1', port), H).serve_forever()\n");
+  Server server(dir, "exec /usr/bin/python3 '" + (dir / "token_registry.py").string() + "' " + std::to_string(port),
+                "token-registry");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  auto ref = *Reference::parse("127.0.0.1:" + std::to_string(port) + "/ns/demo:v1");
+  PushOptions options;
+  options.credentials = Credentials{"bob", "pw"};
+  auto pushed = push_layout(dir / "image", "v1", ref, options);
+  REQUIRE_MESSAGE(pushed, (pushed ? "" : pushed.error().message));
+  CHECK(pushed->skipped == 3);
+
+  options.credentials = Credentials{"bob", "wrong"};
+  auto denied = push_layout(dir / "image", "v1", ref, options);
+  REQUIRE_FALSE(denied);
+  CHECK(denied.error().code == ErrorCode::unauthenticated);
+  CHECK_MESSAGE(denied.error().message.find("token") != std::string::npos, denied.error().message);
+}
