@@ -65,7 +65,7 @@ TEST_CASE("the example stack builds into an image whose server serves the web UI
     fs::remove_all(dir / "stack" / generated);
 
   auto first = run_main(dir);
-  REQUIRE_MESSAGE(first.exit_code == 0, first.out + first.err);
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
   CHECK(first.out.find("digest: sha256:") != std::string::npos);
   auto before = layers(dir);
   REQUIRE(before.size() == 3);
@@ -115,14 +115,14 @@ PY
 
   // A second run hits everywhere and gives the same image.
   auto second = run_main(dir);
-  REQUIRE_MESSAGE(second.exit_code == 0, second.out + second.err);
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
   for (const auto& [id, state] : states(second.out)) CHECK_MESSAGE(state == "hit", id << " " << state);
   CHECK(layers(dir) == before);
 
   // Editing one .ts file re-runs the web bundle (and the image), and changes only the web layer.
   std::ofstream(dir / "stack/web/src/main.ts", std::ios::app) << "console.info(\"edited\");\n";
   auto third = run_main(dir);
-  REQUIRE_MESSAGE(third.exit_code == 0, third.out + third.err);
+  REQUIRE_MESSAGE(third.exit_code == 0, (third.out + third.err));
   auto s = states(third.out);
   CHECK(s["web"] == "ran");
   for (const char* id : {"client-ts", "web-deps", "venv", "server"}) CHECK_MESSAGE(s[id] == "hit", id);

@@ -53,10 +53,10 @@ git init -q ../expected && git archive v1 | tar -x -C ../expected && rm -rf ../e
   std::string url = (dir / "repo").string();
   auto wrong = step(dir, "fetch-git", {"url=" + url, "ref=v1", "output=src", "hash=sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="});
   CHECK(wrong.exit_code != 0);
-  CHECK_MESSAGE(test::contains(wrong.out + wrong.err, "got:       " + want), wrong.out + wrong.err);
+  CHECK_MESSAGE(test::contains(wrong.out + wrong.err, "got:       " + want), (wrong.out + wrong.err));
   CHECK_FALSE(fs::exists(dir / "ws/src"));
   auto right = step(dir, "fetch-git", {"url=" + url, "ref=v1", "output=src", "hash=" + want});
-  REQUIRE_MESSAGE(right.exit_code == 0, right.out + right.err);
+  REQUIRE_MESSAGE(right.exit_code == 0, (right.out + right.err));
   CHECK(fs::exists(dir / "ws/src/src/main.go"));
   CHECK(fs::is_symlink(dir / "ws/src/link.go"));
   CHECK_FALSE(fs::exists(dir / "ws/src/.git"));
@@ -84,7 +84,7 @@ printf 'package api\nfunc  X( ) {}\n' > "$out/client.go"
                                 "git-repo-id=client-go", "git-user-id=goauthentik", "version=7.19.0",
                                 "post=gofmt -w .\nrm -rf test", R"(tools=["gofmt", "rm"])"};
   auto r = step(dir, "openapi-client", with, env);
-  REQUIRE_MESSAGE(r.exit_code == 0, r.out + r.err);
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   CHECK(test::read(dir / "ws/gen/go/args.txt") ==
         "generate\n-i\napi/schema.yml\n-g\ngo\n-o\ngen/go\n-c\nconfig.yaml\n"
         "--additional-properties=isGoSubmodule=true,packageName=api\n--git-repo-id\nclient-go\n--git-user-id\ngoauthentik\n");
@@ -109,10 +109,10 @@ TEST_CASE("openapi-client generates a client with openapi-typescript and @hey-ap
   fs::copy_file(test::source_root() / "examples/stack/api/schema.yml", dir / "ws/api/schema.yml");
   std::map<std::string, std::string> env{{"PATH", test::path_with_tools()}};
   auto types = step(dir, "openapi-client", {"generator=openapi-typescript", "schema=api/schema.yml", "output=gen/types", "version=7.13.0"}, env);
-  REQUIRE_MESSAGE(types.exit_code == 0, types.out + types.err);
+  REQUIRE_MESSAGE(types.exit_code == 0, (types.out + types.err));
   CHECK(test::contains(test::read(dir / "ws/gen/types/schema.d.ts"), "listItems"));
   auto client = step(dir, "openapi-client", {"generator=@hey-api/openapi-ts", "schema=api/schema.yml", "output=gen/ts"}, env);
-  REQUIRE_MESSAGE(client.exit_code == 0, client.out + client.err);
+  REQUIRE_MESSAGE(client.exit_code == 0, (client.out + client.err));
   CHECK(test::contains(test::read(dir / "ws/gen/ts/sdk.gen.ts"), "export const createItem"));
 }
 
@@ -123,7 +123,7 @@ TEST_CASE("python-deps --dry-run lists the authentik wheels for CPython 3.14 on 
   fs::create_directories(dir / "ws");
   fs::copy_file(*fixtures / "authentik/uv.lock", dir / "ws/uv.lock");
   auto r = step(dir, "python-deps", {"backend=pip", "python-version=3.14", "dry-run=true"});
-  REQUIRE_MESSAGE(r.exit_code == 0, r.out + r.err);
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   auto wheels = test::read(dir / "ws/.venv/wheels.txt");
   CHECK(test::contains(wheels, "cryptography 46.0.5 cryptography-46.0.5-cp311-abi3-manylinux_2_34_x86_64.whl"));
   CHECK(test::contains(wheels, "django 5.2.11 django-5.2.11-py3-none-any.whl sha256:"));
