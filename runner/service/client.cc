@@ -139,6 +139,26 @@ Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInt
   return out;
 }
 
+std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
+    const engine::EngineOptions& options, const std::vector<engine::StepRequest>& steps, engine::EventSink& events) {
+  using Out = Result<std::vector<engine::StepResult>>;
+  auto target = executor_target_from_env();
+  if (!target) return Out(fail(target.error()));
+  if (!*target) return std::nullopt;
+  if ((*target)->address.kind == ListenAddress::Kind::unix_socket) {
+    std::error_code ec;
+    if (!std::filesystem::exists((*target)->address.path, ec)) return std::nullopt;
+  }
+  auto channel = connect(**target);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(500)))
+    return std::nullopt;
+  auto stub = v1::Executor::NewStub(channel);
+  return execute_via_daemon(*stub,
+                            {.workspace = options.workspace, .steps = steps, .jobs = options.jobs,
+                             .sandbox = options.sandbox, .explain = options.explain},
+                            events);
+}
+
 Result<std::vector<engine::PlannedStep>> plan_via_daemon(v1::Executor::StubInterface& stub,
                                                          const DaemonRequest& request) {
   v1::PlanRequest message;

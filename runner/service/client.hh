@@ -54,6 +54,12 @@ Result<std::vector<engine::StepResult>> execute_via_daemon(akbuild::v1::Executor
                                                            const DaemonRequest& request, engine::EventSink& events,
                                                            const exec::CancelToken* cancel = nullptr);
 
+// `akbuild step`'s choice: the steps through the daemon AKBUILD_EXECUTOR names (else the default
+// socket) when it answers; nullopt when there is none (AKBUILD_EXECUTOR=none, nothing listening),
+// so the caller runs them in-process. `options` carries workspace, jobs, sandbox and explain.
+std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
+    const engine::EngineOptions& options, const std::vector<engine::StepRequest>& steps, engine::EventSink& events);
+
 // Plans the steps through the daemon.
 Result<std::vector<engine::PlannedStep>> plan_via_daemon(akbuild::v1::Executor::StubInterface& stub,
                                                          const DaemonRequest& request);

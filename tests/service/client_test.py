@@ -222,6 +222,40 @@ class ExecutorOverTcpWithToken(unittest.TestCase):
         self.assertTrue(get(ex.GetCapabilitiesRequest(), metadata=[("authorization", "Bearer " + self.TOKEN)]).version)
 
 
+class ExecutorOverTls(unittest.TestCase):
+    def test_tls_with_the_token(self):
+        with tempfile.TemporaryDirectory(prefix="akbuild-svc-") as tmp:
+            cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                            "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert,
+                            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+            token_file = os.path.join(tmp, "token")
+            with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write("tls-token-abcdef")
+            daemon = Daemon(tmp, "tcp:127.0.0.1:0", ["--token-file", token_file, "--tls-cert", cert, "--tls-key", key])
+            try:
+                with open(cert, "rb") as f:
+                    creds = grpc.ssl_channel_credentials(root_certificates=f.read())
+                channel = grpc.secure_channel(daemon.target(), creds,
+                                              options=[("grpc.ssl_target_name_override", "localhost")])
+                get = unary(channel, "/akbuild.v1.Executor/GetCapabilities", ex.GetCapabilitiesRequest,
+                            ex.Capabilities)
+                self.assertTrue(get(ex.GetCapabilitiesRequest(),
+                                    metadata=[("authorization", "Bearer tls-token-abcdef")]).kinds)
+                with self.assertRaises(grpc.RpcError) as caught:
+                    get(ex.GetCapabilitiesRequest())
+                self.assertEqual(caught.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+                # A plaintext client cannot talk to the TLS port at all.
+                plain = grpc.insecure_channel(daemon.target())
+                with self.assertRaises(grpc.RpcError):
+                    unary(plain, "/akbuild.v1.Executor/GetCapabilities", ex.GetCapabilitiesRequest,
+                          ex.Capabilities)(ex.GetCapabilitiesRequest(), timeout=5)
+                plain.close()
+                channel.close()
+            finally:
+                self.assertEqual(daemon.stop(), 0)
+
+
 class ServeCommandLine(unittest.TestCase):
     def test_tcp_without_a_token_file_is_a_usage_error(self):
         r = subprocess.run([AKBUILD, "serve", "--listen", "tcp:127.0.0.1:0"], capture_output=True, text=True,

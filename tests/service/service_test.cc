@@ -289,8 +289,12 @@ TEST_CASE("A client that goes away cancels its execution; Cancel of an unknown i
     v1::ExecuteEvent event;
     while (reader->Read(&event)) {
       id = event.execution_id();
-      if (std::filesystem::exists(started)) break;
+      if (event.has_state() && event.state().state() == v1::STEP_STATE_STARTED) break;
     }
+    // The command is running (it wrote `started`); now the client goes away.
+    for (int i = 0; i < 400 && !std::filesystem::exists(started); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    REQUIRE(std::filesystem::exists(started));
     ctx.TryCancel();
     reader->Finish();
   }
@@ -316,6 +320,8 @@ TEST_CASE("Bad requests get clear statuses, write nothing to the cache, and the 
   Daemon daemon(dir, 64 * 1024);
   auto stub = daemon.stub();
   CollectingSink sink;
+  // A good Plan first: opening the engine lays out the cache dir; a plan writes no entry.
+  REQUIRE(service::plan_via_daemon(*stub, request_of(dir, {counting_step("ok", dir / "m", "ok")})));
   auto before = tree_listing(dir / "cache");
 
   SUBCASE("unknown kind") {
