@@ -38,7 +38,10 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
 // The first line of a command's stdout, or "" when it cannot run or fails.
 std::string command_line(const std::vector<std::string>& argv, const fs::path& cwd,
                          const std::map<std::string, std::string>& env) {
-  exec::ProcessSpec spec{.argv = argv, .env = env, .cwd = cwd};
+  exec::ProcessSpec spec;
+  spec.argv = argv;
+  spec.env = env;
+  spec.cwd = cwd;
   std::string first;
   auto r = exec::run_process(spec, [&](const exec::LogLine& l) {
     if (l.stream == exec::LogLine::Stream::out && first.empty()) first = l.text;

@@ -358,7 +358,7 @@ private:
     return r;
   }
 
-  StepOutcome run_local_action(const Step& step, const fs::path& dir, Scope& scope, const EvalContext& ctx,
+  StepOutcome run_local_action(const Step& step, const fs::path& dir, Scope& /*scope*/, const EvalContext& ctx,
                                const std::string& prefix) {
     StepOutcome r;
     r.outcome = "failure";
@@ -542,7 +542,7 @@ private:
   const Job& m_job;
   Value m_matrix, m_needs, m_strategy;
   std::string m_label;
-  Scope m_root{m_label};
+  Scope m_root{m_label, Value::object(), std::nullopt, {}, false, false};
   fs::path m_dir;
   Value m_env;
   std::vector<std::string> m_path;
