@@ -6,6 +6,7 @@
 #include "runner/cli/commands.hh"
 #include "runner/engine/console_sink.hh"
 #include "runner/engine/engine.hh"
+#include "runner/service/client.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::cli {
@@ -50,6 +51,18 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   options.jobs = o.jobs;
   options.sandbox = sandbox_mode(o.sandbox);
   options.explain = o.explain;
+  if (!o.dry_run) {
+    // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
+    // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
+    engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), o.explain);
+    if (auto remote = service::try_execute_via_daemon(options, {request}, sink)) {
+      sink.close();
+      if (!*remote) return fail(remote->error());
+      for (const auto& r : **remote)
+        if (!r.success) return 1;
+      return 0;
+    }
+  }
   auto engine = AK_TRY(engine::Engine::open(options));
   if (o.dry_run) {
     // Keys the step and says whether it would hit; runs nothing, stores nothing.
