@@ -132,3 +132,57 @@ PY
   CHECK(after[1] != before[1]);
   CHECK(after[2] == before[2]);
 }
+
+namespace {
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + what.size())) ++n;
+  return n;
+}
+} // namespace
+
+TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, then hits everywhere") {
+  for (const char* tool : {"npm", "node", "go"}) {
+    if (!test::have_program(tool)) {
+      MESSAGE("skipped: " << tool << " is not installed");
+      return;
+    }
+  }
+  test::TestDir dir;
+  fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);
+  for (const char* generated : {"py/wheels", "py/.venv", "web/node_modules", "web/dist", "gen", "bin", "image"})
+    fs::remove_all(dir / "stack" / generated);
+  test::CommandOptions o;
+  o.cwd = dir / "stack";
+  o.env["PATH"] = (test::source_root() / ".tools/node_modules/.bin").string() + ":" + std::getenv("PATH");
+  auto act = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "act");
+    return test::akbuild(dir, args, o);
+  };
+
+  auto list = act({"-l"});
+  REQUIRE_MESSAGE(list.exit_code == 0, list.err);
+  CHECK(list.out.find("Stage  Job ID  Job name  Workflow name  Workflow file  Events") != std::string::npos);
+  CHECK(list.out.find("build.yaml") != std::string::npos);
+
+  // Nothing built yet: every akbuild step has a key and would run; nothing is written.
+  auto dry = act({"-n"});
+  REQUIRE_MESSAGE(dry.exit_code == 0, (dry.out + dry.err));
+  CHECK(count(dry.out, ": key ") == 6);
+  CHECK(count(dry.out, "miss: would run") == 6);
+  CHECK_FALSE(fs::exists(dir / "stack/image"));
+
+  auto run = act({});
+  REQUIRE_MESSAGE(run.exit_code == 0, (run.out + run.err));
+  CHECK(run.out.find("image stack:latest: sha256:") != std::string::npos);
+  CHECK(fs::exists(dir / "stack/image/index.json"));
+
+  // Built: the dry run says hit for all six, and a real run is six cache hits.
+  auto dry_after = act({"-n"});
+  REQUIRE(dry_after.exit_code == 0);
+  CHECK(count(dry_after.out, "miss: would run") == 0);
+  CHECK(count(dry_after.out, " hit\n") == 6);
+  auto again = act({});
+  REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
+  CHECK(count(again.out, "cache hit") == 6);
+}
