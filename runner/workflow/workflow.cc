@@ -232,6 +232,8 @@ Result<> check_needs(const Workflow& wf, const Reader& reader) {
 std::string Step::display_name() const {
   if (!name.empty()) return name;
   if (!run.empty()) return "Run " + run.substr(0, run.find('\n'));
+  // Several unnamed steps often use one action (akbuild/step@v1): the id tells them apart.
+  if (!id.empty()) return "Run " + uses + " (" + id + ")";
   return "Run " + uses;
 }
 
