@@ -28,7 +28,7 @@ struct ProcessSpec {
   std::filesystem::path cwd;
   std::chrono::milliseconds timeout{0};        // 0 = none
   std::chrono::milliseconds kill_grace{5000};  // SIGTERM → SIGKILL delay on timeout/cancel
-  std::optional<std::string> stdin_data;       // nullopt = /dev/null
+  std::optional<std::string> stdin_data{};     // nullopt = /dev/null
 };
 
 struct LogLine {

@@ -37,7 +37,7 @@ struct CommandResult {
 struct CommandOptions {
   std::filesystem::path cwd;
   std::map<std::string, std::string> env;  // added to (or replacing in) the inherited environment
-  std::optional<std::string> stdin_data;
+  std::optional<std::string> stdin_data{};
   bool clear_env = false;
 };
 

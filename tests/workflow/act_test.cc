@@ -7,10 +7,6 @@ using test::TestDir;
 
 namespace {
 
-void workflow(const TestDir& dir, const std::string& name, const std::string& yaml) {
-  test::write(dir / ".forgejo/workflows" / name, yaml);
-}
-
 test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
   args.insert(args.begin(), {"act", "-C", (dir / "ws").string()});
   return test::akbuild(dir, args);
