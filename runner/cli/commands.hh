@@ -3,11 +3,14 @@
 // through one explicit function (no static registration).
 
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "runner/core/result.hh"
+#include "runner/exec/sandbox.hh"
 
 namespace akbuild::cli {
 
@@ -27,6 +30,11 @@ std::filesystem::path resolve_cache_dir(const GlobalOptions& options);
 // validation errors, 1 otherwise). The only place where ErrorCode meets exit statuses.
 int report_error(const Error& error);
 int exit_status_for(ErrorCode code);
+
+// `--with KEY=VALUE` items (repeatable) as a map; invalid_argument naming a malformed item.
+Result<std::map<std::string, std::string>> parse_with_values(const std::vector<std::string>& items);
+// "auto" | "require" | "off" (CLI11 checks the spelling).
+exec::SandboxMode parse_sandbox_mode(const std::string& name);
 
 void add_nix_command(CLI::App& app, GlobalOptions& options);
 void add_step_command(CLI::App& app, GlobalOptions& options);

@@ -26,21 +26,12 @@ Result<int> run_pin_update(const PinOptions& o, const GlobalOptions& global) {
                 "pin update: give the fetch step as KIND --with K=V ... [--id ID] (workflow steps are read by "
                 "`akbuild act`)");
   AK_TRY_VOID(steps::find_step(o.kind));
-  std::map<std::string, std::string> with;
-  for (const auto& item : o.with) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
-    with[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, with};
+  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, AK_TRY(parse_with_values(o.with))};
   engine::EngineOptions options;
   options.workspace = o.workspace.empty() ? std::filesystem::current_path() : std::filesystem::path(o.workspace);
   options.cache_dir = resolve_cache_dir(global);
   options.jobs = o.jobs;
-  options.sandbox = o.sandbox == "require" ? exec::SandboxMode::require
-                    : o.sandbox == "off"   ? exec::SandboxMode::off
-                                           : exec::SandboxMode::automatic;
+  options.sandbox = parse_sandbox_mode(o.sandbox);
   engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), false);
   auto changes = engine::update_pins(options, {request}, std::nullopt, sink);
   sink.close();

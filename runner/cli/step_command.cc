@@ -25,31 +25,14 @@ struct StepOptions {
   std::string workspace;
 };
 
-Result<std::map<std::string, std::string>> parse_with(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const auto& item : items) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
-exec::SandboxMode sandbox_mode(const std::string& s) {
-  if (s == "require") return exec::SandboxMode::require;
-  if (s == "off") return exec::SandboxMode::off;
-  return exec::SandboxMode::automatic;
-}
-
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   AK_TRY_VOID(steps::find_step(o.kind));
-  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, AK_TRY(parse_with(o.with))};
+  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, AK_TRY(parse_with_values(o.with))};
   engine::EngineOptions options;
   options.workspace = o.workspace.empty() ? std::filesystem::current_path() : std::filesystem::path(o.workspace);
   options.cache_dir = resolve_cache_dir(global);
   options.jobs = o.jobs;
-  options.sandbox = sandbox_mode(o.sandbox);
+  options.sandbox = parse_sandbox_mode(o.sandbox);
   options.explain = o.explain;
   if (!o.dry_run) {
     // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
