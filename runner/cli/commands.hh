@@ -10,7 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "runner/core/result.hh"
-#include "runner/exec/sandbox.hh"
+#include "runner/engine/engine.hh"
 
 namespace akbuild::cli {
 
@@ -31,10 +31,22 @@ std::filesystem::path resolve_cache_dir(const GlobalOptions& options);
 int report_error(const Error& error);
 int exit_status_for(ErrorCode code);
 
-// `--with KEY=VALUE` items (repeatable) as a map; invalid_argument naming a malformed item.
-Result<std::map<std::string, std::string>> parse_with_values(const std::vector<std::string>& items);
-// "auto" | "require" | "off" (CLI11 checks the spelling).
-exec::SandboxMode parse_sandbox_mode(const std::string& name);
+// One step given on the command line: what `akbuild step` and `akbuild pin update` share.
+struct StepInvocation {
+  std::string kind;
+  std::vector<std::string> with;  // KEY=VALUE items
+  std::string id;                 // default: the kind
+  bool json = false;
+  unsigned jobs = 0;
+  std::string sandbox = "auto";
+  std::string workspace;          // default: the current directory
+};
+// Adds --with, --id, --json, -j, --sandbox and -C to `cmd` (the kind positional is the caller's).
+void add_step_invocation_options(CLI::App* cmd, StepInvocation& invocation);
+// The engine request it names; invalid_argument naming a malformed --with item.
+Result<engine::StepRequest> step_request(const StepInvocation& invocation);
+// The engine options it names, with the cache dir of `global`.
+engine::EngineOptions engine_options(const StepInvocation& invocation, const GlobalOptions& global);
 
 void add_nix_command(CLI::App& app, GlobalOptions& options);
 void add_step_command(CLI::App& app, GlobalOptions& options);

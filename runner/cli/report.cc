@@ -21,23 +21,6 @@ int exit_status_for(ErrorCode code) {
   }
 }
 
-Result<std::map<std::string, std::string>> parse_with_values(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const auto& item : items) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
-exec::SandboxMode parse_sandbox_mode(const std::string& name) {
-  if (name == "require") return exec::SandboxMode::require;
-  if (name == "off") return exec::SandboxMode::off;
-  return exec::SandboxMode::automatic;
-}
-
 int report_error(const Error& error) {
   std::string line = "akbuild: error: " + mask_secrets(error.message) + "\n";
   std::cerr << line << std::flush;

@@ -13,26 +13,15 @@ namespace akbuild::cli {
 
 namespace {
 
-struct StepOptions {
-  std::string kind;
-  std::vector<std::string> with;
-  std::string id;
+struct StepOptions : StepInvocation {
   bool explain = false;
   bool dry_run = false;
-  bool json = false;
-  unsigned jobs = 0;
-  std::string sandbox = "auto";
-  std::string workspace;
 };
 
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   AK_TRY_VOID(steps::find_step(o.kind));
-  engine::StepRequest request{o.id.empty() ? o.kind : o.id, o.kind, AK_TRY(parse_with_values(o.with))};
-  engine::EngineOptions options;
-  options.workspace = o.workspace.empty() ? std::filesystem::current_path() : std::filesystem::path(o.workspace);
-  options.cache_dir = resolve_cache_dir(global);
-  options.jobs = o.jobs;
-  options.sandbox = parse_sandbox_mode(o.sandbox);
+  auto request = AK_TRY(step_request(o));
+  auto options = engine_options(o, global);
   options.explain = o.explain;
   if (!o.dry_run) {
     // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
@@ -80,15 +69,9 @@ void add_step_command(CLI::App& app, GlobalOptions& options) {
   std::string kinds;
   for (const auto* s : steps::all_steps()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
   cmd->add_option("kind", o->kind, "the step kind (" + kinds + ")")->required();
-  cmd->add_option("-w,--with", o->with, "a with: value as KEY=VALUE (repeatable)");
-  cmd->add_option("--id", o->id, "the step id (default: the kind); keys explain history and pins");
+  add_step_invocation_options(cmd, *o);
   cmd->add_flag("--explain", o->explain, "on a miss, say which manifest lines changed since the last run");
   cmd->add_flag("-n,--dry-run", o->dry_run, "key the step and say whether it would hit; run nothing");
-  cmd->add_flag("--json", o->json, "one JSON event object per line");
-  cmd->add_option("-j,--jobs", o->jobs, "steps run at once (default: cores)");
-  cmd->add_option("--sandbox", o->sandbox, "auto (bubblewrap when it works), require, or off")
-      ->check(CLI::IsMember({"auto", "require", "off"}));
-  cmd->add_option("-C,--workspace", o->workspace, "the workspace (default: the current directory)");
   cmd->callback([o, &options] {
     auto r = run_step(*o, options);
     options.exit_status = r ? *r : report_error(r.error());

@@ -1,0 +1,37 @@
+#include "runner/cli/commands.hh"
+
+namespace akbuild::cli {
+
+void add_step_invocation_options(CLI::App* cmd, StepInvocation& o) {
+  cmd->add_option("-w,--with", o.with, "a with: value as KEY=VALUE (repeatable)");
+  cmd->add_option("--id", o.id, "the step id (default: the kind); keys explain history and pins");
+  cmd->add_flag("--json", o.json, "one JSON event object per line");
+  cmd->add_option("-j,--jobs", o.jobs, "steps run at once (default: cores)");
+  cmd->add_option("--sandbox", o.sandbox, "auto (bubblewrap when it works), require, or off")
+      ->check(CLI::IsMember({"auto", "require", "off"}));
+  cmd->add_option("-C,--workspace", o.workspace, "the workspace (default: the current directory)");
+}
+
+Result<engine::StepRequest> step_request(const StepInvocation& o) {
+  std::map<std::string, std::string> with;
+  for (const auto& item : o.with) {
+    auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
+    with[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return engine::StepRequest{o.id.empty() ? o.kind : o.id, o.kind, std::move(with)};
+}
+
+engine::EngineOptions engine_options(const StepInvocation& o, const GlobalOptions& global) {
+  engine::EngineOptions options;
+  options.workspace = o.workspace.empty() ? std::filesystem::current_path() : std::filesystem::path(o.workspace);
+  options.cache_dir = resolve_cache_dir(global);
+  options.jobs = o.jobs;
+  options.sandbox = o.sandbox == "require" ? exec::SandboxMode::require
+                    : o.sandbox == "off"   ? exec::SandboxMode::off
+                                           : exec::SandboxMode::automatic;
+  return options;
+}
+
+} // namespace akbuild::cli
