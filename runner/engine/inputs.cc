@@ -50,14 +50,6 @@ struct Collector : TreeVisitor {
   }
 };
 
-Result<std::string> hash_one(const fs::path& path) {
-  auto fd = AK_TRY(open_fd(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  HashSink sink;
-  auto n = stream_fd(fd.get(), sink);
-  if (!n) return fail(n.error().context(path.string()));
-  return to_hex(sink.finish());
-}
-
 unsigned pick_threads(unsigned threads, std::size_t work) {
   if (threads == 0) threads = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
   return static_cast<unsigned>(std::max<std::size_t>(1, std::min<std::size_t>(threads, work)));
@@ -65,8 +57,8 @@ unsigned pick_threads(unsigned threads, std::size_t work) {
 
 } // namespace
 
-Result<std::vector<std::string>> hash_files_parallel(const std::vector<fs::path>& paths, unsigned threads) {
-  std::vector<std::string> out(paths.size());
+Result<std::vector<cas::Digest>> hash_files_parallel(const std::vector<fs::path>& paths, unsigned threads) {
+  std::vector<cas::Digest> out(paths.size());
   std::atomic<std::size_t> next{0};
   std::mutex error_mutex;
   std::optional<Error> error;
@@ -78,13 +70,14 @@ Result<std::vector<std::string>> hash_files_parallel(const std::vector<fs::path>
         std::lock_guard lock(error_mutex);
         if (error) return;
       }
-      auto d = hash_one(paths[i]);
+      // No stat cache here: collect_inputs consulted it already and records the results itself.
+      auto d = cas::hash_file_cached(nullptr, paths[i], FileInfo{});
       if (!d) {
         std::lock_guard lock(error_mutex);
         if (!error) error = d.error();
         return;
       }
-      out[i] = std::move(*d);
+      out[i] = *d;
     }
   };
   unsigned n = pick_threads(threads, paths.size());
@@ -120,11 +113,8 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
   auto digests = AK_TRY(hash_files_parallel(miss_paths, threads));
   for (std::size_t k = 0; k < misses.size(); ++k) {
     auto& f = c.files[misses[k]];
-    f.digest = digests[k];
-    if (stat_cache) {
-      auto d = cas::Digest::parse(f.digest);
-      if (d) stat_cache->record(miss_paths[k].string(), c.infos[misses[k]], *d);
-    }
+    f.digest = digests[k].hex();
+    if (stat_cache) stat_cache->record(miss_paths[k].string(), c.infos[misses[k]], digests[k]);
   }
   if (stat_cache && !misses.empty()) AK_TRY_VOID(stat_cache->flush());
   if (stats) *stats = InputStats{c.files.size(), misses.size(), miss_bytes};

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runner/cas/digest.hh"
 #include "runner/core/glob.hh"
 #include "runner/core/result.hh"
 #include "runner/core/walk.hh"
@@ -38,7 +39,7 @@ Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& works
                                               InputStats* stats = nullptr);
 
 // The sha256 of files given by absolute path, hashed on `threads` threads, in input order.
-Result<std::vector<std::string>> hash_files_parallel(const std::vector<std::filesystem::path>& paths,
+Result<std::vector<cas::Digest>> hash_files_parallel(const std::vector<std::filesystem::path>& paths,
                                                      unsigned threads);
 
 } // namespace akbuild::engine

@@ -70,7 +70,7 @@ TEST_CASE("hash_files_parallel gives the digests in input order and names an unr
   }
   auto d = hash_files_parallel(files, 3);
   REQUIRE(d);
-  for (int i = 0; i < 9; ++i) CHECK((*d)[static_cast<std::size_t>(i)] == to_hex(sha256(std::to_string(i))));
+  for (int i = 0; i < 9; ++i) CHECK((*d)[static_cast<std::size_t>(i)].hex() == to_hex(sha256(std::to_string(i))));
   files.push_back(dir / "missing");
   auto e = hash_files_parallel(files, 3);
   REQUIRE(!e);
