@@ -7,58 +7,39 @@
 #include "nixdrv/nar_hash.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
-#include "runner/core/walk.hh"
+#include "runner/core/scan.hh"
 
 namespace akbuild::nixdrv {
 
 namespace {
 
-constexpr std::string_view k_format = "akbuild-nar-hash-cache 1";
+constexpr std::string_view k_format = "akbuild-nar-hash-cache 2";
 
-class StatVisitor final : public TreeVisitor {
-public:
-  Result<> directory_begin(std::string_view rel, const FileInfo& info) override { return add(rel, info, 'd'); }
-  Result<> directory_end(std::string_view) override {
-    m_hasher.update(std::string_view("\0e", 2));
-    return ok();
+// One record per entry: its path (unique in a tree, so the records spell out its shape), its
+// type and every stat field that changes when its content may have.
+void add_record(Hasher& hasher, const ScanEntry& e) {
+  struct Record {
+    std::uint64_t size, dev, ino;
+    std::int64_t mtime, ctime;
+    std::uint32_t mode;
+    char type;
+  } r{};
+  std::memset(&r, 0, sizeof r);
+  r.size = e.info.size;
+  r.dev = e.info.dev;
+  r.ino = e.info.ino;
+  r.mtime = e.info.mtime_ns;
+  r.ctime = e.info.ctime_ns;
+  r.mode = e.info.mode;
+  r.type = e.info.type == FileType::directory ? 'd' : e.info.type == FileType::symlink ? 'l' : 'f';
+  hasher.update(e.rel);
+  hasher.update(std::string_view("\0", 1));
+  hasher.update(std::as_bytes(std::span(&r, 1)));
+  if (e.info.type == FileType::symlink) {
+    hasher.update(e.target);
+    hasher.update(std::string_view("\0", 1));
   }
-  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
-    return add(rel, info, 'f');
-  }
-  Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    AK_TRY_VOID(add(rel, info, 'l'));
-    m_hasher.update(target);
-    m_hasher.update(std::string_view("\0", 1));
-    return ok();
-  }
-
-  NarHashCache::Fingerprint finish() { return {to_hex(m_hasher.finish()), m_newest}; }
-
-private:
-  Result<> add(std::string_view rel, const FileInfo& info, char type) {
-    struct Record {
-      std::uint64_t size, dev, ino;
-      std::int64_t mtime, ctime;
-      std::uint32_t mode;
-      char type;
-    } r{};
-    std::memset(&r, 0, sizeof r);
-    r.size = info.size;
-    r.dev = info.dev;
-    r.ino = info.ino;
-    r.mtime = info.mtime_ns;
-    r.ctime = info.ctime_ns;
-    r.mode = info.mode;
-    r.type = type;
-    m_hasher.update(rel);
-    m_hasher.update(std::string_view("\0", 1));
-    m_hasher.update(std::as_bytes(std::span(&r, 1)));
-    m_newest = std::max({m_newest, info.mtime_ns, info.ctime_ns});
-    return ok();
-  }
-  Hasher m_hasher{HashAlgo::sha256};
-  std::int64_t m_newest = 0;
-};
+}
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -68,11 +49,17 @@ std::int64_t now_ns() {
 } // namespace
 
 Result<NarHashCache::Fingerprint> NarHashCache::fingerprint(const std::filesystem::path& path) {
-  StatVisitor visitor;
-  WalkOptions options;
+  ScanOptions options;
   options.max_depth = k_nar_max_depth;
-  AK_TRY_VOID(walk_tree(path, visitor, options));
-  return visitor.finish();
+  auto entries = AK_TRY(scan_tree(path, options));
+  Hasher hasher(HashAlgo::sha256);
+  std::int64_t newest = 0;
+  for (const auto& e : entries) {
+    if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info).context(path.string()));
+    add_record(hasher, e);
+    newest = std::max({newest, e.info.mtime_ns, e.info.ctime_ns});
+  }
+  return Fingerprint{to_hex(hasher.finish()), newest};
 }
 
 Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {

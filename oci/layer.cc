@@ -1,17 +1,18 @@
 #include "oci/layer.hh"
 
+#include <cstring>
 #include <map>
 
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/core/sink.hh"
+#include "runner/core/scan.hh"
 #include "runner/core/walk.hh"
 
 namespace akbuild::oci {
@@ -20,51 +21,86 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_cache_version = "akbuild-oci-layer-1";
+constexpr std::string_view k_cache_version = "akbuild-oci-layer-2";
 
-// Hashes what identifies a tree's tar without reading file content.
-class FingerprintVisitor final : public TreeVisitor {
+// One record of a layer fingerprint: fixed-width stat fields, then the path and the extra
+// string (hardlink group, content digest or symlink target), each length-prefixed since they may
+// hold any byte but NUL.
+void fingerprint_line(Hasher& hasher, std::string_view rel, char type, const FileInfo& info, std::string_view extra) {
+  struct Record {
+    std::uint64_t rel_size, extra_size, size;
+    std::int64_t mtime, ctime;
+    std::uint32_t mode;
+    char type;
+  } r{};
+  std::memset(&r, 0, sizeof r);
+  r.rel_size = rel.size();
+  r.extra_size = extra.size();
+  r.size = info.size;
+  r.mtime = info.mtime_ns;
+  r.ctime = info.ctime_ns;
+  r.mode = info.mode;
+  r.type = type;
+  hasher.update(std::as_bytes(std::span(&r, 1)));
+  hasher.update(rel);
+  hasher.update(extra);
+}
+
+// Hardlinked files are one tar entry and its links: the first path of each inode names the group.
+class HardlinkGroups {
 public:
-  explicit FingerprintVisitor(bool content) : m_content(content) {}
+  std::string group(std::string_view rel, const FileInfo& info) {
+    if (info.nlink <= 1) return {};
+    return m_first.try_emplace({info.dev, info.ino}, std::string(rel)).first->second;
+  }
+
+private:
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> m_first;
+};
+
+// What identifies a tree's tar from stat data alone (a parallel scan; no file is read).
+Result<std::string> stat_fingerprint(const fs::path& source) {
+  auto entries = AK_TRY(scan_tree(source));
+  Hasher hasher(HashAlgo::sha256);
+  HardlinkGroups links;
+  for (const auto& e : entries) {
+    switch (e.info.type) {
+    case FileType::directory: fingerprint_line(hasher, e.rel, 'd', e.info, ""); break;
+    case FileType::regular: fingerprint_line(hasher, e.rel, 'f', e.info, links.group(e.rel, e.info)); break;
+    case FileType::symlink: fingerprint_line(hasher, e.rel, 'l', e.info, e.target); break;
+    case FileType::other: return fail(unsupported_type_error(e.rel, e.info));
+    }
+  }
+  return to_hex(hasher.finish());
+}
+
+// The same from file content instead of times and sizes, for sources recreated on every run.
+class ContentFingerprint final : public TreeVisitor {
+public:
   Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
-    FileInfo stable = info;
-    if (m_content) stable.mtime_ns = stable.ctime_ns = stable.size = 0;
-    line(rel, 'd', stable, "");
+    fingerprint_line(m_hasher, rel, 'd', stable(info, true), "");
     return ok();
   }
   Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
-    std::string group;
-    if (info.nlink > 1) group = m_links.try_emplace({info.dev, info.ino}, std::string(rel)).first->second;
-    if (!m_content) {
-      line(rel, 'f', info, group);
-      return ok();
-    }
     HashSink content;
     AK_TRY_VOID(stream_file_at(dirfd, name, content));
-    FileInfo stable = info;
-    stable.mtime_ns = stable.ctime_ns = 0;
-    line(rel, 'f', stable, group + "\n" + to_hex(content.finish()));
+    fingerprint_line(m_hasher, rel, 'f', stable(info, false), m_links.group(rel, info) + "\n" + to_hex(content.finish()));
     return ok();
   }
   Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    FileInfo stable = info;
-    if (m_content) stable.mtime_ns = stable.ctime_ns = 0;
-    line(rel, 'l', stable, target);
+    fingerprint_line(m_hasher, rel, 'l', stable(info, false), target);
     return ok();
   }
   std::string finish() { return to_hex(m_hasher.finish()); }
 
 private:
-  void line(std::string_view rel, char type, const FileInfo& info, std::string_view extra) {
-    // Length-prefixed strings: paths and targets may hold any byte but NUL.
-    m_hasher.update(fmt::format("{} {} {:o} {} {} {} {}:", rel.size(), type, info.mode, info.size, info.mtime_ns,
-                                info.ctime_ns, extra.size()));
-    m_hasher.update(rel);
-    m_hasher.update(extra);
+  static FileInfo stable(FileInfo info, bool drop_size) {
+    info.mtime_ns = info.ctime_ns = 0;
+    if (drop_size) info.size = 0;
+    return info;
   }
-  bool m_content;
   Hasher m_hasher{HashAlgo::sha256};
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> m_links;
+  HardlinkGroups m_links;
 };
 
 std::string hex_of(std::string_view digest) {
@@ -121,10 +157,12 @@ fs::path blob_path(const fs::path& blobs_dir, std::string_view digest) {
 
 Result<std::string> layer_cache_key(const LayerSpec& spec) {
   std::string fingerprint = spec.fingerprint;
-  if (fingerprint.empty()) {
-    FingerprintVisitor v(spec.content_fingerprint);
+  if (fingerprint.empty() && spec.content_fingerprint) {
+    ContentFingerprint v;
     AK_TRY_VOID(walk_tree(spec.source, v));
-    fingerprint = (spec.content_fingerprint ? "content:" : "stat:") + v.finish();
+    fingerprint = "content:" + v.finish();
+  } else if (fingerprint.empty()) {
+    fingerprint = "stat:" + AK_TRY(stat_fingerprint(spec.source));
   }
   nlohmann::json options;
   options["destination"] = AK_TRY(normalize_destination(spec.tar.destination));

@@ -58,7 +58,9 @@ Result<std::unique_ptr<CacheDir>> CacheDir::open(const fs::path& root_in) {
   cache->m_blobs = AK_TRY(open_blob_store(root.string()));
   cache->m_actions = std::make_unique<ActionCache>(root / "ac");
   cache->m_actions->set_blob_store(cache->m_blobs.get());
-  cache->m_stat = AK_TRY(StatCache::open(root / "stat.sqlite"));
+  cache->m_stat = AK_TRY(StatCache::open(root / "stat-cache"));
+  // The SQLite stat cache of earlier versions is not read any more.
+  for (const char* old : {"stat.sqlite", "stat.sqlite-wal", "stat.sqlite-shm"}) ::unlink((root / old).c_str());
   return cache;
 }
 

@@ -3,7 +3,7 @@
 //   <root>/cas/sha256/<2 hex>/<62 hex>   blobs
 //   <root>/ac/<2 hex>/<key hex>          action results
 //   <root>/ac/last/<step id hash>        last manifest per step id
-//   <root>/stat.sqlite                   stat cache
+//   <root>/stat-cache                    stat cache (runner/cas/stat_cache.hh)
 //   <root>/locks/<key hex>.lock          in-flight action locks (cross-process dedupe)
 //   <root>/tmp/                          temp files and dirs (same filesystem, for renames)
 // Opening checks that the root is writable and fails with one clear line if not.

@@ -1,5 +1,6 @@
 #pragma once
-// The persistent stat cache (SQLite, WAL): path -> (dev, inode, size, mtime, ctime, digest).
+// The persistent stat cache: path -> (dev, inode, size, mtime, ctime, digest), in one mapped file
+// shared by every akbuild process on the cache dir.
 // A file whose stat fields are unchanged is not re-read. A file is "racily clean" when its mtime
 // is not older than the moment its entry was written (within the filesystem's timestamp
 // granularity): such an entry is not trusted, and the file is re-hashed (as git does).
@@ -17,14 +18,14 @@ namespace akbuild::cas {
 
 class StatCache {
 public:
-  // Opens (creating) the database at `db_path`. Safe for several processes.
-  static Result<std::unique_ptr<StatCache>> open(const std::filesystem::path& db_path);
+  // The cache kept in the file `path` (created by the first flush). Safe for several processes.
+  static Result<std::unique_ptr<StatCache>> open(const std::filesystem::path& path);
   virtual ~StatCache() = default;
 
   // The cached digest for `abs_path` if `info` still matches and the entry is not racily clean.
-  virtual std::optional<Digest> lookup(const std::string& abs_path, const FileInfo& info) = 0;
+  virtual std::optional<Digest> lookup(std::string_view abs_path, const FileInfo& info) = 0;
   // Records a digest computed now. Buffered; committed by flush() (or on destruction).
-  virtual void record(const std::string& abs_path, const FileInfo& info, const Digest& digest) = 0;
+  virtual void record(std::string_view abs_path, const FileInfo& info, const Digest& digest) = 0;
   virtual Result<> flush() = 0;
 };
 

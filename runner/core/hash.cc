@@ -8,14 +8,25 @@
 namespace akbuild {
 
 namespace {
+// Fetched once: OpenSSL 3 looks an implicit EVP_sha256() up in its provider tables (under a lock)
+// at every EVP_DigestInit_ex, which costs more than hashing a small file. Kept for the process.
+const EVP_MD* fetch(const char* name, const EVP_MD* fallback) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md ? md : fallback;
+}
+
 const EVP_MD* evp_md(HashAlgo algo) {
+  static const EVP_MD* const md5 = fetch("MD5", EVP_md5());
+  static const EVP_MD* const sha1 = fetch("SHA1", EVP_sha1());
+  static const EVP_MD* const sha256 = fetch("SHA256", EVP_sha256());
+  static const EVP_MD* const sha512 = fetch("SHA512", EVP_sha512());
   switch (algo) {
-  case HashAlgo::md5: return EVP_md5();
-  case HashAlgo::sha1: return EVP_sha1();
-  case HashAlgo::sha256: return EVP_sha256();
-  case HashAlgo::sha512: return EVP_sha512();
+  case HashAlgo::md5: return md5;
+  case HashAlgo::sha1: return sha1;
+  case HashAlgo::sha256: return sha256;
+  case HashAlgo::sha512: return sha512;
   }
-  return EVP_sha256();
+  return sha256;
 }
 } // namespace
 
@@ -79,8 +90,8 @@ std::vector<std::byte> Hasher::finish() {
 Sha256Bytes sha256(std::span<const std::byte> bytes) {
   Sha256Bytes out{};
   unsigned int len = 0;
-  EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len, EVP_sha256(),
-             nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()), &len,
+             evp_md(HashAlgo::sha256), nullptr);
   return out;
 }
 

@@ -35,14 +35,9 @@ struct Walker {
     switch (info.type) {
     case FileType::regular: return visitor.regular(rel, info, dirfd, name);
     case FileType::symlink: {
-      std::string target(info.size ? info.size + 1 : 256, '\0');
-      for (;;) {
-        ssize_t n = ::readlinkat(dirfd, std::string(name).c_str(), target.data(), target.size());
-        if (n < 0) return fail(at(rel, errno_error("readlink")));
-        if (static_cast<std::size_t>(n) < target.size()) { target.resize(static_cast<std::size_t>(n)); break; }
-        target.resize(target.size() * 2);
-      }
-      return visitor.symlink(rel, info, target);
+      auto target = read_link_at(dirfd, std::string(name), info.size);
+      if (!target) return fail(at(rel, target.error()));
+      return visitor.symlink(rel, info, *target);
     }
     case FileType::directory: return directory(dirfd, name, rel, info, depth);
     case FileType::other: return visitor.other(rel, info);
@@ -117,10 +112,25 @@ Result<FileInfo> stat_path(const std::filesystem::path& path) {
   return file_info_from_stat(st);
 }
 
-Result<> TreeVisitor::other(std::string_view rel, const FileInfo& info) {
-  const char* what = S_ISFIFO(info.mode) ? "a FIFO" : S_ISSOCK(info.mode) ? "a socket" : "a device";
-  return fail(ErrorCode::invalid_argument, describe(rel) + ": is " + what + ", which has an unsupported type");
+Result<std::string> read_link_at(int dirfd, const std::string& name, std::uint64_t size_hint) {
+  std::string target(size_hint ? size_hint + 1 : 256, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+    if (n < 0) return fail(errno_error("readlink"));
+    if (static_cast<std::size_t>(n) < target.size()) {
+      target.resize(static_cast<std::size_t>(n));
+      return target;
+    }
+    target.resize(target.size() * 2);
+  }
 }
+
+Error unsupported_type_error(std::string_view rel, const FileInfo& info) {
+  const char* what = S_ISFIFO(info.mode) ? "a FIFO" : S_ISSOCK(info.mode) ? "a socket" : "a device";
+  return Error{ErrorCode::invalid_argument, describe(rel) + ": is " + what + ", which has an unsupported type"};
+}
+
+Result<> TreeVisitor::other(std::string_view rel, const FileInfo& info) { return fail(unsupported_type_error(rel, info)); }
 
 Error skip_directory() { return Error{ErrorCode::cancelled, std::string(k_skip_marker)}; }
 

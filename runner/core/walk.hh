@@ -45,6 +45,9 @@ public:
   virtual Result<> other(std::string_view rel, const FileInfo& info);
 };
 
+// "<rel>: is a FIFO (socket, device), which has an unsupported type".
+Error unsupported_type_error(std::string_view rel, const FileInfo& info);
+
 // The error a directory_begin returns to have its content skipped (not an error to the caller).
 Error skip_directory();
 
@@ -59,6 +62,9 @@ Result<> walk_tree(const std::filesystem::path& root, TreeVisitor& visitor, Walk
 Result<std::uint64_t> stream_fd(int fd, Sink& sink);
 // Opens `name` under `dirfd` (no symlink following) and streams it.
 Result<std::uint64_t> stream_file_at(int dirfd, std::string_view name, Sink& sink);
+
+// A symlink's target, read with readlinkat; `size_hint` is its lstat size.
+Result<std::string> read_link_at(int dirfd, const std::string& name, std::uint64_t size_hint);
 
 // Joins a relative path and a name with '/'.
 std::string join_rel(std::string_view rel, std::string_view name);

@@ -12,6 +12,7 @@
 #include "runner/cas/stat_cache.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
+#include "runner/core/scan.hh"
 #include "runner/core/sink.hh"
 
 namespace akbuild::engine {
@@ -19,36 +20,6 @@ namespace akbuild::engine {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct Collector : TreeVisitor {
-  const GlobSet& globs;
-  std::vector<InputFile> files;
-  std::vector<FileInfo> infos;
-
-  explicit Collector(const GlobSet& g) : globs(g) {}
-
-  Result<> directory_begin(std::string_view rel, const FileInfo&) override {
-    if (rel.empty()) return ok();
-    if (rel == ".git" || !globs.could_match_below(rel)) return fail(skip_directory());
-    return ok();
-  }
-  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
-    if (!globs.matches(rel)) return ok();
-    files.push_back(InputFile{std::string(rel), FileType::regular, info.executable, {}, {}, info.size});
-    infos.push_back(info);
-    return ok();
-  }
-  Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    if (!globs.matches(rel)) return ok();
-    files.push_back(InputFile{std::string(rel), FileType::symlink, false, {}, std::string(target), 0});
-    infos.push_back(info);
-    return ok();
-  }
-  Result<> other(std::string_view rel, const FileInfo& info) override {
-    if (!globs.matches(rel)) return ok();
-    return TreeVisitor::other(rel, info);
-  }
-};
 
 unsigned pick_threads(unsigned threads, std::size_t work) {
   if (threads == 0) threads = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
@@ -91,34 +62,54 @@ Result<std::vector<cas::Digest>> hash_files_parallel(const std::vector<fs::path>
 
 Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const GlobSet& globs,
                                               cas::StatCache* stat_cache, unsigned threads, InputStats* stats) {
-  Collector c(globs);
-  if (!globs.empty()) AK_TRY_VOID(walk_tree(workspace, c));
+  std::vector<InputFile> files;
+  std::vector<FileInfo> infos;
+  if (!globs.empty()) {
+    ScanOptions options;
+    options.threads = threads;
+    options.descend = [&globs](std::string_view rel) {
+      return rel.empty() || (rel != ".git" && globs.could_match_below(rel));
+    };
+    auto entries = AK_TRY(scan_tree(workspace, options));
+    for (auto& e : entries) {
+      if (e.rel.empty() || e.info.type == FileType::directory || !globs.matches(e.rel)) continue;
+      if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
+      bool regular = e.info.type == FileType::regular;
+      files.push_back(InputFile{std::move(e.rel), e.info.type, regular && e.info.executable, {},
+                                std::move(e.target), regular ? e.info.size : 0});
+      infos.push_back(e.info);
+    }
+  }
   std::vector<std::size_t> misses;
   std::vector<fs::path> miss_paths;
   std::uint64_t miss_bytes = 0;
-  for (std::size_t i = 0; i < c.files.size(); ++i) {
-    auto& f = c.files[i];
+  std::string abs = workspace.string();
+  if (!abs.ends_with('/')) abs.push_back('/');
+  const std::size_t prefix = abs.size();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto& f = files[i];
     if (f.type != FileType::regular) continue;
-    auto abs = workspace / f.path;
+    abs.resize(prefix);
+    abs.append(f.path);
     if (stat_cache) {
-      if (auto d = stat_cache->lookup(abs.string(), c.infos[i])) {
+      if (auto d = stat_cache->lookup(abs, infos[i])) {
         f.digest = d->hex();
         continue;
       }
     }
     misses.push_back(i);
-    miss_paths.push_back(std::move(abs));
+    miss_paths.emplace_back(abs);
     miss_bytes += f.size;
   }
   auto digests = AK_TRY(hash_files_parallel(miss_paths, threads));
   for (std::size_t k = 0; k < misses.size(); ++k) {
-    auto& f = c.files[misses[k]];
+    auto& f = files[misses[k]];
     f.digest = digests[k].hex();
-    if (stat_cache) stat_cache->record(miss_paths[k].string(), c.infos[misses[k]], digests[k]);
+    if (stat_cache) stat_cache->record(miss_paths[k].string(), infos[misses[k]], digests[k]);
   }
   if (stat_cache && !misses.empty()) AK_TRY_VOID(stat_cache->flush());
-  if (stats) *stats = InputStats{c.files.size(), misses.size(), miss_bytes};
-  return std::move(c.files);
+  if (stats) *stats = InputStats{files.size(), misses.size(), miss_bytes};
+  return files;
 }
 
 } // namespace akbuild::engine

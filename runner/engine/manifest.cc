@@ -10,20 +10,23 @@
 namespace akbuild::engine {
 
 std::string Manifest::text() const {
-  auto lines = m_lines;
+  // Sorting views, not copies: a step over 25,000 files has as many lines.
+  std::vector<std::string_view> lines(m_lines.begin(), m_lines.end());
   std::sort(lines.begin(), lines.end());
+  std::size_t size = 0;
+  for (auto l : lines) size += l.size() + 1;
   std::string out;
-  for (const auto& l : lines) {
+  out.reserve(size);
+  for (auto l : lines) {
     out += l;
     out += '\n';
   }
   return out;
 }
 
-std::string Manifest::key() const {
-  auto digest = sha256(text());
-  return to_hex(digest);
-}
+std::string Manifest::key() const { return key_of(text()); }
+
+std::string Manifest::key_of(std::string_view text) { return to_hex(sha256(text)); }
 
 std::string manifest_path(std::string_view path) {
   bool plain = !path.empty() && path.front() != ' ' && path.back() != ' ' && path.front() != '"';

@@ -31,6 +31,8 @@ public:
   std::string text() const;
   // sha256 hex of text().
   std::string key() const;
+  // The key of a manifest's text(), for callers that have it already.
+  static std::string key_of(std::string_view text);
 
 private:
   std::vector<std::string> m_lines;

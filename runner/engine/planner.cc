@@ -146,8 +146,10 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   Manifest m;
   add_params(m, step, false);
   for (const auto& f : k.inputs) {
-    if (f.type == FileType::symlink) m.add("input " + manifest_path(f.path) + ": -> " + f.target);
-    else m.add("input " + manifest_path(f.path) + ": " + f.digest + (f.executable ? " x" : ""));
+    std::string line = "input " + manifest_path(f.path);
+    if (f.type == FileType::symlink) line.append(": -> ").append(f.target);
+    else line.append(": ").append(f.digest).append(f.executable ? " x" : "");
+    m.add(std::move(line));
   }
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     std::string line = "dep " + dep_steps[i]->request.id + ":";
@@ -161,7 +163,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);
   k.manifest = m.text();
-  k.key = m.key();
+  k.key = Manifest::key_of(k.manifest);
   return k;
 }
 

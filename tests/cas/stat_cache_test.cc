@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::unique_ptr<StatCache> open_db(const test::TestDir& dir) {
-  auto db = StatCache::open(dir / "stat.sqlite");
+  auto db = StatCache::open(dir / "stat-cache");
   REQUIRE(db);
   return std::move(*db);
 }
@@ -124,7 +124,7 @@ TEST_CASE("Two processes recording into one stat cache at once lose nothing") {
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-      auto db = StatCache::open(dir / "stat.sqlite");
+      auto db = StatCache::open(dir / "stat-cache");
       if (!db) ::_exit(3);
       for (int round = 0; round < 5; ++round) {
         for (int i = 0; i < 500; ++i) {
@@ -160,9 +160,56 @@ TEST_CASE("Two processes recording into one stat cache at once lose nothing") {
   CHECK(found == 1000);
 }
 
-TEST_CASE("StatCache::open fails naming a database it cannot create") {
+TEST_CASE("StatCache::open fails naming a cache file it cannot create") {
   test::TestDir dir;
-  auto r = StatCache::open(dir / "missing" / "stat.sqlite");
+  auto r = StatCache::open(dir / "missing" / "stat-cache");
   REQUIRE_FALSE(r);
-  CHECK(r.error().message.find("missing/stat.sqlite") != std::string::npos);
+  CHECK(r.error().message.find("missing/stat-cache") != std::string::npos);
+}
+
+TEST_CASE("A stat cache file that fails its checksum is ignored, and rewritten whole") {
+  test::TestDir dir;
+  fs::path f = dir / "a.txt";
+  test::write(f, "content");
+  age(f);
+  FileInfo info = info_of(f);
+  Digest right = Digest::of(std::string_view("content"));
+  {
+    auto db = open_db(dir);
+    db->record(f.string(), info, right);
+    REQUIRE(db->flush());
+  }
+  REQUIRE(open_db(dir)->lookup(f.string(), info) == right);
+  // Flip one byte of the recorded digest (the last bytes of the file): a bit rot or a torn write.
+  {
+    auto bytes = test::read(dir / "stat-cache");
+    bytes.back() = static_cast<char>(bytes.back() ^ 1);
+    test::write(dir / "stat-cache", bytes);
+  }
+  auto db = open_db(dir);
+  CHECK_FALSE(db->lookup(f.string(), info));  // never the flipped digest
+  CHECK(*hash_file_cached(db.get(), f, info) == right);
+  REQUIRE(db->flush());
+  CHECK(open_db(dir)->lookup(f.string(), info) == right);
+  for (const auto& e : fs::directory_iterator(dir.path()))  // no temp file left behind
+    CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+}
+
+TEST_CASE("A flush keeps what another process wrote after this one read the file") {
+  test::TestDir dir;
+  FileInfo a, b;
+  a.ino = 1;
+  b.ino = 2;
+  auto first = open_db(dir);
+  CHECK_FALSE(first->lookup("/a", a));  // maps the (missing) file now
+  {
+    auto second = open_db(dir);
+    second->record("/b", b, Digest::of(std::string_view("b")));
+    REQUIRE(second->flush());
+  }
+  first->record("/a", a, Digest::of(std::string_view("a")));
+  REQUIRE(first->flush());
+  auto db = open_db(dir);
+  CHECK(db->lookup("/a", a) == Digest::of(std::string_view("a")));
+  CHECK(db->lookup("/b", b) == Digest::of(std::string_view("b")));
 }

@@ -41,7 +41,7 @@ TEST_CASE("collect_inputs reads unchanged files from the stat cache and rehashes
   test::TestDir dir;
   auto ws = dir / "ws";
   for (int i = 0; i < 20; ++i) test::write(ws / ("f" + std::to_string(i)), std::string(1000 + i, 'x'));
-  auto cache = cas::StatCache::open(dir / "stat.sqlite");
+  auto cache = cas::StatCache::open(dir / "stat-cache");
   REQUIRE(cache);
   auto globs = *GlobSet::parse({"**"}, {});
   InputStats first, second;

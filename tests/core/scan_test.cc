@@ -1,0 +1,147 @@
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner/core/scan.hh"
+#include "runner/core/walk.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+// What walk_tree reports, as "<type>:<rel>[->target]" lines: scan_tree must agree line for line.
+struct Lister : TreeVisitor {
+  std::vector<std::string> lines;
+  Result<> directory_begin(std::string_view rel, const FileInfo&) override {
+    lines.push_back("d:" + std::string(rel));
+    return ok();
+  }
+  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
+    lines.push_back("f:" + std::string(rel) + ":" + std::to_string(info.size));
+    return ok();
+  }
+  Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
+    lines.push_back("l:" + std::string(rel) + "->" + std::string(target));
+    return ok();
+  }
+};
+
+std::vector<std::string> lines_of(const std::vector<ScanEntry>& entries) {
+  std::vector<std::string> out;
+  for (const auto& e : entries) {
+    switch (e.info.type) {
+    case FileType::directory: out.push_back("d:" + e.rel); break;
+    case FileType::regular: out.push_back("f:" + e.rel + ":" + std::to_string(e.info.size)); break;
+    case FileType::symlink: out.push_back("l:" + e.rel + "->" + e.target); break;
+    case FileType::other: out.push_back("o:" + e.rel); break;
+    }
+  }
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("scan_tree lists what walk_tree visits, in the same order, on any thread count") {
+  test::TestDir dir;
+  auto root = dir / "t";
+  // Wide (a directory big enough to have its stat calls split) and deep, with byte-order traps.
+  for (int i = 0; i < 1300; ++i) test::write(root / "wide" / ("f" + std::to_string(i)), std::string(i % 7, 'x'));
+  std::string deep = "deep";
+  for (int i = 0; i < 20; ++i) deep += "/d" + std::to_string(i);
+  test::write(root / deep / "leaf", "leaf");
+  test::write(root / "B", "upper");
+  test::write(root / "a b", "space");
+  test::write(root / "\xc3\xa9", "e");
+  fs::create_directories(root / "empty");
+  fs::create_symlink("../outside", root / "link");
+  fs::create_symlink("dangling/target", root / "wide" / "zlink");
+
+  Lister walked;
+  REQUIRE(walk_tree(root, walked));
+  for (unsigned threads : {1u, 2u, 7u}) {
+    CAPTURE(threads);
+    ScanOptions options;
+    options.threads = threads;
+    auto scanned = scan_tree(root, options);
+    REQUIRE(scanned);
+    CHECK(lines_of(*scanned) == walked.lines);
+    CHECK((*scanned)[0].rel.empty());
+  }
+}
+
+TEST_CASE("scan_tree does not descend where told not to, but lists the directory itself") {
+  test::TestDir dir;
+  auto root = dir / "t";
+  test::write(root / ".git" / "HEAD", "ref");
+  test::write(root / "src" / "a.c", "a");
+  test::write(root / "src" / "skip" / "b.c", "b");
+  ScanOptions options;
+  options.descend = [](std::string_view rel) { return rel != ".git" && rel != "src/skip"; };
+  auto scanned = scan_tree(root, options);
+  REQUIRE(scanned);
+  CHECK(lines_of(*scanned) == std::vector<std::string>{"d:", "d:.git", "d:src", "f:src/a.c:1", "d:src/skip"});
+}
+
+TEST_CASE("scan_tree of a file or a symlink lists just it") {
+  test::TestDir dir;
+  test::write(dir / "f", "FF");
+  fs::create_symlink("f", dir / "l");
+  auto file = scan_tree(dir / "f");
+  REQUIRE(file);
+  CHECK(lines_of(*file) == std::vector<std::string>{"f::2"});
+  auto link = scan_tree(dir / "l");
+  REQUIRE(link);
+  CHECK(lines_of(*link) == std::vector<std::string>{"l:->f"});
+}
+
+TEST_CASE("scan_tree reports FIFOs as other, enforces a depth limit and names what it cannot read") {
+  test::TestDir dir;
+  auto root = dir / "t";
+  fs::create_directories(root / "a" / "b" / "c");
+  REQUIRE(::mkfifo((root / "a" / "pipe").c_str(), 0644) == 0);
+  auto all = scan_tree(root);
+  REQUIRE(all);
+  CHECK(lines_of(*all) == std::vector<std::string>{"d:", "d:a", "d:a/b", "d:a/b/c", "o:a/pipe"});
+
+  ScanOptions shallow;
+  shallow.max_depth = 2;
+  auto deep = scan_tree(root, shallow);
+  REQUIRE_FALSE(deep);
+  CHECK(deep.error().message.find("a/b/c") != std::string::npos);
+  CHECK(deep.error().message.find("deeper than 2 levels") != std::string::npos);
+
+  auto missing = scan_tree(dir / "nope");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message.find("nope") != std::string::npos);
+
+  if (::geteuid() != 0) {  // root reads any directory
+    fs::permissions(root / "a" / "b", fs::perms::none);
+    auto denied = scan_tree(root);
+    fs::permissions(root / "a" / "b", fs::perms::owner_all);
+    REQUIRE_FALSE(denied);
+    CHECK(denied.error().message.find("a/b") != std::string::npos);
+  }
+}
+
+TEST_CASE("scan_tree reports the stat fields input hashing keys on") {
+  test::TestDir dir;
+  test::write(dir / "t" / "x", "abc", true);
+  auto scanned = scan_tree(dir / "t");
+  REQUIRE(scanned);
+  REQUIRE(scanned->size() == 2);
+  const auto& e = (*scanned)[1];
+  auto direct = stat_path(dir / "t" / "x");
+  REQUIRE(direct);
+  CHECK(e.rel == "x");
+  CHECK(e.info.executable);
+  CHECK(e.info.ino == direct->ino);
+  CHECK(e.info.dev == direct->dev);
+  CHECK(e.info.mtime_ns == direct->mtime_ns);
+  CHECK(e.info.ctime_ns == direct->ctime_ns);
+  CHECK(e.info.size == 3);
+}
