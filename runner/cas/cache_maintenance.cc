@@ -80,7 +80,7 @@ Result<v1::ActionResult> read_record(const StoredFile& file) {
   return result;
 }
 
-// Every blob a record keeps alive: its output trees (records and contents) and its logs.
+// Every blob a record keeps alive: its output trees (records and contents), its logs and manifest.
 Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::ActionResult& result) {
   std::unordered_set<Digest> blobs;
   for (const auto& [path, hex] : result.outputs()) {
@@ -88,7 +88,7 @@ Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::Acti
     if (!d) return fail(ErrorCode::corrupt, "output " + path + ": " + d.error().message);
     AK_TRY_VOID(collect_tree_blobs(store, *d, blobs));
   }
-  for (const auto* hex : {&result.stdout_digest(), &result.stderr_digest()}) {
+  for (const auto* hex : {&result.stdout_digest(), &result.stderr_digest(), &result.manifest_digest()}) {
     if (hex->empty()) continue;
     auto d = Digest::parse(*hex);
     if (!d) return fail(ErrorCode::corrupt, d.error().message);

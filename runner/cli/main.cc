@@ -3,9 +3,11 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/log.hh"
+#include "runner/core/memory.hh"
 
 int main(int argc, char** argv) {
   using namespace akbuild;
+  tune_heap();
   CLI::App app{"akbuild: typed, content-addressed, cached build steps for Forgejo Actions", "akbuild"};
   app.set_version_flag("--version", std::string("akbuild ") + AKBUILD_VERSION);
   app.require_subcommand(1);

@@ -29,7 +29,7 @@ constexpr std::size_t k_stat_chunk = 512;
 struct DirNode;
 
 struct Child {
-  std::string name;
+  std::string rel;  // the parent's rel + '/' + name: sorts as the names do, and is moved out at the end
   FileInfo info;
   std::string target;
   std::unique_ptr<DirNode> dir;  // a directory whose content is listed
@@ -150,12 +150,13 @@ private:
         off += e->d_reclen;
         std::string_view name = e->d_name;
         if (name == "." || name == "..") continue;
-        node.children.push_back(Child{std::string(name), {}, {}, nullptr});
+        node.children.push_back(Child{join_rel(node.rel, name), {}, {}, nullptr});
       }
     }
-    // std::string compares as unsigned char (char_traits<char>::lt), i.e. raw byte order.
+    // std::string compares as unsigned char (char_traits<char>::lt), i.e. raw byte order; every
+    // rel here has the same prefix, so this is the order of the names.
     std::sort(node.children.begin(), node.children.end(),
-              [](const Child& a, const Child& b) { return a.name < b.name; });
+              [](const Child& a, const Child& b) { return a.rel < b.rel; });
     std::size_t total = node.children.size();
     // Split a large directory's stat calls; the first chunk stays on this thread.
     for (std::size_t begin = k_stat_chunk; begin < total; begin += k_stat_chunk)
@@ -166,24 +167,24 @@ private:
   Result<> stat_children(const Task& task) {
     DirNode& node = *task.node;
     int dirfd = task.fd->get();
+    const std::size_t name_at = node.rel.empty() ? 0 : node.rel.size() + 1;
     for (std::size_t i = task.begin; i < task.end; ++i) {
       Child& c = node.children[i];
-      std::string child_rel = join_rel(node.rel, c.name);
+      const char* name = c.rel.c_str() + name_at;
       unsigned depth = node.depth + 1;
       if (m_options.max_depth && depth > m_options.max_depth)
-        return fail(at(child_rel, Error{ErrorCode::invalid_argument,
-                                        "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
+        return fail(at(c.rel, Error{ErrorCode::invalid_argument,
+                                    "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
       struct stat st {};
-      if (::fstatat(dirfd, c.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return fail(at(child_rel, errno_error("stat")));
+      if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return fail(at(c.rel, errno_error("stat")));
       c.info = file_info_from_stat(st);
       if (c.info.type == FileType::symlink) {
-        auto target = read_link_at(dirfd, c.name, c.info.size);
-        if (!target) return fail(at(child_rel, target.error()));
+        auto target = read_link_at(dirfd, name, c.info.size);
+        if (!target) return fail(at(c.rel, target.error()));
         c.target = std::move(*target);
-      } else if (c.info.type == FileType::directory && (!m_options.descend || m_options.descend(child_rel))) {
+      } else if (c.info.type == FileType::directory && (!m_options.descend || m_options.descend(c.rel))) {
         c.dir = std::make_unique<DirNode>();
-        c.dir->rel = std::move(child_rel);
+        c.dir->rel = c.rel;
         c.dir->depth = depth;
         push(Task{c.dir.get(), nullptr, 0, 0});
       }
@@ -202,11 +203,12 @@ private:
   std::optional<Error> m_error;
 };
 
-void flatten(const DirNode& node, std::vector<ScanEntry>& out) {
-  for (const Child& c : node.children) {
-    out.push_back(ScanEntry{join_rel(node.rel, c.name), c.info, c.target});
+void flatten(DirNode& node, std::vector<ScanEntry>& out) {
+  for (Child& c : node.children) {
+    out.push_back(ScanEntry{std::move(c.rel), c.info, std::move(c.target)});
     if (c.dir) flatten(*c.dir, out);
   }
+  std::vector<Child>().swap(node.children);  // give the memory back for the caller's next allocations
 }
 
 std::size_t count(const DirNode& node) {
@@ -224,7 +226,7 @@ Result<std::vector<ScanEntry>> scan_tree(const std::filesystem::path& root, cons
   std::vector<ScanEntry> out;
   out.push_back(ScanEntry{"", file_info_from_stat(st), {}});
   if (S_ISLNK(st.st_mode)) {
-    auto target = read_link_at(AT_FDCWD, root.string(), out[0].info.size);
+    auto target = read_link_at(AT_FDCWD, root.c_str(), out[0].info.size);
     if (!target) return fail(target.error().context(root.string()));
     out[0].target = std::move(*target);
   }

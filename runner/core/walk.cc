@@ -35,7 +35,7 @@ struct Walker {
     switch (info.type) {
     case FileType::regular: return visitor.regular(rel, info, dirfd, name);
     case FileType::symlink: {
-      auto target = read_link_at(dirfd, std::string(name), info.size);
+      auto target = read_link_at(dirfd, std::string(name).c_str(), info.size);
       if (!target) return fail(at(rel, target.error()));
       return visitor.symlink(rel, info, *target);
     }
@@ -112,10 +112,10 @@ Result<FileInfo> stat_path(const std::filesystem::path& path) {
   return file_info_from_stat(st);
 }
 
-Result<std::string> read_link_at(int dirfd, const std::string& name, std::uint64_t size_hint) {
+Result<std::string> read_link_at(int dirfd, const char* name, std::uint64_t size_hint) {
   std::string target(size_hint ? size_hint + 1 : 256, '\0');
   for (;;) {
-    ssize_t n = ::readlinkat(dirfd, name.c_str(), target.data(), target.size());
+    ssize_t n = ::readlinkat(dirfd, name, target.data(), target.size());
     if (n < 0) return fail(errno_error("readlink"));
     if (static_cast<std::size_t>(n) < target.size()) {
       target.resize(static_cast<std::size_t>(n));

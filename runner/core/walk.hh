@@ -64,7 +64,7 @@ Result<std::uint64_t> stream_fd(int fd, Sink& sink);
 Result<std::uint64_t> stream_file_at(int dirfd, std::string_view name, Sink& sink);
 
 // A symlink's target, read with readlinkat; `size_hint` is its lstat size.
-Result<std::string> read_link_at(int dirfd, const std::string& name, std::uint64_t size_hint);
+Result<std::string> read_link_at(int dirfd, const char* name, std::uint64_t size_hint);
 
 // Joins a relative path and a name with '/'.
 std::string join_rel(std::string_view rel, std::string_view name);

@@ -296,8 +296,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   }
   auto out_blob = AK_TRY(env.cache.blobs().put(ctx.take_stdout()));
   auto err_blob = AK_TRY(env.cache.blobs().put(ctx.take_stderr()));
+  auto manifest_blob = AK_TRY(env.cache.blobs().put(manifest));
   a.set_key(key);
-  a.set_manifest(manifest);
+  a.set_manifest_digest(manifest_blob.hex());
   a.set_exit_code(ctx.exit_code());
   a.set_stdout_digest(out_blob.hex());
   a.set_stderr_digest(err_blob.hex());

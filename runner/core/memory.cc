@@ -1,0 +1,42 @@
+#include "runner/core/memory.hh"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+
+#include <malloc.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+namespace akbuild {
+
+namespace {
+// glibc's ceiling for the mmap threshold on 64-bit.
+constexpr std::size_t k_mmap_threshold = 32u << 20;
+} // namespace
+
+void tune_heap() {
+  ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(k_mmap_threshold));
+  ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(4 * k_mmap_threshold));
+  ::mallopt(M_TOP_PAD, 1 << 20);
+}
+
+void prefault_heap(std::size_t bytes) {
+  bytes = std::min(bytes, k_mmap_threshold - (1u << 20));
+  if (bytes < (1u << 20)) return;
+  // Taken from this thread's arena and given back at once: the range stays in the arena (see
+  // tune_heap) and the next allocations are carved from it.
+  void* volatile block = std::malloc(bytes);
+  if (!block) return;
+  auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto start = (reinterpret_cast<std::uintptr_t>(block) + page - 1) & ~(page - 1);
+  auto end = (reinterpret_cast<std::uintptr_t>(block) + bytes) & ~(page - 1);
+  if (end > start) (void)::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
+  std::free(block);
+}
+
+} // namespace akbuild
