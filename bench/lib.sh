@@ -20,11 +20,17 @@ bench_tree() {
   echo "$dir"
 }
 
-# Median wall time in seconds of a command, measured by hyperfine (warm-up run first).
+# Median wall time in seconds of a command, measured by hyperfine (warm-up run first). A command
+# with no pipe or redirection is started directly (-N), not through a shell whose start-up
+# hyperfine would have to estimate and subtract: that matters for commands of a few ms.
 bench_median() {
-  local json
+  local json direct=()
   json=$(mktemp)
-  hyperfine --style none --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null 2>&1 || {
+  case "${*: -1}" in
+    *'|'* | *'>'* | *'<'* | *';'* | *'&'* | *'$('* | *'`'*) ;;
+    *) direct=(-N) ;;
+  esac
+  hyperfine --style none "${direct[@]}" --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null 2>&1 || {
     rm -f "$json"; echo "nan"; return; }
   /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
   rm -f "$json"

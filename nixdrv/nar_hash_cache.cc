@@ -1,19 +1,22 @@
 #include "nixdrv/nar_hash_cache.hh"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "nixdrv/nar.hh"
 #include "nixdrv/nar_hash.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
+#include "runner/core/memory.hh"
 #include "runner/core/scan.hh"
 
 namespace akbuild::nixdrv {
 
 namespace {
 
-constexpr std::string_view k_format = "akbuild-nar-hash-cache 2";
+constexpr std::string_view k_format = "akbuild-nar-hash-cache 3";
 
 // One record per entry: its path (unique in a tree, so the records spell out its shape), its
 // type and every stat field that changes when its content may have.
@@ -51,15 +54,16 @@ std::int64_t now_ns() {
 Result<NarHashCache::Fingerprint> NarHashCache::fingerprint(const std::filesystem::path& path) {
   ScanOptions options;
   options.max_depth = k_nar_max_depth;
-  auto entries = AK_TRY(scan_tree(path, options));
+  auto tree = AK_TRY(scan_tree(path, options));
   Hasher hasher(HashAlgo::sha256);
   std::int64_t newest = 0;
-  for (const auto& e : entries) {
+  AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info).context(path.string()));
     add_record(hasher, e);
     newest = std::max({newest, e.info.mtime_ns, e.info.ctime_ns});
-  }
-  return Fingerprint{to_hex(hasher.finish()), newest};
+    return ok();
+  }));
+  return Fingerprint{to_hex(hasher.finish()), newest, tree.size()};
 }
 
 Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {
@@ -71,24 +75,33 @@ Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {
   while (key.size() > 1 && key.back() == '/') key.pop_back();
   auto entry = m_dir / to_hex(sha256(key));
 
+  // k_format \n root \n fingerprint \n SRI \n entry count \n
+  auto stored = read_file(entry);
+  std::vector<std::string_view> lines;
+  if (stored) {
+    for (std::string_view rest = *stored; !rest.empty();) {
+      auto nl = rest.find('\n');
+      lines.push_back(rest.substr(0, nl));
+      rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+    }
+  }
+  bool ours = lines.size() == 5 && lines[0] == k_format && lines[1] == key;
+  // The scan allocates a record per entry: populate that much heap at once (see core/memory.hh).
+  if (ours) prefault_heap(std::strtoull(std::string(lines[4]).c_str(), nullptr, 10) * 200);
+
   std::int64_t started = now_ns();
   auto print = AK_TRY(fingerprint(absolute));
-  if (auto stored = read_file(entry)) {
-    // k_format \n root \n fingerprint \n SRI \n
-    std::string expected_head = std::string(k_format) + "\n" + key + "\n" + print.digest + "\n";
-    if (stored->starts_with(expected_head)) {
-      std::string_view sri = std::string_view(*stored).substr(expected_head.size());
-      if (sri.ends_with('\n')) sri.remove_suffix(1);
-      if (auto h = Hash::parse_sri(sri)) {
-        m_last_hit = true;
-        return *h;
-      }
+  if (ours && lines[2] == print.digest) {
+    if (auto h = Hash::parse_sri(lines[3])) {
+      m_last_hit = true;
+      return *h;
     }
   }
   auto hash = AK_TRY(nixdrv::nar_hash(absolute));
   auto margin = std::chrono::duration_cast<std::chrono::nanoseconds>(m_margin).count();
   if (print.newest_ns < started - margin) {
-    std::string record = std::string(k_format) + "\n" + key + "\n" + print.digest + "\n" + hash.to_sri() + "\n";
+    std::string record = std::string(k_format) + "\n" + key + "\n" + print.digest + "\n" + hash.to_sri() + "\n" +
+                         std::to_string(print.entries) + "\n";
     if (make_dirs(m_dir)) (void)write_file_atomic(entry, record);
   }
   return hash;

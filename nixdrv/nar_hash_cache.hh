@@ -4,7 +4,7 @@
 //
 // Entry: <cache>/nar-hash/<sha256 of the absolute root path>, holding the fingerprint (sha256 of
 // every entry's relative path, type, size, mode, dev, inode, mtime and ctime, in NAR order) and
-// the NAR hash. Soundness: any change to a file's content or metadata moves its ctime (which no
+// the NAR hash (and the entry count, a size hint for the next scan). Soundness: any change to a file's content or metadata moves its ctime (which no
 // user can set) or its inode. A racily clean tree, i.e. one with an entry whose mtime or ctime
 // is within k_racy_margin of the moment hashing started, is never recorded: a change in the same
 // clock tick could leave its stat unchanged. So a hit never returns a stale hash.
@@ -37,6 +37,7 @@ public:
   struct Fingerprint {
     std::string digest;
     std::int64_t newest_ns = 0;
+    std::size_t entries = 0;
   };
   static Result<Fingerprint> fingerprint(const std::filesystem::path& path);
 

@@ -60,17 +60,18 @@ private:
 
 // What identifies a tree's tar from stat data alone (a parallel scan; no file is read).
 Result<std::string> stat_fingerprint(const fs::path& source) {
-  auto entries = AK_TRY(scan_tree(source));
+  auto tree = AK_TRY(scan_tree(source));
   Hasher hasher(HashAlgo::sha256);
   HardlinkGroups links;
-  for (const auto& e : entries) {
+  AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
     switch (e.info.type) {
     case FileType::directory: fingerprint_line(hasher, e.rel, 'd', e.info, ""); break;
     case FileType::regular: fingerprint_line(hasher, e.rel, 'f', e.info, links.group(e.rel, e.info)); break;
     case FileType::symlink: fingerprint_line(hasher, e.rel, 'l', e.info, e.target); break;
     case FileType::other: return fail(unsupported_type_error(e.rel, e.info));
     }
-  }
+    return ok();
+  }));
   return to_hex(hasher.finish());
 }
 

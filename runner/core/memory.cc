@@ -20,6 +20,9 @@ constexpr std::size_t k_mmap_threshold = 32u << 20;
 } // namespace
 
 void tune_heap() {
+  // One arena for every thread: the parallel scans allocate per directory, not per file, so
+  // they do not contend, and memory populated by prefault_heap serves them all.
+  ::mallopt(M_ARENA_MAX, 1);
   ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(k_mmap_threshold));
   ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(4 * k_mmap_threshold));
   ::mallopt(M_TOP_PAD, 1 << 20);

@@ -1,15 +1,16 @@
 #pragma once
-// A parallel, stat-only listing of a tree: every entry lstat'd (symlink targets read), in the
-// same order walk_tree visits them (depth first, names sorted as unsigned bytes), but with
-// directories read and their entries stat'd on several threads. For the consumers that only
-// need metadata (input collection, stat fingerprints): on a tree of 25,000 files the stat
+// A parallel, stat-only listing of a tree: every entry lstat'd (symlink targets read), visited in
+// the same order walk_tree visits them (depth first, names sorted as unsigned bytes), but with
+// directories read and their entries stat'd on several threads first. For the consumers that
+// only need metadata (input collection, stat fingerprints): on a tree of 25,000 files the stat
 // calls are the whole cost, and two threads halve it. Content readers use walk_tree.
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "runner/core/result.hh"
 #include "runner/core/walk.hh"
@@ -30,8 +31,30 @@ struct ScanOptions {
   std::function<bool(std::string_view rel)> descend;
 };
 
-// The root (first, rel "") and everything under it. Never follows symlinks, also not in the
-// path below the root while a directory is opened. Errors name the path under `root`.
-Result<std::vector<ScanEntry>> scan_tree(const std::filesystem::path& root, const ScanOptions& options = {});
+// A scanned tree, held compactly (names packed per directory) until visited.
+class ScannedTree {
+public:
+  struct Node;
+  ScannedTree(ScannedTree&&) noexcept;
+  ScannedTree& operator=(ScannedTree&&) noexcept;
+  ~ScannedTree();
+
+  // Entries, the root included.
+  std::size_t size() const { return m_size; }
+  // Calls `visit` for every entry in walk order, the root first. The entry is reused between
+  // calls (copy what you keep); a directory's records are freed once visited, so this runs once.
+  Result<> visit(const std::function<Result<>(ScanEntry&)>& visit);
+
+private:
+  friend Result<ScannedTree> scan_tree(const std::filesystem::path&, const ScanOptions&);
+  ScannedTree();
+  ScanEntry m_root;
+  std::unique_ptr<Node> m_top;  // the root directory's content; null for a file or symlink
+  std::size_t m_size = 1;
+};
+
+// Scans `root` and everything under it. Never follows symlinks, also not in the path below the
+// root while a directory is opened. Errors name the path under `root`.
+Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptions& options = {});
 
 } // namespace akbuild

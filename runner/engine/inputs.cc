@@ -71,19 +71,20 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     options.descend = [&globs](std::string_view rel) {
       return rel.empty() || (rel != ".git" && globs.could_match_below(rel));
     };
-    auto entries = AK_TRY(scan_tree(workspace, options));
+    auto tree = AK_TRY(scan_tree(workspace, options));
     // What follows (inputs, digests, manifest lines and text) takes ~400 bytes per file.
-    prefault_heap(entries.size() * 400);
-    files.reserve(entries.size());
-    infos.reserve(entries.size());
-    for (auto& e : entries) {
-      if (e.rel.empty() || e.info.type == FileType::directory || !globs.matches(e.rel)) continue;
+    prefault_heap(tree.size() * 400);
+    files.reserve(tree.size());
+    infos.reserve(tree.size());
+    AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
+      if (e.rel.empty() || e.info.type == FileType::directory || !globs.matches(e.rel)) return ok();
       if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
       bool regular = e.info.type == FileType::regular;
-      files.push_back(InputFile{std::move(e.rel), e.info.type, regular && e.info.executable, {},
-                                std::move(e.target), regular ? e.info.size : 0});
+      files.push_back(InputFile{e.rel, e.info.type, regular && e.info.executable, {}, e.target,
+                                regular ? e.info.size : 0});
       infos.push_back(e.info);
-    }
+      return ok();
+    }));
   }
   std::vector<std::size_t> misses;
   std::vector<fs::path> miss_paths;
