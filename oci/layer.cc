@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_cache_version = "akbuild-oci-layer-2";
+constexpr std::string_view k_cache_version = "akbuild-oci-layer-3";
 
 // One record of a layer fingerprint: fixed-width stat fields, then the path and the extra
 // string (hardlink group, content digest or symlink target), each length-prefixed since they may
@@ -125,6 +125,7 @@ Result<LayerBlob> write_blob(const LayerSpec& spec, const fs::path& dir, unsigne
   } cleanup{tmp};
 
   FdSink file(fd.get());
+  file.write_back_early();
   HashSink compressed_hash;
   TeeSink compressed_out(file, compressed_hash);
   auto compressor = AK_TRY(make_compressor(spec.compression, compressed_out, threads));

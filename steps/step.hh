@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,6 +71,11 @@ public:
   virtual const exec::CancelToken* cancel() const = 0;
   // The resolved path of a tool declared in the plan.
   virtual Result<std::filesystem::path> tool(std::string_view name) const = 0;
+  // An identifier of exactly what is staged at workspace path `rel`, from digests the engine has
+  // already computed (a dep output's tree digest, or a digest over the declared input files under
+  // `rel`): equal identifiers mean an equal staged tree, without reading it. nullopt when it is
+  // not known (e.g. a path mixing inputs and dep outputs).
+  virtual std::optional<std::string> content_digest(std::string_view rel) const { (void)rel; return std::nullopt; }
 };
 
 // What run() returns besides the files under output_root.

@@ -1,5 +1,6 @@
 // `akbuild oci`: the image library without the engine, for scripts and benchmarks.
 //   akbuild oci layer DIR --out FILE [--to /app] [--compression gzip|zstd] [--no-cache]
+//                   [--content-id ID]
 //       one layer blob; prints {"digest", "diff_id", "size", "media_type", "cached"}
 //   akbuild oci push LAYOUT --ref-name TAG --to HOST/REPO:TAG [--insecure]
 //       pushes an OCI layout; prints the push report
@@ -20,7 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct LayerOptions {
-  std::string source, out, destination = "/", compression = "gzip";
+  std::string source, out, destination = "/", compression = "gzip", content_id;
   bool no_cache = false;
   unsigned threads = 0;
 };
@@ -33,6 +34,7 @@ struct PushCliOptions {
 Result<int> make_layer_file(const LayerOptions& o, const GlobalOptions& global) {
   oci::LayerSpec spec;
   spec.source = o.source;
+  spec.fingerprint = o.content_id;
   spec.tar.destination = o.destination;
   spec.tar.mtime = oci::default_mtime();
   spec.compression = AK_TRY(oci::parse_compression(o.compression));
@@ -76,6 +78,10 @@ void add_oci_command(CLI::App& app, GlobalOptions& options) {
   layer->add_option("--compression", layer_options->compression, "gzip (default) or zstd");
   layer->add_option("--threads", layer_options->threads, "compression threads (default: all cores)");
   layer->add_flag("--no-cache", layer_options->no_cache, "always tar and compress");
+  layer->add_option("--content-id", layer_options->content_id,
+                    "identifies the source's content (e.g. the tree digest of the step output it is), "
+                    "so the layer cache is consulted without reading or stat'ing the source; "
+                    "default: a stat fingerprint of every entry");
   layer->callback([layer_options, &options] {
     auto r = make_layer_file(*layer_options, options);
     options.exit_status = r ? *r : report_error(r.error());

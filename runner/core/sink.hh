@@ -64,9 +64,15 @@ public:
   using Sink::write;
   Result<> write(std::span<const std::byte> bytes) override;
   Result<> flush();
+  // For a large file that will be fsync'ed: starts writing each 8 MiB back to disk as soon as it
+  // is written (sync_file_range), so the final fsync waits for the last few MiB, not all of them.
+  void write_back_early() { m_write_back = true; }
 
 private:
+  Result<> write_through(std::span<const std::byte> bytes);
   int m_fd;
+  bool m_write_back = false;
+  std::uint64_t m_written = 0, m_written_back = 0;
   std::vector<std::byte> m_buffer;
 };
 

@@ -58,10 +58,11 @@ void log(RunEnv& env, const std::string& id, const std::string& line) {
 
 class StepRunContext final : public steps::RunContext {
 public:
-  StepRunContext(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed, fs::path input_root,
-                 fs::path output_root, bool network)
-      : m_env(env), m_step(step), m_keyed(keyed), m_input_root(std::move(input_root)),
-        m_output_root(std::move(output_root)), m_network(network) {}
+  StepRunContext(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
+                 std::vector<const v1::ActionResult*> dep_results, fs::path input_root, fs::path output_root,
+                 bool network)
+      : m_env(env), m_step(step), m_keyed(keyed), m_dep_results(std::move(dep_results)),
+        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network) {}
 
   const std::string& step_id() const override { return m_step.request.id; }
   const fs::path& input_root() const override { return m_input_root; }
@@ -79,6 +80,37 @@ public:
   }
 
   void log(std::string_view line) override { engine::log(m_env, m_step.request.id, std::string(line)); }
+
+  std::optional<std::string> content_digest(std::string_view rel_in) const override {
+    std::string rel = strip_slash(std::string(rel_in));
+    auto under = [](const std::string& path, const std::string& dir) {
+      return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+    };
+    // A dep output staged at exactly `rel` is its tree; one overlapping `rel` otherwise mixes.
+    std::optional<std::string> dep_tree;
+    for (const auto* result : m_dep_results)
+      for (const auto& [out, hex] : result->outputs()) {
+        std::string o = strip_slash(out);
+        if (o == rel) dep_tree = "tree:" + hex;
+        else if (under(o, rel) || under(rel, o)) return std::nullopt;
+      }
+    if (dep_tree) {
+      for (const auto& f : m_keyed.inputs)
+        if (under(f.path, rel)) return std::nullopt;
+      return dep_tree;
+    }
+    Hasher h(HashAlgo::sha256);
+    std::size_t n = 0;
+    for (const auto& f : m_keyed.inputs) {
+      if (!under(f.path, rel)) continue;
+      ++n;
+      std::string_view sub = std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1));
+      h.update(std::string(sub) + '\0' + (f.type == FileType::symlink ? "l" : f.executable ? "x" : "f") + '\0' +
+               (f.type == FileType::symlink ? f.target : f.digest) + '\n');
+    }
+    if (n == 0) return std::nullopt;
+    return "inputs:" + to_hex(h.finish());
+  }
 
   Result<exec::ProcessResult> run(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
@@ -140,6 +172,7 @@ private:
   RunEnv& m_env;
   const PreparedStep& m_step;
   const KeyedStep& m_keyed;
+  std::vector<const v1::ActionResult*> m_dep_results;
   fs::path m_input_root, m_output_root;
   bool m_network;
   std::mutex m_mutex;
@@ -245,7 +278,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   emit(env, Event::Type::started, id, {}, {{"key", keyed.key}});
   bool network = step.plan.fetch && (!step.pin.empty() || env.options.update_pins);
-  StepRunContext ctx(env, step, keyed, in, out, network);
+  StepRunContext ctx(env, step, keyed, dep_results, in, out, network);
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 

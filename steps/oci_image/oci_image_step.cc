@@ -151,8 +151,10 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     layer.source = ctx.input_root() / strip_slash(l.from());
     layer.tar = AK_TRY(tar_options(l, key));
     layer.compression = compression;
-    // Staged inputs are fresh files on every run: key the layer cache by content, not stat.
-    layer.content_fingerprint = true;
+    // Staged inputs are fresh files on every run: key the layer cache by the digests the engine
+    // has for them (an unchanged step output is then never read again), else by content.
+    if (auto digest = ctx.content_digest(l.from())) layer.fingerprint = *digest;
+    else layer.content_fingerprint = true;
     spec.layers.push_back(std::move(layer));
     spec.layer_comments.push_back("akbuild oci-image " + ctx.step_id() + ": " + l.from() + " -> " +
                                   (l.to().empty() ? "/" : l.to()));

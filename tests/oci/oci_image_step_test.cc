@@ -74,3 +74,41 @@ TEST_CASE("akbuild step oci-image rejects bad layers with exit status 2 and writ
   CHECK(r.exit_code == 2);
   CHECK_MESSAGE(r.err.find("UPPER") != std::string::npos, r.err);
 }
+
+TEST_CASE("akbuild step oci-image rebuilds only the layer whose source changed, keyed by input digests") {
+  if (!fs::exists(test::akbuild_bin())) return;
+  test::TestDir dir;
+  test::write(dir / "ws" / "rootfs" / "etc" / "motd", "hello\n");
+  test::write(dir / "ws" / "rootfs" / "bin" / "tool", "#!/bin/sh\n", true);
+  test::write(dir / "ws" / "server", "v1\n", true);
+  std::vector<std::string> with{R"(layers=[{"from": "rootfs/", "to": "/"}, {"from": "server", "to": "/bin"}])",
+                                "tag=demo:1", "layout=out/image"};
+  auto layers_of = [&] {
+    auto index = json::parse(test::read(dir / "ws" / "out" / "image" / "index.json"));
+    std::string hex = std::string(index["manifests"][0]["digest"]).substr(7);
+    auto manifest = json::parse(test::read(dir / "ws" / "out" / "image" / "blobs" / "sha256" / hex));
+    return std::vector<std::string>{manifest["layers"][0]["digest"], manifest["layers"][1]["digest"]};
+  };
+  auto first = step(dir, with);
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  CHECK((first.out + first.err).find("2 layers, 0 from the layer cache") != std::string::npos);
+  auto before = layers_of();
+
+  test::write(dir / "ws" / "server", "v2\n", true);
+  auto second = step(dir, with);
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK_MESSAGE((second.out + second.err).find("2 layers, 1 from the layer cache") != std::string::npos,
+                (second.out + second.err));
+  auto after_server = layers_of();
+  CHECK(after_server[0] == before[0]);
+  CHECK(after_server[1] != before[1]);
+
+  // A change inside the directory layer is seen too (its key covers every file's digest).
+  test::write(dir / "ws" / "rootfs" / "etc" / "motd", "changed\n");
+  auto third = step(dir, with);
+  REQUIRE_MESSAGE(third.exit_code == 0, (third.out + third.err));
+  CHECK((third.out + third.err).find("2 layers, 1 from the layer cache") != std::string::npos);
+  auto after_motd = layers_of();
+  CHECK(after_motd[0] != before[0]);
+  CHECK(after_motd[1] == after_server[1]);
+}
