@@ -4,7 +4,6 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
-#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -141,9 +140,8 @@ public:
     std::uint64_t key = path_hash(abs_path);
     std::lock_guard lock(m_mutex);
     const Record* r = nullptr;
-    if (auto it = m_fresh.find(key); it != m_fresh.end()) {
-      r = &it->second;
-    } else {
+    if (!m_fresh.empty()) r = find_fresh(key);
+    if (!r) {
       if (!m_loaded) {
         m_snapshot = Snapshot::load(m_path);
         m_loaded = true;
@@ -164,7 +162,8 @@ public:
   void record(std::string_view abs_path, const FileInfo& info, const Digest& digest) override {
     Record r = make_record(path_hash(abs_path), info, digest, now_ns());
     std::lock_guard lock(m_mutex);
-    m_fresh[r.path_hash] = r;
+    m_fresh.push_back(r);
+    m_fresh_sorted = false;
     m_dirty = true;
   }
 
@@ -177,11 +176,9 @@ public:
     auto held = FileLock::acquire(m_path.string() + ".lock");
     if (!held) return fail(held.error().context("stat cache"));
     Snapshot current = Snapshot::load(m_path);
-    std::vector<Record> fresh;
-    fresh.reserve(m_fresh.size());
-    for (const auto& [key, r] : m_fresh) fresh.push_back(r);
+    sort_fresh();
+    const std::vector<Record>& fresh = m_fresh;
     auto by_key = [](const Record& a, const Record& b) { return a.path_hash < b.path_hash; };
-    std::sort(fresh.begin(), fresh.end(), by_key);
     std::vector<Record> merged;
     merged.reserve(current.records().size() + fresh.size());
     // Both sorted; on equal keys the fresh record wins.
@@ -228,12 +225,32 @@ private:
     return ok();
   }
 
+  // Sorted by key, the last record of a key kept (the newest).
+  void sort_fresh() {
+    if (m_fresh_sorted) return;
+    std::stable_sort(m_fresh.begin(), m_fresh.end(),
+                     [](const Record& a, const Record& b) { return a.path_hash < b.path_hash; });
+    auto last_of_each = std::unique(m_fresh.rbegin(), m_fresh.rend(), [](const Record& a, const Record& b) {
+      return a.path_hash == b.path_hash;
+    });
+    m_fresh.erase(m_fresh.begin(), last_of_each.base());
+    m_fresh_sorted = true;
+  }
+
+  const Record* find_fresh(std::uint64_t key) {
+    sort_fresh();
+    auto it = std::lower_bound(m_fresh.begin(), m_fresh.end(), key,
+                               [](const Record& r, std::uint64_t k) { return r.path_hash < k; });
+    return it != m_fresh.end() && it->path_hash == key ? &*it : nullptr;
+  }
+
   std::filesystem::path m_path;
   std::mutex m_mutex;
   bool m_loaded = false;
   bool m_dirty = false;
   Snapshot m_snapshot;
-  std::unordered_map<std::uint64_t, Record> m_fresh;  // recorded by this process
+  std::vector<Record> m_fresh;  // recorded by this process
+  bool m_fresh_sorted = true;
 };
 
 } // namespace
@@ -247,22 +264,45 @@ Result<std::unique_ptr<StatCache>> StatCache::open(const std::filesystem::path& 
   return std::unique_ptr<StatCache>(new FileStatCache(path));
 }
 
+Result<Digest> hash_file_at(int dirfd, const char* name, std::uint64_t size_hint) {
+  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) return fail(errno_error("open"));
+  // Read-ahead hints only pay off beyond a few pages.
+  if (size_hint > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  // Per thread, reused: a context and a buffer per file cost more than hashing a small one.
+  // (Hashing from a mapping instead of reading was slower here: page-table faults cost more
+  // than the copy on a virtual machine.)
+  thread_local Hasher hasher(HashAlgo::sha256);
+  thread_local std::vector<std::byte> buffer(256 * 1024);
+  std::uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto error = errno_error("read");
+      (void)hasher.finish();  // reset for the next file
+      return fail(error);
+    }
+    if (n == 0) break;
+    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+    total += static_cast<std::uint64_t>(n);
+    // All the stat said there was: skip the read that would only say "end of file". A file
+    // growing meanwhile changes its stat, so the next run hashes it again.
+    if (size_hint && total == size_hint) break;
+  }
+  auto bytes = hasher.finish();
+  Sha256Bytes b;
+  std::memcpy(b.data(), bytes.data(), b.size());
+  return Digest(b);
+}
+
 Result<Digest> hash_file_cached(StatCache* cache, const std::filesystem::path& abs_path, const FileInfo& info) {
   if (cache) {
     if (auto d = cache->lookup(abs_path.string(), info)) return *d;
   }
-  auto fd = AK_TRY(open_fd(abs_path, O_RDONLY | O_NOFOLLOW));
-  // Read-ahead hints only pay off beyond a few pages.
-  if (info.size > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  // stream_fd reads with a 256 KiB buffer into the sink, which feeds core's Hasher.
-  HashSink hash;
-  auto n = stream_fd(fd.get(), hash);
-  if (!n) return fail(n.error().context(abs_path.string()));
-  Sha256Bytes b;
-  auto bytes = hash.finish();
-  std::memcpy(b.data(), bytes.data(), b.size());
-  Digest digest(b);
-  if (cache) cache->record(abs_path.string(), info, digest);
+  auto digest = hash_file_at(AT_FDCWD, abs_path.c_str(), info.size);
+  if (!digest) return fail(digest.error().context(abs_path.string()));
+  if (cache) cache->record(abs_path.string(), info, *digest);
   return digest;
 }
 

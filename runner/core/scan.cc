@@ -29,6 +29,7 @@ struct ChildRecord {
   std::uint32_t name_at = 0, name_size = 0;
   FileInfo info;
   std::string target;
+  std::optional<FileDigest> digest;
   std::unique_ptr<ScannedTree::Node> dir;  // a directory whose content is listed
 };
 
@@ -181,7 +182,15 @@ private:
       if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
         return fail(at(node.child_rel(c), errno_error("stat")));
       c.info = file_info_from_stat(st);
-      if (c.info.type == FileType::symlink) {
+      if (c.info.type == FileType::regular && m_options.on_file) {
+        thread_local std::string rel;
+        rel.assign(node.rel);
+        if (!rel.empty()) rel.push_back('/');
+        rel.append(node.name_view(c));
+        auto digest = m_options.on_file(dirfd, name, rel, c.info);
+        if (!digest) return fail(at(rel, digest.error()));
+        c.digest = *digest;
+      } else if (c.info.type == FileType::symlink) {
         auto target = read_link_at(dirfd, name, c.info.size);
         if (!target) return fail(at(node.child_rel(c), target.error()));
         c.target = std::move(*target);
@@ -223,6 +232,7 @@ Result<> visit_node(Node& node, ScanEntry& e, const std::function<Result<>(ScanE
     e.rel.append(node.name_view(c));
     e.info = c.info;
     e.target.assign(c.target);
+    e.digest = c.digest;
     AK_TRY_VOID(visit(e));
     if (c.dir) AK_TRY_VOID(visit_node(*c.dir, e, visit));
   }

@@ -9,18 +9,28 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "runner/core/hash.hh"
 #include "runner/core/result.hh"
 #include "runner/core/walk.hh"
 
 namespace akbuild {
 
+// What an on_file hook found for a regular file: its content digest, and whether it was computed
+// now (false: taken from a cache).
+struct FileDigest {
+  Sha256Bytes bytes{};
+  bool computed = false;
+};
+
 struct ScanEntry {
   std::string rel;     // relative to the root, '/'-separated; "" for the root itself
   FileInfo info;
   std::string target;  // a symlink's target
+  std::optional<FileDigest> digest;  // from ScanOptions::on_file
 };
 
 struct ScanOptions {
@@ -29,6 +39,12 @@ struct ScanOptions {
   // Whether to list a directory's content (the directory itself is listed either way). Called
   // with the directory's relative path, from several threads at once. Empty = always.
   std::function<bool(std::string_view rel)> descend;
+  // Called for every regular file on the thread that stat'ed it, with its directory open, so
+  // content can be hashed while the tree is scanned (the file opened by name under `dirfd`).
+  // nullopt: nothing to record. An error stops the scan.
+  std::function<Result<std::optional<FileDigest>>(int dirfd, const char* name, std::string_view rel,
+                                                  const FileInfo& info)>
+      on_file;
 };
 
 // A scanned tree, held compactly (names packed per directory) until visited.

@@ -53,7 +53,6 @@ public:
       }
       auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));
       p.key = keyed.key;
-      p.manifest = keyed.manifest;
       auto got = m_cache->actions().get(AK_TRY(cas::Digest::parse(keyed.key)));
       if (got && *got) {
         p.hit = true;
@@ -63,6 +62,7 @@ public:
         auto last = m_cache->actions().last_manifest(s.request.id);
         p.explain = explain_diff(last ? *last : std::nullopt, keyed.manifest);
       }
+      p.manifest = std::move(keyed.manifest);
     }
     return out;
   }

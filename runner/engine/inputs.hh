@@ -38,8 +38,4 @@ Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& works
                                               cas::StatCache* stat_cache, unsigned threads = 0,
                                               InputStats* stats = nullptr);
 
-// The sha256 of files given by absolute path, hashed on `threads` threads, in input order.
-Result<std::vector<cas::Digest>> hash_files_parallel(const std::vector<std::filesystem::path>& paths,
-                                                     unsigned threads);
-
 } // namespace akbuild::engine

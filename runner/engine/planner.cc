@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <functional>
+#include <future>
 #include <set>
 
 #include "runner/cas/cache_dir.hh"
@@ -126,22 +127,28 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
                            const fs::path& workspace, const std::string& platform, std::optional<std::string> pin) {
   KeyedStep k;
-  const char* host_path = std::getenv("PATH");
-  for (const auto& name : step.plan.tools) {
-    if (k.tools.count(name)) continue;
-    auto t = resolve_tool(name, host_path ? host_path : "/usr/local/bin:/usr/bin:/bin", cache);
-    if (!t) return fail(t.error().context("step '" + step.request.id + "'"));
-    k.tools.emplace(name, std::move(*t));
-  }
+  // Tools are resolved (hashed, their --version asked once) beside the input scan.
+  auto tools = std::async(std::launch::async, [&]() -> Result<std::map<std::string, ToolInfo>> {
+    const char* host_path = std::getenv("PATH");
+    std::map<std::string, ToolInfo> out;
+    for (const auto& name : step.plan.tools) {
+      if (out.count(name)) continue;
+      auto t = resolve_tool(name, host_path ? host_path : "/usr/local/bin:/usr/bin:/bin", cache);
+      if (!t) return fail(t.error().context("step '" + step.request.id + "'"));
+      out.emplace(name, std::move(*t));
+    }
+    return out;
+  });
+  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache());
+  k.tools = AK_TRY(tools.get());
+  if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
+  k.inputs = std::move(*inputs);
   if (step.plan.fetch) {
     k.manifest = fetch_manifest(step, platform, pin.value_or(step.pin.empty() ? "none" : step.pin));
     k.key = to_hex(sha256(k.manifest));
     // A fetch step still reads its declared inputs (staged like any other step's).
+    return k;
   }
-  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache());
-  if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
-  k.inputs = std::move(*inputs);
-  if (step.plan.fetch) return k;
 
   Manifest m;
   add_params(m, step, false);

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "runner/cas/stat_cache.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/hash.hh"
@@ -61,18 +63,26 @@ TEST_CASE("collect_inputs reads unchanged files from the stat cache and rehashes
     if (f.path == "f3") CHECK(f.digest == to_hex(sha256(std::string_view("changed"))));
 }
 
-TEST_CASE("hash_files_parallel gives the digests in input order and names an unreadable file") {
+TEST_CASE("collect_inputs hashes files of many directories, large and small, on several threads") {
   test::TestDir dir;
-  std::vector<fs::path> files;
-  for (int i = 0; i < 9; ++i) {
-    files.push_back(dir / ("f" + std::to_string(i)));
-    test::write(files.back(), std::to_string(i));
+  auto ws = dir / "ws";
+  std::map<std::string, std::string> want;
+  for (int d = 0; d < 12; ++d)
+    for (int f = 0; f < 7; ++f) {
+      std::string rel = "d" + std::to_string(d) + "/f" + std::to_string(f);
+      want[rel] = std::string(static_cast<std::size_t>(d * 7 + f), static_cast<char>('a' + f));
+    }
+  want["d3/big"] = std::string(600 * 1024, 'q');  // more than one read buffer
+  for (const auto& [rel, content] : want) test::write(ws / rel, content);
+  auto cache = cas::StatCache::open(dir / "stat-cache");
+  REQUIRE(cache);
+  for (unsigned threads : {1u, 3u}) {
+    CAPTURE(threads);
+    InputStats stats;
+    auto files = collect_inputs(ws, *GlobSet::parse({"**"}, {}), threads == 1 ? nullptr : cache->get(), threads, &stats);
+    REQUIRE(files);
+    REQUIRE(files->size() == want.size());
+    CHECK(stats.hashed_files == want.size());
+    for (const auto& f : *files) CHECK(f.digest == to_hex(sha256(want.at(f.path))));
   }
-  auto d = hash_files_parallel(files, 3);
-  REQUIRE(d);
-  for (int i = 0; i < 9; ++i) CHECK((*d)[static_cast<std::size_t>(i)].hex() == to_hex(sha256(std::to_string(i))));
-  files.push_back(dir / "missing");
-  auto e = hash_files_parallel(files, 3);
-  REQUIRE(!e);
-  CHECK(e.error().message.find("missing") != std::string::npos);
 }
