@@ -1,6 +1,7 @@
 #include "runner/cas/stat_cache.hh"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <mutex>
@@ -136,18 +137,17 @@ public:
   explicit FileStatCache(std::filesystem::path path) : m_path(std::move(path)) {}
   ~FileStatCache() override { (void)flush(); }
 
+  // Called from the scanning threads for every file: the mapped snapshot is read without a lock
+  // (it never changes once loaded); only records made by this process need one.
   std::optional<Digest> lookup(std::string_view abs_path, const FileInfo& info) override {
     std::uint64_t key = path_hash(abs_path);
-    std::lock_guard lock(m_mutex);
-    const Record* r = nullptr;
-    if (!m_fresh.empty()) r = find_fresh(key);
-    if (!r) {
-      if (!m_loaded) {
-        m_snapshot = Snapshot::load(m_path);
-        m_loaded = true;
-      }
-      r = m_snapshot.find(key);
+    std::optional<Record> fresh;
+    if (m_has_fresh.load(std::memory_order_acquire)) {
+      std::lock_guard lock(m_mutex);
+      if (const Record* r = find_fresh(key)) fresh = *r;
     }
+    std::call_once(m_loaded, [this] { m_snapshot = Snapshot::load(m_path); });
+    const Record* r = fresh ? &*fresh : m_snapshot.find(key);
     if (!r) return std::nullopt;
     if (r->dev != info.dev || r->ino != info.ino || r->size != info.size || r->mtime_ns != info.mtime_ns ||
         r->ctime_ns != info.ctime_ns)
@@ -165,6 +165,7 @@ public:
     m_fresh.push_back(r);
     m_fresh_sorted = false;
     m_dirty = true;
+    m_has_fresh.store(true, std::memory_order_release);
   }
 
   // Merges what this process recorded into the file as it is now (other processes may have
@@ -246,7 +247,8 @@ private:
 
   std::filesystem::path m_path;
   std::mutex m_mutex;
-  bool m_loaded = false;
+  std::once_flag m_loaded;
+  std::atomic<bool> m_has_fresh{false};
   bool m_dirty = false;
   Snapshot m_snapshot;
   std::vector<Record> m_fresh;  // recorded by this process

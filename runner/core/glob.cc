@@ -1,5 +1,7 @@
 #include "runner/core/glob.hh"
 
+#include <array>
+
 #include <fnmatch.h>
 
 namespace akbuild {
@@ -59,9 +61,43 @@ std::vector<std::string> split_components(std::string_view path) {
 
 bool has_wildcard(std::string_view s) { return s.find_first_of("*?[{\\") != std::string_view::npos; }
 
+// A path's components, split without allocating (matching runs for every file of a scan, on
+// several threads sharing one heap).
+class Components {
+public:
+  explicit Components(std::string_view path) {
+    std::size_t start = 0;
+    while (start < path.size()) {
+      std::size_t end = path.find('/', start);
+      if (end == std::string_view::npos) end = path.size();
+      if (end > start) push(path.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  std::size_t size() const { return m_count; }
+  std::string_view operator[](std::size_t i) const { return i < m_inline.size() ? m_inline[i] : m_more[i - m_inline.size()]; }
+
+private:
+  void push(std::string_view c) {
+    if (m_count < m_inline.size()) m_inline[m_count] = c;
+    else m_more.push_back(c);
+    ++m_count;
+  }
+  std::array<std::string_view, 32> m_inline{};
+  std::vector<std::string_view> m_more;
+  std::size_t m_count = 0;
+};
+
+// fnmatch wants NUL-terminated strings: a component is copied into a per-thread buffer.
+bool fnmatch_component(const std::string& pattern, std::string_view component) {
+  thread_local std::string buffer;
+  buffer.assign(component);
+  return ::fnmatch(pattern.c_str(), buffer.c_str(), 0) == 0;
+}
+
 // Matches pattern components [pi..] against path components [si..].
-bool match_from(const std::vector<std::string>& pat, std::size_t pi, const std::vector<std::string_view>& path,
-                std::size_t si, bool prefix_only) {
+bool match_from(const std::vector<std::string>& pat, std::size_t pi, const Components& path, std::size_t si,
+                bool prefix_only) {
   while (pi < pat.size()) {
     if (pat[pi] == "**") {
       if (pi + 1 == pat.size()) return true;
@@ -70,24 +106,11 @@ bool match_from(const std::vector<std::string>& pat, std::size_t pi, const std::
       return false;
     }
     if (si == path.size()) return prefix_only;
-    std::string comp(path[si]);
-    if (::fnmatch(pat[pi].c_str(), comp.c_str(), 0) != 0) return false;
+    if (!has_wildcard(pat[pi]) ? pat[pi] != path[si] : !fnmatch_component(pat[pi], path[si])) return false;
     ++pi;
     ++si;
   }
   return si == path.size();
-}
-
-std::vector<std::string_view> split_view(std::string_view path) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  while (start < path.size()) {
-    std::size_t end = path.find('/', start);
-    if (end == std::string_view::npos) end = path.size();
-    if (end > start) out.push_back(path.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
 }
 
 } // namespace
@@ -115,14 +138,14 @@ Result<Glob> Glob::parse(std::string_view pattern) {
 }
 
 bool Glob::matches(std::string_view path) const {
-  auto comps = split_view(path);
+  Components comps(path);
   for (const auto& alt : m_alternatives)
     if (match_from(alt, 0, comps, 0, false)) return true;
   return false;
 }
 
 bool Glob::could_match_below(std::string_view dir) const {
-  auto comps = split_view(dir);
+  Components comps(dir);
   for (const auto& alt : m_alternatives)
     if (match_from(alt, 0, comps, 0, true)) return true;
   return false;
