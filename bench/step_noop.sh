@@ -20,7 +20,9 @@ if [ ! -f "$ws/.git/akbuild-bench-complete" ]; then
   touch "$ws/.git/akbuild-bench-complete"
 fi
 
-warm="$BENCH_DIR/step-cache-warm"
+# A cache of this run's own (one left by an older akbuild could hold records of another shape).
+warm=$(mktemp -d "${TMPDIR:-/tmp}/akbuild-bench-warm.XXXXXX")
+trap 'rm -rf "$warm"' EXIT
 step=("$AKBUILD" --cache-dir "$warm" step exec -C "$ws" --sandbox off --with 'inputs=**' --with run=true)
 "${step[@]}" >/dev/null
 git -C "$ws" status --porcelain >/dev/null

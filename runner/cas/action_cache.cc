@@ -76,6 +76,12 @@ Result<std::optional<std::string>> ActionCache::last_manifest(std::string_view s
   return std::move(*text);
 }
 
+std::uint64_t ActionCache::last_manifest_size(std::string_view step_id) const {
+  struct stat st {};
+  if (::stat(last_path(m_dir, step_id).c_str(), &st) != 0) return 0;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
 Result<> ActionCache::set_last_manifest(std::string_view step_id, std::string_view manifest) {
   fs::path p = last_path(m_dir, step_id);
   AK_TRY_VOID(make_dirs(p.parent_path()));

@@ -31,6 +31,8 @@ public:
   // The manifest of the last run of step `step_id` (any key), for explain.
   Result<std::optional<std::string>> last_manifest(std::string_view step_id);
   Result<> set_last_manifest(std::string_view step_id, std::string_view manifest);
+  // The size in bytes of that manifest (0 if none): a size hint for the next run.
+  std::uint64_t last_manifest_size(std::string_view step_id) const;
 
   // <dir>/<2 hex>/<key hex>.
   std::filesystem::path record_path(const Digest& key) const;

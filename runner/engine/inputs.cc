@@ -41,8 +41,8 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     return FileDigest{d->bytes(), true};
   };
   auto tree = AK_TRY(scan_tree(workspace, options));
-  // What follows (inputs, digests, manifest lines and text) takes ~400 bytes per file.
-  prefault_heap(tree.size() * 400);
+  // What follows (inputs, digests, manifest lines and text) takes ~600 bytes per file.
+  prefault_heap(tree.size() * 600);
   files.reserve(tree.size());
   std::string abs = prefix;
   AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {

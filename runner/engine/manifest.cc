@@ -10,8 +10,9 @@
 namespace akbuild::engine {
 
 std::string Manifest::text() const {
-  // Sorting views, not copies: a step over 25,000 files has as many lines.
-  std::vector<std::string_view> lines(m_lines.begin(), m_lines.end());
+  std::vector<std::string_view> lines;
+  lines.reserve(m_lines.size());
+  for (auto [offset, size] : m_lines) lines.emplace_back(m_buffer.data() + offset, size);
   std::sort(lines.begin(), lines.end());
   std::size_t size = 0;
   for (auto l : lines) size += l.size() + 1;
@@ -28,12 +29,18 @@ std::string Manifest::key() const { return key_of(text()); }
 
 std::string Manifest::key_of(std::string_view text) { return to_hex(sha256(text)); }
 
-std::string manifest_path(std::string_view path) {
+void append_manifest_path(std::string& out, std::string_view path) {
   bool plain = !path.empty() && path.front() != ' ' && path.back() != ' ' && path.front() != '"';
   for (unsigned char c : path)
     if (c < 0x20 || c == ':' || c == '"' || c == '\\' || c == 0x7f) plain = false;
-  if (plain) return std::string(path);
-  return nlohmann::json(std::string(path)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (plain) out.append(path);
+  else out += nlohmann::json(std::string(path)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string manifest_path(std::string_view path) {
+  std::string out;
+  append_manifest_path(out, path);
+  return out;
 }
 
 std::pair<std::string, std::string> split_manifest_line(std::string_view line) {

@@ -26,7 +26,15 @@ namespace akbuild::engine {
 
 class Manifest {
 public:
-  void add(std::string line) { m_lines.push_back(std::move(line)); }
+  // Lines are kept in one buffer: a step over 25,000 files has as many.
+  void add(std::string_view line) {
+    m_lines.emplace_back(m_buffer.size(), line.size());
+    m_buffer.append(line);
+  }
+  void reserve(std::size_t lines, std::size_t bytes) {
+    m_lines.reserve(lines);
+    m_buffer.reserve(bytes);
+  }
   // Sorted, '\n'-terminated lines.
   std::string text() const;
   // sha256 hex of text().
@@ -35,11 +43,14 @@ public:
   static std::string key_of(std::string_view text);
 
 private:
-  std::vector<std::string> m_lines;
+  std::string m_buffer;
+  std::vector<std::pair<std::size_t, std::size_t>> m_lines;  // offset, size in m_buffer
 };
 
 // A path as it appears in a manifest line (quoted only when needed).
 std::string manifest_path(std::string_view path);
+// The same, appended to `out`.
+void append_manifest_path(std::string& out, std::string_view path);
 
 // A line split into its name ("input src/a.txt") and value ("5891..."); value empty when the line
 // has no ": " after its name.

@@ -8,6 +8,7 @@
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/hash.hh"
+#include "runner/core/memory.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/pins.hh"
 #include "steps/params.hh"
@@ -139,6 +140,9 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
     }
     return out;
   });
+  // The last run's manifest has a line per input: a size hint for the scan's records (see
+  // runner/core/memory.hh).
+  prefault_heap(cache.actions().last_manifest_size(step.request.id) * 3 / 2);
   auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache());
   k.tools = AK_TRY(tools.get());
   if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
@@ -152,11 +156,14 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
 
   Manifest m;
   add_params(m, step, false);
+  m.reserve(k.inputs.size() + 64, k.inputs.size() * 120);
+  std::string line;
   for (const auto& f : k.inputs) {
-    std::string line = "input " + manifest_path(f.path);
+    line.assign("input ");
+    append_manifest_path(line, f.path);
     if (f.type == FileType::symlink) line.append(": -> ").append(f.target);
     else line.append(": ").append(f.digest).append(f.executable ? " x" : "");
-    m.add(std::move(line));
+    m.add(line);
   }
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     std::string line = "dep " + dep_steps[i]->request.id + ":";
