@@ -54,6 +54,8 @@ std::int64_t now_ns() {
 Result<NarHashCache::Fingerprint> NarHashCache::fingerprint(const std::filesystem::path& path) {
   ScanOptions options;
   options.max_depth = k_nar_max_depth;
+  // A NAR holds no directory metadata; a directory's entries speak for it.
+  options.stat_directories = false;
   auto tree = AK_TRY(scan_tree(path, options));
   Hasher hasher(HashAlgo::sha256);
   std::int64_t newest = 0;

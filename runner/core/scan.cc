@@ -27,6 +27,7 @@ constexpr std::size_t k_stat_chunk = 512;
 // One entry of a directory: its name lives in the directory's packed name buffer.
 struct ChildRecord {
   std::uint32_t name_at = 0, name_size = 0;
+  unsigned char d_type = DT_UNKNOWN;  // from the directory listing
   FileInfo info;
   std::string target;
   std::optional<FileDigest> digest;
@@ -63,6 +64,8 @@ class Scanner {
 public:
   Scanner(const std::filesystem::path& root, const ScanOptions& options, int rootfd)
       : m_root_display(root.string()), m_options(options), m_rootfd(rootfd) {}
+
+  std::size_t entries() const { return m_entries.load(); }
 
   Result<> run(Node& root_node, unsigned threads) {
     push(Task{&root_node, nullptr, 0, 0, nullptr});
@@ -129,6 +132,13 @@ private:
                         : ::fcntl(m_rootfd, F_DUPFD_CLOEXEC, 0);
     if (opened < 0) return fail(at(node.rel, errno_error("open directory")));
     auto fd = std::make_shared<UniqueFd>(opened);
+    // Names are sorted as small (offset, size) pairs, then the records made in that order.
+    struct Name {
+      std::uint32_t at, size;
+      unsigned char type;
+    };
+    thread_local std::vector<Name> names;
+    names.clear();
     alignas(dirent64) char buffer[32 * 1024];
     for (;;) {
       ssize_t n = ::getdents64(fd->get(), buffer, sizeof buffer);
@@ -137,31 +147,29 @@ private:
         return fail(at(node.rel, errno_error("readdir")));
       }
       if (n == 0) break;
-      // Most directories fit one buffer: size the records once instead of growing them.
-      std::size_t in_buffer = 0, name_bytes = 0;
-      for (ssize_t off = 0; off < n; off += reinterpret_cast<dirent64*>(buffer + off)->d_reclen) {
-        ++in_buffer;
-        name_bytes += std::strlen(reinterpret_cast<dirent64*>(buffer + off)->d_name) + 1;
-      }
-      node.children.reserve(node.children.size() + in_buffer);
-      node.names.reserve(node.names.size() + name_bytes);
       for (ssize_t off = 0; off < n;) {
         auto* e = reinterpret_cast<dirent64*>(buffer + off);
         off += e->d_reclen;
         std::string_view name = e->d_name;
         if (name == "." || name == "..") continue;
-        ChildRecord c;
-        c.name_at = static_cast<std::uint32_t>(node.names.size());
-        c.name_size = static_cast<std::uint32_t>(name.size());
+        names.push_back(Name{static_cast<std::uint32_t>(node.names.size()), static_cast<std::uint32_t>(name.size()),
+                             e->d_type});
         node.names.append(name).push_back('\0');
-        node.children.push_back(std::move(c));
       }
     }
     // string_view compares as unsigned char (char_traits<char>::compare), i.e. raw byte order.
-    std::sort(node.children.begin(), node.children.end(), [&node](const ChildRecord& a, const ChildRecord& b) {
-      return node.name_view(a) < node.name_view(b);
+    const char* base = node.names.data();
+    std::sort(names.begin(), names.end(), [base](const Name& a, const Name& b) {
+      return std::string_view(base + a.at, a.size) < std::string_view(base + b.at, b.size);
     });
+    node.children.resize(names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      node.children[i].name_at = names[i].at;
+      node.children[i].name_size = names[i].size;
+      node.children[i].d_type = names[i].type;
+    }
     std::size_t total = node.children.size();
+    m_entries.fetch_add(total, std::memory_order_relaxed);
     // Split a large directory's stat calls; the first chunk stays on this thread.
     for (std::size_t begin = k_stat_chunk; begin < total; begin += k_stat_chunk)
       push(Task{&node, fd, begin, std::min(total, begin + k_stat_chunk), nullptr});
@@ -178,10 +186,15 @@ private:
       if (m_options.max_depth && depth > m_options.max_depth)
         return fail(at(node.child_rel(c), Error{ErrorCode::invalid_argument,
                                                 "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
-      struct stat st {};
-      if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return fail(at(node.child_rel(c), errno_error("stat")));
-      c.info = file_info_from_stat(st);
+      if (c.d_type == DT_DIR && !m_options.stat_directories) {
+        c.info = FileInfo{};
+        c.info.type = FileType::directory;
+      } else {
+        struct stat st {};
+        if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+          return fail(at(node.child_rel(c), errno_error("stat")));
+        c.info = file_info_from_stat(st);
+      }
       if (c.info.type == FileType::regular && m_options.on_file) {
         thread_local std::string rel;
         rel.assign(node.rel);
@@ -213,17 +226,11 @@ private:
   std::condition_variable m_cv;
   std::deque<Task> m_queue;
   std::size_t m_outstanding = 0;
+  std::atomic<std::size_t> m_entries{0};
   std::size_t m_waiting = 0;
   std::atomic<bool> m_failed{false};
   std::optional<Error> m_error;
 };
-
-std::size_t count(const Node& node) {
-  std::size_t n = node.children.size();
-  for (const ChildRecord& c : node.children)
-    if (c.dir) n += count(*c.dir);
-  return n;
-}
 
 Result<> visit_node(Node& node, ScanEntry& e, const std::function<Result<>(ScanEntry&)>& visit) {
   for (ChildRecord& c : node.children) {
@@ -277,7 +284,7 @@ Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptio
   auto top = std::make_unique<Node>();
   Scanner scanner(root, options, rootfd.get());
   AK_TRY_VOID(scanner.run(*top, threads));
-  tree.m_size = 1 + count(*top);
+  tree.m_size = 1 + scanner.entries();
   tree.m_top = std::move(top);
   return tree;
 }

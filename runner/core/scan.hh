@@ -39,6 +39,10 @@ struct ScanOptions {
   // Whether to list a directory's content (the directory itself is listed either way). Called
   // with the directory's relative path, from several threads at once. Empty = always.
   std::function<bool(std::string_view rel)> descend;
+  // false: a directory's FileInfo holds its type only, from the listing, without a stat call
+  // (for consumers that ignore directory metadata, as a NAR does). Where the file system does
+  // not report types in listings, directories are stat'ed anyway.
+  bool stat_directories = true;
   // Called for every regular file on the thread that stat'ed it, with its directory open, so
   // content can be hashed while the tree is scanned (the file opened by name under `dirfd`).
   // nullopt: nothing to record. An error stops the scan.
