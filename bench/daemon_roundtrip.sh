@@ -49,5 +49,5 @@ read -r p50 p99 <<< "$stats"
 bench_single "daemon Execute round trip, cached step, p50" "< 5ms" "$p50" "ms"
 bench_single "daemon Execute round trip, cached step, p99" "-" "$p99" "ms"
 step_cmd="cd $work/ws && $AKBUILD step exec --id bench --with run='echo bench > bench.txt' --with outputs=bench.txt"
-bench_compare "akbuild step (cached) via daemon vs in-process" "<= 1.0x" \
+bench_compare "akbuild step (cached) via daemon vs in-process" "-" \
   "AKBUILD_EXECUTOR=unix:$sock $step_cmd" "AKBUILD_EXECUTOR=none $step_cmd"

@@ -200,8 +200,10 @@ Result<std::unique_ptr<Compressor>> make_compressor(Compression c, Sink& out, un
   if (!ctx) return fail(ErrorCode::resource_exhausted, "zstd: cannot allocate a compressor");
   ZSTD_CCtx_setParameter(ctx, ZSTD_c_compressionLevel, k_zstd_level);
   ZSTD_CCtx_setParameter(ctx, ZSTD_c_checksumFlag, 1);
-  // Workers >= 1 with a fixed job size: the same frame whatever the worker count.
-  if (!ZSTD_isError(ZSTD_CCtx_setParameter(ctx, ZSTD_c_nbWorkers, static_cast<int>(n))))
+  // Workers >= 1 with a fixed job size: the same frame whatever the worker count. One worker more
+  // than cores by default: the calling thread, which tars, waits inside zstd much of the time.
+  int workers = static_cast<int>(threads ? n : n + 1);
+  if (!ZSTD_isError(ZSTD_CCtx_setParameter(ctx, ZSTD_c_nbWorkers, workers)))
     ZSTD_CCtx_setParameter(ctx, ZSTD_c_jobSize, k_zstd_job_size);
   return std::make_unique<ZstdCompressor>(out, ctx);
 }
