@@ -11,37 +11,19 @@
 #include "runner/core/fs.hh"
 #include "runner/core/memory.hh"
 #include "runner/core/scan.hh"
+#include "runner/core/stat_record.hh"
 
 namespace akbuild::nixdrv {
 
 namespace {
 
-constexpr std::string_view k_format = "akbuild-nar-hash-cache 3";
+constexpr std::string_view k_format = "akbuild-nar-hash-cache 4";
 
 // One record per entry: its path (unique in a tree, so the records spell out its shape), its
 // type and every stat field that changes when its content may have.
 void add_record(Hasher& hasher, const ScanEntry& e) {
-  struct Record {
-    std::uint64_t size, dev, ino;
-    std::int64_t mtime, ctime;
-    std::uint32_t mode;
-    char type;
-  } r{};
-  std::memset(&r, 0, sizeof r);
-  r.size = e.info.size;
-  r.dev = e.info.dev;
-  r.ino = e.info.ino;
-  r.mtime = e.info.mtime_ns;
-  r.ctime = e.info.ctime_ns;
-  r.mode = e.info.mode;
-  r.type = e.info.type == FileType::directory ? 'd' : e.info.type == FileType::symlink ? 'l' : 'f';
-  hasher.update(e.rel);
-  hasher.update(std::string_view("\0", 1));
-  hasher.update(std::as_bytes(std::span(&r, 1)));
-  if (e.info.type == FileType::symlink) {
-    hasher.update(e.target);
-    hasher.update(std::string_view("\0", 1));
-  }
+  char type = e.info.type == FileType::directory ? 'd' : e.info.type == FileType::symlink ? 'l' : 'f';
+  add_stat_record(hasher, e.rel, type, e.info, e.info.type == FileType::symlink ? e.target : std::string_view{});
 }
 
 std::int64_t now_ns() {

@@ -13,6 +13,7 @@
 #include "runner/core/hash.hh"
 #include "runner/core/sink.hh"
 #include "runner/core/scan.hh"
+#include "runner/core/stat_record.hh"
 #include "runner/core/walk.hh"
 
 namespace akbuild::oci {
@@ -21,30 +22,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view k_cache_version = "akbuild-oci-layer-3";
-
-// One record of a layer fingerprint: fixed-width stat fields, then the path and the extra
-// string (hardlink group, content digest or symlink target), each length-prefixed since they may
-// hold any byte but NUL.
-void fingerprint_line(Hasher& hasher, std::string_view rel, char type, const FileInfo& info, std::string_view extra) {
-  struct Record {
-    std::uint64_t rel_size, extra_size, size;
-    std::int64_t mtime, ctime;
-    std::uint32_t mode;
-    char type;
-  } r{};
-  std::memset(&r, 0, sizeof r);
-  r.rel_size = rel.size();
-  r.extra_size = extra.size();
-  r.size = info.size;
-  r.mtime = info.mtime_ns;
-  r.ctime = info.ctime_ns;
-  r.mode = info.mode;
-  r.type = type;
-  hasher.update(std::as_bytes(std::span(&r, 1)));
-  hasher.update(rel);
-  hasher.update(extra);
-}
+constexpr std::string_view k_cache_version = "akbuild-oci-layer-4";
 
 // Hardlinked files are one tar entry and its links: the first path of each inode names the group.
 class HardlinkGroups {
@@ -65,9 +43,9 @@ Result<std::string> stat_fingerprint(const fs::path& source) {
   HardlinkGroups links;
   AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
     switch (e.info.type) {
-    case FileType::directory: fingerprint_line(hasher, e.rel, 'd', e.info, ""); break;
-    case FileType::regular: fingerprint_line(hasher, e.rel, 'f', e.info, links.group(e.rel, e.info)); break;
-    case FileType::symlink: fingerprint_line(hasher, e.rel, 'l', e.info, e.target); break;
+    case FileType::directory: add_stat_record(hasher, e.rel, 'd', e.info, ""); break;
+    case FileType::regular: add_stat_record(hasher, e.rel, 'f', e.info, links.group(e.rel, e.info)); break;
+    case FileType::symlink: add_stat_record(hasher, e.rel, 'l', e.info, e.target); break;
     case FileType::other: return fail(unsupported_type_error(e.rel, e.info));
     }
     return ok();
@@ -79,17 +57,17 @@ Result<std::string> stat_fingerprint(const fs::path& source) {
 class ContentFingerprint final : public TreeVisitor {
 public:
   Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
-    fingerprint_line(m_hasher, rel, 'd', stable(info, true), "");
+    add_stat_record(m_hasher, rel, 'd', stable(info, true), "");
     return ok();
   }
   Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
     HashSink content;
     AK_TRY_VOID(stream_file_at(dirfd, name, content));
-    fingerprint_line(m_hasher, rel, 'f', stable(info, false), m_links.group(rel, info) + "\n" + to_hex(content.finish()));
+    add_stat_record(m_hasher, rel, 'f', stable(info, false), m_links.group(rel, info) + "\n" + to_hex(content.finish()));
     return ok();
   }
   Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    fingerprint_line(m_hasher, rel, 'l', stable(info, false), target);
+    add_stat_record(m_hasher, rel, 'l', stable(info, false), target);
     return ok();
   }
   std::string finish() { return to_hex(m_hasher.finish()); }
@@ -97,6 +75,7 @@ public:
 private:
   static FileInfo stable(FileInfo info, bool drop_size) {
     info.mtime_ns = info.ctime_ns = 0;
+    info.dev = info.ino = 0;
     if (drop_size) info.size = 0;
     return info;
   }
