@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "nixdrv/nar.hh"
@@ -10,7 +9,6 @@
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/memory.hh"
-#include "runner/core/scan.hh"
 #include "runner/core/stat_record.hh"
 
 namespace akbuild::nixdrv {
@@ -18,13 +16,6 @@ namespace akbuild::nixdrv {
 namespace {
 
 constexpr std::string_view k_format = "akbuild-nar-hash-cache 4";
-
-// One record per entry: its path (unique in a tree, so the records spell out its shape), its
-// type and every stat field that changes when its content may have.
-void add_record(Hasher& hasher, const ScanEntry& e) {
-  char type = e.info.type == FileType::directory ? 'd' : e.info.type == FileType::symlink ? 'l' : 'f';
-  add_stat_record(hasher, e.rel, type, e.info, e.info.type == FileType::symlink ? e.target : std::string_view{});
-}
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -38,16 +29,7 @@ Result<NarHashCache::Fingerprint> NarHashCache::fingerprint(const std::filesyste
   options.max_depth = k_nar_max_depth;
   // A NAR holds no directory metadata; a directory's entries speak for it.
   options.stat_directories = false;
-  auto tree = AK_TRY(scan_tree(path, options));
-  Hasher hasher(HashAlgo::sha256);
-  std::int64_t newest = 0;
-  AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
-    if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info).context(path.string()));
-    add_record(hasher, e);
-    newest = std::max({newest, e.info.mtime_ns, e.info.ctime_ns});
-    return ok();
-  }));
-  return Fingerprint{to_hex(hasher.finish()), newest, tree.size()};
+  return stat_fingerprint(path, options);
 }
 
 Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {
@@ -55,8 +37,7 @@ Result<Hash> NarHashCache::nar_hash(const std::filesystem::path& path) {
   std::error_code ec;
   auto absolute = std::filesystem::absolute(path, ec).lexically_normal();
   if (ec) return nixdrv::nar_hash(path);
-  std::string key = absolute.string();
-  while (key.size() > 1 && key.back() == '/') key.pop_back();
+  std::string key = strip_trailing_slashes(absolute.string());
   auto entry = m_dir / to_hex(sha256(key));
 
   // k_format \n root \n fingerprint \n SRI \n entry count \n

@@ -16,6 +16,7 @@
 
 #include "nixdrv/hash.hh"
 #include "runner/core/result.hh"
+#include "runner/core/stat_record.hh"
 
 namespace akbuild::nixdrv {
 
@@ -33,12 +34,8 @@ public:
   // Whether the last nar_hash() call was answered from the cache (for tests and -v).
   bool last_was_hit() const { return m_last_hit; }
 
-  // The stat fingerprint of a tree and the newest mtime/ctime in it (ns since the epoch).
-  struct Fingerprint {
-    std::string digest;
-    std::int64_t newest_ns = 0;
-    std::size_t entries = 0;
-  };
+  // The stat fingerprint of a tree (with its newest mtime/ctime and entry count).
+  using Fingerprint = StatFingerprint;
   static Result<Fingerprint> fingerprint(const std::filesystem::path& path);
 
 private:

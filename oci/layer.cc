@@ -1,6 +1,5 @@
 #include "oci/layer.hh"
 
-#include <cstring>
 #include <map>
 
 #include <fcntl.h>
@@ -12,7 +11,6 @@
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/core/sink.hh"
-#include "runner/core/scan.hh"
 #include "runner/core/stat_record.hh"
 #include "runner/core/walk.hh"
 
@@ -36,38 +34,21 @@ private:
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> m_first;
 };
 
-// What identifies a tree's tar from stat data alone (a parallel scan; no file is read).
-Result<std::string> stat_fingerprint(const fs::path& source) {
-  auto tree = AK_TRY(scan_tree(source));
-  Hasher hasher(HashAlgo::sha256);
-  HardlinkGroups links;
-  AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
-    switch (e.info.type) {
-    case FileType::directory: add_stat_record(hasher, e.rel, 'd', e.info, ""); break;
-    case FileType::regular: add_stat_record(hasher, e.rel, 'f', e.info, links.group(e.rel, e.info)); break;
-    case FileType::symlink: add_stat_record(hasher, e.rel, 'l', e.info, e.target); break;
-    case FileType::other: return fail(unsupported_type_error(e.rel, e.info));
-    }
-    return ok();
-  }));
-  return to_hex(hasher.finish());
-}
-
 // The same from file content instead of times and sizes, for sources recreated on every run.
 class ContentFingerprint final : public TreeVisitor {
 public:
   Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
-    add_stat_record(m_hasher, rel, 'd', stable(info, true), "");
+    add_stat_record(m_hasher, rel, stable(info, true));
     return ok();
   }
   Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
     HashSink content;
     AK_TRY_VOID(stream_file_at(dirfd, name, content));
-    add_stat_record(m_hasher, rel, 'f', stable(info, false), m_links.group(rel, info) + "\n" + to_hex(content.finish()));
+    add_stat_record(m_hasher, rel, stable(info, false), m_links.group(rel, info) + "\n" + to_hex(content.finish()));
     return ok();
   }
   Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
-    add_stat_record(m_hasher, rel, 'l', stable(info, false), target);
+    add_stat_record(m_hasher, rel, stable(info, false), target);
     return ok();
   }
   std::string finish() { return to_hex(m_hasher.finish()); }
@@ -143,7 +124,13 @@ Result<std::string> layer_cache_key(const LayerSpec& spec) {
     AK_TRY_VOID(walk_tree(spec.source, v));
     fingerprint = "content:" + v.finish();
   } else if (fingerprint.empty()) {
-    fingerprint = "stat:" + AK_TRY(stat_fingerprint(spec.source));
+    // What identifies the tar from stat data alone: hardlinked files are one entry and its links.
+    HardlinkGroups links;
+    auto print = AK_TRY(stat_fingerprint(spec.source, {}, [&links](const ScanEntry& e) {
+      if (e.info.type == FileType::symlink) return e.target;
+      return e.info.type == FileType::regular ? links.group(e.rel, e.info) : std::string();
+    }));
+    fingerprint = "stat:" + print.digest;
   }
   nlohmann::json options;
   options["destination"] = AK_TRY(normalize_destination(spec.tar.destination));

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "runner/core/fs.hh"
 #include "runner/exec/process.hh"
 
 namespace akbuild::steps {
@@ -66,8 +67,7 @@ Result<std::string> tool_output_line(const std::filesystem::path& program, const
 
 std::string join_rel(std::string_view dir, std::string_view rel) {
   if (dir.empty() || dir == ".") return std::string(rel);
-  std::string d(dir);
-  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  std::string d = strip_trailing_slashes(dir);
   if (rel.empty() || rel == ".") return d;
   return d + "/" + std::string(rel);
 }

@@ -41,7 +41,6 @@ Result<> ActionCache::put(const Digest& key, const v1::ActionResult& result) {
     for (const auto& [path, digest] : result.outputs()) named.emplace_back("output " + path, digest);
     if (!result.stdout_digest().empty()) named.emplace_back("stdout", result.stdout_digest());
     if (!result.stderr_digest().empty()) named.emplace_back("stderr", result.stderr_digest());
-    if (!result.manifest_digest().empty()) named.emplace_back("manifest", result.manifest_digest());
     for (const auto& [what, hex] : named) {
       auto d = Digest::parse(hex);
       if (!d) return fail(d.error().context("action " + key.hex() + ": " + what));

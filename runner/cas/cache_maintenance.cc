@@ -6,7 +6,6 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -80,7 +79,7 @@ Result<v1::ActionResult> read_record(const StoredFile& file) {
   return result;
 }
 
-// Every blob a record keeps alive: its output trees (records and contents), its logs and manifest.
+// Every blob a record keeps alive: its output trees (records and contents), its logs.
 Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::ActionResult& result) {
   std::unordered_set<Digest> blobs;
   for (const auto& [path, hex] : result.outputs()) {
@@ -88,7 +87,7 @@ Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::Acti
     if (!d) return fail(ErrorCode::corrupt, "output " + path + ": " + d.error().message);
     AK_TRY_VOID(collect_tree_blobs(store, *d, blobs));
   }
-  for (const auto* hex : {&result.stdout_digest(), &result.stderr_digest(), &result.manifest_digest()}) {
+  for (const auto* hex : {&result.stdout_digest(), &result.stderr_digest()}) {
     if (hex->empty()) continue;
     auto d = Digest::parse(*hex);
     if (!d) return fail(ErrorCode::corrupt, d.error().message);

@@ -19,7 +19,7 @@ Result<int> run_pin_update(const StepInvocation& o, const GlobalOptions& global)
   auto request = AK_TRY(step_request(o));
   auto options = engine_options(o, global);
   engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), false);
-  auto changes = engine::update_pins(options, {request}, std::nullopt, sink);
+  auto changes = engine::update_pins(options, {request}, sink);
   sink.close();
   if (!changes) return fail(changes.error());
   for (const auto& c : *changes) {

@@ -162,6 +162,11 @@ Result<FileLock> lock_impl(const fs::path& path, bool wait) {
 Result<FileLock> FileLock::acquire(const fs::path& path) { return lock_impl(path, true); }
 Result<FileLock> FileLock::try_acquire(const fs::path& path) { return lock_impl(path, false); }
 
+std::string strip_trailing_slashes(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  return std::string(path);
+}
+
 bool is_contained_relative_path(std::string_view rel) {
   if (rel.empty() || rel.front() == '/') return false;
   std::size_t start = 0;

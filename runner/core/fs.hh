@@ -93,6 +93,9 @@ private:
   UniqueFd m_fd;
 };
 
+// `path` without trailing slashes ("out/" -> "out"); "/" stays "/".
+std::string strip_trailing_slashes(std::string_view path);
+
 // Whether `rel` is a relative path that stays inside its base: no absolute root, no `..`
 // component, no empty component. Lexical only; symlinks are checked where paths are opened.
 bool is_contained_relative_path(std::string_view rel);

@@ -1,18 +1,35 @@
 #pragma once
-// One entry of a stat fingerprint: what identifies a tree's entry without reading it. Used by the
-// NAR hash cache and the layer cache to tell an unchanged tree from its stat data alone.
+// Stat fingerprints: what identifies a tree's entries without reading them. The NAR hash cache
+// and the layer cache use them to tell an unchanged tree from its stat data alone.
 
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
 #include <string_view>
 
 #include "runner/core/hash.hh"
+#include "runner/core/result.hh"
+#include "runner/core/scan.hh"
 #include "runner/core/walk.hh"
 
 namespace akbuild {
 
-// Adds fixed-width fields (size, dev, inode, mtime, ctime, mode and a type letter) and then the
-// path and an extra string (a symlink target, a hardlink group...), both length-prefixed since
-// they may hold any byte but NUL.
-void add_stat_record(Hasher& hasher, std::string_view rel, char type, const FileInfo& info,
-                     std::string_view extra = {});
+// Adds one entry: fixed-width fields (size, dev, inode, mtime, ctime, mode and a letter for its
+// type) and then the path and an extra string (a symlink target, a hardlink group...), both
+// length-prefixed since they may hold any byte but NUL.
+void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info, std::string_view extra = {});
+
+struct StatFingerprint {
+  std::string digest;         // sha256 hex over every entry's record, in walk order
+  std::int64_t newest_ns = 0;  // the newest mtime or ctime seen (ns since the epoch)
+  std::size_t entries = 0;
+};
+
+// Scans `root` (with `options`) and fingerprints every entry. `extra` gives an entry's extra
+// string; by default a symlink's target. A FIFO, socket or device is an error naming it.
+Result<StatFingerprint> stat_fingerprint(const std::filesystem::path& root, const ScanOptions& options = {},
+                                         const std::function<std::string(const ScanEntry&)>& extra = {});
 
 } // namespace akbuild

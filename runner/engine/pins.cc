@@ -1,13 +1,12 @@
 #include "runner/engine/pins.hh"
 
-#include <set>
+#include <algorithm>
+
 #include <sys/utsname.h>
 
 #include <nlohmann/json.hpp>
 
 #include "runner/core/fs.hh"
-#include "steps/params.hh"
-#include "steps/registry.hh"
 
 namespace akbuild::engine {
 
@@ -61,33 +60,10 @@ Result<> PinFile::save() const {
 }
 
 Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
-                                           const std::optional<std::string>& only_id, EventSink& events) {
-  std::vector<StepRequest> chosen = steps;
-  if (only_id) {
-    // The step and, transitively, what it depends on.
-    std::map<std::string, const StepRequest*> by_id;
-    for (const auto& s : steps) by_id[s.id] = &s;
-    if (!by_id.count(*only_id))
-      return fail(ErrorCode::invalid_argument, "pin update: no step with id '" + *only_id + "'");
-    std::set<std::string> want;
-    std::function<Result<>(const std::string&)> add = [&](const std::string& id) -> Result<> {
-      if (!want.insert(id).second) return ok();
-      auto it = by_id.find(id);
-      if (it == by_id.end()) return ok();  // prepare_steps names unknown deps
-      const auto* step = AK_TRY(steps::find_step(it->second->kind));
-      auto params = AK_TRY(steps::parse_params(step->params_prototype(), it->second->with, it->second->kind));
-      auto plan = AK_TRY(step->plan(*params, steps::PlanContext{id, options.workspace, current_platform()}));
-      for (const auto& d : plan.deps) AK_TRY_VOID(add(d));
-      return ok();
-    };
-    AK_TRY_VOID(add(*only_id));
-    chosen.clear();
-    for (const auto& s : steps)
-      if (want.count(s.id)) chosen.push_back(s);
-  }
+                                           EventSink& events) {
   options.update_pins = true;
   auto engine = AK_TRY(Engine::open(options));
-  auto results = AK_TRY(engine->run(chosen, events));
+  auto results = AK_TRY(engine->run(steps, events));
   auto pins = AK_TRY(PinFile::load(engine->options().workspace));
   std::vector<PinChange> changes;
   std::optional<Error> first_error;
@@ -100,7 +76,7 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
     auto it = r.outputs.find("nar-hash");
     if (it == r.outputs.end()) continue;
     // An explicit `hash:` wins over the lock file and is not recorded there.
-    const auto& req = *std::find_if(chosen.begin(), chosen.end(), [&](const StepRequest& s) { return s.id == r.id; });
+    const auto& req = *std::find_if(steps.begin(), steps.end(), [&](const StepRequest& s) { return s.id == r.id; });
     if (req.with.count("hash")) continue;
     PinChange c{r.id, pins.get(r.id, current_platform()).value_or(""), it->second};
     pins.set(r.id, current_platform(), it->second);

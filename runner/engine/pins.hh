@@ -45,11 +45,10 @@ struct PinChange {
   std::string new_pin;
 };
 
-// Runs the fetch steps among `steps` (only `only_id` and the steps it depends on, when given),
-// ignoring their pins, and records the NAR hash of each one's outputs in akbuild.lock. Steps
-// with an explicit `hash:` are run and checked like any other run.
+// Runs the fetch steps among `steps`, ignoring their pins, and records the NAR hash of each
+// one's outputs in akbuild.lock. A step with an explicit `hash:` is run but not recorded.
 Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
-                                           const std::optional<std::string>& only_id, EventSink& events);
+                                           EventSink& events);
 
 // The platform string pins and manifests use ("x86_64-linux").
 std::string current_platform();

@@ -7,6 +7,7 @@
 
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/encoding.hh"
+#include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/core/memory.hh"
 #include "runner/engine/manifest.hh"
@@ -19,11 +20,6 @@ namespace akbuild::engine {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string strip_slash(std::string s) {
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
 
 Result<> check_cycles(const std::vector<PreparedStep>& steps) {
   // 0 = unvisited, 1 = on the stack, 2 = done.
@@ -80,7 +76,7 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
   }
   std::vector<std::string> all_outputs;
   for (const auto& p : out)
-    for (const auto& o : p.plan.outputs) all_outputs.push_back(strip_slash(o) + "/");
+    for (const auto& o : p.plan.outputs) all_outputs.push_back(strip_trailing_slashes(o) + "/");
   for (auto& p : out) {
     for (const auto& d : p.plan.deps) {
       auto it = by_id.find(d);
@@ -126,7 +122,7 @@ std::string sandbox_path(const std::map<std::string, ToolInfo>& tools) {
 
 Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
-                           const fs::path& workspace, const std::string& platform, std::optional<std::string> pin) {
+                           const fs::path& workspace, const std::string& platform) {
   KeyedStep k;
   // Tools are resolved (hashed, their --version asked once) beside the input scan.
   auto tools = std::async(std::launch::async, [&]() -> Result<std::map<std::string, ToolInfo>> {
@@ -148,8 +144,8 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
   k.inputs = std::move(*inputs);
   if (step.plan.fetch) {
-    k.manifest = fetch_manifest(step, platform, pin.value_or(step.pin.empty() ? "none" : step.pin));
-    k.key = to_hex(sha256(k.manifest));
+    k.manifest = fetch_manifest(step, platform, step.pin.empty() ? "none" : step.pin);
+    k.key = Manifest::key_of(k.manifest);
     // A fetch step still reads its declared inputs (staged like any other step's).
     return k;
   }

@@ -52,11 +52,9 @@ struct KeyedStep {
 };
 
 // The manifest and key of `step`, given each dep's stored result (same order as step.deps).
-// `pin` overrides the step's pin (pin update keys a result by the hash it got).
 Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
-                           const std::filesystem::path& workspace, const std::string& platform,
-                           std::optional<std::string> pin = std::nullopt);
+                           const std::filesystem::path& workspace, const std::string& platform);
 
 // The manifest lines that identify a fetch step's result: kind, schema, params (but `hash`),
 // platform, pin. Inputs, tools and env are not keyed (like a Nix fixed-output derivation).

@@ -5,7 +5,6 @@
 #include <set>
 #include <sstream>
 
-#include <dirent.h>
 
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
@@ -15,6 +14,7 @@
 #include "runner/core/hash.hh"
 #include "runner/core/log.hh"
 #include "runner/engine/explain.hh"
+#include "runner/engine/manifest.hh"
 #include "runner/engine/materialize.hh"
 #include "runner/exec/sandbox.hh"
 
@@ -24,11 +24,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string strip_slash(std::string s) {
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
 
 std::set<std::string> file_outputs(const v1::ActionResult& a) {
   std::set<std::string> out;
@@ -82,7 +77,7 @@ public:
   void log(std::string_view line) override { engine::log(m_env, m_step.request.id, std::string(line)); }
 
   std::optional<std::string> content_digest(std::string_view rel_in) const override {
-    std::string rel = strip_slash(std::string(rel_in));
+    std::string rel = strip_trailing_slashes(std::string(rel_in));
     auto under = [](const std::string& path, const std::string& dir) {
       return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
     };
@@ -90,7 +85,7 @@ public:
     std::optional<std::string> dep_tree;
     for (const auto* result : m_dep_results)
       for (const auto& [out, hex] : result->outputs()) {
-        std::string o = strip_slash(out);
+        std::string o = strip_trailing_slashes(out);
         if (o == rel) dep_tree = "tree:" + hex;
         else if (under(o, rel) || under(rel, o)) return std::nullopt;
       }
@@ -209,7 +204,7 @@ Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
   auto files = file_outputs(action);
   for (const auto& [out, hex] : action.outputs()) {
     auto d = AK_TRY(cas::Digest::parse(hex));
-    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace / strip_slash(out)));
+    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace / strip_trailing_slashes(out)));
   }
   return ok();
 }
@@ -225,7 +220,7 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
     if (!a || !b) continue;
     auto la = cas::list_tree(env.cache.blobs(), *a), lb = cas::list_tree(env.cache.blobs(), *b);
     if (!la || !lb) continue;
-    auto name = [&](const std::string& p) { return strip_slash(out) + (p.empty() ? "" : "/" + p); };
+    auto name = [&](const std::string& p) { return strip_trailing_slashes(out) + (p.empty() ? "" : "/" + p); };
     for (const auto& [p, f] : *lb) {
       auto o = la->find(p);
       if (o == la->end()) lines.push_back("  added: " + name(p));
@@ -268,7 +263,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
       auto d = AK_TRY(cas::Digest::parse(hex));
-      auto dest = in / strip_slash(o);
+      auto dest = in / strip_trailing_slashes(o);
       AK_TRY_VOID(remove_tree(dest));
       auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, dest);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
@@ -287,7 +282,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   std::string file_list;
   std::map<std::string, std::string> trees;
   for (const auto& o : step.plan.outputs) {
-    auto p = out / strip_slash(o);
+    auto p = out / strip_trailing_slashes(o);
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0)
       return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
@@ -302,7 +297,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   std::string key = keyed.key, manifest = keyed.manifest;
   if (step.plan.fetch) {
-    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_slash(step.plan.outputs[0]) : out;
+    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
     auto got = nixdrv::nar_hash(pinned);
     if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
     std::string sri = got->to_sri();
@@ -310,13 +305,13 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     miss.values["nar-hash"] = sri;
     if (env.options.update_pins) {
       manifest = fetch_manifest(step, env.platform, sri);
-      key = to_hex(sha256(manifest));
+      key = Manifest::key_of(manifest);
     } else if (sri != step.pin) {
       std::string msg = "step '" + id + "': hash mismatch in fetch output:\n  specified: " + step.pin +
                         "\n  got:       " + sri;
       auto last = env.cache.actions().last_manifest(id);
       if (last && *last) {
-        auto k = cas::Digest::parse(to_hex(sha256(**last)));
+        auto k = cas::Digest::parse(Manifest::key_of(**last));
         auto before = k ? env.cache.actions().get(*k) : Result<std::optional<v1::ActionResult>>(std::nullopt);
         if (before && *before) {
           auto lines = diff_outputs(env, **before, trees);
@@ -329,9 +324,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   }
   auto out_blob = AK_TRY(env.cache.blobs().put(ctx.take_stdout()));
   auto err_blob = AK_TRY(env.cache.blobs().put(ctx.take_stderr()));
-  auto manifest_blob = AK_TRY(env.cache.blobs().put(manifest));
   a.set_key(key);
-  a.set_manifest_digest(manifest_blob.hex());
   a.set_exit_code(ctx.exit_code());
   a.set_stdout_digest(out_blob.hex());
   a.set_stderr_digest(err_blob.hex());
@@ -349,7 +342,7 @@ void fill_outputs(StepResult& r, const PreparedStep& step, const v1::ActionResul
   r.outputs["cache-hit"] = r.cache_hit ? "true" : "false";
   r.outputs["key"] = r.key;
   std::string paths;
-  for (const auto& o : step.plan.outputs) paths += (paths.empty() ? "" : "\n") + strip_slash(o);
+  for (const auto& o : step.plan.outputs) paths += (paths.empty() ? "" : "\n") + strip_trailing_slashes(o);
   if (!paths.empty()) r.outputs["path"] = paths;
   for (const auto& [k, v] : a.values())
     if (k.rfind("_akbuild", 0) != 0) r.outputs[k] = v;

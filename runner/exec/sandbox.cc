@@ -85,8 +85,7 @@ Result<std::vector<Output>> plan_outputs(const SandboxSpec& s) {
     if (!is_contained_relative_path(o))
       return fail(ErrorCode::invalid_argument, fmt::format("output path {}: escapes the workspace", o));
     Output out;
-    out.rel = o;
-    while (out.rel.size() > 1 && out.rel.back() == '/') out.rel.pop_back();
+    out.rel = strip_trailing_slashes(o);
     out.dir = o.back() == '/' || is_dir_nofollow(s.output_root / out.rel) || is_dir_nofollow(s.input_root / out.rel);
     if (out.rel == "." || out.rel.empty())
       return fail(ErrorCode::invalid_argument, fmt::format("output path {}: is the whole workspace", o));
@@ -105,8 +104,7 @@ Result<std::vector<Output>> plan_outputs(const SandboxSpec& s) {
 Result<> create_output_dirs(const SandboxSpec& s) {
   AK_TRY_VOID(make_dirs(s.output_root));
   for (const auto& o : s.outputs) {
-    std::string rel = o;
-    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+    std::string rel = strip_trailing_slashes(o);
     bool dir = o.back() == '/' || is_dir_nofollow(s.output_root / rel) || is_dir_nofollow(s.input_root / rel);
     AK_TRY_VOID(make_dirs_within(s.output_root, dir ? rel : fs::path(rel).parent_path().string()));
   }

@@ -23,11 +23,6 @@ Error bad(const std::string& key, const std::string& why) {
   return Error{ErrorCode::invalid_argument, "oci-image: with: " + key + ": " + why};
 }
 
-std::string strip_slash(std::string s) {
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
-
 Result<std::optional<std::uint32_t>> parse_mode(const std::string& key, const std::string& text) {
   if (text.empty()) return std::optional<std::uint32_t>{};
   std::uint32_t v = 0;
@@ -75,7 +70,7 @@ Result<oci::TarOptions> tar_options(const v1::OciLayer& l, const std::string& ke
 }
 
 Result<> check_workspace_path(const std::string& key, const std::string& path) {
-  if (!is_contained_relative_path(strip_slash(path)))
+  if (!is_contained_relative_path(strip_trailing_slashes(path)))
     return fail(bad(key, "'" + path + "' must be a relative path inside the workspace (no '..')"));
   return ok();
 }
@@ -107,7 +102,7 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     if (l.from().empty()) return fail(bad(key + ".from", "is required"));
     AK_TRY_VOID(check_workspace_path(key + ".from", l.from()));
     auto t = AK_TRY(tar_options(l, key));
-    std::string from = strip_slash(l.from());
+    std::string from = strip_trailing_slashes(l.from());
     auto dest = *oci::normalize_destination(t.destination);
     if (!seen.emplace(dest, fs::path(from).filename().string()).second)
       return fail(bad(key + ".to", "'" + t.destination + "' repeats the destination of an earlier layer"));
@@ -117,11 +112,11 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
   if (!p.base().empty()) {
     auto [dir, ref] = split_base(p.base());
     AK_TRY_VOID(check_workspace_path("base", dir));
-    plan.inputs.push_back(strip_slash(dir) + "/");
+    plan.inputs.push_back(strip_trailing_slashes(dir) + "/");
   }
   std::string layout = p.layout().empty() ? "image/" : p.layout();
   AK_TRY_VOID(check_workspace_path("layout", layout));
-  plan.outputs.push_back(strip_slash(layout) + "/");
+  plan.outputs.push_back(strip_trailing_slashes(layout) + "/");
   if (!p.docker_archive().empty()) {
     AK_TRY_VOID(check_workspace_path("docker_archive", p.docker_archive()));
     plan.outputs.push_back(p.docker_archive());
@@ -148,7 +143,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     const auto& l = p.layers(i);
     std::string key = "layers[" + std::to_string(i) + "]";
     oci::LayerSpec layer;
-    layer.source = ctx.input_root() / strip_slash(l.from());
+    layer.source = ctx.input_root() / strip_trailing_slashes(l.from());
     layer.tar = AK_TRY(tar_options(l, key));
     layer.compression = compression;
     // Staged inputs are fresh files on every run: key the layer cache by the digests the engine
@@ -161,7 +156,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
   }
   if (!p.base().empty()) {
     auto [dir, ref] = split_base(p.base());
-    spec.base = ctx.input_root() / strip_slash(dir);
+    spec.base = ctx.input_root() / strip_trailing_slashes(dir);
     spec.base_ref = ref;
   }
   auto& c = spec.config;
@@ -177,7 +172,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
   if (!p.os().empty()) c.os = p.os();
   c.architecture = p.architecture();
 
-  std::string layout_rel = strip_slash(p.layout().empty() ? "image/" : p.layout());
+  std::string layout_rel = strip_trailing_slashes(p.layout().empty() ? "image/" : p.layout());
   fs::path layout = ctx.output_root() / layout_rel;
   auto image = oci::write_image_layout(spec, layout, oci::BuildOptions{ctx.cache().root(), 0});
   if (!image) return fail(image.error().context("oci-image"));

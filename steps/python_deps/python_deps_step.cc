@@ -18,9 +18,7 @@ const v1::PythonDepsParams& cast(const google::protobuf::Message& m) { return st
 
 std::string dir_of(const v1::PythonDepsParams& p) { return p.directory().empty() ? "." : p.directory(); }
 std::string out_of(const v1::PythonDepsParams& p) {
-  auto o = p.output().empty() ? std::string(".venv") : p.output();
-  while (o.size() > 1 && o.back() == '/') o.pop_back();
-  return o;
+  return strip_trailing_slashes(p.output().empty() ? std::string(".venv") : p.output());
 }
 std::string python_of(const v1::PythonDepsParams& p) { return p.python().empty() ? "python3" : p.python(); }
 

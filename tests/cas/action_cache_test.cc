@@ -21,7 +21,6 @@ std::unique_ptr<CacheDir> open_cache(const test::TestDir& dir) {
 v1::ActionResult sample_result(CacheDir& cache, const Digest& key) {
   v1::ActionResult r;
   r.set_key(key.hex());
-  r.set_manifest_digest(cache.blobs().put("input src/a.txt sha256:...\n")->hex());
   r.set_exit_code(0);
   r.set_stdout_digest(cache.blobs().put("out log")->hex());
   r.set_step_id("build");
