@@ -4,6 +4,8 @@
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/akbuild-bench}
 AKBUILD=${AKBUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/runner/cli/akbuild}
 BENCH_RUNS=${BENCH_RUNS:-5}
+# The probes built beside akbuild (bench/probes).
+PROBES=${PROBES:-$(cd "$(dirname "$AKBUILD")/../../bench" 2>/dev/null && pwd)}
 
 bench_header() {
   printf '%-44s %12s %12s %8s  %s\n' "benchmark" "akbuild" "peer" "ratio" "target"
@@ -36,8 +38,15 @@ bench_median() {
   rm -f "$json"
 }
 
-# bench_compare NAME TARGET AKBUILD_CMD PEER_CMD [PREPARE_CMD]: one line with both medians and
-# the ratio akbuild/peer. PREPARE_CMD runs before every timed run of both commands.
+# bench_line NAME TARGET AKBUILD_SECONDS PEER_SECONDS: one line with both medians and the ratio.
+bench_line() {
+  local ratio
+  ratio=$(/usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.3f' % (a/b) if b>0 else 'nan')" "$3" "$4")
+  printf '%-44s %11ss %11ss %7sx  %s\n' "$1" "$3" "$4" "$ratio" "$2"
+}
+
+# bench_compare NAME TARGET AKBUILD_CMD PEER_CMD [PREPARE_CMD]: times both commands (PREPARE_CMD
+# runs before every timed run of either) and prints their bench_line.
 bench_compare() {
   local name=$1 target=$2 ours=$3 peer=$4 prepare=${5:-}
   local a b
@@ -46,9 +55,7 @@ bench_compare() {
   else
     a=$(bench_median "$ours"); b=$(bench_median "$peer")
   fi
-  local ratio
-  ratio=$(/usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.3f' % (a/b) if b>0 else 'nan')" "$a" "$b")
-  printf '%-44s %11ss %11ss %7sx  %s\n' "$name" "$a" "$b" "$ratio" "$target"
+  bench_line "$name" "$target" "$a" "$b"
 }
 
 # bench_single NAME TARGET VALUE UNIT: a figure with no peer (e.g. RSS, a cached layer's time).

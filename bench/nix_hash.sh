@@ -23,6 +23,11 @@ bench_compare "nix hash-path, warm (vs nix-hash)" "<= 0.7x" \
 bench_compare "nix hash-path, stat cache hit (vs nix-hash)" "<= 0.1x" \
   "$AKBUILD --cache-dir $cache nix hash-path $tree" "nix-hash --type sha256 $tree"
 
+# The floor under that figure: lstat every entry of the tree on two threads, nothing else.
+floor=$(bench_median "$PROBES/stat_walk $tree 2")
+bench_single "bare lstat walk of the tree, 2 threads (floor)" "-" \
+  "$(/usr/bin/python3 -c "print('%.1f' % ($floor * 1000))")" "ms"
+
 sparse="$cache/sparse-4g"
 truncate -s 4G "$sparse"
 rss=$( { /usr/bin/time -v "$AKBUILD" --cache-dir "$cache" nix hash-path --no-cache "$sparse" >/dev/null; } 2>&1 |

@@ -17,8 +17,8 @@ gzip -t "$work/layer.tar.gz"
 ours_gz=$(stat -c %s "$work/layer.tar.gz")
 peer6=$($tar_cmd | gzip -n -6 | wc -c)
 peer1=$($tar_cmd | gzip -n -1 | wc -c)
-printf '%-44s %12s %12s %8s  %s\n' "oci layer gzip size (vs gzip -6 / gzip -1)" "$ours_gz" "$peer6" \
-  "$(/usr/bin/python3 -c "print('%.3f' % ($ours_gz / $peer1))")x" "<= 1.0x of gzip -1 ($peer1)"
+printf '%-44s %12s %12s %8s  %s\n' "oci layer gzip size (vs gzip -1)" "$ours_gz" "$peer1" \
+  "$(/usr/bin/python3 -c "print('%.3f' % ($ours_gz / $peer1))")x" "<= 1.0x (gzip -6: $peer6)"
 
 bench_compare "oci layer gzip (vs tar | gzip -6)" "<= 0.25x" \
   "$AKBUILD --cache-dir $work/cache oci layer --no-cache $tree --out $work/g.tar.gz" \
