@@ -79,7 +79,10 @@ std::string stat_line(const fs::path& p) {
 } // namespace
 
 TEST_CASE("an image layout passes skopeo's digest checks and shows the intended config") {
-  if (!test::have_program("skopeo")) return;
+  if (!test::have_program("skopeo")) {
+    MESSAGE("skipped: skopeo is not installed");
+    return;
+  }
   test::TestDir dir;
   auto result = build(demo_spec(dir), dir / "out" / "image");
   CHECK(result.layers.size() == 2);
@@ -113,7 +116,10 @@ TEST_CASE("an image layout passes skopeo's digest checks and shows the intended 
 }
 
 TEST_CASE("umoci unpacks exactly the files, modes, links and owners of the inputs") {
-  if (!test::have_program("umoci")) return;
+  if (!test::have_program("umoci")) {
+    MESSAGE("skipped: umoci is not installed");
+    return;
+  }
   test::TestDir dir;
   build(demo_spec(dir), dir / "image");
   auto r = test::run({"umoci", "unpack", "--image", (dir / "image").string() + ":demo:1", (dir / "bundle").string()});
@@ -276,10 +282,16 @@ TEST_CASE("bad layer specs are clear errors and leave no layout") {
 }
 
 TEST_CASE("a full disk while writing fails with the cause and leaves no partial layout") {
-  if (::geteuid() != 0) return;  // needs a tmpfs mount
+  if (::geteuid() != 0) {
+    MESSAGE("skipped: needs root for a tmpfs mount");
+    return;
+  }
   test::TestDir dir;
   fs::create_directories(dir / "small");
-  if (::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=256k") != 0) return;
+  if (::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=256k") != 0) {
+    MESSAGE("skipped: cannot mount a tmpfs");
+    return;
+  }
   struct Unmount {
     fs::path p;
     ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
@@ -297,7 +309,10 @@ TEST_CASE("a full disk while writing fails with the cause and leaves no partial 
 }
 
 TEST_CASE("a docker archive holds manifest.json with the tag, the config and the layers") {
-  if (!test::have_program("skopeo")) return;
+  if (!test::have_program("skopeo")) {
+    MESSAGE("skipped: skopeo is not installed");
+    return;
+  }
   test::TestDir dir;
   auto result = build(demo_spec(dir), dir / "image");
   auto w = write_docker_archive(dir / "image", "demo:1", dir / "image.tar");

@@ -107,7 +107,10 @@ PushReport push(const test::TestDir& dir, const fs::path& layout, const std::str
 } // namespace
 
 TEST_CASE("push uploads every blob once, and skopeo reads back the same manifest digest") {
-  if (!test::have_program("docker-registry") || !test::have_program("skopeo")) return;
+  if (!test::have_program("docker-registry") || !test::have_program("skopeo")) {
+    MESSAGE("skipped: docker-registry or skopeo is not installed");
+    return;
+  }
   test::TestDir dir;
   test::write(dir / "app" / "run", "#!/bin/sh\n", true);
   test::write(dir / "lib" / "libx.so", "lib");
@@ -165,7 +168,10 @@ TEST_CASE("push uploads every blob once, and skopeo reads back the same manifest
 }
 
 TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and takes basic credentials") {
-  if (!test::have_program("docker-registry")) return;
+  if (!test::have_program("docker-registry")) {
+    MESSAGE("skipped: docker-registry is not installed");
+    return;
+  }
   test::TestDir dir;
   test::write(dir / "app" / "run", "run");
   test::write(dir / "lib" / "l", "l");
@@ -223,7 +229,10 @@ TEST_CASE("push errors name the registry and the fault") {
   CHECK(missing.error().code == ErrorCode::not_found);
   // 403, 404 and 503 cannot be had from docker-registry on demand: a test double (a Python
   // http.server answering every request with one status) stands in for it.
-  if (!fs::exists("/usr/bin/python3")) return;
+  if (!fs::exists("/usr/bin/python3")) {
+    MESSAGE("skipped: /usr/bin/python3 is missing");
+    return;
+  }
   for (int status : {403, 404, 503}) {
     CAPTURE(status);
     int port = free_port();
@@ -268,7 +277,10 @@ TEST_CASE("credentials come from the environment before ~/.docker/config.json") 
 }
 
 TEST_CASE("a bearer challenge is answered with a token from the realm, fetched with basic credentials") {
-  if (!fs::exists("/usr/bin/python3")) return;
+  if (!fs::exists("/usr/bin/python3")) {
+    MESSAGE("skipped: /usr/bin/python3 is missing");
+    return;
+  }
   test::TestDir dir;
   test::write(dir / "app" / "run", "run");
   test::write(dir / "lib" / "l", "l");

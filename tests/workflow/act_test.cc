@@ -55,6 +55,7 @@ TEST_CASE("act -g draws one row of boxes per stage") {
   auto r = act(dir, {"-g"});
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(r.out.find("│ build │ │ Lint code │") != std::string::npos);
+  REQUIRE(r.out.find("│ test │") != std::string::npos);
   CHECK(r.out.find("⬇") < r.out.find("│ test │"));
 }
 
@@ -130,6 +131,7 @@ jobs:
   CHECK(has_line(r.out, "[recover] job failed"));
   CHECK(has_line(r.out, "[produce] job succeeded"));
   CHECK(r.out.find("[consume (linux, a, debian)] job succeeded") != std::string::npos);
+  REQUIRE(r.out.find("[consume (linux, a, debian)] job started") != std::string::npos);
   CHECK(r.out.find("[produce] job succeeded") < r.out.find("[consume (linux, a, debian)] job started"));
 }
 
