@@ -16,27 +16,15 @@ struct ActArgs {
   std::vector<std::string> inputs, vars, secrets, env, matrix;
 };
 
-// "K=V" (or "K:V" for --matrix) pairs into a map; a pair without the separator is a usage error.
-Result<std::map<std::string, std::string>> pairs(const std::vector<std::string>& items, char sep, const char* flag) {
-  std::map<std::string, std::string> out;
-  for (const auto& item : items) {
-    auto at = item.find(sep);
-    if (at == std::string::npos || at == 0)
-      return fail(ErrorCode::invalid_argument, std::string(flag) + " '" + item + "': expected KEY" + sep + "VALUE");
-    out[item.substr(0, at)] = item.substr(at + 1);
-  }
-  return out;
-}
-
 Result<int> run(ActArgs& a, const GlobalOptions& global) {
   auto& o = a.options;
   o.workspace = std::filesystem::absolute(a.workspace.empty() ? std::filesystem::current_path()
                                                               : std::filesystem::path(a.workspace)).lexically_normal();
-  o.inputs = AK_TRY(pairs(a.inputs, '=', "--input"));
-  o.vars = AK_TRY(pairs(a.vars, '=', "--var"));
-  o.secrets = AK_TRY(pairs(a.secrets, '=', "--secret"));
-  o.env = AK_TRY(pairs(a.env, '=', "--env"));
-  o.matrix = AK_TRY(pairs(a.matrix, ':', "--matrix"));
+  o.inputs = AK_TRY(parse_pairs(a.inputs, '=', "--input"));
+  o.vars = AK_TRY(parse_pairs(a.vars, '=', "--var"));
+  o.secrets = AK_TRY(parse_pairs(a.secrets, '=', "--secret"));
+  o.env = AK_TRY(parse_pairs(a.env, '=', "--env"));
+  o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
   o.cache_dir = resolve_cache_dir(global);
   return workflow::run_act(o, std::cout);
 }

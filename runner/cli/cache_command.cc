@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include "runner/cas/cache_dir.hh"
 #include "runner/cli/commands.hh"
@@ -53,14 +54,20 @@ Result<std::unique_ptr<cas::CacheDir>> open_cache(const GlobalOptions& options) 
   return cas::CacheDir::open(resolve_cache_dir(options));
 }
 
+// Paths may hold any byte: invalid UTF-8 is replaced rather than thrown on.
+std::string dump_json(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
 int run_stats(const GlobalOptions& options) {
   auto cache = open_cache(options);
   if (!cache) return report_error(cache.error());
   auto stats = cas::cache_stats(**cache);
   if (!stats) return report_error(stats.error());
   if (options.json) {
-    std::cout << fmt::format("{{\"cache_dir\":\"{}\",\"blobs\":{},\"blob_bytes\":{},\"actions\":{}}}\n",
-                             (*cache)->root().string(), stats->blobs, stats->blob_bytes, stats->actions);
+    nlohmann::ordered_json j{{"cache_dir", (*cache)->root().string()}, {"blobs", stats->blobs},
+                             {"blob_bytes", stats->blob_bytes}, {"actions", stats->actions}};
+    std::cout << dump_json(j) << "\n";
   } else {
     std::cout << fmt::format("cache dir   {}\nblobs       {}\nblob bytes  {} ({})\nactions     {}\n",
                              (*cache)->root().string(), stats->blobs, stats->blob_bytes, human(stats->blob_bytes),
@@ -76,9 +83,9 @@ int run_verify(const GlobalOptions& options) {
   if (!report) return report_error(report.error());
   for (const auto& p : report->problems) std::cerr << "akbuild: " << p << "\n";
   if (options.json) {
-    std::cout << fmt::format("{{\"blobs_checked\":{},\"corrupt_removed\":{},\"actions_checked\":{},\"actions_removed\":{}}}\n",
-                             report->blobs_checked, report->corrupt_removed, report->actions_checked,
-                             report->actions_removed);
+    nlohmann::ordered_json j{{"blobs_checked", report->blobs_checked}, {"corrupt_removed", report->corrupt_removed},
+                             {"actions_checked", report->actions_checked}, {"actions_removed", report->actions_removed}};
+    std::cout << dump_json(j) << "\n";
   } else {
     std::cout << fmt::format("checked {} blobs and {} actions: {} corrupt blobs removed, {} actions removed\n",
                              report->blobs_checked, report->actions_checked, report->corrupt_removed,
@@ -96,8 +103,9 @@ int run_gc(const GlobalOptions& options, const std::string& max_size) {
   auto report = cas::gc_cache(**cache, *max);
   if (!report) return report_error(report.error());
   if (options.json) {
-    std::cout << fmt::format("{{\"removed_actions\":{},\"removed_blobs\":{},\"freed_bytes\":{},\"kept_bytes\":{}}}\n",
-                             report->removed_actions, report->removed_blobs, report->freed_bytes, report->kept_bytes);
+    nlohmann::ordered_json j{{"removed_actions", report->removed_actions}, {"removed_blobs", report->removed_blobs},
+                             {"freed_bytes", report->freed_bytes}, {"kept_bytes", report->kept_bytes}};
+    std::cout << dump_json(j) << "\n";
   } else {
     std::cout << fmt::format("removed {} actions and {} blobs ({} freed); {} kept\n", report->removed_actions,
                              report->removed_blobs, human(report->freed_bytes), human(report->kept_bytes));

@@ -31,6 +31,11 @@ std::filesystem::path resolve_cache_dir(const GlobalOptions& options);
 int report_error(const Error& error);
 int exit_status_for(ErrorCode code);
 
+// "K=V" items (or "K:V" with sep ':') into a map; an item without the separator, or with an
+// empty key, is invalid_argument naming `flag` and the item.
+Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,
+                                                       std::string_view flag);
+
 // One step given on the command line: what `akbuild step` and `akbuild pin update` share.
 struct StepInvocation {
   std::string kind;

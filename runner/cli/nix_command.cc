@@ -133,12 +133,7 @@ Result<> drv(const NixArgs& a) {
   spec.builder = a.builder;
   spec.system = a.system;
   spec.args = a.args;
-  for (const auto& kv : a.env) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail(ErrorCode::invalid_argument, "--env '" + kv + "': expected KEY=VALUE");
-    spec.env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  spec.env = AK_TRY(parse_pairs(a.env, '=', "--env"));
   if (!a.outputs.empty()) {
     std::istringstream words(a.outputs);
     std::vector<std::string> outs;

@@ -12,14 +12,20 @@ void add_step_invocation_options(CLI::App* cmd, StepInvocation& o) {
   cmd->add_option("-C,--workspace", o.workspace, "the workspace (default: the current directory)");
 }
 
-Result<engine::StepRequest> step_request(const StepInvocation& o) {
-  std::map<std::string, std::string> with;
-  for (const auto& item : o.with) {
-    auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return fail(ErrorCode::invalid_argument, "--with '" + item + "': expected KEY=VALUE");
-    with[item.substr(0, eq)] = item.substr(eq + 1);
+Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,
+                                                       std::string_view flag) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    auto at = item.find(sep);
+    if (at == std::string::npos || at == 0)
+      return fail(ErrorCode::invalid_argument, std::string(flag) + " '" + item + "': expected KEY" + sep + "VALUE");
+    out[item.substr(0, at)] = item.substr(at + 1);
   }
+  return out;
+}
+
+Result<engine::StepRequest> step_request(const StepInvocation& o) {
+  auto with = AK_TRY(parse_pairs(o.with, '=', "--with"));
   return engine::StepRequest{o.id.empty() ? o.kind : o.id, o.kind, std::move(with)};
 }
 

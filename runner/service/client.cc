@@ -83,13 +83,22 @@ std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target) {
   return grpc::CreateCustomChannel(target.address.grpc_target(), creds, args);
 }
 
-Result<bool> daemon_reachable(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
+namespace {
+// A channel to the daemon once it answers within `timeout`; null when nothing listens (a unix
+// socket that does not exist is not waited for).
+std::shared_ptr<grpc::Channel> reachable_channel(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
   if (target.address.kind == ListenAddress::Kind::unix_socket) {
     std::error_code ec;
-    if (!std::filesystem::exists(target.address.path, ec)) return false;
+    if (!std::filesystem::exists(target.address.path, ec)) return nullptr;
   }
   auto channel = connect(target);
-  return channel->WaitForConnected(std::chrono::system_clock::now() + timeout);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) return nullptr;
+  return channel;
+}
+} // namespace
+
+Result<bool> daemon_reachable(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
+  return reachable_channel(target, timeout) != nullptr;
 }
 
 Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInterface& stub,
@@ -145,13 +154,8 @@ std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
   auto target = executor_target_from_env();
   if (!target) return Out(fail(target.error()));
   if (!*target) return std::nullopt;
-  if ((*target)->address.kind == ListenAddress::Kind::unix_socket) {
-    std::error_code ec;
-    if (!std::filesystem::exists((*target)->address.path, ec)) return std::nullopt;
-  }
-  auto channel = connect(**target);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::milliseconds(500)))
-    return std::nullopt;
+  auto channel = reachable_channel(**target, std::chrono::milliseconds(500));
+  if (!channel) return std::nullopt;
   auto stub = v1::Executor::NewStub(channel);
   return execute_via_daemon(*stub,
                             {.workspace = options.workspace, .steps = steps, .jobs = options.jobs,

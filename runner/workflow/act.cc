@@ -57,11 +57,6 @@ std::string event_for(const Workflow& wf) {
   return wf.events.empty() ? "push" : wf.events[0];
 }
 
-struct JobState {
-  std::string result;
-  Value outputs = Value::object();
-};
-
 class ActRunner {
 public:
   ActRunner(ActRun& run, std::vector<Workflow>& workflows) : m_run(run), m_workflows(workflows) {}
@@ -82,13 +77,13 @@ public:
 
 private:
   bool run_workflow(const Workflow& wf, const std::vector<std::string>& only) {
-    std::map<std::string, JobState> states;
+    std::map<std::string, JobOutcome> states;
     Value base = m_run.contexts;
     base["github"]["event_name"] = event_for(wf);
     base["github"]["workflow"] = wf.name;
     bool ok = true;
     for (const auto& stage : job_stages(wf, only)) {
-      std::vector<std::future<std::pair<std::string, JobState>>> running;
+      std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
       for (const auto& id : stage) {
         const Job& job = *wf.find_job(id);
         Value needs = Value::object();
@@ -112,7 +107,7 @@ private:
   }
 
   // One job with every matrix combination; `needs_failed` makes success() false for its `if:`.
-  JobState run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base) {
+  JobOutcome run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base) {
     ActRun& run = m_run;
     EvalContext ctx;
     ctx.contexts = base;
@@ -145,7 +140,7 @@ private:
     std::size_t max_parallel = selected.size();
     if (auto mp = interpolate_value(job.strategy.max_parallel, ctx); mp && mp->is_number() && mp->get<double>() >= 1)
       max_parallel = static_cast<std::size_t>(mp->get<double>());
-    JobState state{"success", Value::object()};
+    JobOutcome state;
     std::atomic<bool> stop{false};
     for (std::size_t start = 0; start < selected.size(); start += max_parallel) {
       std::vector<std::future<JobOutcome>> batch;

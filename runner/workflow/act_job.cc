@@ -431,7 +431,7 @@ private:
       std::string prefix = it != m_prefixes.end() ? it->second : m_job.m_label + "/" + e.step_id;
       if (m_job.m_run.out.json()) {
         if (e.type == engine::Event::Type::progress) return;
-        Value fields = Value::parse(engine::to_json(e).dump());
+        Value fields(engine::to_json(e));  // converted, not dumped and re-parsed
         fields.erase("event");
         fields["job"] = m_job.m_label;
         m_job.m_run.out.event(std::string("engine_") + std::string(engine::to_string(e.type)), fields, prefix, e.text);

@@ -1,6 +1,8 @@
 // `akbuild cache stats|verify|gc`, driven as a user would.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <ctime>
 
 #include <fcntl.h>
@@ -47,6 +49,11 @@ TEST_CASE("akbuild cache stats prints counts, and one JSON object with --json") 
   CHECK(json.out.find("\"blobs\":2,\"blob_bytes\":") != std::string::npos);
   CHECK(json.out.find("\"actions\":1}") != std::string::npos);
   CHECK(lines(json.out) == 1);
+  // A cache dir whose path needs escaping still gives valid JSON naming it.
+  auto odd = dir / "quote\"and\\backslash";
+  auto escaped = test::akbuild(dir, {"--cache-dir", odd.string(), "cache", "stats", "--json"});
+  REQUIRE(escaped.exit_code == 0);
+  CHECK(nlohmann::json::parse(escaped.out)["cache_dir"] == odd.string());
 }
 
 TEST_CASE("akbuild cache gc with a bad size exits 2 naming it") {
