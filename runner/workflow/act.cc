@@ -148,12 +148,12 @@ private:
         std::string name = has_matrix ? label + " (" + matrix_label(selected[i]) + ")" : label;
         Value strategy = {{"fail-fast", fail_fast}, {"job-index", i}, {"job-total", selected.size()},
                           {"max-parallel", max_parallel}};
-        batch.push_back(std::async(std::launch::async, [&run, &wf, &job, combo = selected[i], needs, strategy, name, &stop] {
+        batch.push_back(std::async(std::launch::async, [&run, &wf, &job, &base, combo = selected[i], needs, strategy, name, &stop] {
           if (stop.load()) {
             run.out.event("job_finished", {{"job", name}, {"result", "cancelled"}}, name, "job cancelled (fail-fast)");
             return JobOutcome{"cancelled", Value::object()};
           }
-          return run_job(run, wf, job, combo, needs, strategy, name);
+          return run_job(run, wf, job, base, combo, needs, strategy, name);
         }));
       }
       for (auto& f : batch) {

@@ -62,10 +62,10 @@ struct Scope {
 
 class JobRunner {
 public:
-  JobRunner(ActRun& run, const Workflow& wf, const Job& job, const Value& matrix, const Value& needs,
-            const Value& strategy, std::string label)
-      : m_run(run), m_wf(wf), m_job(job), m_matrix(matrix), m_needs(needs), m_strategy(strategy),
-        m_label(std::move(label)) {}
+  JobRunner(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
+            const Value& needs, const Value& strategy, std::string label)
+      : m_run(run), m_wf(wf), m_job(job), m_contexts(contexts), m_matrix(matrix), m_needs(needs),
+        m_strategy(strategy), m_label(std::move(label)) {}
 
   JobOutcome run() {
     JobOutcome outcome;
@@ -110,7 +110,7 @@ private:
 
   EvalContext contexts(const Scope& scope) const {
     EvalContext ctx;
-    ctx.contexts = m_run.contexts;
+    ctx.contexts = m_contexts;
     ctx.contexts["github"]["job"] = m_job.id;
     ctx.contexts["env"] = m_env;
     ctx.contexts["matrix"] = m_matrix;
@@ -540,7 +540,7 @@ private:
   ActRun& m_run;
   const Workflow& m_wf;
   const Job& m_job;
-  Value m_matrix, m_needs, m_strategy;
+  Value m_contexts, m_matrix, m_needs, m_strategy;
   std::string m_label;
   Scope m_root{m_label, Value::object(), std::nullopt, {}, false, false};
   fs::path m_dir;
@@ -551,9 +551,9 @@ private:
 
 } // namespace
 
-JobOutcome run_job(ActRun& run, const Workflow& wf, const Job& job, const Value& matrix, const Value& needs,
-                   const Value& strategy, const std::string& label) {
-  return JobRunner(run, wf, job, matrix, needs, strategy, label).run();
+JobOutcome run_job(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
+                   const Value& needs, const Value& strategy, const std::string& label) {
+  return JobRunner(run, wf, job, contexts, matrix, needs, strategy, label).run();
 }
 
 } // namespace akbuild::workflow

@@ -45,9 +45,10 @@ struct JobOutcome {
   Value outputs = Value::object();
 };
 
-// Runs `job` of `wf` with the given matrix combination and `needs` context. `label` names the
+// Runs `job` of `wf` with the workflow's contexts (`contexts`: the run's, with github.event_name
+// and github.workflow set), the given matrix combination and `needs` context. `label` names the
 // job in output ("build" or "build (linux, 1.21)").
-JobOutcome run_job(ActRun& run, const Workflow& wf, const Job& job, const Value& matrix,
+JobOutcome run_job(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
                    const Value& needs, const Value& strategy, const std::string& label);
 
 } // namespace akbuild::workflow

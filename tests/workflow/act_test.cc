@@ -282,3 +282,21 @@ jobs:
   CHECK(changed.out.find(" miss: would run") != std::string::npos);
   CHECK(changed.out.find("src/in.txt") != std::string::npos);
 }
+
+TEST_CASE("act gives steps the workflow's github.event_name and github.workflow, in expressions and env") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(name: Events
+on: [pull_request]
+jobs:
+  one:
+    runs-on: self-hosted
+    steps:
+      - if: github.event_name == 'pull_request'
+        run: echo "expr ${{ github.event_name }} ${{ github.workflow }}"
+      - run: echo "env $GITHUB_EVENT_NAME"
+)");
+  auto r = act(dir, {});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK_MESSAGE(r.out.find("expr pull_request Events") != std::string::npos, r.out);
+  CHECK_MESSAGE(r.out.find("env pull_request") != std::string::npos, r.out);
+}
