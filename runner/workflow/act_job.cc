@@ -6,6 +6,7 @@
 #include "runner/core/log.hh"
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
+#include "steps/registry.hh"
 
 namespace akbuild::workflow {
 
@@ -231,7 +232,9 @@ private:
       auto doc = parse_yaml(*text, dir / name);
       if (!doc || !doc->is_object()) return false;
       auto n = doc->find("name");
-      return n != doc->end() && n->is_string() && lower_ascii(n->get<std::string>()).find("akbuild/step") != std::string::npos;
+      if (n == doc->end() || !n->is_string()) return false;
+      auto action = lower_ascii(n->get<std::string>());
+      return action == steps::k_action_name || action.find("akbuild/step") != std::string::npos;
     }
     return false;
   }

@@ -300,3 +300,24 @@ jobs:
   CHECK_MESSAGE(r.out.find("expr pull_request Events") != std::string::npos, r.out);
   CHECK_MESSAGE(r.out.find("env pull_request") != std::string::npos, r.out);
 }
+
+TEST_CASE("act runs a local copy of akbuild's own action (uses: ./action) as an akbuild step") {
+  TestDir dir;
+  std::filesystem::create_directories(dir / "ws/action");
+  std::filesystem::copy_file(test::source_root() / "action/action.yml", dir / "ws/action/action.yml");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - name: Generate
+        uses: ./action
+        with:
+          kind: exec
+          run: echo made > out.txt
+          outputs: out.txt
+)");
+  auto r = act(dir, {"-n"});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK_MESSAGE(r.out.find("*DRYRUN* [build/Generate] akbuild exec: key ") != std::string::npos, r.out);
+}
