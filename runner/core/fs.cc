@@ -94,6 +94,13 @@ std::string random_suffix() {
 }
 } // namespace
 
+Result<> write_file(const fs::path& path, std::string_view content, int mode) {
+  auto fd = AK_TRY(open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  auto written = write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())));
+  if (!written) return fail(written.error().context(path.string()));
+  return ok();
+}
+
 Result<> write_file_atomic(const fs::path& path, std::string_view content, int mode) {
   fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
   fs::path tmp = dir / (".tmp-" + path.filename().string() + "-" + random_suffix());

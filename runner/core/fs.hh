@@ -45,6 +45,10 @@ Result<> write_all(int fd, std::span<const std::byte> bytes);
 // The whole content of a file.
 Result<std::string> read_file(const std::filesystem::path& path);
 
+// Creates or truncates `path` and writes `content`: neither atomic nor synced, for scratch files
+// in a directory of one's own (a temp dir) that nobody reads half-written.
+Result<> write_file(const std::filesystem::path& path, std::string_view content, int mode = 0644);
+
 // Replaces `path` with `content` atomically (temp file in the same dir, fsync, rename, fsync dir).
 Result<> write_file_atomic(const std::filesystem::path& path, std::string_view content, int mode = 0644);
 

@@ -325,8 +325,8 @@ private:
         {"GITHUB_PATH", (m_dir / ("path-" + n)).string()}, {"GITHUB_STATE", (m_dir / ("state-" + n)).string()},
         {"GITHUB_STEP_SUMMARY", (m_dir / ("summary-" + n)).string()}};
     for (const auto& [k, p] : files)
-      if (auto w = write_file_atomic(p, ""); !w) { m_run.out.line(prefix, w.error().message); return r; }
-    if (auto w = write_file_atomic(file, *script + "\n"); !w) { m_run.out.line(prefix, w.error().message); return r; }
+      if (auto w = write_file(p, ""); !w) { m_run.out.line(prefix, w.error().message); return r; }
+    if (auto w = write_file(file, *script + "\n"); !w) { m_run.out.line(prefix, w.error().message); return r; }
     auto argv = shell_command(shell, file);
     if (!argv) { m_run.out.line(prefix, argv.error().message); return r; }
     std::string env_error;

@@ -26,6 +26,23 @@ TEST_CASE("write_file_atomic into a missing directory fails with the path") {
   CHECK(r.error().message.find("missing") != std::string::npos);
 }
 
+TEST_CASE("write_file creates or truncates, and names a path it cannot create") {
+  test::TestDir dir;
+  REQUIRE(write_file(dir / "f", "longer content"));
+  REQUIRE(write_file(dir / "f", "short"));
+  CHECK(test::read(dir / "f") == "short");
+  auto r = write_file(dir / "missing" / "f", "x");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message.find("missing/f") != std::string::npos);
+}
+
+TEST_CASE("strip_trailing_slashes keeps a lone slash") {
+  CHECK(strip_trailing_slashes("out//") == "out");
+  CHECK(strip_trailing_slashes("a/b") == "a/b");
+  CHECK(strip_trailing_slashes("/") == "/");
+  CHECK(strip_trailing_slashes("") == "");
+}
+
 TEST_CASE("read_file of a missing file is not_found naming it") {
   auto r = read_file("/nonexistent/akbuild-x");
   REQUIRE_FALSE(r);
