@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <cstring>
 #include <memory>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
 
 #include <dirent.h>
@@ -22,55 +24,81 @@ namespace {
 
 // Directories with more entries than this have their stat calls split over the threads.
 constexpr std::size_t k_stat_chunk = 512;
+// The first block of each thread's arena; later blocks grow geometrically.
+constexpr std::size_t k_arena_block = 256 * 1024;
 
-// One entry of a directory: its name lives in the directory's packed name buffer.
+// One entry of a directory: its name lives in the directory's packed name buffer. Trivially
+// destructible, like everything else in a scan's arenas, which are released whole.
 struct ChildRecord {
   std::uint32_t name_at = 0, name_size = 0;
   unsigned char d_type = DT_UNKNOWN;  // from the directory listing
   FileInfo info;
-  std::string target;
+  std::string_view target;
   std::optional<FileDigest> digest;
-  std::unique_ptr<ScannedTree::Node> dir;  // a directory whose content is listed
+  ScannedTree::Node* dir = nullptr;  // a directory whose content is listed
 };
+
+// Copies `text` into `arena`, NUL-terminated (names are passed to system calls).
+std::string_view store(std::pmr::memory_resource& arena, std::string_view text) {
+  auto* copy = static_cast<char*>(arena.allocate(text.size() + 1, 1));
+  std::memcpy(copy, text.data(), text.size());
+  copy[text.size()] = '\0';
+  return {copy, text.size()};
+}
 
 } // namespace
 
 struct ScannedTree::Node {
-  std::string rel;
+  std::string_view rel;
   unsigned depth = 0;
-  std::string names;                  // every name, NUL-terminated, one after the other
-  std::vector<ChildRecord> children;  // sorted by name once read
+  const char* names = nullptr;  // every name, NUL-terminated, one after the other
+  ChildRecord* children = nullptr;  // sorted by name once read
+  std::size_t count = 0;
+  // The directory's fd while tasks need it: its stat chunks and its subdirectories' opens each
+  // hold a reference; the last one closes it.
+  int fd = -1;
+  std::atomic<unsigned> users{0};
 
-  const char* name(const ChildRecord& c) const { return names.data() + c.name_at; }
-  std::string_view name_view(const ChildRecord& c) const { return {names.data() + c.name_at, c.name_size}; }
+  std::span<ChildRecord> entries() const { return {children, count}; }
+  const char* name(const ChildRecord& c) const { return names + c.name_at; }
+  std::string_view name_view(const ChildRecord& c) const { return {names + c.name_at, c.name_size}; }
   std::string child_rel(const ChildRecord& c) const { return join_rel(rel, name_view(c)); }
+};
+
+// What a scan allocated, one arena per thread so that no allocation takes a lock shared with
+// another thread (glibc's malloc did: threads slept on its lock while the heap was new).
+struct ScannedTree::Storage {
+  std::vector<std::unique_ptr<std::pmr::monotonic_buffer_resource>> arenas;
+  Node* top = nullptr;  // the root directory's content; null for a file or symlink
 };
 
 namespace {
 
 using Node = ScannedTree::Node;
 
-// A unit of work: read a directory (fd empty; opened under `parent`, the root's when none), or
-// stat children [begin, end) of one already read.
+// A unit of work: read a directory (opened under `parent`'s fd, the root's when none), or stat
+// entries [begin, end) of one already read.
 struct Task {
   Node* node = nullptr;
-  std::shared_ptr<UniqueFd> fd;
+  Node* parent = nullptr;
+  bool stat = false;
   std::size_t begin = 0, end = 0;
-  std::shared_ptr<UniqueFd> parent;
 };
 
 class Scanner {
 public:
-  Scanner(const std::filesystem::path& root, const ScanOptions& options, int rootfd)
-      : m_root_display(root.string()), m_options(options), m_rootfd(rootfd) {}
+  Scanner(const std::filesystem::path& root, const ScanOptions& options, int rootfd, ScannedTree::Storage& storage)
+      : m_root_display(root.string()), m_options(options), m_rootfd(rootfd), m_storage(storage) {}
 
   std::size_t entries() const { return m_entries.load(); }
 
-  Result<> run(Node& root_node, unsigned threads) {
-    push(Task{&root_node, nullptr, 0, 0, nullptr});
+  // One thread per arena of the storage.
+  Result<> run(Node& root_node) {
+    auto threads = static_cast<unsigned>(m_storage.arenas.size());
+    push(Task{&root_node, nullptr, false, 0, 0});
     std::vector<std::thread> helpers;
-    for (unsigned t = 1; t < threads; ++t) helpers.emplace_back([this] { work(); });
-    work();
+    for (unsigned t = 1; t < threads; ++t) helpers.emplace_back([this, t] { work(*m_storage.arenas[t]); });
+    work(*m_storage.arenas[0]);
     for (auto& t : helpers) t.join();
     if (m_error) return fail(*m_error);
     return ok();
@@ -85,7 +113,7 @@ private:
     bool wake = false;
     {
       std::lock_guard lock(m_mutex);
-      m_queue.push_back(std::move(task));
+      m_queue.push_back(task);
       ++m_outstanding;
       wake = m_waiting > 0;
     }
@@ -93,7 +121,11 @@ private:
     if (wake) m_cv.notify_one();
   }
 
-  void work() {
+  static void release(Node* node) {
+    if (node && node->users.fetch_sub(1, std::memory_order_acq_rel) == 1) ::close(node->fd);
+  }
+
+  void work(std::pmr::memory_resource& arena) {
     for (;;) {
       Task task;
       {
@@ -103,16 +135,19 @@ private:
         --m_waiting;
         if (m_queue.empty()) return;
         // Newest first: depth first keeps few directories open at once.
-        task = std::move(m_queue.back());
+        task = m_queue.back();
         m_queue.pop_back();
       }
+      Result<> r = ok();
       if (!m_failed.load(std::memory_order_relaxed)) {
-        auto r = task.fd ? stat_children(task) : read_directory(*task.node, task.parent.get());
-        if (!r) {
-          std::lock_guard lock(m_mutex);
-          if (!m_error) m_error = std::move(r.error());
-          m_failed = true;
-        }
+        r = task.stat ? stat_children(arena, task) : read_directory(arena, *task.node, task.parent);
+      }
+      // Whatever happened, the task's reference to a directory fd goes.
+      release(task.stat ? task.node : task.parent);
+      if (!r) {
+        std::lock_guard lock(m_mutex);
+        if (!m_error) m_error = std::move(r.error());
+        m_failed = true;
       }
       bool done = false;
       {
@@ -125,22 +160,24 @@ private:
 
   // Opened through the parent's fd, by name, without following a symlink: nothing on the way
   // from the root can be swapped for a link.
-  Result<> read_directory(Node& node, const UniqueFd* parent) {
-    int opened = parent ? ::openat(parent->get(), node.rel.c_str() + (node.rel.rfind('/') + 1),
-                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                        : ::fcntl(m_rootfd, F_DUPFD_CLOEXEC, 0);
-    if (opened < 0) return fail(at(node.rel, errno_error("open directory")));
-    auto fd = std::make_shared<UniqueFd>(opened);
+  Result<> read_directory(std::pmr::memory_resource& arena, Node& node, const Node* parent) {
+    int fd = parent ? ::openat(parent->fd, node.rel.data() + (node.rel.rfind('/') + 1),
+                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    : ::fcntl(m_rootfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return fail(at(node.rel, errno_error("open directory")));
+    UniqueFd owned(fd);
     // Names are sorted as small (offset, size) pairs, then the records made in that order.
     struct Name {
       std::uint32_t at, size;
       unsigned char type;
     };
     thread_local std::vector<Name> names;
+    thread_local std::string packed;
     names.clear();
+    packed.clear();
     alignas(dirent64) char buffer[32 * 1024];
     for (;;) {
-      ssize_t n = ::getdents64(fd->get(), buffer, sizeof buffer);
+      ssize_t n = ::getdents64(fd, buffer, sizeof buffer);
       if (n < 0) {
         if (errno == EINTR) continue;
         return fail(at(node.rel, errno_error("readdir")));
@@ -151,33 +188,43 @@ private:
         off += e->d_reclen;
         std::string_view name = e->d_name;
         if (name == "." || name == "..") continue;
-        names.push_back(Name{static_cast<std::uint32_t>(node.names.size()), static_cast<std::uint32_t>(name.size()),
+        names.push_back(Name{static_cast<std::uint32_t>(packed.size()), static_cast<std::uint32_t>(name.size()),
                              e->d_type});
-        node.names.append(name).push_back('\0');
+        packed.append(name).push_back('\0');
       }
     }
     // string_view compares as unsigned char (char_traits<char>::compare), i.e. raw byte order.
-    const char* base = node.names.data();
+    const char* base = packed.data();
     std::sort(names.begin(), names.end(), [base](const Name& a, const Name& b) {
       return std::string_view(base + a.at, a.size) < std::string_view(base + b.at, b.size);
     });
-    node.children.resize(names.size());
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      node.children[i].name_at = names[i].at;
-      node.children[i].name_size = names[i].size;
-      node.children[i].d_type = names[i].type;
+    std::size_t total = names.size();
+    node.names = store(arena, packed).data();
+    node.children = static_cast<ChildRecord*>(arena.allocate(total * sizeof(ChildRecord), alignof(ChildRecord)));
+    node.count = total;
+    for (std::size_t i = 0; i < total; ++i) {
+      auto* c = new (&node.children[i]) ChildRecord;
+      c->name_at = names[i].at;
+      c->name_size = names[i].size;
+      c->d_type = names[i].type;
     }
-    std::size_t total = node.children.size();
     m_entries.fetch_add(total, std::memory_order_relaxed);
-    // Split a large directory's stat calls; the first chunk stays on this thread.
+    if (total == 0) return ok();
+    // Split a large directory's stat calls; the first chunk stays on this thread. Each chunk
+    // holds a reference to the fd.
+    std::size_t chunks = (total + k_stat_chunk - 1) / k_stat_chunk;
+    node.fd = owned.release();
+    node.users.store(static_cast<unsigned>(chunks), std::memory_order_relaxed);
     for (std::size_t begin = k_stat_chunk; begin < total; begin += k_stat_chunk)
-      push(Task{&node, fd, begin, std::min(total, begin + k_stat_chunk), nullptr});
-    return stat_children(Task{&node, fd, 0, std::min(total, k_stat_chunk), nullptr});
+      push(Task{&node, nullptr, true, begin, std::min(total, begin + k_stat_chunk)});
+    auto r = stat_children(arena, Task{&node, nullptr, true, 0, std::min(total, k_stat_chunk)});
+    release(&node);
+    return r;
   }
 
-  Result<> stat_children(const Task& task) {
+  Result<> stat_children(std::pmr::memory_resource& arena, const Task& task) {
     Node& node = *task.node;
-    int dirfd = task.fd->get();
+    int dirfd = node.fd;
     unsigned depth = node.depth + 1;
     for (std::size_t i = task.begin; i < task.end; ++i) {
       ChildRecord& c = node.children[i];
@@ -205,14 +252,16 @@ private:
       } else if (c.info.type == FileType::symlink) {
         auto target = read_link_at(dirfd, name, c.info.size);
         if (!target) return fail(at(node.child_rel(c), target.error()));
-        c.target = std::move(*target);
+        c.target = store(arena, *target);
       } else if (c.info.type == FileType::directory) {
         std::string rel = node.child_rel(c);
         if (m_options.descend && !m_options.descend(rel)) continue;
-        c.dir = std::make_unique<Node>();
-        c.dir->rel = std::move(rel);
+        c.dir = new (arena.allocate(sizeof(Node), alignof(Node))) Node;
+        c.dir->rel = store(arena, rel);
         c.dir->depth = depth;
-        push(Task{c.dir.get(), nullptr, 0, 0, task.fd});
+        // The open under this directory needs its fd: one more reference until then.
+        node.users.fetch_add(1, std::memory_order_relaxed);
+        push(Task{c.dir, &node, false, 0, 0});
       }
     }
     return ok();
@@ -221,9 +270,10 @@ private:
   std::string m_root_display;
   const ScanOptions& m_options;
   int m_rootfd;
+  ScannedTree::Storage& m_storage;
   std::mutex m_mutex;
   std::condition_variable m_cv;
-  std::deque<Task> m_queue;
+  std::vector<Task> m_queue;  // a stack
   std::size_t m_outstanding = 0;
   std::atomic<std::size_t> m_entries{0};
   std::size_t m_waiting = 0;
@@ -231,8 +281,8 @@ private:
   std::optional<Error> m_error;
 };
 
-Result<> visit_node(Node& node, ScanEntry& e, const std::function<Result<>(ScanEntry&)>& visit) {
-  for (ChildRecord& c : node.children) {
+Result<> visit_node(const Node& node, ScanEntry& e, const std::function<Result<>(ScanEntry&)>& visit) {
+  for (const ChildRecord& c : node.entries()) {
     e.rel.assign(node.rel);
     if (!node.rel.empty()) e.rel.push_back('/');
     e.rel.append(node.name_view(c));
@@ -242,9 +292,6 @@ Result<> visit_node(Node& node, ScanEntry& e, const std::function<Result<>(ScanE
     AK_TRY_VOID(visit(e));
     if (c.dir) AK_TRY_VOID(visit_node(*c.dir, e, visit));
   }
-  // Give the memory back for the visitor's own allocations.
-  std::vector<ChildRecord>().swap(node.children);
-  std::string().swap(node.names);
   return ok();
 }
 
@@ -258,9 +305,10 @@ ScannedTree::~ScannedTree() = default;
 Result<> ScannedTree::visit(const std::function<Result<>(ScanEntry&)>& visit) {
   ScanEntry e = std::move(m_root);
   AK_TRY_VOID(visit(e));
-  if (!m_top) return ok();
-  auto top = std::move(m_top);
-  return visit_node(*top, e, visit);
+  if (!m_storage) return ok();
+  // The records go with the storage once visited.
+  auto storage = std::move(m_storage);
+  return visit_node(*storage->top, e, visit);
 }
 
 Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptions& options) {
@@ -280,11 +328,14 @@ Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptio
   UniqueFd rootfd(fd);
   unsigned threads = options.threads;
   if (threads == 0) threads = std::max(2u, std::min(8u, std::thread::hardware_concurrency()));
-  auto top = std::make_unique<Node>();
-  Scanner scanner(root, options, rootfd.get());
-  AK_TRY_VOID(scanner.run(*top, threads));
+  auto storage = std::make_unique<ScannedTree::Storage>();
+  for (unsigned t = 0; t < threads; ++t)
+    storage->arenas.push_back(std::make_unique<std::pmr::monotonic_buffer_resource>(k_arena_block));
+  storage->top = new (storage->arenas[0]->allocate(sizeof(Node), alignof(Node))) Node;
+  Scanner scanner(root, options, rootfd.get(), *storage);
+  AK_TRY_VOID(scanner.run(*storage->top));
   tree.m_size = 1 + scanner.entries();
-  tree.m_top = std::move(top);
+  tree.m_storage = std::move(storage);
   return tree;
 }
 

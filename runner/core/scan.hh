@@ -51,10 +51,12 @@ struct ScanOptions {
       on_file;
 };
 
-// A scanned tree, held compactly (names packed per directory) until visited.
+// A scanned tree, held compactly (names packed per directory, in one arena per scanning thread)
+// until visited.
 class ScannedTree {
 public:
   struct Node;
+  struct Storage;
   ScannedTree(ScannedTree&&) noexcept;
   ScannedTree& operator=(ScannedTree&&) noexcept;
   ~ScannedTree();
@@ -62,14 +64,14 @@ public:
   // Entries, the root included.
   std::size_t size() const { return m_size; }
   // Calls `visit` for every entry in walk order, the root first. The entry is reused between
-  // calls (copy what you keep); a directory's records are freed once visited, so this runs once.
+  // calls (copy what you keep); the records are freed once visited, so this runs once.
   Result<> visit(const std::function<Result<>(ScanEntry&)>& visit);
 
 private:
   friend Result<ScannedTree> scan_tree(const std::filesystem::path&, const ScanOptions&);
   ScannedTree();
   ScanEntry m_root;
-  std::unique_ptr<Node> m_top;  // the root directory's content; null for a file or symlink
+  std::unique_ptr<Storage> m_storage;  // the root directory's content; null for a file or symlink
   std::size_t m_size = 1;
 };
 

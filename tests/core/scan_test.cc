@@ -161,3 +161,39 @@ TEST_CASE("scan_tree can skip the stat of directories and still list them and th
   CHECK(scanned[1].info.ino == 0);  // not stat'ed
   CHECK(scanned[3].info.ino != 0);  // files always are
 }
+
+TEST_CASE("scan_tree closes every directory it opened, also when the scan fails half-way") {
+  auto open_fds = [] {
+    std::size_t n = 0;
+    for ([[maybe_unused]] const auto& e : fs::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  test::TestDir dir;
+  auto root = dir / "t";
+  // A directory large enough to be stat'ed in several chunks (on several threads), with
+  // subdirectories in each chunk, and a deep branch to fail on.
+  for (int i = 0; i < 1500; ++i) {
+    auto name = root / "wide" / ("e" + std::to_string(10000 + i));
+    if (i % 100 == 0) fs::create_directories(name / "sub");
+    else {
+      fs::create_directories(name.parent_path());
+      test::write(name, "x");
+    }
+  }
+  fs::create_directories(root / "wide" / "e10700" / "sub" / "deeper" / "deepest");
+  std::size_t before = open_fds();
+
+  ScanOptions options;
+  options.threads = 4;
+  auto listed = entries_of(scan_tree(root, options));
+  CHECK(listed.size() == 1 + 1 + 1500 + 15 + 2);
+  CHECK(open_fds() == before);
+
+  options.max_depth = 4;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto deep = scan_tree(root, options);
+    REQUIRE_FALSE(deep);
+    CHECK(deep.error().message.find("deeper than 4 levels") != std::string::npos);
+    CHECK(open_fds() == before);
+  }
+}
