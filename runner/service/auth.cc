@@ -1,10 +1,10 @@
 #include "runner/service/auth.hh"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/hash.hh"
 #include "runner/service/status.hh"
 
 namespace akbuild::service {
@@ -15,7 +15,7 @@ constexpr std::string_view k_bearer = "Bearer ";
 
 class TokenProcessor final : public grpc::AuthMetadataProcessor {
 public:
-  explicit TokenProcessor(std::string token) { digest(token, m_token); }
+  explicit TokenProcessor(std::string token) : m_token(sha256(token)) {}
 
   // The check is a hash and a compare: cheap enough for the transport thread.
   bool IsBlocking() const override { return false; }
@@ -28,20 +28,16 @@ public:
     std::string_view value(it->second.data(), it->second.size());
     if (value.rfind(k_bearer, 0) != 0)
       return to_grpc_status(Error{ErrorCode::unauthenticated, "authorization metadata is not a Bearer token"});
-    unsigned char given[SHA256_DIGEST_LENGTH];
-    digest(value.substr(k_bearer.size()), given);
+    auto given = sha256(value.substr(k_bearer.size()));
     // Digests of equal length, compared in constant time: the timing says nothing about the token.
-    if (CRYPTO_memcmp(given, m_token, sizeof given) != 0)
+    if (CRYPTO_memcmp(given.data(), m_token.data(), given.size()) != 0)
       return to_grpc_status(Error{ErrorCode::unauthenticated, "wrong token"});
     consumed->insert({"authorization", std::string(value)});
     return grpc::Status::OK;
   }
 
 private:
-  static void digest(std::string_view text, unsigned char* out) {
-    SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), out);
-  }
-  unsigned char m_token[SHA256_DIGEST_LENGTH];
+  Sha256Bytes m_token;
 };
 
 } // namespace
