@@ -17,6 +17,8 @@ namespace akbuild {
 namespace {
 // glibc's ceiling for the mmap threshold on 64-bit.
 constexpr std::size_t k_mmap_threshold = 32u << 20;
+// x86-64's transparent huge page.
+constexpr std::uintptr_t k_huge_page = 2u << 20;
 } // namespace
 
 void tune_heap() {
@@ -29,15 +31,21 @@ void tune_heap() {
 }
 
 void prefault_heap(std::size_t bytes) {
-  bytes = std::min(bytes, k_mmap_threshold - (1u << 20));
+  bytes = std::min(bytes, k_mmap_threshold - k_huge_page);
   if (bytes < (1u << 20)) return;
   // Taken from this thread's arena and given back at once: the range stays in the arena (see
-  // tune_heap) and the next allocations are carved from it.
-  void* volatile block = std::malloc(bytes);
+  // tune_heap) and the next allocations are carved from it. One huge page more, to align.
+  void* volatile block = std::malloc(bytes + k_huge_page);
   if (!block) return;
+  auto begin = reinterpret_cast<std::uintptr_t>(block);
+  auto end = begin + bytes + k_huge_page;
   auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
-  auto start = (reinterpret_cast<std::uintptr_t>(block) + page - 1) & ~(page - 1);
-  auto end = (reinterpret_cast<std::uintptr_t>(block) + bytes) & ~(page - 1);
+  auto huge_begin = (begin + k_huge_page - 1) & ~(k_huge_page - 1);
+  auto huge_end = end & ~(k_huge_page - 1);
+  if (huge_end > huge_begin)
+    (void)::madvise(reinterpret_cast<void*>(huge_begin), huge_end - huge_begin, MADV_HUGEPAGE);
+  auto start = (begin + page - 1) & ~(page - 1);
+  end &= ~(page - 1);
   if (end > start) (void)::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
   std::free(block);
 }
