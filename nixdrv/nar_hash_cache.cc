@@ -15,7 +15,7 @@ namespace akbuild::nixdrv {
 
 namespace {
 
-constexpr std::string_view k_format = "akbuild-nar-hash-cache 4";
+constexpr std::string_view k_format = "akbuild-nar-hash-cache 5";
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())

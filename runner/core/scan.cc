@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/stat_record.hh"
 
 namespace akbuild {
 
@@ -54,6 +55,8 @@ struct ScannedTree::Node {
   const char* names = nullptr;  // every name, NUL-terminated, one after the other
   ChildRecord* children = nullptr;  // sorted by name once read
   std::size_t count = 0;
+  // With ScanOptions::stat_digests: one digest per stat chunk (k_stat_chunk entries).
+  Sha256Bytes* chunk_digests = nullptr;
   // The directory's fd while tasks need it: its stat chunks and its subdirectories' opens each
   // hold a reference; the last one closes it.
   int fd = -1;
@@ -70,6 +73,7 @@ struct ScannedTree::Node {
 struct ScannedTree::Storage {
   std::vector<std::unique_ptr<std::pmr::monotonic_buffer_resource>> arenas;
   Node* top = nullptr;  // the root directory's content; null for a file or symlink
+  std::int64_t newest_ns = 0;  // with ScanOptions::stat_digests
 };
 
 namespace {
@@ -91,6 +95,7 @@ public:
       : m_root_display(root.string()), m_options(options), m_rootfd(rootfd), m_storage(storage) {}
 
   std::size_t entries() const { return m_entries.load(); }
+  std::int64_t newest_ns() const { return m_newest.load(); }
 
   // One thread per arena of the storage.
   Result<> run(Node& root_node) {
@@ -202,6 +207,9 @@ private:
     node.names = store(arena, packed).data();
     node.children = static_cast<ChildRecord*>(arena.allocate(total * sizeof(ChildRecord), alignof(ChildRecord)));
     node.count = total;
+    std::size_t chunks = (total + k_stat_chunk - 1) / k_stat_chunk;
+    if (m_options.stat_digests)
+      node.chunk_digests = static_cast<Sha256Bytes*>(arena.allocate(chunks * sizeof(Sha256Bytes), alignof(Sha256Bytes)));
     for (std::size_t i = 0; i < total; ++i) {
       auto* c = new (&node.children[i]) ChildRecord;
       c->name_at = names[i].at;
@@ -212,7 +220,6 @@ private:
     if (total == 0) return ok();
     // Split a large directory's stat calls; the first chunk stays on this thread. Each chunk
     // holds a reference to the fd.
-    std::size_t chunks = (total + k_stat_chunk - 1) / k_stat_chunk;
     node.fd = owned.release();
     node.users.store(static_cast<unsigned>(chunks), std::memory_order_relaxed);
     for (std::size_t begin = k_stat_chunk; begin < total; begin += k_stat_chunk)
@@ -226,42 +233,52 @@ private:
     Node& node = *task.node;
     int dirfd = node.fd;
     unsigned depth = node.depth + 1;
+    thread_local std::string rel, records;
+    records.clear();
+    std::int64_t newest = 0;
     for (std::size_t i = task.begin; i < task.end; ++i) {
       ChildRecord& c = node.children[i];
       const char* name = node.name(c);
+      rel.assign(node.rel);
+      if (!rel.empty()) rel.push_back('/');
+      rel.append(node.name_view(c));
       if (m_options.max_depth && depth > m_options.max_depth)
-        return fail(at(node.child_rel(c), Error{ErrorCode::invalid_argument,
-                                                "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
+        return fail(at(rel, Error{ErrorCode::invalid_argument,
+                                  "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
       if (c.d_type == DT_DIR && !m_options.stat_directories) {
         c.info = FileInfo{};
         c.info.type = FileType::directory;
       } else {
         struct stat st {};
-        if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-          return fail(at(node.child_rel(c), errno_error("stat")));
+        if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return fail(at(rel, errno_error("stat")));
         c.info = file_info_from_stat(st);
       }
       if (c.info.type == FileType::regular && m_options.on_file) {
-        thread_local std::string rel;
-        rel.assign(node.rel);
-        if (!rel.empty()) rel.push_back('/');
-        rel.append(node.name_view(c));
         auto digest = m_options.on_file(dirfd, name, rel, c.info);
         if (!digest) return fail(at(rel, digest.error()));
         c.digest = *digest;
       } else if (c.info.type == FileType::symlink) {
         auto target = read_link_at(dirfd, name, c.info.size);
-        if (!target) return fail(at(node.child_rel(c), target.error()));
+        if (!target) return fail(at(rel, target.error()));
         c.target = store(arena, *target);
-      } else if (c.info.type == FileType::directory) {
-        std::string rel = node.child_rel(c);
-        if (m_options.descend && !m_options.descend(rel)) continue;
+      } else if (c.info.type == FileType::directory && (!m_options.descend || m_options.descend(rel))) {
         c.dir = new (arena.allocate(sizeof(Node), alignof(Node))) Node;
         c.dir->rel = store(arena, rel);
         c.dir->depth = depth;
         // The open under this directory needs its fd: one more reference until then.
         node.users.fetch_add(1, std::memory_order_relaxed);
         push(Task{c.dir, &node, false, 0, 0});
+      }
+      if (m_options.stat_digests) {
+        if (c.info.type == FileType::other) return fail(unsupported_type_error(rel, c.info).context(m_root_display));
+        append_stat_record(records, rel, c.info, c.target);
+        newest = std::max({newest, c.info.mtime_ns, c.info.ctime_ns});
+      }
+    }
+    if (m_options.stat_digests) {
+      node.chunk_digests[task.begin / k_stat_chunk] = sha256(records);
+      for (auto seen = m_newest.load(std::memory_order_relaxed);
+           newest > seen && !m_newest.compare_exchange_weak(seen, newest, std::memory_order_relaxed);) {
       }
     }
     return ok();
@@ -276,6 +293,7 @@ private:
   std::vector<Task> m_queue;  // a stack
   std::size_t m_outstanding = 0;
   std::atomic<std::size_t> m_entries{0};
+  std::atomic<std::int64_t> m_newest{0};
   std::size_t m_waiting = 0;
   std::atomic<bool> m_failed{false};
   std::optional<Error> m_error;
@@ -295,6 +313,12 @@ Result<> visit_node(const Node& node, ScanEntry& e, const std::function<Result<>
   return ok();
 }
 
+void digest_node(const Node& node, Hasher& hasher) {
+  for (std::size_t i = 0; i * k_stat_chunk < node.count; ++i) hasher.update(std::as_bytes(std::span(node.chunk_digests[i])));
+  for (const ChildRecord& c : node.entries())
+    if (c.dir) digest_node(*c.dir, hasher);
+}
+
 } // namespace
 
 ScannedTree::ScannedTree() = default;
@@ -311,6 +335,22 @@ Result<> ScannedTree::visit(const std::function<Result<>(ScanEntry&)>& visit) {
   return visit_node(*storage->top, e, visit);
 }
 
+ScannedTree::StatDigest ScannedTree::stat_digest() const {
+  std::string record;
+  append_stat_record(record, "", m_root.info, m_root.target);
+  Hasher hasher(HashAlgo::sha256);
+  hasher.update(record);
+  StatDigest out;
+  out.newest_ns = std::max(m_root.info.mtime_ns, m_root.info.ctime_ns);
+  if (m_storage) {
+    digest_node(*m_storage->top, hasher);
+    out.newest_ns = std::max(out.newest_ns, m_storage->newest_ns);
+  }
+  auto bytes = hasher.finish();
+  std::copy(bytes.begin(), bytes.end(), out.bytes.begin());
+  return out;
+}
+
 Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptions& options) {
   struct stat st {};
   if (::lstat(root.c_str(), &st) != 0) return fail(errno_error(root.string()));
@@ -321,6 +361,8 @@ Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptio
     if (!target) return fail(target.error().context(root.string()));
     tree.m_root.target = std::move(*target);
   }
+  if (options.stat_digests && tree.m_root.info.type == FileType::other)
+    return fail(unsupported_type_error("", tree.m_root.info).context(root.string()));
   if (!S_ISDIR(st.st_mode) || (options.descend && !options.descend(""))) return tree;
 
   int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -334,6 +376,7 @@ Result<ScannedTree> scan_tree(const std::filesystem::path& root, const ScanOptio
   storage->top = new (storage->arenas[0]->allocate(sizeof(Node), alignof(Node))) Node;
   Scanner scanner(root, options, rootfd.get(), *storage);
   AK_TRY_VOID(scanner.run(*storage->top));
+  storage->newest_ns = scanner.newest_ns();
   tree.m_size = 1 + scanner.entries();
   tree.m_storage = std::move(storage);
   return tree;

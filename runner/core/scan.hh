@@ -6,6 +6,7 @@
 // calls are the whole cost, and two threads halve it. Content readers use walk_tree.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -49,6 +50,10 @@ struct ScanOptions {
   std::function<Result<std::optional<FileDigest>>(int dirfd, const char* name, std::string_view rel,
                                                   const FileInfo& info)>
       on_file;
+  // Hash every entry's stat record (stat_record.hh) on the scanning threads, a directory's
+  // entries at a time, for ScannedTree::stat_digest. A FIFO, socket or device is then an error
+  // naming it, since it has no place in a stat fingerprint.
+  bool stat_digests = false;
 };
 
 // A scanned tree, held compactly (names packed per directory, in one arena per scanning thread)
@@ -63,6 +68,15 @@ public:
 
   // Entries, the root included.
   std::size_t size() const { return m_size; }
+
+  // With ScanOptions::stat_digests: a SHA-256 over every entry's stat record (the root's, then
+  // each directory's, directories in walk order), and the newest mtime or ctime seen (ns since
+  // the epoch). Call before visit.
+  struct StatDigest {
+    Sha256Bytes bytes{};
+    std::int64_t newest_ns = 0;
+  };
+  StatDigest stat_digest() const;
   // Calls `visit` for every entry in walk order, the root first. The entry is reused between
   // calls (copy what you keep); the records are freed once visited, so this runs once.
   Result<> visit(const std::function<Result<>(ScanEntry&)>& visit);

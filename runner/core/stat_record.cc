@@ -8,7 +8,7 @@
 
 namespace akbuild {
 
-void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info, std::string_view extra) {
+void append_stat_record(std::string& out, std::string_view rel, const FileInfo& info, std::string_view extra) {
   struct Record {
     std::uint64_t rel_size, extra_size, size, dev, ino;
     std::int64_t mtime, ctime;
@@ -25,21 +25,35 @@ void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info,
   r.ctime = info.ctime_ns;
   r.mode = info.mode;
   r.type = info.type == FileType::directory ? 'd' : info.type == FileType::symlink ? 'l' : 'f';
-  hasher.update(std::as_bytes(std::span(&r, 1)));
-  hasher.update(rel);
-  hasher.update(extra);
+  out.append(reinterpret_cast<const char*>(&r), sizeof r).append(rel).append(extra);
+}
+
+void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info, std::string_view extra) {
+  thread_local std::string record;
+  record.clear();
+  append_stat_record(record, rel, info, extra);
+  hasher.update(record);
 }
 
 Result<StatFingerprint> stat_fingerprint(const std::filesystem::path& root, const ScanOptions& options,
                                          const std::function<std::string(const ScanEntry&)>& extra) {
+  StatFingerprint print;
+  if (!extra) {
+    ScanOptions digesting = options;
+    digesting.stat_digests = true;
+    auto tree = AK_TRY(scan_tree(root, digesting));
+    auto digest = tree.stat_digest();
+    print.digest = to_hex(digest.bytes);
+    print.newest_ns = digest.newest_ns;
+    print.entries = tree.size();
+    return print;
+  }
   auto tree = AK_TRY(scan_tree(root, options));
   Hasher hasher(HashAlgo::sha256);
-  StatFingerprint print;
   print.entries = tree.size();
   AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info).context(root.string()));
-    if (extra) add_stat_record(hasher, e.rel, e.info, extra(e));
-    else add_stat_record(hasher, e.rel, e.info, e.info.type == FileType::symlink ? e.target : std::string_view{});
+    add_stat_record(hasher, e.rel, e.info, extra(e));
     print.newest_ns = std::max({print.newest_ns, e.info.mtime_ns, e.info.ctime_ns});
     return ok();
   }));

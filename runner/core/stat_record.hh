@@ -20,6 +20,8 @@ namespace akbuild {
 // type) and then the path and an extra string (a symlink target, a hardlink group...), both
 // length-prefixed since they may hold any byte but NUL.
 void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info, std::string_view extra = {});
+// The same bytes, appended to `out` (to hash many records in one call).
+void append_stat_record(std::string& out, std::string_view rel, const FileInfo& info, std::string_view extra = {});
 
 struct StatFingerprint {
   std::string digest;         // sha256 hex over every entry's record, in walk order
@@ -28,7 +30,8 @@ struct StatFingerprint {
 };
 
 // Scans `root` (with `options`) and fingerprints every entry. `extra` gives an entry's extra
-// string; by default a symlink's target. A FIFO, socket or device is an error naming it.
+// string; by default a symlink's target, and then the records are hashed by the scanning threads
+// (ScanOptions::stat_digests). A FIFO, socket or device is an error naming it.
 Result<StatFingerprint> stat_fingerprint(const std::filesystem::path& root, const ScanOptions& options = {},
                                          const std::function<std::string(const ScanEntry&)>& extra = {});
 

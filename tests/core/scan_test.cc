@@ -197,3 +197,46 @@ TEST_CASE("scan_tree closes every directory it opened, also when the scan fails 
     CHECK(open_fds() == before);
   }
 }
+
+TEST_CASE("stat digests do not depend on the threads, and change with any entry's name or stat data") {
+  test::TestDir dir;
+  auto root = dir / "t";
+  for (int i = 0; i < 1200; ++i) test::write(root / "big" / ("f" + std::to_string(i)), "x");
+  test::write(root / "a" / "b" / "file", "content");
+  fs::create_symlink("file", root / "a" / "b" / "link");
+  fs::create_directories(root / "empty");
+  auto digest = [&](unsigned threads) {
+    ScanOptions options;
+    options.threads = threads;
+    options.stat_digests = true;
+    auto tree = scan_tree(root, options);
+    REQUIRE(tree);
+    return tree->stat_digest();
+  };
+  auto first = digest(1);
+  CHECK(digest(2).bytes == first.bytes);
+  CHECK(digest(7).bytes == first.bytes);
+  struct stat st {};
+  REQUIRE(::lstat((root / "a" / "b" / "file").c_str(), &st) == 0);
+  CHECK(first.newest_ns >= static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec);
+
+  // A name changed in the middle of a large directory (its second stat chunk).
+  fs::rename(root / "big" / "f700", root / "big" / "f700x");
+  auto renamed = digest(2);
+  CHECK(renamed.bytes != first.bytes);
+  // A symlink retargeted (same length), deep down.
+  fs::remove(root / "a" / "b" / "link");
+  fs::create_symlink("fil2", root / "a" / "b" / "link");
+  CHECK(digest(2).bytes != renamed.bytes);
+
+  REQUIRE(::mkfifo((root / "a" / "pipe").c_str(), 0644) == 0);
+  ScanOptions options;
+  options.stat_digests = true;
+  auto refused = scan_tree(root, options);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("a/pipe") != std::string::npos);
+  CHECK(refused.error().message.find("FIFO") != std::string::npos);
+  auto fifo_root = scan_tree(root / "a" / "pipe", options);
+  REQUIRE_FALSE(fifo_root);
+  CHECK(fifo_root.error().message.find("FIFO") != std::string::npos);
+}
