@@ -45,8 +45,9 @@ struct PinChange {
   std::string new_pin;
 };
 
-// Runs the fetch steps among `steps`, ignoring their pins, and records the NAR hash of each
-// one's outputs in akbuild.lock. A step with an explicit `hash:` is run but not recorded.
+// Runs the fetch steps among `steps`, ignoring their pins in akbuild.lock, and records the NAR
+// hash of each one's outputs there. A step with an explicit `hash:` is built as usual, checked
+// against that hash (a mismatch fails the update), and not recorded.
 Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
                                            EventSink& events);
 

@@ -25,6 +25,12 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
+// Whether this run computes the step's pin (akbuild pin update) rather than checks it: a fetch
+// step pinned by its own `hash:` is checked against it, like in any build.
+bool updating_pin(const RunEnv& env, const PreparedStep& step) {
+  return step.plan.fetch && env.options.update_pins && step.plan.pin.empty();
+}
+
 std::set<std::string> file_outputs(const v1::ActionResult& a) {
   std::set<std::string> out;
   auto it = a.values().find(k_file_outputs_value);
@@ -272,7 +278,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   }
 
   emit(env, Event::Type::started, id, {}, {{"key", keyed.key}});
-  bool network = step.plan.fetch && (!step.pin.empty() || env.options.update_pins);
+  bool network = step.plan.fetch && (!step.pin.empty() || updating_pin(env, step));
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network);
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
@@ -303,7 +309,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     std::string sri = got->to_sri();
     a.set_nar_hash(sri);
     miss.values["nar-hash"] = sri;
-    if (env.options.update_pins) {
+    if (updating_pin(env, step)) {
       manifest = fetch_manifest(step, env.platform, sri);
       key = Manifest::key_of(manifest);
     } else if (sri != step.pin) {
@@ -392,7 +398,7 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   auto key = cas::Digest::parse(keyed->key);
   if (!key) return failed(key.error());
 
-  bool force = step.plan.fetch && env.options.update_pins;
+  bool force = updating_pin(env, step);
   auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
     if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
     return done(a, true);

@@ -316,4 +316,15 @@ TEST_CASE("a fetch step without a pin asks for `akbuild pin update`, which pins 
   CHECK(contains(mismatch.out, "got:       sha256-"));
   CHECK(contains(mismatch.out, "changed: vendor/dep.txt"));
   CHECK(test::read(w.ws / "vendor" / "dep.txt") == "dep-1\n");
+
+  // `pin update` recomputes pins from the lock file, never an explicit `hash:`: a wrong one fails
+  // the update, as in a build, and the lock file is left as it was.
+  auto explicit_pin = pin;
+  explicit_pin.back() = with.back();
+  explicit_pin.insert(explicit_pin.end(), {"--with", "hash=" + sri});
+  auto checked = test::akbuild(w.dir, explicit_pin);
+  INFO(checked.out, checked.err);
+  CHECK(checked.exit_code == 1);
+  CHECK(contains(checked.out + checked.err, "specified: " + sri));
+  CHECK(test::read(w.ws / "akbuild.lock") == lock);
 }
