@@ -225,18 +225,18 @@ private:
     }
   }
 
-  bool names_akbuild_step(const fs::path& dir) const {
-    for (const char* name : {"action.yml", "action.yaml"}) {
-      auto text = read_file(dir / name);
-      if (!text) continue;
-      auto doc = parse_yaml(*text, dir / name);
-      if (!doc || !doc->is_object()) return false;
-      auto n = doc->find("name");
-      if (n == doc->end() || !n->is_string()) return false;
-      auto action = lower_ascii(n->get<std::string>());
-      return action == steps::k_action_name || action.find("akbuild/step") != std::string::npos;
-    }
-    return false;
+  // The action.yml in `dir`, read once per job.
+  const Result<Action>& action_at(const fs::path& dir) {
+    auto it = m_actions.find(dir);
+    if (it == m_actions.end()) it = m_actions.emplace(dir, load_action(dir)).first;
+    return it->second;
+  }
+
+  bool names_akbuild_step(const fs::path& dir) {
+    const auto& action = action_at(dir);
+    if (!action) return false;
+    auto name = lower_ascii(action->name);
+    return name == steps::k_action_name || name.find("akbuild/step") != std::string::npos;
   }
 
   // The command line for a shell as GitHub documents `shell:` ({0} is the script file).
@@ -365,25 +365,15 @@ private:
                                const std::string& prefix) {
     StepOutcome r;
     r.outcome = "failure";
-    Value action;
-    bool found = false;
-    for (const char* name : {"action.yml", "action.yaml"}) {
-      auto text = read_file(dir / name);
-      if (!text) continue;
-      auto doc = parse_yaml(*text, dir / name);
-      if (!doc) { m_run.out.line(prefix, doc.error().message); return r; }
-      action = *doc;
-      found = true;
-      break;
-    }
-    if (!found || !action.is_object()) {
-      m_run.out.line(prefix, "'" + step.uses + "': no action.yml in " + dir.string());
+    const auto& loaded = action_at(dir);
+    if (!loaded) {
+      m_run.out.line(prefix, "'" + step.uses + "': " + loaded.error().message);
       return r;
     }
-    const Value* runs = find_member(action, "runs");
-    std::string using_ = runs && runs->contains("using") ? to_display_string((*runs)["using"]) : "";
-    if (using_ != "composite") {
-      m_run.out.line(prefix, "'" + step.uses + "': runs.using '" + using_ + "' is not runnable locally (composite is)");
+    const Action& action = *loaded;
+    if (action.runs_using != "composite") {
+      m_run.out.line(prefix, "'" + step.uses + "': runs.using '" + action.runs_using +
+                                 "' is not runnable locally (composite is)");
       return r;
     }
     if (m_run.out.dry_run()) m_run.out.line(prefix, "composite action " + step.uses);
@@ -392,34 +382,23 @@ private:
     inner.composite = true;
     inner.action_path = dir;
     inner.inputs = Value::object();
-    if (const Value* inputs = find_member(action, "inputs"); inputs && inputs->is_object())
-      for (const auto& [k, spec] : inputs->items())
-        if (spec.is_object() && spec.contains("default")) {
-          auto d = interpolate_string(to_display_string(spec["default"]), ctx);
-          (*inner.inputs)[k] = d ? *d : std::string();
-        }
+    for (const auto& [k, d] : action.input_defaults) {
+      auto v = interpolate_string(d, ctx);
+      (*inner.inputs)[k] = v ? *v : std::string();
+    }
     for (const auto& [k, v] : step.with.items()) {
       auto s = interpolate_string(v.get<std::string>(), ctx);
       if (!s) { m_run.out.line(prefix, "with." + k + ": " + s.error().message); return r; }
       (*inner.inputs)[k] = *s;
     }
-    // The action's steps, read with the workflow step parser's rules.
-    std::vector<Step> steps;
-    if (runs->contains("steps") && (*runs)["steps"].is_array()) {
-      Value wrapper = {{"on", "push"}, {"jobs", {{"a", {{"runs-on", "x"}, {"steps", (*runs)["steps"]}}}}}};
-      auto parsed = parse_workflow(to_json_text(wrapper), dir / "action.yml");
-      if (!parsed) { m_run.out.line(prefix, parsed.error().message); return r; }
-      steps = parsed->jobs[0].steps;
-    }
+    const std::vector<Step>& steps = action.steps;
     Value saved_env = m_env;
     for (const auto& [k, v] : step.env.items()) m_env[k] = interpolate_string(v.get<std::string>(), ctx).value_or("");
     run_steps(steps, inner);
     m_env = saved_env;
-    if (const Value* outputs = find_member(action, "outputs"); outputs && outputs->is_object()) {
+    if (!action.outputs.empty()) {
       EvalContext ictx = contexts(inner);
-      for (const auto& [k, spec] : outputs->items())
-        if (spec.is_object() && spec.contains("value"))
-          r.outputs[k] = interpolate_string(to_display_string(spec["value"]), ictx).value_or("");
+      for (const auto& [k, value] : action.outputs) r.outputs[k] = interpolate_string(value, ictx).value_or("");
     }
     r.outcome = inner.failed ? "failure" : "success";
     return r;
@@ -550,6 +529,7 @@ private:
   Value m_env;
   std::vector<std::string> m_path;
   int m_counter = 0;
+  std::map<fs::path, Result<Action>> m_actions;  // by directory (action_at)
 };
 
 } // namespace

@@ -282,13 +282,46 @@ Result<Workflow> load_workflow(const std::filesystem::path& file) {
   return parse_workflow(text, file);
 }
 
-Result<Value> parse_yaml(std::string_view yaml, const std::filesystem::path& file) {
+Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& file) {
   Reader r(file);
   try {
-    return r.value(YAML::Load(std::string(yaml)));
+    YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsMap()) return fail(r.error(root.Mark(), "an action must be a map"));
+    Action action;
+    action.file = file;
+    action.name = AK_TRY(r.string(child(root, "name"), "name"));
+    if (auto inputs = child(root, "inputs"); inputs.IsMap())
+      for (const auto& kv : inputs) {
+        auto d = child(kv.second, "default");
+        if (!d.IsDefined()) continue;
+        action.input_defaults.emplace_back(kv.first.Scalar(),
+                                           AK_TRY(r.string(d, "inputs." + kv.first.Scalar() + ".default")));
+      }
+    if (auto outputs = child(root, "outputs"); outputs.IsMap())
+      for (const auto& kv : outputs)
+        action.outputs.emplace_back(kv.first.Scalar(),
+                                    AK_TRY(r.string(child(kv.second, "value"), "outputs." + kv.first.Scalar() + ".value")));
+    auto runs = child(root, "runs");
+    if (!runs.IsMap()) return fail(r.error(root.Mark(), "the action has no 'runs' map"));
+    action.runs_using = AK_TRY(r.string(child(runs, "using"), "runs.using"));
+    if (action.runs_using.empty()) return fail(r.error(runs.Mark(), "the action has no 'runs.using'"));
+    if (auto steps = child(runs, "steps"); steps.IsDefined()) {
+      if (!steps.IsSequence()) return fail(r.error(steps.Mark(), "'runs.steps' must be a list"));
+      for (std::size_t i = 0; i < steps.size(); ++i) action.steps.push_back(AK_TRY(r.step(steps[i], i)));
+    }
+    return action;
   } catch (const YAML::Exception& e) {
     return fail(r.error(e.mark, e.msg));
   }
+}
+
+Result<Action> load_action(const std::filesystem::path& dir) {
+  for (const char* name : {"action.yml", "action.yaml"}) {
+    auto text = read_file(dir / name);
+    if (text) return parse_action(*text, dir / name);
+    if (text.error().code != ErrorCode::not_found) return fail(text.error());
+  }
+  return fail(ErrorCode::not_found, "no action.yml in " + dir.string());
 }
 
 std::vector<std::vector<std::string>> job_stages(const Workflow& wf, const std::vector<std::string>& only) {

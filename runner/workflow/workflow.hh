@@ -87,8 +87,22 @@ Result<Workflow> load_workflow(const std::filesystem::path& file);
 // Only the jobs in `only` (and what they need, transitively) when it is non-empty.
 std::vector<std::vector<std::string>> job_stages(const Workflow& wf, const std::vector<std::string>& only = {});
 
-// A YAML document as a Value: plain scalars typed (null, true/false, numbers), quoted ones
-// strings. Used for action.yml. Fails with "file:line:column: ..." on malformed YAML.
-Result<Value> parse_yaml(std::string_view yaml, const std::filesystem::path& file);
+// A local action (action.yml), the parts akbuild reads: its name, input defaults and output
+// templates (scalars as written: `3.10` stays "3.10"), runs.using, and a composite action's
+// steps, read with the workflow's step rules.
+struct Action {
+  std::filesystem::path file;
+  std::string name;
+  std::vector<std::pair<std::string, std::string>> input_defaults;  // only inputs with a default
+  std::vector<std::pair<std::string, std::string>> outputs;         // name → value template
+  std::string runs_using;
+  std::vector<Step> steps;
+};
+
+// Fails with invalid_argument "file:line:column: ..." for malformed YAML, a document that is
+// not a map, a missing `runs.using`, or a bad step.
+Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& file);
+// action.yml, else action.yaml, in `dir`; not_found naming `dir` when neither exists.
+Result<Action> load_action(const std::filesystem::path& dir);
 
 } // namespace akbuild::workflow

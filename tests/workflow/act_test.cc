@@ -243,6 +243,43 @@ jobs:
   CHECK(r.out.find("] got hello akbuild") != std::string::npos);
 }
 
+TEST_CASE("a composite action's values stay as written, and its faults point into action.yml") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/actions/py/action.yml", R"(name: py
+inputs:
+  version: {default: 3.10}
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env: {MINOR: 3.20, FLAG: yes}
+      run: echo "python ${{ inputs.version }} minor $MINOR flag $FLAG"
+)");
+  test::write(dir / "ws/.forgejo/actions/bad/action.yml", R"(name: bad
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo fine
+    - shell: bash
+      run: echo one
+      uses: ./elsewhere
+)");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  a:
+    runs-on: self-hosted
+    steps:
+      - uses: ./.forgejo/actions/py
+      - uses: ./.forgejo/actions/bad
+)");
+  auto r = act(dir, {});
+  INFO(r.out, r.err);
+  CHECK(r.out.find("] python 3.10 minor 3.20 flag yes") != std::string::npos);
+  CHECK(r.out.find("action.yml:7:7: a step needs exactly one of 'run' and 'uses'") != std::string::npos);
+  CHECK(r.exit_code == 1);
+}
+
 TEST_CASE("act -n shows an akbuild step's key and miss, then hit after a real run, then why it misses") {
   TestDir dir;
   test::write(dir / "ws/src/in.txt", "hello\n");
