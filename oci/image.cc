@@ -50,14 +50,6 @@ Result<std::string> normalize_port(std::string_view port) {
   return std::to_string(value) + "/" + proto;
 }
 
-// The image path a layer occupies: its destination, plus the file name for a single file.
-Result<std::string> layer_target(const LayerSpec& layer) {
-  std::string dest = AK_TRY(normalize_destination(layer.tar.destination));
-  std::error_code ec;
-  if (fs::is_directory(fs::symlink_status(layer.source, ec))) return "/" + dest;
-  return "/" + (dest.empty() ? "" : dest + "/") + layer.source.filename().string();
-}
-
 // A blob from a string, named by its digest.
 Result<std::string> put_blob(const fs::path& blobs, std::string_view content) {
   std::string digest = "sha256:" + to_hex(sha256(content));
@@ -93,17 +85,24 @@ std::string rfc3339(std::int64_t seconds) {
   return buf;
 }
 
+Result<std::string> layer_target(std::string_view destination, const fs::path& source, bool source_is_directory) {
+  std::string dest = AK_TRY(normalize_destination(destination));
+  if (source_is_directory) return "/" + dest;
+  return "/" + (dest.empty() ? "" : dest + "/") + source.filename().string();
+}
+
 Result<> validate_image_spec(const ImageSpec& spec) {
   AK_TRY_VOID(check_ref_name(spec.tag));
   std::map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
-    auto target = layer_target(spec.layers[i]);
+    std::error_code ec;
+    bool directory = fs::is_directory(fs::symlink_status(spec.layers[i].source, ec));
+    auto target = layer_target(spec.layers[i].tar.destination, spec.layers[i].source, directory);
     if (!target) return fail(target.error().context("layers[" + std::to_string(i) + "]"));
     auto [it, inserted] = seen.emplace(*target, i);
     if (!inserted)
       return fail(ErrorCode::invalid_argument, "layers[" + std::to_string(i) + "]: destination '" + *target +
                                                    "' is already used by layers[" + std::to_string(it->second) + "]");
-    std::error_code ec;
     if (!fs::exists(fs::symlink_status(spec.layers[i].source, ec)))
       return fail(ErrorCode::not_found,
                   "layers[" + std::to_string(i) + "]: " + spec.layers[i].source.string() + " does not exist");

@@ -57,6 +57,11 @@ struct BuildOptions {
 // Checks an ImageSpec before anything is written: destinations ('..', duplicates), tag, ports.
 Result<> validate_image_spec(const ImageSpec& spec);
 
+// The image path a layer occupies: "/" + its destination, plus the source's file name when the
+// source is not a directory. Two layers of one image may not occupy the same path.
+Result<std::string> layer_target(std::string_view destination, const std::filesystem::path& source,
+                                 bool source_is_directory);
+
 // Writes the image as an OCI layout at `layout` (replacing one that is there).
 Result<ImageResult> write_image_layout(const ImageSpec& spec, const std::filesystem::path& layout,
                                        const BuildOptions& options = {});

@@ -1,6 +1,6 @@
 #include "steps/oci_image/oci_image_step.hh"
 
-#include <set>
+#include <map>
 
 #include "akbuild/v1/steps.pb.h"
 #include "oci/image.hh"
@@ -8,6 +8,7 @@
 #include "oci/registry.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/fs.hh"
+#include "steps/validate.hh"
 
 namespace akbuild::steps {
 
@@ -95,7 +96,7 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
   if (p.tag().empty()) return fail(bad("tag", "is required (the image's name in the layout, e.g. demo:1)"));
   if (p.layers().empty() && p.base().empty()) return fail(bad("layers", "give at least one layer, or a base"));
   AK_TRY_VOID(oci::parse_compression(p.compression()).map_error([](Error e) { return bad("compression", e.message); }));
-  std::set<std::pair<std::string, std::string>> seen;
+  std::map<std::string, int> seen;  // image path → the layer that occupies it
   for (int i = 0; i < p.layers_size(); ++i) {
     const auto& l = p.layers(i);
     std::string key = "layers[" + std::to_string(i) + "]";
@@ -103,10 +104,12 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     AK_TRY_VOID(check_workspace_path(key + ".from", l.from()));
     auto t = AK_TRY(tar_options(l, key));
     std::string from = strip_trailing_slashes(l.from());
-    auto dest = *oci::normalize_destination(t.destination);
-    if (!seen.emplace(dest, fs::path(from).filename().string()).second)
-      return fail(bad(key + ".to", "'" + t.destination + "' repeats the destination of an earlier layer"));
     bool dir = l.from().back() == '/' || fs::is_directory(ctx.workspace / from);
+    // The image writer's own rule, checked before anything runs.
+    auto target = oci::layer_target(t.destination, from, dir);
+    if (!target) return fail(bad(key + ".to", target.error().message));
+    if (auto [it, inserted] = seen.emplace(*target, i); !inserted)
+      return fail(bad(key + ".to", "'" + *target + "' is already used by layers[" + std::to_string(it->second) + "]"));
     plan.inputs.push_back(dir ? from + "/" : from);
   }
   if (!p.base().empty()) {
@@ -115,10 +118,10 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     plan.inputs.push_back(strip_trailing_slashes(dir) + "/");
   }
   std::string layout = p.layout().empty() ? "image/" : p.layout();
-  AK_TRY_VOID(check_workspace_path("layout", layout));
+  AK_TRY_VOID(validate_output_path(kind(), "layout", layout, ctx.workspace));
   plan.outputs.push_back(strip_trailing_slashes(layout) + "/");
   if (!p.docker_archive().empty()) {
-    AK_TRY_VOID(check_workspace_path("docker_archive", p.docker_archive()));
+    AK_TRY_VOID(validate_output_path(kind(), "docker_archive", p.docker_archive(), ctx.workspace));
     plan.outputs.push_back(p.docker_archive());
   }
   if (!p.push().empty()) {

@@ -56,18 +56,33 @@ TEST_CASE("akbuild step oci-image writes a layout that skopeo verifies, and a re
 TEST_CASE("akbuild step oci-image rejects bad layers with exit status 2 and writes nothing") {
   test::TestDir dir;
   test::write(dir / "ws" / "a" / "f", "f");
+  test::write(dir / "ws" / "b" / "g", "g");
+  test::write(dir / "ws" / "c" / "f", "other f");
+  fs::create_directories(dir / "elsewhere");
+  fs::create_directory_symlink(dir / "elsewhere", dir / "ws" / "link");
   struct Case {
-    std::string layers, expect;
+    std::string layers, expect, extra = "tag=t";
   };
-  for (const auto& c : {Case{R"([{"from": "a/", "to": "/app/../etc"}])", "'..'"},
-                        Case{R"([{"from": "a/", "to": "/x"}, {"from": "a/", "to": "/x/"}])", "repeats"},
-                        Case{R"([{"from": "../outside", "to": "/x"}])", "inside the workspace"}}) {
+  for (const auto& c :
+       {Case{R"([{"from": "a/", "to": "/app/../etc"}])", "'..'"},
+        Case{R"([{"from": "a/", "to": "/x"}, {"from": "a/", "to": "/x/"}])", "'/x' is already used by layers[0]"},
+        // The image writer's rule: two directories at one destination, or one file name twice.
+        Case{R"([{"from": "a/", "to": "/x"}, {"from": "b/", "to": "/x"}])", "layers[1].to: '/x' is already used"},
+        Case{R"([{"from": "a/f", "to": "/x"}, {"from": "c/f", "to": "/x"}])", "'/x/f' is already used by layers[0]"},
+        Case{R"([{"from": "../outside", "to": "/x"}])", "inside the workspace"},
+        Case{R"([{"from": "a/"}])", "goes through the symlink 'link'", "layout=link/image"},
+        Case{R"([{"from": "a/"}])", "leaves the workspace", "docker_archive=../image.tar"}}) {
     CAPTURE(c.layers);
-    auto r = step(dir, {"layers=" + c.layers, "tag=t"});
+    CAPTURE(c.extra);
+    auto r = step(dir, {"layers=" + c.layers, "tag=t", c.extra});
     CHECK(r.exit_code == 2);
     CHECK_MESSAGE(r.err.find(c.expect) != std::string::npos, r.err);
     CHECK_FALSE(fs::exists(dir / "ws" / "image"));
+    CHECK(fs::is_empty(dir / "elsewhere"));
   }
+  // Files of different names may share a destination.
+  auto r2 = step(dir, {R"(layers=[{"from": "a/f", "to": "/x"}, {"from": "b/g", "to": "/x"}])", "tag=t"});
+  CHECK_MESSAGE(r2.exit_code == 0, r2.err);
   auto r = step(dir, {R"(layers=[{"from": "a/"}])", "tag=t", "push=127.0.0.1:5000/UPPER:1"});
   CHECK(r.exit_code == 2);
   CHECK_MESSAGE(r.err.find("UPPER") != std::string::npos, r.err);
