@@ -128,6 +128,12 @@ public:
     for (const auto& [name, t] : m_keyed.tools) {
       binds.insert(t.path.parent_path());
       binds.insert(t.real_path.parent_path());
+      // An npm package's dependencies are its siblings: the whole node_modules tree it is in.
+      for (fs::path dir = t.real_path.parent_path(); dir.has_relative_path(); dir = dir.parent_path())
+        if (dir.filename() == "node_modules") {
+          binds.insert(dir);
+          break;
+        }
     }
     sandbox.ro_binds.assign(binds.begin(), binds.end());
     exec::ProcessSpec spec;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "akbuild/v1/steps.pb.h"
@@ -26,34 +27,6 @@ Result<> check_input(const std::filesystem::path& workspace, std::string_view ke
     if (part == "..") return fail(ErrorCode::invalid_argument, fmt::format("openapi-client: with: {}: '{}' leaves the workspace", key, value));
   if (!std::filesystem::exists(workspace / p))
     return fail(ErrorCode::invalid_argument, fmt::format("openapi-client: with: {}: {}: no such file", key, value));
-  return ok();
-}
-
-// The npm generators load their whole package tree, which the sandbox does not expose (it binds
-// only the tool's own directories), so they run as plain processes: cwd the staged input root,
-// the output argument pointed at the output root, the declared env plus PATH and a scratch HOME.
-Result<> run_on_host(const v1::OpenapiClientParams& p, std::vector<std::string> argv, RunContext& ctx) {
-  auto out = ctx.output_root() / p.output();
-  AK_TRY_VOID(make_dirs(out));
-  for (auto& arg : argv) {
-    if (arg == p.output()) arg = out.string();
-    else if (arg == p.output() + "/schema.d.ts") arg = (out / "schema.d.ts").string();
-  }
-  auto program = argv[0];
-  argv[0] = AK_TRY(ctx.tool(program)).string();
-  auto home = AK_TRY(TempDir::create("akbuild-openapi-home-"));
-  exec::ProcessSpec spec;
-  spec.argv = argv;
-  const char* path = std::getenv("PATH");
-  spec.env = {{"PATH", path ? path : "/usr/bin:/bin"}, {"HOME", home.path().string()}, {"LC_ALL", "C"},
-              {"NO_COLOR", "1"}};
-  for (const auto& [k, v] : p.env()) spec.env[k] = v;
-  spec.cwd = ctx.input_root();
-  auto r = exec::run_process(spec, [&](const exec::LogLine& l) { ctx.log(l.text); }, ctx.cancel());
-  if (!r) return fail(r.error());
-  if (!r->success())
-    return fail(r->cancelled ? ErrorCode::cancelled : ErrorCode::step_failed,
-                fmt::format("openapi-client: {} failed: {}", program, r->describe()));
   return ok();
 }
 
@@ -91,6 +64,9 @@ Result<StepPlan> OpenapiClientStep::plan(const google::protobuf::Message& params
   AK_TRY_VOID(validate_globs(kind(), "inputs", plan.inputs));
   plan.outputs = {p.output().back() == '/' ? p.output() : p.output() + "/"};
   plan.tools.push_back(openapi::generator_program(p, generator));
+  if (generator == openapi::Generator::openapi_typescript || generator == openapi::Generator::hey_api)
+    plan.tools.push_back("node");
+  if (generator == openapi::Generator::hey_api) plan.tools.push_back("bash");
   if (!p.post().empty()) plan.tools.push_back("bash");
   plan.tools.insert(plan.tools.end(), p.tools().begin(), p.tools().end());
   for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t));
@@ -116,9 +92,19 @@ Result<StepOutcome> OpenapiClientStep::run(const google::protobuf::Message& para
     AK_TRY_VOID(openapi::check_version(program, p.version(), line));
     ctx.log(fmt::format("{} reports version {}", program, openapi::find_version(line)));
   }
+  // The npm generators run in the sandbox like the others: the engine exposes the node_modules
+  // tree a tool lives in, and node is a declared tool.
   auto argv = AK_TRY(openapi::generator_argv(p, generator));
-  if (generator == openapi::Generator::openapi_typescript || generator == openapi::Generator::hey_api) {
-    AK_TRY_VOID(run_on_host(p, argv, ctx));
+  if (generator == openapi::Generator::hey_api) {
+    // openapi-ts deletes its output directory and makes it again, which it cannot do to the
+    // sandbox's mount of that directory: it writes into a scratch directory, copied in after.
+    auto o = std::find(argv.begin(), argv.end(), "-o");
+    argv.erase(o, o + 2);
+    argv.insert(argv.begin(), {"bash", "-eo", "pipefail", "-c",
+                               "scratch=$(mktemp -d)\n\"$@\" -o \"$scratch\" --no-log-file\n"
+                               "cp -a \"$scratch\"/. \"$AKBUILD_OPENAPI_OUTPUT\"/",
+                               "openapi-client"});
+    AK_TRY_VOID(ctx.run(argv, {{"AKBUILD_OPENAPI_OUTPUT", p.output()}}));
   } else {
     AK_TRY_VOID(ctx.run(argv));
   }
