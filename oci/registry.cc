@@ -298,16 +298,6 @@ Result<std::string> RegistryClient::put_manifest(const std::string& bytes, const
   return ours;
 }
 
-Result<std::string> RegistryClient::get_manifest(const std::string& ref) {
-  std::string what = "GET manifest " + ref;
-  auto r = AK_TRY(request("GET", "/v2/" + m_ref.repository + "/manifests/" + ref,
-                          {{"Accept", "application/vnd.oci.image.manifest.v1+json, "
-                                      "application/vnd.docker.distribution.manifest.v2+json"}},
-                          "", what));
-  if (r.status != 200) return fail(status_error(r, m_ref.registry + "/" + m_ref.repository + ": " + what));
-  return r.body;
-}
-
 Result<PushReport> push_layout(const fs::path& layout, std::string_view ref_name, const Reference& dest,
                                const PushOptions& options) {
   auto image = AK_TRY(read_layout_image(layout, ref_name));

@@ -60,8 +60,6 @@ public:
   Result<> upload_blob(const std::filesystem::path& path, const Descriptor& blob);
   // PUTs the manifest under the reference's tag; returns the digest the registry reports.
   Result<std::string> put_manifest(const std::string& bytes, const std::string& media_type);
-  // GETs a manifest by tag or digest: its bytes.
-  Result<std::string> get_manifest(const std::string& ref);
 
 private:
   Result<HttpResponse> request(const std::string& method, const std::string& path_or_url,
