@@ -64,7 +64,6 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     return ok();
   }));
   counts.files = files.size();
-  if (stat_cache && counts.hashed_files) AK_TRY_VOID(stat_cache->flush());
   if (stats) *stats = counts;
   return files;
 }

@@ -33,7 +33,8 @@ struct InputStats {
 };
 
 // The matching files under `workspace`, in walk order (each directory sorted by name). `threads` = 0 picks the core count
-// (at least 2). `stat_cache` may be null (hash everything). Errors name the file.
+// (at least 2). `stat_cache` may be null (hash everything); digests computed now are recorded in
+// it, and the caller flushes it. Errors name the file.
 Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& workspace, const GlobSet& globs,
                                               cas::StatCache* stat_cache, unsigned threads = 0,
                                               InputStats* stats = nullptr);

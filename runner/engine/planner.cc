@@ -139,13 +139,20 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   // The last run's manifest has a line per input: a size hint for the scan's records (see
   // runner/core/memory.hh).
   prefault_heap(cache.actions().last_manifest_size(step.request.id) * 3 / 2);
-  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache());
+  InputStats counts;
+  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache(), 0, &counts);
+  // The digests just computed are written out while the manifest is made (it waits for them).
+  std::future<Result<>> flushed;
+  if (counts.hashed_files)
+    flushed = std::async(std::launch::async, [&cache] { return cache.stat_cache().flush(); });
+  auto flush_done = [&flushed]() -> Result<> { return flushed.valid() ? flushed.get() : ok(); };
   k.tools = AK_TRY(tools.get());
   if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
   k.inputs = std::move(*inputs);
   if (step.plan.fetch) {
     k.manifest = fetch_manifest(step, platform, step.pin.empty() ? "none" : step.pin);
     k.key = Manifest::key_of(k.manifest);
+    AK_TRY_VOID(flush_done());
     // A fetch step still reads its declared inputs (staged like any other step's).
     return k;
   }
@@ -174,6 +181,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   m.add("platform: " + platform);
   k.manifest = m.text();
   k.key = Manifest::key_of(k.manifest);
+  AK_TRY_VOID(flush_done());
   return k;
 }
 
