@@ -1,6 +1,10 @@
 #include "runner/workflow/act_job.hh"
 
+#include <condition_variable>
+#include <cstdlib>
+#include <optional>
 #include <regex>
+#include <thread>
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
@@ -61,6 +65,35 @@ struct Scope {
   bool failed = false;
 };
 
+// Requests `token` (and sets `expired`) once `limit` has passed, unless destroyed first.
+class Deadline {
+public:
+  Deadline(std::chrono::milliseconds limit, exec::CancelToken& token, std::atomic<bool>& expired)
+      : m_thread([this, limit, &token, &expired] {
+          std::unique_lock lock(m_mutex);
+          if (!m_cv.wait_for(lock, limit, [this] { return m_done; })) {
+            expired = true;
+            token.request();
+          }
+        }) {}
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  ~Deadline() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_done = true;
+    }
+    m_cv.notify_all();
+    m_thread.join();
+  }
+
+private:
+  std::mutex m_mutex;
+  std::condition_variable m_cv;
+  bool m_done = false;
+  std::thread m_thread;  // last: it uses the members above
+};
+
 class JobRunner {
 public:
   JobRunner(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
@@ -83,9 +116,22 @@ public:
         m_env[k] = *s;
       }
     }
+    auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
+    if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
     event("job_started", {}, m_label, "job started");
-    run_steps(m_job.steps, m_root);
+    {
+      std::optional<Deadline> deadline;
+      if (*limit) deadline.emplace(**limit, m_cancel, m_timed_out);
+      run_steps(m_job.steps, m_root);
+    }
     if (m_run.usage_error()) return {"failure", Value::object()};
+    if (m_timed_out) {
+      // As on a runner: the job is cancelled, its outputs are not evaluated.
+      m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + to_display_string(m_job.timeout_minutes) +
+                                  ") and was cancelled");
+      event("job_finished", {{"result", "cancelled"}, {"outputs", Value::object()}}, m_label, "job cancelled");
+      return {"cancelled", Value::object()};
+    }
     auto ctx = contexts(m_root);
     for (const auto& [name, tmpl] : m_job.outputs.items()) {
       auto v = interpolate_string(tmpl.get<std::string>(), ctx);
@@ -99,6 +145,26 @@ public:
   }
 
 private:
+  // A timeout-minutes value (a number, or an expression giving one) as a duration; nullopt when
+  // not set.
+  static Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v, const EvalContext& ctx) {
+    if (v.is_null()) return std::optional<std::chrono::milliseconds>{};
+    double minutes = 0;
+    if (v.is_number()) {
+      minutes = v.get<double>();
+    } else if (v.is_string()) {
+      auto text = AK_TRY(interpolate_string(v.get<std::string>(), ctx));
+      char* end = nullptr;
+      minutes = std::strtod(text.c_str(), &end);
+      if (text.empty() || *end != '\0')
+        return fail(ErrorCode::invalid_argument, "'" + text + "' is not a number of minutes");
+    } else {
+      return fail(ErrorCode::invalid_argument, "must be a number of minutes");
+    }
+    if (!(minutes > 0)) return fail(ErrorCode::invalid_argument, "must be a positive number of minutes");
+    return std::optional<std::chrono::milliseconds>{static_cast<long long>(minutes * 60000)};
+  }
+
   JobOutcome fail_job(const std::string& message) {
     m_run.out.line(m_label, "job failed: " + message);
     return {"failure", Value::object()};
@@ -169,7 +235,7 @@ private:
 
   void run_steps(const std::vector<Step>& steps, Scope& scope) {
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (m_run.usage_error()) return;
+      if (m_run.usage_error() || m_timed_out) return;
       const Step& step = steps[i];
       EvalContext ctx = contexts(scope);
       std::string prefix = step_prefix(scope, step, ctx);
@@ -338,9 +404,10 @@ private:
     if (wd.empty() && !scope.composite)
       wd = !m_job.defaults.working_directory.empty() ? m_job.defaults.working_directory : m_wf.defaults.working_directory;
     spec.cwd = wd.empty() ? m_run.options.workspace : m_run.options.workspace / wd;
-    if (step.timeout_minutes.is_number())
-      spec.timeout = std::chrono::milliseconds(static_cast<long long>(step.timeout_minutes.get<double>() * 60000));
-    auto result = exec::run_process(spec, [&](const exec::LogLine& l) { m_run.out.line(prefix, l.text); });
+    auto limit = timeout_minutes(step.timeout_minutes, ctx);
+    if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
+    if (*limit) spec.timeout = **limit;
+    auto result = exec::run_process(spec, [&](const exec::LogLine& l) { m_run.out.line(prefix, l.text); }, &m_cancel);
     if (!result) { m_run.out.line(prefix, result.error().message); return r; }
     if (!result->success()) {
       m_run.out.line(prefix, "failed: " + result->describe());
@@ -502,7 +569,7 @@ private:
       return;
     }
     BatchSink sink(*this, prefixes);
-    auto results = (*eng)->run(requests, sink);
+    auto results = (*eng)->run(requests, sink, &m_cancel);
     if (!results) return fail_all(results.error());
     for (std::size_t i = 0; i < steps.size(); ++i) {
       const engine::StepResult* res = nullptr;
@@ -530,6 +597,9 @@ private:
   std::vector<std::string> m_path;
   int m_counter = 0;
   std::map<fs::path, Result<Action>> m_actions;  // by directory (action_at)
+  // The job's timeout-minutes: requested when it passes, for the step then running.
+  exec::CancelToken m_cancel;
+  std::atomic<bool> m_timed_out{false};
 };
 
 } // namespace

@@ -358,3 +358,35 @@ jobs:
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   CHECK_MESSAGE(r.out.find("*DRYRUN* [build/Generate] akbuild exec: key ") != std::string::npos, r.out);
 }
+
+TEST_CASE("act enforces timeout-minutes: a step's (an expression too) fails it, a job's cancels the job") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  steps:
+    runs-on: self-hosted
+    steps:
+      - id: slow
+        run: sleep 30
+        timeout-minutes: ${{ 0.02 }}
+        continue-on-error: true
+      - run: echo "after ${{ steps.slow.outcome }}"
+  job:
+    runs-on: self-hosted
+    timeout-minutes: 0.03
+    steps:
+      - run: echo first
+      - run: sleep 30
+      - run: echo never
+)");
+  auto r = act(dir, {});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 1);
+  // Neither sleep ran to its end: one timed out, the other was cancelled with its job.
+  CHECK(r.out.find("[steps/Run sleep 30] failed: timed out after 1.2s") != std::string::npos);
+  CHECK(r.out.find("[job/Run sleep 30] failed: cancelled") != std::string::npos);
+  CHECK(r.out.find("] after failure") != std::string::npos);
+  CHECK(r.out.find("] first") != std::string::npos);
+  CHECK(r.out.find("[job] the job exceeded its timeout-minutes (0.03) and was cancelled") != std::string::npos);
+  CHECK(r.out.find("never") == std::string::npos);
+}
