@@ -5,7 +5,7 @@ BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/akbuild-bench}
 AKBUILD=${AKBUILD:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/runner/cli/akbuild}
 BENCH_RUNS=${BENCH_RUNS:-5}
 # The probes built beside akbuild (bench/probes).
-PROBES=${PROBES:-$(cd "$(dirname "$AKBUILD")/../../bench" 2>/dev/null && pwd)}
+PROBES=${PROBES:-$(dirname "$AKBUILD")/../../bench}
 
 bench_header() {
   printf '%-44s %12s %12s %8s  %s\n' "benchmark" "akbuild" "peer" "ratio" "target"
@@ -32,17 +32,24 @@ bench_median() {
     *'|'* | *'>'* | *'<'* | *';'* | *'&'* | *'$('* | *'`'*) ;;
     *) direct=(-N) ;;
   esac
-  hyperfine --style none "${direct[@]}" --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null 2>&1 || {
+  # A failure prints nan, and hyperfine's complaint goes to stderr rather than nowhere.
+  hyperfine --style none "${direct[@]}" --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null || {
     rm -f "$json"; echo "nan"; return; }
   /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
   rm -f "$json"
 }
 
-# bench_line NAME TARGET AKBUILD_SECONDS PEER_SECONDS: one line with both medians and the ratio.
+# bench_line NAME TARGET AKBUILD PEER [UNIT]: one line with both values and their ratio (UNIT
+# after each value; seconds by default, "" for a plain number such as a size in bytes).
 bench_line() {
-  local ratio
+  local ratio unit=${5-s}
   ratio=$(/usr/bin/python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.3f' % (a/b) if b>0 else 'nan')" "$3" "$4")
-  printf '%-44s %11ss %11ss %7sx  %s\n' "$1" "$3" "$4" "$ratio" "$2"
+  printf '%-44s %12s %12s %7sx  %s\n' "$1" "$3$unit" "$4$unit" "$ratio" "$2"
+}
+
+# bench_ms SECONDS: the same in milliseconds, one decimal ("nan" stays "nan").
+bench_ms() {
+  /usr/bin/python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) * 1000))" "$1"
 }
 
 # bench_compare NAME TARGET AKBUILD_CMD PEER_CMD [PREPARE_CMD]: times both commands (PREPARE_CMD

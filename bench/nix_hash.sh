@@ -23,10 +23,13 @@ bench_compare "nix hash-path, warm (vs nix-hash)" "<= 0.7x" \
 bench_compare "nix hash-path, stat cache hit (vs nix-hash)" "<= 0.1x" \
   "$AKBUILD --cache-dir $cache nix hash-path $tree" "nix-hash --type sha256 $tree"
 
-# The floor under that figure: lstat every entry of the tree on two threads, nothing else.
-floor=$(bench_median "$PROBES/stat_walk $tree 2")
-bench_single "bare lstat walk of the tree, 2 threads (floor)" "-" \
-  "$(/usr/bin/python3 -c "print('%.1f' % ($floor * 1000))")" "ms"
+# The floor under that figure: lstat every entry of the tree on as many threads as akbuild's
+# scan uses (the cores, at least 2 and at most 8), nothing else.
+threads=$(nproc); threads=$(( threads < 2 ? 2 : threads > 8 ? 8 : threads ))
+floor=$(bench_median "$PROBES/stat_walk $tree $threads")
+bench_single "bare lstat walk of the tree, $threads threads (floor)" "-" "$(bench_ms "$floor")" "ms"
+# And what every akbuild command pays before and after its work: start-up and exit.
+bench_compare "process start and exit (akbuild --version vs true)" "-" "$AKBUILD --version" "/bin/true"
 
 sparse="$cache/sparse-4g"
 truncate -s 4G "$sparse"
