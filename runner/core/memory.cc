@@ -22,8 +22,8 @@ constexpr std::uintptr_t k_huge_page = 2u << 20;
 } // namespace
 
 void tune_heap() {
-  // One arena for every thread: the parallel scans allocate per directory, not per file, so
-  // they do not contend, and memory populated by prefault_heap serves them all.
+  // One arena for every thread, so that memory populated by prefault_heap serves them all (the
+  // parallel scans take their blocks from it and carve them up without a lock, runner/core/scan).
   ::mallopt(M_ARENA_MAX, 1);
   ::mallopt(M_MMAP_THRESHOLD, static_cast<int>(k_mmap_threshold));
   ::mallopt(M_TRIM_THRESHOLD, static_cast<int>(4 * k_mmap_threshold));

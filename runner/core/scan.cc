@@ -65,14 +65,13 @@ struct ScannedTree::Node {
   std::span<ChildRecord> entries() const { return {children, count}; }
   const char* name(const ChildRecord& c) const { return names + c.name_at; }
   std::string_view name_view(const ChildRecord& c) const { return {names + c.name_at, c.name_size}; }
-  std::string child_rel(const ChildRecord& c) const { return join_rel(rel, name_view(c)); }
 };
 
 // What a scan allocated, one arena per thread so that no allocation takes a lock shared with
 // another thread (glibc's malloc did: threads slept on its lock while the heap was new).
 struct ScannedTree::Storage {
   std::vector<std::unique_ptr<std::pmr::monotonic_buffer_resource>> arenas;
-  Node* top = nullptr;  // the root directory's content; null for a file or symlink
+  Node* top = nullptr;         // the root directory's content
   std::int64_t newest_ns = 0;  // with ScanOptions::stat_digests
 };
 

@@ -24,7 +24,8 @@ void add_stat_record(Hasher& hasher, std::string_view rel, const FileInfo& info,
 void append_stat_record(std::string& out, std::string_view rel, const FileInfo& info, std::string_view extra = {});
 
 struct StatFingerprint {
-  std::string digest;         // sha256 hex over every entry's record, in walk order
+  std::string digest;         // sha256 hex over every entry's record (ScannedTree::stat_digest's
+                              // order, or walk order when `extra` is given)
   std::int64_t newest_ns = 0;  // the newest mtime or ctime seen (ns since the epoch)
   std::size_t entries = 0;
 };
