@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -162,8 +163,7 @@ public:
   void record(std::string_view abs_path, const FileInfo& info, const Digest& digest) override {
     Record r = make_record(path_hash(abs_path), info, digest, now_ns());
     std::lock_guard lock(m_mutex);
-    m_fresh.push_back(r);
-    m_fresh_sorted = false;
+    m_fresh.insert_or_assign(r.path_hash, r);
     m_dirty = true;
     m_has_fresh.store(true, std::memory_order_release);
   }
@@ -177,9 +177,11 @@ public:
     auto held = FileLock::acquire(m_path.string() + ".lock");
     if (!held) return fail(held.error().context("stat cache"));
     Snapshot current = Snapshot::load(m_path);
-    sort_fresh();
-    const std::vector<Record>& fresh = m_fresh;
+    std::vector<Record> fresh;
+    fresh.reserve(m_fresh.size());
+    for (const auto& [key, r] : m_fresh) fresh.push_back(r);
     auto by_key = [](const Record& a, const Record& b) { return a.path_hash < b.path_hash; };
+    std::sort(fresh.begin(), fresh.end(), by_key);
     std::vector<Record> merged;
     merged.reserve(current.records().size() + fresh.size());
     // Both sorted; on equal keys the fresh record wins.
@@ -226,23 +228,9 @@ private:
     return ok();
   }
 
-  // Sorted by key, the last record of a key kept (the newest).
-  void sort_fresh() {
-    if (m_fresh_sorted) return;
-    std::stable_sort(m_fresh.begin(), m_fresh.end(),
-                     [](const Record& a, const Record& b) { return a.path_hash < b.path_hash; });
-    auto last_of_each = std::unique(m_fresh.rbegin(), m_fresh.rend(), [](const Record& a, const Record& b) {
-      return a.path_hash == b.path_hash;
-    });
-    m_fresh.erase(m_fresh.begin(), last_of_each.base());
-    m_fresh_sorted = true;
-  }
-
-  const Record* find_fresh(std::uint64_t key) {
-    sort_fresh();
-    auto it = std::lower_bound(m_fresh.begin(), m_fresh.end(), key,
-                               [](const Record& r, std::uint64_t k) { return r.path_hash < k; });
-    return it != m_fresh.end() && it->path_hash == key ? &*it : nullptr;
+  const Record* find_fresh(std::uint64_t key) const {
+    auto it = m_fresh.find(key);
+    return it != m_fresh.end() ? &it->second : nullptr;
   }
 
   std::filesystem::path m_path;
@@ -251,8 +239,7 @@ private:
   std::atomic<bool> m_has_fresh{false};
   bool m_dirty = false;
   Snapshot m_snapshot;
-  std::vector<Record> m_fresh;  // recorded by this process
-  bool m_fresh_sorted = true;
+  std::unordered_map<std::uint64_t, Record> m_fresh;  // recorded by this process, the newest per key
 };
 
 } // namespace

@@ -213,3 +213,22 @@ TEST_CASE("A flush keeps what another process wrote after this one read the file
   CHECK(db->lookup("/a", a) == Digest::of(std::string_view("a")));
   CHECK(db->lookup("/b", b) == Digest::of(std::string_view("b")));
 }
+
+TEST_CASE("A path recorded twice keeps its newest digest, before and after a flush") {
+  test::TestDir dir;
+  fs::path f = dir / "src" / "a.txt";
+  test::write(f, "x");
+  age(f);
+  FileInfo info = info_of(f);
+  Digest first = Digest::of(std::string_view("first")), second = Digest::of(std::string_view("second"));
+  {
+    auto db = open_db(dir);
+    db->record(f.string(), info, first);
+    CHECK(db->lookup(f.string(), info) == first);
+    db->record(f.string(), info, second);
+    CHECK(db->lookup(f.string(), info) == second);
+    REQUIRE(db->flush());
+    CHECK(db->lookup(f.string(), info) == second);
+  }
+  CHECK(open_db(dir)->lookup(f.string(), info) == second);
+}
