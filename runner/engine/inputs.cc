@@ -52,7 +52,7 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
     bool regular = e.info.type == FileType::regular;
     files.push_back(InputFile{e.rel, e.info.type, regular && e.info.executable, {}, e.target,
-                              regular ? e.info.size : 0});
+                              regular ? e.info.size : 0, e.info.mode & 07777});
     if (!regular) return ok();
     cas::Digest digest(e.digest->bytes);
     files.back().digest = digest.hex();

@@ -26,6 +26,7 @@ struct InputFile {
   std::string digest;    // sha256 hex of a regular file's content
   std::string target;    // a symlink's target, verbatim
   std::uint64_t size = 0;
+  std::uint32_t permissions = 0;  // st_mode & 07777 (what a layer's tar records)
 };
 
 struct InputStats {

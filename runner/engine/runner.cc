@@ -100,17 +100,20 @@ public:
         if (under(f.path, rel)) return std::nullopt;
       return dep_tree;
     }
-    Hasher h(HashAlgo::sha256);
+    // Each file's path below `rel`, type, permission bits (a layer's tar records them) and
+    // content or target, in one buffer hashed once.
+    std::string lines;
     std::size_t n = 0;
     for (const auto& f : m_keyed.inputs) {
       if (!under(f.path, rel)) continue;
       ++n;
-      std::string_view sub = std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1));
-      h.update(std::string(sub) + '\0' + (f.type == FileType::symlink ? "l" : f.executable ? "x" : "f") + '\0' +
-               (f.type == FileType::symlink ? f.target : f.digest) + '\n');
+      lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
+      lines.append(1, '\0').append(f.type == FileType::symlink ? "l" : f.executable ? "x" : "f");
+      lines.append(1, '\0').append(std::to_string(f.permissions));
+      lines.append(1, '\0').append(f.type == FileType::symlink ? f.target : f.digest).append(1, '\n');
     }
     if (n == 0) return std::nullopt;
-    return "inputs:" + to_hex(h.finish());
+    return "inputs:" + to_hex(sha256(lines));
   }
 
   Result<exec::ProcessResult> run(const std::vector<std::string>& argv,

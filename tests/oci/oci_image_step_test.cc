@@ -123,4 +123,14 @@ TEST_CASE("akbuild step oci-image rebuilds only the layer whose source changed, 
   auto after_motd = layers_of();
   CHECK(after_motd[0] != before[0]);
   CHECK(after_motd[1] == after_server[1]);
+
+  // So is a change of permission bits alone, which the tar records: when the step runs again
+  // (here for the other layer), the directory layer is not taken from the layer cache.
+  fs::permissions(dir / "ws" / "rootfs" / "etc" / "motd", fs::perms::owner_read | fs::perms::owner_write);
+  test::write(dir / "ws" / "server", "v3\n", true);
+  auto fourth = step(dir, with);
+  REQUIRE_MESSAGE(fourth.exit_code == 0, (fourth.out + fourth.err));
+  CHECK_MESSAGE((fourth.out + fourth.err).find("2 layers, 0 from the layer cache") != std::string::npos,
+                (fourth.out + fourth.err));
+  CHECK(layers_of()[0] != after_motd[0]);
 }
