@@ -77,7 +77,7 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
     if (it == r.outputs.end()) continue;
     // An explicit `hash:` wins over the lock file and is not recorded there.
     const auto& req = *std::find_if(steps.begin(), steps.end(), [&](const StepRequest& s) { return s.id == r.id; });
-    if (req.with.count("hash")) continue;
+    if (auto h = req.with.find("hash"); h != req.with.end() && !h->second.empty()) continue;
     PinChange c{r.id, pins.get(r.id, current_platform()).value_or(""), it->second};
     pins.set(r.id, current_platform(), it->second);
     changes.push_back(std::move(c));

@@ -327,4 +327,12 @@ TEST_CASE("a fetch step without a pin asks for `akbuild pin update`, which pins 
   CHECK(checked.exit_code == 1);
   CHECK(contains(checked.out + checked.err, "specified: " + sri));
   CHECK(test::read(w.ws / "akbuild.lock") == lock);
+
+  // An empty `hash:` is no hash: the update computes the pin and records it.
+  explicit_pin.back() = "hash=";
+  auto empty = test::akbuild(w.dir, explicit_pin);
+  INFO(empty.out, empty.err);
+  CHECK(empty.exit_code == 0);
+  CHECK(test::read(w.ws / "akbuild.lock") != lock);
+  CHECK(contains(test::read(w.ws / "akbuild.lock"), "\"deps\""));
 }
