@@ -141,12 +141,13 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   prefault_heap(cache.actions().last_manifest_size(step.request.id) * 3 / 2);
   InputStats counts;
   auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache(), 0, &counts);
-  // The digests just computed are written out while the manifest is made (it waits for them).
+  k.tools = AK_TRY(tools.get());
+  // The digests just computed are written out while the manifest is made (it waits for them);
+  // after the tools are resolved, whose lookups the flush would hold up.
   std::future<Result<>> flushed;
   if (counts.hashed_files)
     flushed = std::async(std::launch::async, [&cache] { return cache.stat_cache().flush(); });
   auto flush_done = [&flushed]() -> Result<> { return flushed.valid() ? flushed.get() : ok(); };
-  k.tools = AK_TRY(tools.get());
   if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
   k.inputs = std::move(*inputs);
   if (step.plan.fetch) {
