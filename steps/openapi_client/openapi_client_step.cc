@@ -98,7 +98,11 @@ Result<StepOutcome> OpenapiClientStep::run(const google::protobuf::Message& para
   if (generator == openapi::Generator::hey_api) {
     // openapi-ts deletes its output directory and makes it again, which it cannot do to the
     // sandbox's mount of that directory: it writes into a scratch directory, copied in after.
+    // The declared (keyed) openapi-ts by its path, not whichever PATH finds first under bash.
+    argv[0] = AK_TRY(ctx.tool(argv[0])).string();
     auto o = std::find(argv.begin(), argv.end(), "-o");
+    if (o == argv.end() || o + 1 == argv.end())
+      return fail(ErrorCode::internal, "openapi-client: openapi-ts command line without -o");
     argv.erase(o, o + 2);
     argv.insert(argv.begin(), {"bash", "-eo", "pipefail", "-c",
                                "scratch=$(mktemp -d)\n\"$@\" -o \"$scratch\" --no-log-file\n"

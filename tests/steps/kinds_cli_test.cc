@@ -27,7 +27,7 @@ test::CommandResult step(const test::TestDir& dir, const std::string& kind, cons
 
 TEST_CASE("fetch-git pins a tag's tree by the NAR hash nix-hash gives, without .git") {
   if (!test::have_program("git") || !test::have_program("nix-hash")) {
-    MESSAGE("skipped: needs the akbuild binary, git and nix-hash");
+    MESSAGE("skipped: needs git and nix-hash");
     return;
   }
   test::TestDir dir;
@@ -99,7 +99,7 @@ printf 'package api\nfunc  X( ) {}\n' > "$out/client.go"
 TEST_CASE("openapi-client generates a client with openapi-typescript and @hey-api/openapi-ts from npm") {
   const char* tools = std::getenv("AKBUILD_TOOLS");
   if (!tools || !fs::exists(fs::path(tools) / "openapi-ts")) {
-    MESSAGE("skipped: needs the akbuild binary and the npm tools from scripts/setup");
+    MESSAGE("skipped: needs the npm tools from scripts/setup");
     return;
   }
   test::TestDir dir;
