@@ -10,6 +10,7 @@
 //   auto r = run_process(spec, [](const LogLine& l) { print(l.text); }, &cancel);
 
 #include <atomic>
+#include <limits>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -39,14 +40,23 @@ struct LogLine {
 };
 using LogCallback = std::function<void(const LogLine&)>;
 
-// Cancels a running process from another thread (or a signal handler via request()).
+// Cancels a running process from another thread (or a signal handler via request()), or by
+// itself once a deadline passes (a job's timeout). Whoever runs work polls requested().
 class CancelToken {
 public:
   void request() { m_requested.store(true); }
-  bool requested() const { return m_requested.load(); }
+  // Requested from `at` on.
+  void request_at(std::chrono::steady_clock::time_point at) { m_deadline.store(at.time_since_epoch().count()); }
+  bool requested() const { return m_requested.load() || deadline_passed(); }
+  bool deadline_passed() const {
+    auto at = m_deadline.load();
+    return at != k_none && std::chrono::steady_clock::now().time_since_epoch().count() >= at;
+  }
 
 private:
+  static constexpr std::chrono::steady_clock::rep k_none = std::numeric_limits<std::chrono::steady_clock::rep>::max();
   std::atomic<bool> m_requested{false};
+  std::atomic<std::chrono::steady_clock::rep> m_deadline{k_none};
 };
 
 struct ProcessResult {

@@ -1,10 +1,10 @@
 #include "runner/workflow/act_job.hh"
 
-#include <condition_variable>
 #include <cstdlib>
 #include <optional>
 #include <regex>
-#include <thread>
+
+#include <fmt/format.h>
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
@@ -65,35 +65,6 @@ struct Scope {
   bool failed = false;
 };
 
-// Requests `token` (and sets `expired`) once `limit` has passed, unless destroyed first.
-class Deadline {
-public:
-  Deadline(std::chrono::milliseconds limit, exec::CancelToken& token, std::atomic<bool>& expired)
-      : m_thread([this, limit, &token, &expired] {
-          std::unique_lock lock(m_mutex);
-          if (!m_cv.wait_for(lock, limit, [this] { return m_done; })) {
-            expired = true;
-            token.request();
-          }
-        }) {}
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-  ~Deadline() {
-    {
-      std::lock_guard lock(m_mutex);
-      m_done = true;
-    }
-    m_cv.notify_all();
-    m_thread.join();
-  }
-
-private:
-  std::mutex m_mutex;
-  std::condition_variable m_cv;
-  bool m_done = false;
-  std::thread m_thread;  // last: it uses the members above
-};
-
 class JobRunner {
 public:
   JobRunner(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
@@ -119,15 +90,12 @@ public:
     auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
     if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
     event("job_started", {}, m_label, "job started");
-    {
-      std::optional<Deadline> deadline;
-      if (*limit) deadline.emplace(**limit, m_cancel, m_timed_out);
-      run_steps(m_job.steps, m_root);
-    }
+    if (*limit) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
+    run_steps(m_job.steps, m_root);
     if (m_run.usage_error()) return {"failure", Value::object()};
-    if (m_timed_out) {
+    if (m_cancel.deadline_passed()) {
       // As on a runner: the job is cancelled, its outputs are not evaluated.
-      m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + to_display_string(m_job.timeout_minutes) +
+      m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + format_minutes(**limit) +
                                   ") and was cancelled");
       event("job_finished", {{"result", "cancelled"}, {"outputs", Value::object()}}, m_label, "job cancelled");
       return {"cancelled", Value::object()};
@@ -161,8 +129,15 @@ private:
     } else {
       return fail(ErrorCode::invalid_argument, "must be a number of minutes");
     }
-    if (!(minutes > 0)) return fail(ErrorCode::invalid_argument, "must be a positive number of minutes");
+    // At most a year: larger values (inf too) would overflow the conversion.
+    if (!(minutes > 0) || minutes > 525600)
+      return fail(ErrorCode::invalid_argument, "must be a number of minutes above 0, at most 525600");
     return std::optional<std::chrono::milliseconds>{static_cast<long long>(minutes * 60000)};
+  }
+
+  // A timeout as minutes, as a workflow writes it ("0.03", "360").
+  static std::string format_minutes(std::chrono::milliseconds limit) {
+    return fmt::format("{:g}", static_cast<double>(limit.count()) / 60000);
   }
 
   JobOutcome fail_job(const std::string& message) {
@@ -235,7 +210,7 @@ private:
 
   void run_steps(const std::vector<Step>& steps, Scope& scope) {
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (m_run.usage_error() || m_timed_out) return;
+      if (m_run.usage_error() || m_cancel.deadline_passed()) return;
       const Step& step = steps[i];
       EvalContext ctx = contexts(scope);
       std::string prefix = step_prefix(scope, step, ctx);
@@ -597,9 +572,8 @@ private:
   std::vector<std::string> m_path;
   int m_counter = 0;
   std::map<fs::path, Result<Action>> m_actions;  // by directory (action_at)
-  // The job's timeout-minutes: requested when it passes, for the step then running.
+  // Requested when the job's timeout-minutes pass, for the step then running.
   exec::CancelToken m_cancel;
-  std::atomic<bool> m_timed_out{false};
 };
 
 } // namespace

@@ -378,6 +378,11 @@ jobs:
       - run: echo first
       - run: sleep 30
       - run: echo never
+  huge:
+    runs-on: self-hosted
+    steps:
+      - run: echo unbounded
+        timeout-minutes: 1e300
 )");
   auto r = act(dir, {});
   INFO(r.out, r.err);
@@ -389,4 +394,6 @@ jobs:
   CHECK(r.out.find("] first") != std::string::npos);
   CHECK(r.out.find("[job] the job exceeded its timeout-minutes (0.03) and was cancelled") != std::string::npos);
   CHECK(r.out.find("never") == std::string::npos);
+  CHECK(r.out.find("timeout-minutes: must be a number of minutes above 0, at most 525600") != std::string::npos);
+  CHECK(r.out.find("] unbounded") == std::string::npos);
 }
