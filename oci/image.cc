@@ -96,14 +96,14 @@ Result<> validate_image_spec(const ImageSpec& spec) {
   std::map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     std::error_code ec;
-    bool directory = fs::is_directory(fs::symlink_status(spec.layers[i].source, ec));
-    auto target = layer_target(spec.layers[i].tar.destination, spec.layers[i].source, directory);
+    auto status = fs::symlink_status(spec.layers[i].source, ec);
+    auto target = layer_target(spec.layers[i].tar.destination, spec.layers[i].source, fs::is_directory(status));
     if (!target) return fail(target.error().context("layers[" + std::to_string(i) + "]"));
     auto [it, inserted] = seen.emplace(*target, i);
     if (!inserted)
       return fail(ErrorCode::invalid_argument, "layers[" + std::to_string(i) + "]: destination '" + *target +
                                                    "' is already used by layers[" + std::to_string(it->second) + "]");
-    if (!fs::exists(fs::symlink_status(spec.layers[i].source, ec)))
+    if (!fs::exists(status))
       return fail(ErrorCode::not_found,
                   "layers[" + std::to_string(i) + "]: " + spec.layers[i].source.string() + " does not exist");
   }

@@ -104,7 +104,9 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     AK_TRY_VOID(check_workspace_path(key + ".from", l.from()));
     auto t = AK_TRY(tar_options(l, key));
     std::string from = strip_trailing_slashes(l.from());
-    bool dir = l.from().back() == '/' || fs::is_directory(ctx.workspace / from);
+    // Without following a symlink, as the image writer decides it.
+    std::error_code ec;
+    bool dir = l.from().back() == '/' || fs::is_directory(fs::symlink_status(ctx.workspace / from, ec));
     // The image writer's own rule, checked before anything runs.
     auto target = oci::layer_target(t.destination, from, dir);
     if (!target) return fail(bad(key + ".to", target.error().message));
