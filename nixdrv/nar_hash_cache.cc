@@ -1,6 +1,5 @@
 #include "nixdrv/nar_hash_cache.hh"
 
-#include <algorithm>
 #include <cstdlib>
 #include <vector>
 

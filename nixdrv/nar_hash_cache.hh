@@ -2,10 +2,12 @@
 // A persistent cache of NAR hashes keyed by a stat-only fingerprint of the tree, so hashing an
 // unchanged tree costs one walk of lstat calls instead of reading every byte.
 //
-// Entry: <cache>/nar-hash/<sha256 of the absolute root path>, holding the fingerprint (sha256 of
-// every entry's relative path, type, size, mode, dev, inode, mtime and ctime, in NAR order) and
-// the NAR hash (and the entry count, a size hint for the next scan). Soundness: any change to a file's content or metadata moves its ctime (which no
-// user can set) or its inode. A racily clean tree, i.e. one with an entry whose mtime or ctime
+// Entry: <cache>/nar-hash/<sha256 of the absolute root path>, holding the fingerprint (the stat
+// records of every entry, core/stat_record.hh: relative path, type, size, mode, dev, inode,
+// mtime and ctime; directories below the root by type only, as a NAR has no directory
+// metadata), the NAR hash, and the entry count (a size hint for the next scan). Soundness: any
+// change to a file's content or metadata moves its ctime (which no user can set) or its inode,
+// and a directory's entries change with its content. A racily clean tree, i.e. one with an entry whose mtime or ctime
 // is within k_racy_margin of the moment hashing started, is never recorded: a change in the same
 // clock tick could leave its stat unchanged. So a hit never returns a stale hash.
 //

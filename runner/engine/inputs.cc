@@ -58,7 +58,6 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     files.back().digest = digest.hex();
     if (e.digest->computed) {
       ++counts.hashed_files;
-      counts.hashed_bytes += e.info.size;
       if (stat_cache) stat_cache->record(abs.assign(prefix).append(e.rel), e.info, digest);
     }
     return ok();

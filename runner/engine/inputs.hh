@@ -30,7 +30,7 @@ struct InputFile {
 };
 
 struct InputStats {
-  std::uint64_t files = 0, hashed_files = 0, hashed_bytes = 0;
+  std::uint64_t files = 0, hashed_files = 0;
 };
 
 // The matching files under `workspace`, in walk order (each directory sorted by name). `threads` = 0 picks the core count

@@ -82,8 +82,7 @@ Result<> make_dirs_within(const fs::path& root, std::string_view rel) {
 Result<> stage_inputs(const fs::path& input_root, const std::map<std::string, fs::path>& files) {
   AK_TRY_VOID(make_dirs(input_root));
   for (const auto& [rel_in, src] : files) {
-    std::string rel = rel_in;
-    while (rel.size() > 1 && rel.back() == '/') rel.pop_back();
+    std::string rel = strip_trailing_slashes(rel_in);
     if (!is_contained_relative_path(rel))
       return fail(ErrorCode::invalid_argument, fmt::format("input path {}: escapes the input root", rel_in));
     fs::path rel_path(rel);

@@ -288,7 +288,6 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
     YAML::Node root = YAML::Load(std::string(yaml));
     if (!root.IsMap()) return fail(r.error(root.Mark(), "an action must be a map"));
     Action action;
-    action.file = file;
     action.name = AK_TRY(r.string(child(root, "name"), "name"));
     if (auto inputs = child(root, "inputs"); inputs.IsMap())
       for (const auto& kv : inputs) {

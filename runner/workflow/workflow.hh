@@ -91,7 +91,6 @@ std::vector<std::vector<std::string>> job_stages(const Workflow& wf, const std::
 // templates (scalars as written: `3.10` stays "3.10"), runs.using, and a composite action's
 // steps, read with the workflow's step rules.
 struct Action {
-  std::filesystem::path file;
   std::string name;
   std::vector<std::pair<std::string, std::string>> input_defaults;  // only inputs with a default
   std::vector<std::pair<std::string, std::string>> outputs;         // name → value template
