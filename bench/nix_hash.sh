@@ -29,7 +29,7 @@ threads=$(nproc); threads=$(( threads < 2 ? 2 : threads > 8 ? 8 : threads ))
 floor=$(bench_median "$PROBES/stat_walk $tree $threads")
 bench_single "bare lstat walk of the tree, $threads threads (floor)" "-" "$(bench_ms "$floor")" "ms"
 # And what every akbuild command pays before and after its work: start-up and exit.
-bench_compare "process start and exit (akbuild --version vs true)" "-" "$AKBUILD --version" "/bin/true"
+bench_compare "start and exit: akbuild --version vs true" "-" "$AKBUILD --version" "/bin/true"
 
 sparse="$cache/sparse-4g"
 truncate -s 4G "$sparse"
