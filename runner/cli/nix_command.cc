@@ -16,6 +16,7 @@
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/sink.hh"
+#include "runner/service/client.hh"
 
 namespace akbuild::cli {
 
@@ -74,6 +75,10 @@ Result<> hash_path(GlobalOptions& options, const NixArgs& a) {
   Result<Hash> hash = fail(ErrorCode::internal, "");
   if (a.no_cache) {
     hash = nar_hash(a.path);
+  } else if (auto answer = service::try_hash_path_via_daemon(std::filesystem::absolute(a.path).lexically_normal())) {
+    if (!*answer) return fail(user_error(answer->error()));
+    if (options.verbose) std::cerr << a.path << ": from akbuild serve (" << to_string((*answer)->source) << ")\n";
+    hash = std::move((*answer)->hash);
   } else {
     NarHashCache cache(resolve_cache_dir(options));
     hash = cache.nar_hash(a.path);
@@ -223,7 +228,7 @@ void add_nix_command(CLI::App& app, GlobalOptions& options) {
   auto* hp = nix->add_subcommand("hash-path", "NAR hash of a path (= nix-hash --type sha256 PATH)");
   hp->add_option("PATH", a->path, "file, symlink or directory")->required();
   add_format_flags(hp, *a);
-  hp->add_flag("--no-cache", a->no_cache, "do not use the stat cache");
+  hp->add_flag("--no-cache", a->no_cache, "read the whole tree: no stat cache, no akbuild serve");
   hp->callback([&options, a] { run(options, [&] { return hash_path(options, *a); }); });
 
   auto* hf = nix->add_subcommand("hash-file", "flat hash of files (= nix-hash --type sha256 --flat)");

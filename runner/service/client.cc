@@ -163,6 +163,25 @@ std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
                             events);
 }
 
+std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon(const std::filesystem::path& path) {
+  using Out = Result<nixdrv::WatchedNarHashes::Answer>;
+  auto target = executor_target_from_env();
+  if (!target) return Out(fail(target.error()));
+  if (!*target) return std::nullopt;
+  auto channel = reachable_channel(**target, std::chrono::milliseconds(500));
+  if (!channel) return std::nullopt;
+  v1::HashPathRequest request;
+  request.set_path(path.string());
+  v1::HashPathResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = v1::Executor::NewStub(channel)->HashPath(&ctx, request, &response);
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return std::nullopt;
+  if (!status.ok()) return Out(fail(from_grpc_status(status, "HashPath")));
+  auto answer = from_proto(response);
+  if (!answer) return Out(fail(ErrorCode::internal, "executor HashPath: " + answer.error().message));
+  return answer;
+}
+
 Result<std::vector<engine::PlannedStep>> plan_via_daemon(v1::Executor::StubInterface& stub,
                                                          const DaemonRequest& request) {
   v1::PlanRequest message;

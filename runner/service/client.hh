@@ -18,6 +18,7 @@
 #include <grpcpp/channel.h>
 
 #include "akbuild/v1/executor.grpc.pb.h"
+#include "nixdrv/watched_nar_hashes.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/listen_address.hh"
 
@@ -59,6 +60,11 @@ Result<std::vector<engine::StepResult>> execute_via_daemon(akbuild::v1::Executor
 // so the caller runs them in-process. `options` carries workspace, jobs, sandbox and explain.
 std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
     const engine::EngineOptions& options, const std::vector<engine::StepRequest>& steps, engine::EventSink& events);
+
+// `akbuild nix hash-path`'s choice: the NAR hash of `path` (absolute) from the daemon, which
+// keeps watching the trees it hashed; nullopt when there is none (AKBUILD_EXECUTOR=none, nothing
+// listening) or it predates HashPath, so the caller hashes in-process.
+std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon(const std::filesystem::path& path);
 
 // Plans the steps through the daemon.
 Result<std::vector<engine::PlannedStep>> plan_via_daemon(akbuild::v1::Executor::StubInterface& stub,

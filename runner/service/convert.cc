@@ -183,4 +183,23 @@ bool from_proto(const v1::ExecuteEvent& message, engine::Event* out) {
   }
 }
 
+void to_proto(const nixdrv::WatchedNarHashes::Answer& answer, v1::HashPathResponse* out) {
+  auto bytes = answer.hash.bytes();
+  out->set_nar_sha256(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  using Source = nixdrv::WatchedNarHashes::Source;
+  out->set_source(answer.source == Source::watch        ? v1::HashPathResponse::SOURCE_WATCH
+                  : answer.source == Source::stat_cache ? v1::HashPathResponse::SOURCE_STAT_CACHE
+                                                        : v1::HashPathResponse::SOURCE_HASHED);
+}
+
+Result<nixdrv::WatchedNarHashes::Answer> from_proto(const v1::HashPathResponse& response) {
+  const auto& raw = response.nar_sha256();
+  auto hash = AK_TRY(nixdrv::Hash::from_bytes(HashAlgo::sha256, std::as_bytes(std::span(raw.data(), raw.size()))));
+  using Source = nixdrv::WatchedNarHashes::Source;
+  Source source = response.source() == v1::HashPathResponse::SOURCE_WATCH        ? Source::watch
+                  : response.source() == v1::HashPathResponse::SOURCE_STAT_CACHE ? Source::stat_cache
+                                                                                  : Source::hashed;
+  return nixdrv::WatchedNarHashes::Answer{std::move(hash), source};
+}
+
 } // namespace akbuild::service

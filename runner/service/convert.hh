@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "akbuild/v1/executor.pb.h"
+#include "nixdrv/watched_nar_hashes.hh"
 #include "runner/engine/engine.hh"
 
 namespace akbuild::service {
@@ -22,6 +23,10 @@ engine::PlannedStep from_proto(const v1::PlannedStep& step);
 
 void to_proto(const engine::StepResult& result, v1::StepResult* out);
 engine::StepResult from_proto(const v1::StepResult& result);
+
+void to_proto(const nixdrv::WatchedNarHashes::Answer& answer, v1::HashPathResponse* out);
+// invalid_argument when the digest is not 32 bytes.
+Result<nixdrv::WatchedNarHashes::Answer> from_proto(const v1::HashPathResponse& response);
 
 // An engine event as an ExecuteEvent (state, log or progress).
 v1::ExecuteEvent to_proto(const engine::Event& event);

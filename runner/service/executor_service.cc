@@ -129,7 +129,8 @@ const grpc::Status k_draining(grpc::StatusCode::UNAVAILABLE, "executor is shutti
 
 } // namespace
 
-ExecutorService::ExecutorService(ServiceOptions options) : m_options(std::move(options)) {}
+ExecutorService::ExecutorService(ServiceOptions options)
+    : m_options(std::move(options)), m_hashes(m_options.cache_dir) {}
 
 ExecutorService::~ExecutorService() {
   cancel_all();
@@ -289,6 +290,37 @@ grpc::ServerUnaryReactor* ExecutorService::Cancel(grpc::CallbackServerContext* c
   log_info("execution {}: cancel requested", execution->id());
   execution->cancel_token().request();
   reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext* ctx,
+                                                    const v1::HashPathRequest* request,
+                                                    v1::HashPathResponse* response) {
+  auto* reactor = ctx->DefaultReactor();
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_accepting) {
+      reactor->Finish(k_draining);
+      return reactor;
+    }
+  }
+  // A hit takes the watcher's lock, which a tree being armed holds for its walk: off the
+  // callback thread.
+  spawn([this, reactor, request, response] {
+    auto answer = [&]() -> Result<nixdrv::WatchedNarHashes::Answer> {
+      const std::string& path = request->path();
+      if (path.empty()) return fail(ErrorCode::invalid_argument, "path: missing");
+      if (!std::filesystem::path(path).is_absolute())
+        return fail(ErrorCode::invalid_argument, "path: " + path + ": not an absolute path");
+      return m_hashes.nar_hash(path);
+    }();
+    if (!answer) {
+      reactor->Finish(to_grpc_status(answer.error()));
+      return;
+    }
+    to_proto(*answer, response);
+    reactor->Finish(grpc::Status::OK);
+  });
   return reactor;
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "akbuild/v1/executor.grpc.pb.h"
+#include "nixdrv/watched_nar_hashes.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/execution.hh"
 
@@ -46,6 +47,8 @@ public:
                                                                const akbuild::v1::ExecuteRequest* request) override;
   grpc::ServerUnaryReactor* Cancel(grpc::CallbackServerContext* ctx, const akbuild::v1::CancelRequest* request,
                                    akbuild::v1::CancelResponse* response) override;
+  grpc::ServerUnaryReactor* HashPath(grpc::CallbackServerContext* ctx, const akbuild::v1::HashPathRequest* request,
+                                     akbuild::v1::HashPathResponse* response) override;
 
 private:
   Result<std::shared_ptr<engine::Engine>> engine_for(const std::string& workspace,
@@ -65,6 +68,7 @@ private:
   std::map<std::string, std::shared_ptr<engine::Engine>> m_engines;
   std::map<std::string, std::shared_ptr<Execution>> m_executions;  // running, by id
   std::map<std::string, std::string> m_by_fingerprint;             // joinable, fingerprint → id
+  nixdrv::WatchedNarHashes m_hashes;                               // HashPath's trees
 };
 
 } // namespace akbuild::service

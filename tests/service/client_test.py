@@ -5,6 +5,7 @@ services by reflection, health, capabilities, Plan and Execute over the unix soc
 TCP with the bearer token, and the refusals."""
 import importlib.util
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -177,6 +178,66 @@ class ExecutorOverUnixSocket(unittest.TestCase):
         get = unary(self.channel, "/akbuild.v1.Executor/GetCapabilities", ex.GetCapabilitiesRequest, ex.Capabilities)
         self.assertTrue(get(ex.GetCapabilitiesRequest()).version)
 
+
+    def test_hash_path_answers_from_its_watch_until_the_tree_changes(self):
+        tree = os.path.join(self.tmp.name, "hashed-tree")
+        os.makedirs(os.path.join(tree, "sub"))
+        with open(os.path.join(tree, "sub", "a.txt"), "w") as f:
+            f.write("a\n")
+        os.symlink("sub/a.txt", os.path.join(tree, "link"))
+        hash_path = unary(self.channel, "/akbuild.v1.Executor/HashPath", ex.HashPathRequest, ex.HashPathResponse)
+
+        def oracle():
+            # nix-hash where installed; else akbuild in-process, reading the whole tree.
+            if shutil.which("nix-hash"):
+                cmd = ["nix-hash", "--type", "sha256", tree]
+            else:
+                cmd = [AKBUILD, "nix", "hash-path", "--no-cache", "--base16", tree]
+            return subprocess.run(cmd, check=True, capture_output=True, text=True,
+                                  env=dict(os.environ, AKBUILD_EXECUTOR="none")).stdout.strip()
+
+        first = hash_path(ex.HashPathRequest(path=tree))
+        self.assertEqual(first.nar_sha256.hex(), oracle())
+        self.assertNotEqual(first.source, ex.HashPathResponse.SOURCE_WATCH)
+        second = hash_path(ex.HashPathRequest(path=tree))
+        self.assertEqual(second.source, ex.HashPathResponse.SOURCE_WATCH)
+        self.assertEqual(second.nar_sha256, first.nar_sha256)
+
+        with open(os.path.join(tree, "sub", "a.txt"), "a") as f:
+            f.write("b\n")
+        changed = hash_path(ex.HashPathRequest(path=tree))
+        self.assertNotEqual(changed.source, ex.HashPathResponse.SOURCE_WATCH)
+        self.assertEqual(changed.nar_sha256.hex(), oracle())
+
+        # `akbuild nix hash-path` asks the daemon AKBUILD_EXECUTOR names, and prints what an
+        # in-process run prints.
+        def cli(executor):
+            return subprocess.run([AKBUILD, "-v", "nix", "hash-path", tree], capture_output=True, text=True,
+                                  env=dict(os.environ, AKBUILD_EXECUTOR=executor,
+                                           AKBUILD_CACHE_DIR=os.path.join(self.tmp.name, "cli-cache")))
+        via_daemon, in_process = cli(self.daemon.address), cli("none")
+        self.assertEqual(via_daemon.returncode, 0, via_daemon.stderr)
+        self.assertEqual(via_daemon.stdout, in_process.stdout)
+        self.assertIn("from akbuild serve (watch)", via_daemon.stderr)
+        self.assertNotIn("akbuild serve", in_process.stderr)
+
+    def test_hash_path_refuses_bad_paths_with_their_names(self):
+        hash_path = unary(self.channel, "/akbuild.v1.Executor/HashPath", ex.HashPathRequest, ex.HashPathResponse)
+        tree = os.path.join(self.tmp.name, "with-fifo")
+        os.makedirs(tree)
+        os.mkfifo(os.path.join(tree, "pipe"))
+        for path, words in [("relative/dir", "not an absolute path"), ("", "path: missing"),
+                            (os.path.join(self.tmp.name, "missing"), "missing"), (tree, "pipe")]:
+            with self.assertRaises(grpc.RpcError) as caught:
+                hash_path(ex.HashPathRequest(path=path))
+            self.assertIn(words, caught.exception.details())
+            self.assertIn(caught.exception.code(), (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND))
+        # The same through the command line: one line, exit 2.
+        r = subprocess.run([AKBUILD, "nix", "hash-path", tree], capture_output=True, text=True,
+                           env=dict(os.environ, AKBUILD_EXECUTOR=self.daemon.address))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("pipe", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
 
 class ExecutorOverTcpWithToken(unittest.TestCase):
     TOKEN = "tcp-token-0123456789"

@@ -1,0 +1,205 @@
+#include "runner/core/tree_watcher.hh"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runner/core/fs.hh"
+
+namespace akbuild {
+
+namespace {
+
+// Everything that changes what a directory lists or what its entries hold. Reads (IN_ACCESS,
+// IN_OPEN, IN_CLOSE_NOWRITE) are left out: hashing the tree must not mark it changed.
+constexpr std::uint32_t k_dir_events = IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
+                                       IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW;
+// A file with several links can be written through a directory outside the tree: watch its inode.
+constexpr std::uint32_t k_file_events = IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW;
+
+struct Root {
+  std::uint64_t dev = 0, ino = 0;
+  std::uint64_t last_change = 0;  // the counter at its newest event
+  std::vector<int> watches;       // sorted
+};
+
+} // namespace
+
+struct TreeWatcher::State {
+  UniqueFd fd;
+  mutable std::mutex mutex;
+  std::uint64_t counter = 0;  // moves on every arm and every event
+  std::unordered_map<std::string, Root> roots;
+  std::unordered_map<int, std::vector<std::string>> owners;  // watch → the roots it serves
+
+  // Reads every queued event (the fd is non-blocking); each moves its roots past any earlier mark.
+  void drain() {
+    alignas(inotify_event) char buffer[64 * 1024];
+    for (;;) {
+      ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // EAGAIN: the queue is empty
+      for (ssize_t off = 0; off < n;) {
+        auto* event = reinterpret_cast<inotify_event*>(buffer + off);
+        off += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+        ++counter;
+        if (event->mask & IN_Q_OVERFLOW) {
+          for (auto& [path, root] : roots) root.last_change = counter;
+          continue;
+        }
+        auto it = owners.find(event->wd);
+        if (it == owners.end()) continue;
+        for (const auto& path : it->second) roots[path].last_change = counter;
+        // The kernel dropped this watch (its directory went away): forget it.
+        if (event->mask & IN_IGNORED) {
+          for (const auto& path : it->second) std::erase(roots[path].watches, event->wd);
+          owners.erase(it);
+        }
+      }
+    }
+  }
+
+  // Drops `path` from watch `wd`, removing the watch once no tree uses it.
+  void release(int wd, const std::string& path) {
+    auto it = owners.find(wd);
+    if (it == owners.end()) return;
+    std::erase(it->second, path);
+    if (!it->second.empty()) return;
+    owners.erase(it);
+    ::inotify_rm_watch(fd.get(), wd);
+  }
+
+  Result<int> add_watch(const std::string& path, std::uint32_t mask) {
+    int wd = ::inotify_add_watch(fd.get(), path.c_str(), mask);
+    if (wd >= 0) return wd;
+    if (errno == ENOSPC)
+      return fail(ErrorCode::resource_exhausted,
+                  path + ": inotify watch limit reached (raise fs.inotify.max_user_watches)");
+    return fail(errno_error(path));
+  }
+
+  // Watches `dir` before listing it, so an entry created while the tree is walked is an event.
+  Result<> watch_tree(const std::string& dir, std::vector<int>& watches) {
+    watches.push_back(AK_TRY(add_watch(dir, k_dir_events)));
+    int raw = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0) return fail(errno_error(dir));
+    UniqueFd dirfd(raw);
+    alignas(dirent64) char buffer[32 * 1024];
+    std::string child;
+    for (;;) {
+      ssize_t n = ::getdents64(dirfd.get(), buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail(errno_error(dir));
+      if (n == 0) return ok();
+      for (ssize_t off = 0; off < n;) {
+        auto* e = reinterpret_cast<dirent64*>(buffer + off);
+        off += e->d_reclen;
+        std::string_view name = e->d_name;
+        if (name == "." || name == ".." || e->d_type == DT_LNK) continue;
+        child.assign(dir).append("/").append(name);
+        unsigned char type = e->d_type;
+        struct stat st {};
+        if (type == DT_REG || type == DT_UNKNOWN) {
+          // Gone since listed: its directory's watch has the event.
+          if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+          type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+        }
+        if (type == DT_DIR) {
+          AK_TRY_VOID(watch_tree(child, watches));
+        } else if (type == DT_REG && st.st_nlink > 1) {
+          watches.push_back(AK_TRY(add_watch(child, k_file_events)));
+        }
+      }
+    }
+  }
+};
+
+TreeWatcher::TreeWatcher(std::unique_ptr<State> state) : m_state(std::move(state)) {}
+TreeWatcher::~TreeWatcher() = default;
+
+Result<std::unique_ptr<TreeWatcher>> TreeWatcher::open() {
+  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd < 0) return fail(errno_error("inotify_init1"));
+  auto state = std::make_unique<State>();
+  state->fd.reset(fd);
+  return std::unique_ptr<TreeWatcher>(new TreeWatcher(std::move(state)));
+}
+
+Result<std::uint64_t> TreeWatcher::arm(const std::filesystem::path& root) {
+  State& s = *m_state;
+  std::string path = root.string();
+  std::lock_guard lock(s.mutex);
+  s.drain();
+  std::uint64_t mark = ++s.counter;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return fail(errno_error(path));
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::invalid_argument, path + ": not a directory");
+
+  std::vector<int> watches;
+  auto walked = s.watch_tree(path, watches);
+  std::sort(watches.begin(), watches.end());
+  watches.erase(std::unique(watches.begin(), watches.end()), watches.end());
+  Root& armed = s.roots[path];
+  // Watches of the tree's earlier shape that it no longer has; on failure, all of them.
+  std::vector<int> dropped;
+  const std::vector<int>& keep = walked ? watches : std::vector<int>{};
+  std::set_difference(armed.watches.begin(), armed.watches.end(), keep.begin(), keep.end(),
+                      std::back_inserter(dropped));
+  for (int wd : keep) {
+    auto& users = s.owners[wd];
+    if (std::find(users.begin(), users.end(), path) == users.end()) users.push_back(path);
+  }
+  for (int wd : dropped) s.release(wd, path);
+  if (!walked) {
+    // A watch added by this walk and owned by no tree yet goes too.
+    for (int wd : watches)
+      if (!s.owners.contains(wd)) ::inotify_rm_watch(s.fd.get(), wd);
+    s.roots.erase(path);
+    return fail(walked.error());
+  }
+  armed.watches = std::move(watches);
+  armed.dev = st.st_dev;
+  armed.ino = st.st_ino;
+  return mark;
+}
+
+bool TreeWatcher::unchanged_since(const std::filesystem::path& root, std::uint64_t mark) {
+  State& s = *m_state;
+  std::string path = root.string();
+  std::lock_guard lock(s.mutex);
+  s.drain();
+  auto it = s.roots.find(path);
+  if (it == s.roots.end() || it->second.last_change >= mark) return false;
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == it->second.dev &&
+         st.st_ino == it->second.ino;
+}
+
+void TreeWatcher::disarm(const std::filesystem::path& root) {
+  State& s = *m_state;
+  std::string path = root.string();
+  std::lock_guard lock(s.mutex);
+  s.drain();
+  auto it = s.roots.find(path);
+  if (it == s.roots.end()) return;
+  for (int wd : it->second.watches) s.release(wd, path);
+  s.roots.erase(it);
+}
+
+std::size_t TreeWatcher::watch_count() const {
+  std::lock_guard lock(m_state->mutex);
+  return m_state->owners.size();
+}
+
+} // namespace akbuild
