@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 
@@ -253,45 +254,14 @@ Result<std::unique_ptr<StatCache>> StatCache::open(const std::filesystem::path& 
   return std::unique_ptr<StatCache>(new FileStatCache(path));
 }
 
-Result<Digest> hash_file_at(int dirfd, const char* name, std::uint64_t size_hint) {
-  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd) return fail(errno_error("open"));
-  // Read-ahead hints only pay off beyond a few pages.
-  if (size_hint > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  // Per thread, reused: a context and a buffer per file cost more than hashing a small one.
-  // (Hashing from a mapping instead of reading was slower here: page-table faults cost more
-  // than the copy on a virtual machine.)
-  thread_local Hasher hasher(HashAlgo::sha256);
-  thread_local std::vector<std::byte> buffer(256 * 1024);
-  std::uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto error = errno_error("read");
-      (void)hasher.finish();  // reset for the next file
-      return fail(error);
-    }
-    if (n == 0) break;
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-    total += static_cast<std::uint64_t>(n);
-    // All the stat said there was: skip the read that would only say "end of file". A file
-    // growing meanwhile changes its stat, so the next run hashes it again.
-    if (size_hint && total == size_hint) break;
-  }
-  auto bytes = hasher.finish();
-  Sha256Bytes b;
-  std::memcpy(b.data(), bytes.data(), b.size());
-  return Digest(b);
-}
-
 Result<Digest> hash_file_cached(StatCache* cache, const std::filesystem::path& abs_path, const FileInfo& info) {
   if (cache) {
     if (auto d = cache->lookup(abs_path.string(), info)) return *d;
   }
-  auto digest = hash_file_at(AT_FDCWD, abs_path.c_str(), info.size);
-  if (!digest) return fail(digest.error().context(abs_path.string()));
-  if (cache) cache->record(abs_path.string(), info, *digest);
+  auto bytes = hash_file_at(AT_FDCWD, abs_path.c_str(), info.size);
+  if (!bytes) return fail(bytes.error().context(abs_path.string()));
+  Digest digest(*bytes);
+  if (cache) cache->record(abs_path.string(), info, digest);
   return digest;
 }
 

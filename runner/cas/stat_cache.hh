@@ -29,10 +29,6 @@ public:
   virtual Result<> flush() = 0;
 };
 
-// The sha256 of the file `name` under directory fd `dirfd` (AT_FDCWD: `name` is a path), never
-// following a symlink. `size_hint` (its lstat size; 0 = unknown) saves the end-of-file read.
-Result<Digest> hash_file_at(int dirfd, const char* name, std::uint64_t size_hint = 0);
-
 // The digest of a file's content, through the stat cache when given (nullptr = always hash).
 Result<Digest> hash_file_cached(StatCache* cache, const std::filesystem::path& abs_path, const FileInfo& info);
 

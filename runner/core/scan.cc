@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/stat_record.hh"
 
@@ -233,7 +234,11 @@ private:
     int dirfd = node.fd;
     unsigned depth = node.depth + 1;
     thread_local std::string rel, records;
+    thread_local std::vector<FileToHash> to_hash;
+    thread_local std::vector<ChildRecord*> hashed;
     records.clear();
+    to_hash.clear();
+    hashed.clear();
     std::int64_t newest = 0;
     for (std::size_t i = task.begin; i < task.end; ++i) {
       ChildRecord& c = node.children[i];
@@ -253,9 +258,13 @@ private:
         c.info = file_info_from_stat(st);
       }
       if (c.info.type == FileType::regular && m_options.on_file) {
-        auto digest = m_options.on_file(dirfd, name, rel, c.info);
-        if (!digest) return fail(at(rel, digest.error()));
-        c.digest = *digest;
+        auto verdict = m_options.on_file(rel, c.info);
+        if (!verdict) return fail(at(rel, verdict.error()));
+        if (verdict->choice == FileVerdict::Choice::known) c.digest = FileDigest{verdict->digest, false};
+        if (verdict->choice == FileVerdict::Choice::hash) {
+          to_hash.push_back(FileToHash{.name = name, .size = c.info.size});
+          hashed.push_back(&c);
+        }
       } else if (c.info.type == FileType::symlink) {
         auto target = read_link_at(dirfd, name, c.info.size);
         if (!target) return fail(at(rel, target.error()));
@@ -273,6 +282,17 @@ private:
         append_stat_record(records, rel, c.info, c.target);
         newest = std::max({newest, c.info.mtime_ns, c.info.ctime_ns});
       }
+    }
+    hash_files_at(dirfd, to_hash);
+    for (std::size_t i = 0; i < to_hash.size(); ++i) {
+      ChildRecord& c = *hashed[i];
+      if (to_hash[i].error) {
+        rel.assign(node.rel);
+        if (!rel.empty()) rel.push_back('/');
+        rel.append(node.name_view(c));
+        return fail(at(rel, *to_hash[i].error));
+      }
+      c.digest = FileDigest{to_hash[i].digest, true};
     }
     if (m_options.stat_digests) {
       node.chunk_digests[task.begin / k_stat_chunk] = sha256(records);

@@ -27,6 +27,13 @@ struct FileDigest {
   bool computed = false;
 };
 
+// What ScanOptions::on_file decided for a regular file.
+struct FileVerdict {
+  enum class Choice { skip, known, hash };
+  Choice choice = Choice::skip;
+  Sha256Bytes digest{};  // with known
+};
+
 struct ScanEntry {
   std::string rel;     // relative to the root, '/'-separated; "" for the root itself
   FileInfo info;
@@ -44,12 +51,10 @@ struct ScanOptions {
   // (for consumers that ignore directory metadata, as a NAR does). Where the file system does
   // not report types in listings, directories are stat'ed anyway.
   bool stat_directories = true;
-  // Called for every regular file on the thread that stat'ed it, with its directory open, so
-  // content can be hashed while the tree is scanned (the file opened by name under `dirfd`).
-  // nullopt: nothing to record. An error stops the scan.
-  std::function<Result<std::optional<FileDigest>>(int dirfd, const char* name, std::string_view rel,
-                                                  const FileInfo& info)>
-      on_file;
+  // Called for every regular file on the thread that stat'ed it: leave the file out, take the
+  // digest the caller knows (a stat cache hit), or have the scanner hash its content, which it
+  // does a directory's files at a time (hash_files_at, core/file_hash.hh). An error stops the scan.
+  std::function<Result<FileVerdict>(std::string_view rel, const FileInfo& info)> on_file;
   // Hash every entry's stat record (stat_record.hh) on the scanning threads, a directory's
   // entries at a time, for ScannedTree::stat_digest. A FIFO, socket or device is then an error
   // naming it, since it has no place in a stat fingerprint.

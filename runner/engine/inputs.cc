@@ -25,20 +25,18 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
   options.descend = [&globs](std::string_view rel) {
     return rel.empty() || (rel != ".git" && globs.could_match_below(rel));
   };
-  // Each matching file is looked up in the stat cache, or hashed, on the thread that stat'ed it
-  // while its directory is open: reading by name under the directory spares the kernel a walk
-  // of the whole path, and the hashing of the first directories overlaps the scan of the rest.
-  options.on_file = [&](int dirfd, const char* name, std::string_view rel,
-                        const FileInfo& info) -> Result<std::optional<FileDigest>> {
-    if (!globs.matches(rel)) return std::optional<FileDigest>{};
+  // Each matching file is looked up in the stat cache on the thread that stat'ed it, or left to
+  // the scanner to hash with its directory's other files while that directory is open: reading
+  // by name under the directory spares the kernel a walk of the whole path, and the hashing of
+  // the first directories overlaps the scan of the rest.
+  options.on_file = [&](std::string_view rel, const FileInfo& info) -> Result<FileVerdict> {
+    if (!globs.matches(rel)) return FileVerdict{};
     if (stat_cache) {
       thread_local std::string abs;
       abs.assign(prefix).append(rel);
-      if (auto d = stat_cache->lookup(abs, info)) return FileDigest{d->bytes(), false};
+      if (auto d = stat_cache->lookup(abs, info)) return FileVerdict{FileVerdict::Choice::known, d->bytes()};
     }
-    auto d = cas::hash_file_at(dirfd, name, info.size);
-    if (!d) return fail(d.error());
-    return FileDigest{d->bytes(), true};
+    return FileVerdict{FileVerdict::Choice::hash, {}};
   };
   auto tree = AK_TRY(scan_tree(workspace, options));
   // What follows (inputs, digests, manifest lines and text) takes ~600 bytes per file.
