@@ -177,7 +177,8 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
     m.add(std::move(line));
   }
   for (const auto& [name, t] : k.tools)
-    m.add("tool " + name + ": " + t.path.string() + " " + t.digest + (t.version.empty() ? "" : " " + t.version));
+    m.add("tool " + name + ": " + t.path.string() + " " + t.digest + (t.version.empty() ? "" : " " + t.version) +
+          (t.node_modules_digest.empty() ? "" : " (node_modules: " + t.node_modules_digest + ")"));
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);
   k.manifest = m.text();

@@ -132,11 +132,7 @@ public:
       binds.insert(t.path.parent_path());
       binds.insert(t.real_path.parent_path());
       // An npm package's dependencies are its siblings: the whole node_modules tree it is in.
-      for (fs::path dir = t.real_path.parent_path(); dir.has_relative_path(); dir = dir.parent_path())
-        if (dir.filename() == "node_modules") {
-          binds.insert(dir);
-          break;
-        }
+      if (!t.node_modules.empty()) binds.insert(t.node_modules);
     }
     sandbox.ro_binds.assign(binds.begin(), binds.end());
     exec::ProcessSpec spec;

@@ -336,3 +336,41 @@ TEST_CASE("a fetch step without a pin asks for `akbuild pin update`, which pins 
   CHECK(test::read(w.ws / "akbuild.lock") != lock);
   CHECK(contains(test::read(w.ws / "akbuild.lock"), "\"deps\""));
 }
+
+TEST_CASE("a tool inside node_modules is keyed by what is installed beside it") {
+  Workspace w;
+  fs::path modules = w.dir / "tools/node_modules";
+  test::write(modules / "gen/bin/gen.js", "#!/bin/sh\necho generated\n", true);
+  test::write(modules / "gen/package.json", R"({"name":"gen","version":"1.0.0"})");
+  test::write(modules / "dep/package.json", R"({"name":"dep","version":"1.0.0"})");
+  test::write(modules / ".package-lock.json", R"({"packages":{"node_modules/dep":{"version":"1.0.0"}}})");
+  fs::create_directories(modules / ".bin");
+  fs::create_symlink("../gen/bin/gen.js", modules / ".bin/gen");
+  std::string tool = (modules / ".bin/gen").string();
+  auto run = [&](bool explain = false) {
+    std::vector<std::string> args{"exec", "--id", "gen", "--sandbox", "off", "--with", "tools=" + tool,
+                                  "--with", "run=echo ran >> " + (w.marks / "gen").string()};
+    if (explain) args.push_back("--explain");
+    return w.step(args);
+  };
+  REQUIRE(run().exit_code == 0);
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 1);
+
+  // A sibling package upgraded, the tool's own file unchanged: npm rewrites its lockfile.
+  test::write(modules / ".package-lock.json", R"({"packages":{"node_modules/dep":{"version":"1.1.0"}}})");
+  auto upgraded = run(true);
+  REQUIRE(upgraded.exit_code == 0);
+  CHECK(w.count("gen") == 2);
+  CHECK(contains(upgraded.out + upgraded.err, "tool " + tool));
+  CHECK(contains(upgraded.out + upgraded.err, "package-lock"));
+
+  // Without npm's lockfile, the top-level packages' package.json files stand for the tree.
+  fs::remove(modules / ".package-lock.json");
+  REQUIRE(run().exit_code == 0);
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 3);
+  test::write(modules / "dep/package.json", R"({"name":"dep","version":"2.0.0"})");
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 4);
+}
