@@ -50,7 +50,7 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
     bool regular = e.info.type == FileType::regular;
     files.push_back(InputFile{e.rel, e.info.type, regular && e.info.executable, {}, e.target,
-                              regular ? e.info.size : 0, e.info.mode & 07777});
+                              regular ? e.info.size : 0, e.info.mode & 07777, e.info.mtime_ns, e.info.ino});
     if (!regular) return ok();
     cas::Digest digest(e.digest->bytes);
     files.back().digest = digest.hex();
@@ -63,6 +63,18 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
   counts.files = files.size();
   if (stats) *stats = counts;
   return files;
+}
+
+std::optional<std::string> changed_input(const fs::path& workspace, const std::vector<InputFile>& inputs) {
+  for (const auto& f : inputs) {
+    auto now = stat_path(workspace / f.path);
+    if (!now) return f.path + ": gone";
+    std::uint64_t size = f.type == FileType::regular ? now->size : 0;
+    if (now->type != f.type || size != f.size) return f.path + ": size or type changed";
+    if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";
+    if (now->ino != f.ino) return f.path + ": replaced";
+  }
+  return std::nullopt;
 }
 
 } // namespace akbuild::engine

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,15 @@ struct InputFile {
   std::string target;    // a symlink's target, verbatim
   std::uint64_t size = 0;
   std::uint32_t permissions = 0;  // st_mode & 07777 (what a layer's tar records)
+  // Its stat when keyed, to notice a change while the step runs. Not the ctime: staging links
+  // the file, which moves it.
+  std::int64_t mtime_ns = 0;
+  std::uint64_t ino = 0;
 };
+
+// The first input whose size, mtime or inode differ from when it was keyed (or that is gone),
+// as "path: what changed"; nullopt when none did.
+std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs);
 
 struct InputStats {
   std::uint64_t files = 0, hashed_files = 0;

@@ -100,19 +100,21 @@ public:
         if (under(f.path, rel)) return std::nullopt;
       return dep_tree;
     }
+    std::vector<InputFile> below;
+    for (const auto& f : m_keyed.inputs)
+      if (under(f.path, rel)) below.push_back(f);
+    // The digests are from keying time: a file changed since then is staged in its new form, so
+    // the caller must read the content instead.
+    if (below.empty() || changed_input(m_env.workspace, below)) return std::nullopt;
     // Each file's path below `rel`, type, permission bits (a layer's tar records them) and
     // content or target, in one buffer hashed once.
     std::string lines;
-    std::size_t n = 0;
-    for (const auto& f : m_keyed.inputs) {
-      if (!under(f.path, rel)) continue;
-      ++n;
+    for (const auto& f : below) {
       lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
       lines.append(1, '\0').append(f.type == FileType::symlink ? "l" : f.executable ? "x" : "f");
       lines.append(1, '\0').append(std::to_string(f.permissions));
       lines.append(1, '\0').append(f.type == FileType::symlink ? f.target : f.digest).append(1, '\n');
     }
-    if (n == 0) return std::nullopt;
     return "inputs:" + to_hex(sha256(lines));
   }
 
@@ -343,6 +345,13 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   a.set_duration_ms(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
   a.set_step_id(id);
   a.set_kind(step.request.kind);
+  // An input that changed since it was keyed (an editor saving, or the step writing it through
+  // its staged link) may have entered the outputs in its new form: such a result is used this
+  // once, never cached under the old key.
+  if (auto changed = changed_input(env.workspace, keyed.inputs)) {
+    log(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
+    return miss;
+  }
   // Every blob is stored; only now does the result become visible.
   AK_TRY_VOID(env.cache.actions().put(AK_TRY(cas::Digest::parse(key)), a));
   AK_TRY_VOID(env.cache.actions().set_last_manifest(id, manifest));

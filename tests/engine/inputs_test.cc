@@ -86,3 +86,37 @@ TEST_CASE("collect_inputs hashes files of many directories, large and small, on 
     for (const auto& f : *files) CHECK(f.digest == to_hex(sha256(want.at(f.path))));
   }
 }
+
+TEST_CASE("changed_input names an input written, touched, replaced or removed since it was collected") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / "a.txt", "A");
+  test::write(ws / "b.txt", "B");
+  fs::create_symlink("a.txt", ws / "link");
+  auto globs = *GlobSet::parse({"**"}, {});
+  auto collect = [&] {
+    auto files = collect_inputs(ws, globs, nullptr, 2);
+    REQUIRE(files);
+    return *files;
+  };
+  auto files = collect();
+  CHECK_FALSE(changed_input(ws, files));
+  // A hard link (what staging makes) moves the ctime only: not a change.
+  fs::create_hard_link(ws / "a.txt", dir / "staged-a.txt");
+  CHECK_FALSE(changed_input(ws, files));
+
+  test::write(ws / "b.txt", "b2");
+  CHECK(changed_input(ws, files) == "b.txt: size or type changed");
+  files = collect();
+  REQUIRE(test::sh("touch -d '2001-01-01' '" + (ws / "a.txt").string() + "'").exit_code == 0);
+  CHECK(changed_input(ws, files) == "a.txt: modified");
+  files = collect();
+  // Same size and mtime, another file: an editor's save by rename.
+  test::write(dir / "new-a.txt", "Z");
+  REQUIRE(test::sh("touch -r '" + (ws / "a.txt").string() + "' '" + (dir / "new-a.txt").string() + "'").exit_code == 0);
+  fs::rename(dir / "new-a.txt", ws / "a.txt");
+  CHECK(changed_input(ws, files) == "a.txt: replaced");
+  files = collect();
+  fs::remove(ws / "link");
+  CHECK(changed_input(ws, files) == "link: gone");
+}

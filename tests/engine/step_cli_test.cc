@@ -374,3 +374,30 @@ TEST_CASE("a tool inside node_modules is keyed by what is installed beside it") 
   REQUIRE(run().exit_code == 0);
   CHECK(w.count("gen") == 4);
 }
+
+TEST_CASE("a step whose input changes while it runs is used once and not cached") {
+  Workspace w;
+  test::write(w.ws / "src.txt", "one\n");
+  fs::path flag = w.marks / "edit";
+  // With the flag, the command edits its own input in the workspace, as an editor saving
+  // during the run would.
+  std::string run = "cat src.txt > out.txt; echo ran >> " + (w.marks / "runs").string() + "; if [ -f " +
+                    flag.string() + " ]; then echo two >> " + (w.ws / "src.txt").string() + "; fi";
+  auto step = [&] {
+    return w.step({"exec", "--id", "edit", "--sandbox", "off", "--with", "run=" + run, "--with", "inputs=src.txt",
+                   "--with", "outputs=out.txt"});
+  };
+  test::write(flag, "");
+  auto edited = step();
+  REQUIRE(edited.exit_code == 0);
+  CHECK(contains(edited.out + edited.err, "input src.txt: size or type changed while the step ran"));
+  CHECK(test::read(w.ws / "out.txt") == "one\n");
+  CHECK(w.action_entries() == 0);
+
+  fs::remove(flag);
+  REQUIRE(step().exit_code == 0);
+  REQUIRE(step().exit_code == 0);
+  CHECK(w.count("runs") == 2);
+  CHECK(w.action_entries() == 1);
+  CHECK(test::read(w.ws / "out.txt") == "one\ntwo\n");
+}
