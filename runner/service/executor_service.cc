@@ -226,8 +226,8 @@ grpc::ServerUnaryReactor* ExecutorService::GetCapabilities(grpc::CallbackServerC
   return reactor;
 }
 
-grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
-                                                v1::PlanResponse* response) {
+grpc::ServerUnaryReactor* ExecutorService::unary_on_thread(grpc::CallbackServerContext* ctx,
+                                                           std::function<grpc::Status()> work) {
   auto* reactor = ctx->DefaultReactor();
   {
     std::lock_guard lock(m_mutex);
@@ -236,20 +236,29 @@ grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx
       return reactor;
     }
   }
-  spawn([this, reactor, request, response] {
+  spawn([reactor, work = std::move(work)] {
+    try {
+      reactor->Finish(work());
+    } catch (const std::exception& e) {
+      log_warning("executor: unexpected exception: {}", e.what());
+      reactor->Finish(grpc::Status(grpc::StatusCode::INTERNAL, "executor: unexpected exception"));
+    }
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
+                                                v1::PlanResponse* response) {
+  return unary_on_thread(ctx, [this, request, response] {
     auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
       AK_TRY_VOID(check_request(request->workspace(), request->steps_size()));
       auto engine = AK_TRY(engine_for(request->workspace(), request->options()));
       return engine->plan(to_requests(request->steps()));
     }();
-    if (!planned) {
-      reactor->Finish(to_grpc_status(Error{planned.error().code, mask_secrets(planned.error().message)}));
-      return;
-    }
+    if (!planned) return to_grpc_status(Error{planned.error().code, mask_secrets(planned.error().message)});
     for (const auto& step : *planned) to_proto(step, response->add_steps());
-    reactor->Finish(grpc::Status::OK);
+    return grpc::Status::OK;
   });
-  return reactor;
 }
 
 grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::CallbackServerContext*,
@@ -296,17 +305,8 @@ grpc::ServerUnaryReactor* ExecutorService::Cancel(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext* ctx,
                                                     const v1::HashPathRequest* request,
                                                     v1::HashPathResponse* response) {
-  auto* reactor = ctx->DefaultReactor();
-  {
-    std::lock_guard lock(m_mutex);
-    if (!m_accepting) {
-      reactor->Finish(k_draining);
-      return reactor;
-    }
-  }
-  // A hit takes the watcher's lock, which a tree being armed holds for its walk: off the
-  // callback thread.
-  spawn([this, reactor, request, response] {
+  // Even a hit may wait for the watcher's lock, which a tree being armed holds for its walk.
+  return unary_on_thread(ctx, [this, request, response] {
     auto answer = [&]() -> Result<nixdrv::WatchedNarHashes::Answer> {
       const std::string& path = request->path();
       if (path.empty()) return fail(ErrorCode::invalid_argument, "path: missing");
@@ -314,14 +314,10 @@ grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext*
         return fail(ErrorCode::invalid_argument, "path: " + path + ": not an absolute path");
       return m_hashes.nar_hash(path);
     }();
-    if (!answer) {
-      reactor->Finish(to_grpc_status(answer.error()));
-      return;
-    }
+    if (!answer) return to_grpc_status(answer.error());
     to_proto(*answer, response);
-    reactor->Finish(grpc::Status::OK);
+    return grpc::Status::OK;
   });
-  return reactor;
 }
 
 } // namespace akbuild::service

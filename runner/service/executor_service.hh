@@ -58,6 +58,8 @@ private:
                                                             std::shared_ptr<engine::Engine> engine);
   // Runs `work` on a thread counted by wait_idle().
   void spawn(std::function<void()> work);
+  // A unary call answered by `work` on such a thread, or at once with UNAVAILABLE when draining.
+  grpc::ServerUnaryReactor* unary_on_thread(grpc::CallbackServerContext* ctx, std::function<grpc::Status()> work);
 
   ServiceOptions m_options;
   std::mutex m_mutex;
