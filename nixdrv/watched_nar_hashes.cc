@@ -1,5 +1,7 @@
 #include "nixdrv/watched_nar_hashes.hh"
 
+#include <optional>
+
 #include <sys/stat.h>
 
 #include "nixdrv/nar_hash_cache.hh"
@@ -17,15 +19,20 @@ WatchedNarHashes::WatchedNarHashes(std::filesystem::path cache_dir, std::size_t 
 
 Result<WatchedNarHashes::Answer> WatchedNarHashes::nar_hash(const std::filesystem::path& path) {
   std::string key = strip_trailing_slashes(path.lexically_normal().string());
+  std::optional<Known> known;
   if (m_watcher) {
     std::lock_guard lock(m_mutex);
-    if (auto it = m_known.find(key); it != m_known.end() && m_watcher->unchanged_since(key, it->second.mark)) {
-      m_recent.splice(m_recent.begin(), m_recent, it->second.used);
-      return Answer{it->second.hash, Source::watch};
-    }
+    if (auto it = m_known.find(key); it != m_known.end()) known = it->second;
+  }
+  // Not under m_mutex: the watcher's lock may be held by another tree's arm for its walk.
+  if (known && m_watcher->unchanged_since(key, known->mark)) {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_known.find(key); it != m_known.end()) m_recent.splice(m_recent.begin(), m_recent, it->second.used);
+    return Answer{known->hash, Source::watch};
   }
   struct stat st {};
   bool directory = ::lstat(key.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (known && !directory) forget(key);  // no longer a tree to watch
   std::optional<std::uint64_t> mark;
   if (m_watcher && directory) {
     auto armed = m_watcher->arm(key);
@@ -54,8 +61,11 @@ void WatchedNarHashes::forget(const std::string& key) {
 void WatchedNarHashes::remember(const std::string& key, const Hash& hash, std::uint64_t mark) {
   std::lock_guard lock(m_mutex);
   if (auto it = m_known.find(key); it != m_known.end()) {
-    it->second.hash = hash;
-    it->second.mark = mark;
+    // Of two reads that both saw no change, the later one's mark checks the shorter span.
+    if (mark > it->second.mark) {
+      it->second.hash = hash;
+      it->second.mark = mark;
+    }
     m_recent.splice(m_recent.begin(), m_recent, it->second.used);
     return;
   }

@@ -30,6 +30,8 @@ constexpr std::uint32_t k_file_events = IN_MODIFY | IN_ATTRIB | IN_DELETE_SELF |
 
 struct Root {
   std::uint64_t dev = 0, ino = 0;
+  std::uint64_t armed_at = 0;     // the mark of the arm that made this record: older marks
+                                  // belong to a time the tree was not watched
   std::uint64_t last_change = 0;  // the counter at its newest event
   std::vector<int> watches;       // sorted
 };
@@ -39,6 +41,7 @@ struct Root {
 struct TreeWatcher::State {
   UniqueFd fd;
   mutable std::mutex mutex;
+  std::size_t max_watches = 0;
   std::uint64_t counter = 0;  // moves on every arm and every event
   std::unordered_map<std::string, Root> roots;
   std::unordered_map<int, std::vector<std::string>> owners;  // watch → the roots it serves
@@ -89,50 +92,61 @@ struct TreeWatcher::State {
     return fail(errno_error(path));
   }
 
-  // Watches `dir` before listing it, so an entry created while the tree is walked is an event.
-  Result<> watch_tree(const std::string& dir, std::vector<int>& watches) {
-    watches.push_back(AK_TRY(add_watch(dir, k_dir_events)));
-    int raw = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (raw < 0) return fail(errno_error(dir));
-    UniqueFd dirfd(raw);
-    alignas(dirent64) char buffer[32 * 1024];
-    std::string child;
-    for (;;) {
-      ssize_t n = ::getdents64(dirfd.get(), buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail(errno_error(dir));
-      if (n == 0) return ok();
-      for (ssize_t off = 0; off < n;) {
-        auto* e = reinterpret_cast<dirent64*>(buffer + off);
-        off += e->d_reclen;
-        std::string_view name = e->d_name;
-        if (name == "." || name == ".." || e->d_type == DT_LNK) continue;
-        child.assign(dir).append("/").append(name);
-        unsigned char type = e->d_type;
-        struct stat st {};
-        if (type == DT_REG || type == DT_UNKNOWN) {
-          // Gone since listed: its directory's watch has the event.
-          if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-          type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-        }
-        if (type == DT_DIR) {
-          AK_TRY_VOID(watch_tree(child, watches));
-        } else if (type == DT_REG && st.st_nlink > 1) {
-          watches.push_back(AK_TRY(add_watch(child, k_file_events)));
+  // Watches every directory under `root`, each before it is listed, so an entry created while
+  // the tree is walked is an event. Iterative, with one listing buffer: the depth of a tree is
+  // not bounded by the stack. At most `budget` new watches.
+  Result<> watch_tree(const std::string& root, std::vector<int>& watches, std::size_t budget) {
+    std::vector<std::string> pending{root};
+    std::vector<char> buffer(32 * 1024);
+    auto add = [&](const std::string& path, std::uint32_t mask) -> Result<> {
+      if (watches.size() >= budget)
+        return fail(ErrorCode::resource_exhausted,
+                    root + ": more than " + std::to_string(budget) + " directories to watch");
+      watches.push_back(AK_TRY(add_watch(path, mask)));
+      return ok();
+    };
+    while (!pending.empty()) {
+      std::string dir = std::move(pending.back());
+      pending.pop_back();
+      AK_TRY_VOID(add(dir, k_dir_events));
+      int raw = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (raw < 0) return fail(errno_error(dir));
+      UniqueFd dirfd(raw);
+      for (;;) {
+        ssize_t n = ::getdents64(dirfd.get(), buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return fail(errno_error(dir));
+        if (n == 0) break;
+        for (ssize_t off = 0; off < n;) {
+          auto* e = reinterpret_cast<dirent64*>(buffer.data() + off);
+          off += e->d_reclen;
+          std::string_view name = e->d_name;
+          if (name == "." || name == ".." || e->d_type == DT_LNK) continue;
+          unsigned char type = e->d_type;
+          struct stat st {};
+          if (type == DT_REG || type == DT_UNKNOWN) {
+            // Gone since listed: its directory's watch has the event.
+            if (::fstatat(dirfd.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+            type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+          }
+          if (type == DT_DIR) pending.push_back(dir + "/" + std::string(name));
+          else if (type == DT_REG && st.st_nlink > 1) AK_TRY_VOID(add(dir + "/" + std::string(name), k_file_events));
         }
       }
     }
+    return ok();
   }
 };
 
 TreeWatcher::TreeWatcher(std::unique_ptr<State> state) : m_state(std::move(state)) {}
 TreeWatcher::~TreeWatcher() = default;
 
-Result<std::unique_ptr<TreeWatcher>> TreeWatcher::open() {
+Result<std::unique_ptr<TreeWatcher>> TreeWatcher::open(std::size_t max_watches) {
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return fail(errno_error("inotify_init1"));
   auto state = std::make_unique<State>();
   state->fd.reset(fd);
+  state->max_watches = max_watches;
   return std::unique_ptr<TreeWatcher>(new TreeWatcher(std::move(state)));
 }
 
@@ -147,10 +161,15 @@ Result<std::uint64_t> TreeWatcher::arm(const std::filesystem::path& root) {
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::invalid_argument, path + ": not a directory");
 
   std::vector<int> watches;
-  auto walked = s.watch_tree(path, watches);
+  std::size_t held_elsewhere = s.owners.size();
+  if (auto it = s.roots.find(path); it != s.roots.end()) held_elsewhere -= std::min(held_elsewhere, it->second.watches.size());
+  std::size_t budget = s.max_watches > held_elsewhere ? s.max_watches - held_elsewhere : 0;
+  auto walked = s.watch_tree(path, watches, budget);
   std::sort(watches.begin(), watches.end());
   watches.erase(std::unique(watches.begin(), watches.end()), watches.end());
-  Root& armed = s.roots[path];
+  auto [slot, fresh] = s.roots.try_emplace(path);
+  Root& armed = slot->second;
+  if (fresh) armed.armed_at = mark;
   // Watches of the tree's earlier shape that it no longer has; on failure, all of them.
   std::vector<int> dropped;
   const std::vector<int>& keep = walked ? watches : std::vector<int>{};
@@ -180,7 +199,7 @@ bool TreeWatcher::unchanged_since(const std::filesystem::path& root, std::uint64
   std::lock_guard lock(s.mutex);
   s.drain();
   auto it = s.roots.find(path);
-  if (it == s.roots.end() || it->second.last_change >= mark) return false;
+  if (it == s.roots.end() || mark < it->second.armed_at || it->second.last_change >= mark) return false;
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == it->second.dev &&
          st.st_ino == it->second.ino;

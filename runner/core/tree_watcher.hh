@@ -27,7 +27,10 @@ namespace akbuild {
 
 class TreeWatcher {
 public:
-  static Result<std::unique_ptr<TreeWatcher>> open();
+  // Holds at most `max_watches` watches over all trees: the kernel's limit
+  // (fs.inotify.max_user_watches) is shared with every other program of the user.
+  static constexpr std::size_t k_default_max_watches = 65536;
+  static Result<std::unique_ptr<TreeWatcher>> open(std::size_t max_watches = k_default_max_watches);
   ~TreeWatcher();
   TreeWatcher(const TreeWatcher&) = delete;
   TreeWatcher& operator=(const TreeWatcher&) = delete;
@@ -35,12 +38,13 @@ public:
   // Watches every directory under `root` (an absolute path to a directory; symlinks are not
   // followed) and every regular file in it with more than one link; a tree armed before gets the
   // watches of its current shape. Returns the mark for unchanged_since: any change after arm()
-  // began moves past it. Errors: not a directory, unreadable, the watch limit reached
-  // (fs.inotify.max_user_watches); the tree is then not armed.
+  // began moves past it. Errors: not a directory, unreadable, more watches than max_watches or
+  // the kernel allow; the tree is then not armed.
   Result<std::uint64_t> arm(const std::filesystem::path& root);
   // Whether nothing under `root` changed since `mark`. The queued events are read first, so a
   // change whose system call returned before this call is seen. false for a tree not armed, or
-  // whose path now names another directory than the one armed.
+  // whose path now names another directory than the one armed, or armed again after a disarm
+  // that came after `mark`.
   bool unchanged_since(const std::filesystem::path& root, std::uint64_t mark);
   // Stops watching `root` (watches it shares with another armed tree stay).
   void disarm(const std::filesystem::path& root);

@@ -173,3 +173,37 @@ TEST_CASE("A full event queue counts as a change to every armed tree") {
   }
   CHECK_FALSE(watcher->unchanged_since(dir / "quiet", quiet));
 }
+
+TEST_CASE("A mark taken before a disarm means nothing once the tree is armed again") {
+  test::TestDir dir;
+  test::write(dir / "tree/a.txt", "a");
+  auto watcher = open_watcher();
+  auto before = arm(*watcher, dir / "tree");
+  watcher->disarm(dir / "tree");
+  // Unwatched: no event can record this.
+  test::write(dir / "tree/a.txt", "changed while nothing watched");
+  auto again = arm(*watcher, dir / "tree");
+  CHECK_FALSE(watcher->unchanged_since(dir / "tree", before));
+  CHECK(watcher->unchanged_since(dir / "tree", again));
+}
+
+TEST_CASE("A tree deeper than any stack and one past the watch budget") {
+  test::TestDir dir;
+  fs::path deep = dir / "deep";
+  fs::path at = deep;
+  for (int i = 0; i < 600; ++i) at /= "d";
+  fs::create_directories(at);
+  test::write(at / "leaf.txt", "x");
+  auto watcher = open_watcher();
+  auto mark = arm(*watcher, deep);
+  CHECK(watcher->watch_count() == 601);
+  test::write(at / "leaf.txt", "y");
+  CHECK_FALSE(watcher->unchanged_since(deep, mark));
+
+  auto small = TreeWatcher::open(100);
+  REQUIRE(small);
+  auto refused = (*small)->arm(deep);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().message.find("more than 100 directories to watch") != std::string::npos);
+  CHECK((*small)->watch_count() == 0);
+}
