@@ -37,9 +37,14 @@ public:
         unavailable.store(true, std::memory_order_relaxed);
       }
     }
+    if (ring && ring->m_broken) {
+      unavailable.store(true, std::memory_order_relaxed);
+      return nullptr;
+    }
     return ring.get();
   }
   ~Ring() {
+    if (m_broken) return;  // left to the kernel, see run_batch
     if (m_ready) io_uring_queue_exit(&m_ring);
     std::free(m_buffers);
   }
@@ -47,42 +52,13 @@ public:
   // Hashes up to k_slots small files: one chain of open, read and close per file, one submission.
   void hash(int dirfd, FileToHash** files, unsigned n) {
     std::vector<int> got(n, -1);
-    for (unsigned i = 0; i < n; ++i) {
-      io_uring_sqe* open = io_uring_get_sqe(&m_ring);
-      io_uring_prep_openat_direct(open, dirfd, files[i]->name, O_RDONLY | O_NOFOLLOW, 0, i);
-      open->flags |= IOSQE_IO_LINK;  // no read after a failed open
-      open->user_data = i * 3;
-      io_uring_sqe* read = io_uring_get_sqe(&m_ring);
-      io_uring_prep_read(read, static_cast<int>(i), slot(i), static_cast<unsigned>(files[i]->size), 0);
-      read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;  // the close follows even a short read
-      read->user_data = i * 3 + 1;
-      io_uring_sqe* close = io_uring_get_sqe(&m_ring);
-      io_uring_prep_close_direct(close, i);
-      close->user_data = i * 3 + 2;
-    }
-    unsigned pending = 3 * n;
-    io_uring_submit_and_wait(&m_ring, pending);
-    while (pending > 0) {
-      io_uring_cqe* cqe = nullptr;
-      int r = io_uring_wait_cqe(&m_ring, &cqe);
-      if (r == -EINTR) continue;
-      if (r < 0) {
-        // The ring itself failed: what is left is read the plain way below.
-        break;
+    if (!run_batch(dirfd, files, n, got)) {
+      // The ring failed mid-batch: it is retired (run_batch left it to the kernel), and this
+      // batch starts again with plain reads.
+      for (unsigned i = 0; i < n; ++i) {
+        files[i]->error.reset();
+        got[i] = -1;
       }
-      unsigned i = static_cast<unsigned>(cqe->user_data / 3);
-      switch (cqe->user_data % 3) {
-      case 0:
-        if (cqe->res < 0) files[i]->error = errno_error("open", -cqe->res);
-        break;
-      case 1:
-        if (cqe->res >= 0) got[i] = cqe->res;
-        else if (!files[i]->error && cqe->res != -ECANCELED) files[i]->error = errno_error("read", -cqe->res);
-        break;
-      default: break;
-      }
-      io_uring_cqe_seen(&m_ring, cqe);
-      --pending;
     }
     for (unsigned i = 0; i < n; ++i) {
       FileToHash& f = *files[i];
@@ -97,6 +73,8 @@ public:
       else f.error = digest.error();
     }
   }
+
+  bool broken() const { return m_broken; }
 
 private:
   Ring() {
@@ -123,15 +101,67 @@ private:
   }
   std::byte* slot(unsigned i) { return m_buffers + i * k_small; }
 
+  // Submits the chains and reaps every completion into `got` and the files' errors. false when
+  // the ring itself failed: it is then marked broken and never used (nor freed: the kernel may
+  // still complete requests into its buffers).
+  bool run_batch(int dirfd, FileToHash** files, unsigned n, std::vector<int>& got) {
+    if (m_broken) return false;
+    for (unsigned i = 0; i < n; ++i) {
+      io_uring_sqe* open = io_uring_get_sqe(&m_ring);
+      io_uring_sqe* read = open ? io_uring_get_sqe(&m_ring) : nullptr;
+      io_uring_sqe* close = read ? io_uring_get_sqe(&m_ring) : nullptr;
+      if (!close) return retire();
+      // O_NONBLOCK: a file swapped for a FIFO since its stat must not hang the open.
+      io_uring_prep_openat_direct(open, dirfd, files[i]->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, i);
+      open->flags |= IOSQE_IO_LINK;  // no read after a failed open
+      open->user_data = i * 3;
+      io_uring_prep_read(read, static_cast<int>(i), slot(i), static_cast<unsigned>(files[i]->size), 0);
+      read->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;  // the close follows even a short read
+      read->user_data = i * 3 + 1;
+      io_uring_prep_close_direct(close, i);
+      close->user_data = i * 3 + 2;
+    }
+    unsigned pending = 3 * n;
+    int submitted = io_uring_submit_and_wait(&m_ring, pending);
+    if (submitted < 0 || static_cast<unsigned>(submitted) != pending) return retire();
+    while (pending > 0) {
+      io_uring_cqe* cqe = nullptr;
+      int r = io_uring_wait_cqe(&m_ring, &cqe);
+      if (r == -EINTR) continue;
+      if (r < 0) return retire();
+      unsigned i = static_cast<unsigned>(cqe->user_data / 3);
+      switch (cqe->user_data % 3) {
+      case 0:
+        if (cqe->res < 0) files[i]->error = errno_error("open", -cqe->res);
+        break;
+      case 1:
+        if (cqe->res >= 0) got[i] = cqe->res;
+        else if (!files[i]->error && cqe->res != -ECANCELED) files[i]->error = errno_error("read", -cqe->res);
+        break;
+      default: break;
+      }
+      io_uring_cqe_seen(&m_ring, cqe);
+      --pending;
+    }
+    return true;
+  }
+
+  bool retire() {
+    m_broken = true;
+    return false;
+  }
+
   io_uring m_ring{};
   std::byte* m_buffers = nullptr;
   bool m_ready = false;
+  bool m_broken = false;
 };
 
 } // namespace
 
 Result<Sha256Bytes> hash_file_at(int dirfd, const char* name, std::uint64_t size_hint) {
-  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  // O_NONBLOCK: a file swapped for a FIFO since its stat must not hang the open.
+  UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return fail(errno_error("open"));
   // Read-ahead hints only pay off beyond a few pages.
   if (size_hint > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -170,7 +200,7 @@ void hash_files_at(int dirfd, std::span<FileToHash> files) {
   unsigned n = 0;
   for (FileToHash& f : files) {
     f.error.reset();
-    if (ring && f.size <= k_small) {
+    if (ring && !ring->broken() && f.size <= k_small) {
       batch[n++] = &f;
       if (n == k_slots) {
         ring->hash(dirfd, batch, n);

@@ -283,7 +283,7 @@ private:
         newest = std::max({newest, c.info.mtime_ns, c.info.ctime_ns});
       }
     }
-    hash_files_at(dirfd, to_hash);
+    if (!to_hash.empty()) hash_files_at(dirfd, to_hash);
     for (std::size_t i = 0; i < to_hash.size(); ++i) {
       ChildRecord& c = *hashed[i];
       if (to_hash[i].error) {
