@@ -73,6 +73,8 @@ std::optional<std::string> changed_input(const fs::path& workspace, const std::v
     if (now->type != f.type || size != f.size) return f.path + ": size or type changed";
     if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";
     if (now->ino != f.ino) return f.path + ": replaced";
+    // A staged input is a link to the same inode: a chmod reaches what the step sees.
+    if ((now->mode & 07777) != f.permissions) return f.path + ": permissions changed";
   }
   return std::nullopt;
 }

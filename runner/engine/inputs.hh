@@ -34,7 +34,8 @@ struct InputFile {
   std::uint64_t ino = 0;
 };
 
-// The first input whose size, mtime or inode differ from when it was keyed (or that is gone),
+// The first input whose size, mtime, inode or permissions differ from when it was keyed (or that
+// is gone),
 // as "path: what changed"; nullopt when none did.
 std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs);
 

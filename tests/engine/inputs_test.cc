@@ -117,6 +117,9 @@ TEST_CASE("changed_input names an input written, touched, replaced or removed si
   fs::rename(dir / "new-a.txt", ws / "a.txt");
   CHECK(changed_input(ws, files) == "a.txt: replaced");
   files = collect();
+  fs::permissions(ws / "b.txt", fs::perms::owner_exec, fs::perm_options::add);
+  CHECK(changed_input(ws, files) == "b.txt: permissions changed");
+  files = collect();
   fs::remove(ws / "link");
   CHECK(changed_input(ws, files) == "link: gone");
 }
