@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -167,15 +169,28 @@ std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon
   using Out = Result<nixdrv::WatchedNarHashes::Answer>;
   auto target = executor_target_from_env();
   if (!target) return Out(fail(target.error()));
-  if (!*target) return std::nullopt;
+  // Over TCP the daemon may be on another machine, with another file at this path.
+  if (!*target || (*target)->address.kind != ListenAddress::Kind::unix_socket) return std::nullopt;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
   auto channel = reachable_channel(**target, std::chrono::milliseconds(500));
   if (!channel) return std::nullopt;
   v1::HashPathRequest request;
   request.set_path(path.string());
+  request.set_dev(st.st_dev);
+  request.set_ino(st.st_ino);
   v1::HashPathResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = v1::Executor::NewStub(channel)->HashPath(&ctx, request, &response);
-  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) return std::nullopt;
+  // An older daemon, or one that sees another file there or may not read it (another mount
+  // namespace or user): hashing in-process gives this process's own answer.
+  switch (status.error_code()) {
+  case grpc::StatusCode::UNIMPLEMENTED:
+  case grpc::StatusCode::FAILED_PRECONDITION:
+  case grpc::StatusCode::NOT_FOUND:
+  case grpc::StatusCode::PERMISSION_DENIED: return std::nullopt;
+  default: break;
+  }
   if (!status.ok()) return Out(fail(from_grpc_status(status, "HashPath")));
   auto answer = from_proto(response);
   if (!answer) return Out(fail(ErrorCode::internal, "executor HashPath: " + answer.error().message));

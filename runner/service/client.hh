@@ -63,7 +63,8 @@ std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
 
 // `akbuild nix hash-path`'s choice: the NAR hash of `path` (absolute) from the daemon, which
 // keeps watching the trees it hashed; nullopt when there is none (AKBUILD_EXECUTOR=none, nothing
-// listening) or it predates HashPath, so the caller hashes in-process.
+// listening, a TCP address), it predates HashPath, or it sees another file at the path or may not
+// read it, so the caller hashes in-process.
 std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon(const std::filesystem::path& path);
 
 // Plans the steps through the daemon.

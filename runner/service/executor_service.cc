@@ -5,6 +5,8 @@
 #include <optional>
 #include <thread>
 
+#include <sys/stat.h>
+
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
@@ -312,6 +314,11 @@ grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext*
       if (path.empty()) return fail(ErrorCode::invalid_argument, "path: missing");
       if (!std::filesystem::path(path).is_absolute())
         return fail(ErrorCode::invalid_argument, "path: " + path + ": not an absolute path");
+      if (request->dev() || request->ino()) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0 || st.st_dev != request->dev() || st.st_ino != request->ino())
+          return fail(ErrorCode::failed_precondition, "path: " + path + ": not the file the client sees there");
+      }
       return m_hashes.nar_hash(path);
     }();
     if (!answer) return to_grpc_status(answer.error());

@@ -232,6 +232,15 @@ class ExecutorOverUnixSocket(unittest.TestCase):
                 hash_path(ex.HashPathRequest(path=path))
             self.assertIn(words, caught.exception.details())
             self.assertIn(caught.exception.code(), (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND))
+        # The client's idea of the file must match the daemon's, else the client hashes itself.
+        plain = os.path.join(self.tmp.name, "plain-tree")
+        os.makedirs(plain)
+        st = os.lstat(plain)
+        self.assertTrue(hash_path(ex.HashPathRequest(path=plain, dev=st.st_dev, ino=st.st_ino)).nar_sha256)
+        with self.assertRaises(grpc.RpcError) as caught:
+            hash_path(ex.HashPathRequest(path=plain, dev=st.st_dev, ino=st.st_ino + 1))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("not the file the client sees there", caught.exception.details())
         # The same through the command line: one line, exit 2.
         r = subprocess.run([AKBUILD, "nix", "hash-path", tree], capture_output=True, text=True,
                            env=dict(os.environ, AKBUILD_EXECUTOR=self.daemon.address))
