@@ -47,34 +47,56 @@ std::optional<fs::path> enclosing_node_modules(const fs::path& path) {
 
 namespace {
 
-// What is installed in a node_modules tree. npm (7 and later) keeps a lockfile of it there,
-// every package with its version and integrity. Where there is none (another package manager),
-// the package.json of every top-level package, @scope/name included, stands for it.
+// The top-level packages of a node_modules tree (`name` and `@scope/name`): directory and name.
+Result<std::vector<std::pair<fs::path, std::string>>> top_level_packages(const fs::path& node_modules) {
+  std::vector<std::pair<fs::path, std::string>> out;
+  auto list = [](const fs::path& dir) -> Result<std::vector<fs::path>> {
+    std::vector<fs::path> entries;
+    std::error_code ec;
+    fs::directory_iterator it(dir, ec), end;
+    for (; !ec && it != end; it.increment(ec))
+      if (!it->path().filename().string().starts_with(".")) entries.push_back(it->path());
+    if (ec) return fail(ErrorCode::io, dir.string() + ": " + ec.message());
+    return entries;
+  };
+  for (const auto& entry : AK_TRY(list(node_modules))) {
+    std::string name = entry.filename().string();
+    if (!name.starts_with("@")) {
+      out.emplace_back(entry, name);
+      continue;
+    }
+    std::error_code ec;
+    if (!fs::is_directory(entry, ec)) continue;
+    for (const auto& scoped : AK_TRY(list(entry))) out.emplace_back(scoped, name + "/" + scoped.filename().string());
+  }
+  return out;
+}
+
+// What is installed in a node_modules tree. The package managers keep a lockfile of it there:
+// npm (7 and later) `.package-lock.json`, pnpm `.pnpm/lock.yaml`, yarn `.yarn-state.yml`, every
+// package with its version and integrity. npm trusts its own only while no package folder is
+// newer than it (a package changed by hand or a postinstall script); so does this. Otherwise
+// the package.json of every top-level package stands for the tree.
 Result<std::string> node_modules_digest(const fs::path& node_modules, cas::CacheDir& cache) {
-  auto digest_of = [&](const fs::path& file) -> Result<std::string> {
-    auto info = AK_TRY(stat_path(file));
+  auto digest_of = [&](const fs::path& file, const FileInfo& info) -> Result<std::string> {
     return AK_TRY(cas::hash_file_cached(&cache.stat_cache(), file, info)).hex();
   };
-  fs::path lock = node_modules / ".package-lock.json";
-  if (fs::is_regular_file(lock)) return "package-lock " + AK_TRY(digest_of(lock));
-  std::vector<std::string> lines;
-  std::error_code ec;
-  auto add_package = [&](const fs::path& dir, const std::string& name) -> Result<> {
-    fs::path manifest = dir / "package.json";
-    if (fs::is_regular_file(manifest)) lines.push_back(name + " " + AK_TRY(digest_of(manifest)));
-    return ok();
-  };
-  for (const auto& entry : fs::directory_iterator(node_modules, ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.starts_with(".")) continue;
-    if (name.starts_with("@")) {
-      for (const auto& scoped : fs::directory_iterator(entry.path(), ec))
-        AK_TRY_VOID(add_package(scoped.path(), name + "/" + scoped.path().filename().string()));
-    } else {
-      AK_TRY_VOID(add_package(entry.path(), name));
+  auto packages = AK_TRY(top_level_packages(node_modules));
+  for (const char* lock : {".package-lock.json", ".pnpm/lock.yaml", ".yarn-state.yml"}) {
+    auto info = stat_path(node_modules / lock);
+    if (!info || info->type != FileType::regular) continue;
+    bool fresh = true;
+    for (const auto& [dir, name] : packages) {
+      auto package = stat_path(dir);
+      if (package && package->mtime_ns > info->mtime_ns) fresh = false;
     }
+    if (fresh) return std::string(lock) + " " + AK_TRY(digest_of(node_modules / lock, *info));
   }
-  if (ec) return fail(ErrorCode::io, node_modules.string() + ": " + ec.message());
+  std::vector<std::string> lines;
+  for (const auto& [dir, name] : packages) {
+    auto info = stat_path(dir / "package.json");
+    if (info && info->type == FileType::regular) lines.push_back(name + " " + AK_TRY(digest_of(dir / "package.json", *info)));
+  }
   std::sort(lines.begin(), lines.end());
   std::string all;
   for (const auto& line : lines) all.append(line).push_back('\n');

@@ -363,11 +363,20 @@ TEST_CASE("a tool inside node_modules is keyed by what is installed beside it") 
   REQUIRE(upgraded.exit_code == 0);
   CHECK(w.count("gen") == 2);
   CHECK(contains(upgraded.out + upgraded.err, "tool " + tool));
-  CHECK(contains(upgraded.out + upgraded.err, "package-lock"));
+  CHECK(contains(upgraded.out + upgraded.err, ".package-lock.json"));
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 2);
+
+  // A package changed behind npm's back (by hand, or a postinstall script) is newer than the
+  // lockfile: as npm does, the lockfile no longer speaks for the tree.
+  test::write(modules / "dep/package.json", R"({"name":"dep","version":"1.1.0-patched"})");
+  fs::last_write_time(modules / "dep", fs::last_write_time(modules / ".package-lock.json") + std::chrono::seconds(1));
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 3);
 
   // Without npm's lockfile, the top-level packages' package.json files stand for the tree.
+  // (That was already the case above, so removing the stale lockfile changes nothing.)
   fs::remove(modules / ".package-lock.json");
-  REQUIRE(run().exit_code == 0);
   REQUIRE(run().exit_code == 0);
   CHECK(w.count("gen") == 3);
   test::write(modules / "dep/package.json", R"({"name":"dep","version":"2.0.0"})");
