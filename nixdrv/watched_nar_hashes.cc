@@ -1,6 +1,7 @@
 #include "nixdrv/watched_nar_hashes.hh"
 
 #include <optional>
+#include <vector>
 
 #include <sys/stat.h>
 
@@ -50,32 +51,39 @@ Result<WatchedNarHashes::Answer> WatchedNarHashes::nar_hash(const std::filesyste
 }
 
 void WatchedNarHashes::forget(const std::string& key) {
-  std::lock_guard lock(m_mutex);
-  if (auto it = m_known.find(key); it != m_known.end()) {
-    m_recent.erase(it->second.used);
-    m_known.erase(it);
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_known.find(key); it != m_known.end()) {
+      m_recent.erase(it->second.used);
+      m_known.erase(it);
+    }
   }
   m_watcher->disarm(key);
 }
 
 void WatchedNarHashes::remember(const std::string& key, const Hash& hash, std::uint64_t mark) {
-  std::lock_guard lock(m_mutex);
-  if (auto it = m_known.find(key); it != m_known.end()) {
-    // Of two reads that both saw no change, the later one's mark checks the shorter span.
-    if (mark > it->second.mark) {
-      it->second.hash = hash;
-      it->second.mark = mark;
+  std::vector<std::string> evicted;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_known.find(key); it != m_known.end()) {
+      // Of two reads that both saw no change, the later one's mark checks the shorter span.
+      if (mark > it->second.mark) {
+        it->second.hash = hash;
+        it->second.mark = mark;
+      }
+      m_recent.splice(m_recent.begin(), m_recent, it->second.used);
+      return;
     }
-    m_recent.splice(m_recent.begin(), m_recent, it->second.used);
-    return;
+    m_recent.push_front(key);
+    m_known.emplace(key, Known{hash, mark, m_recent.begin()});
+    while (m_known.size() > m_max_trees) {
+      evicted.push_back(m_recent.back());
+      m_known.erase(m_recent.back());
+      m_recent.pop_back();
+    }
   }
-  m_recent.push_front(key);
-  m_known.emplace(key, Known{hash, mark, m_recent.begin()});
-  while (m_known.size() > m_max_trees) {
-    m_watcher->disarm(m_recent.back());
-    m_known.erase(m_recent.back());
-    m_recent.pop_back();
-  }
+  // Outside m_mutex: the watcher's lock may be held by another tree's walk.
+  for (const auto& tree : evicted) m_watcher->disarm(tree);
 }
 
 std::size_t WatchedNarHashes::trees() const {

@@ -94,15 +94,18 @@ struct TreeWatcher::State {
 
   // Watches every directory under `root`, each before it is listed, so an entry created while
   // the tree is walked is an event. Iterative, with one listing buffer: the depth of a tree is
-  // not bounded by the stack. At most `budget` new watches.
+  // not bounded by the stack. At most `budget` watches that no tree holds yet.
   Result<> watch_tree(const std::string& root, std::vector<int>& watches, std::size_t budget) {
     std::vector<std::string> pending{root};
     std::vector<char> buffer(32 * 1024);
+    std::size_t added = 0;
     auto add = [&](const std::string& path, std::uint32_t mask) -> Result<> {
-      if (watches.size() >= budget)
-        return fail(ErrorCode::resource_exhausted,
-                    root + ": more than " + std::to_string(budget) + " directories to watch");
-      watches.push_back(AK_TRY(add_watch(path, mask)));
+      int wd = AK_TRY(add_watch(path, mask));
+      watches.push_back(wd);
+      // A watch another tree (or this one, armed before) holds costs nothing more.
+      if (!owners.contains(wd) && ++added > budget)
+        return fail(ErrorCode::resource_exhausted, root + ": needs more inotify watches than the " +
+                                                       std::to_string(max_watches) + " akbuild allows itself");
       return ok();
     };
     while (!pending.empty()) {
@@ -161,15 +164,14 @@ Result<std::uint64_t> TreeWatcher::arm(const std::filesystem::path& root) {
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::invalid_argument, path + ": not a directory");
 
   std::vector<int> watches;
-  std::size_t held_elsewhere = s.owners.size();
-  if (auto it = s.roots.find(path); it != s.roots.end()) held_elsewhere -= std::min(held_elsewhere, it->second.watches.size());
-  std::size_t budget = s.max_watches > held_elsewhere ? s.max_watches - held_elsewhere : 0;
+  std::size_t budget = s.max_watches > s.owners.size() ? s.max_watches - s.owners.size() : 0;
   auto walked = s.watch_tree(path, watches, budget);
   std::sort(watches.begin(), watches.end());
   watches.erase(std::unique(watches.begin(), watches.end()), watches.end());
   auto [slot, fresh] = s.roots.try_emplace(path);
   Root& armed = slot->second;
-  if (fresh) armed.armed_at = mark;
+  // Another directory at the path: the old one's marks say nothing about it.
+  if (fresh || armed.dev != st.st_dev || armed.ino != st.st_ino) armed.armed_at = mark;
   // Watches of the tree's earlier shape that it no longer has; on failure, all of them.
   std::vector<int> dropped;
   const std::vector<int>& keep = walked ? watches : std::vector<int>{};

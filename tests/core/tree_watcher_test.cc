@@ -204,6 +204,30 @@ TEST_CASE("A tree deeper than any stack and one past the watch budget") {
   REQUIRE(small);
   auto refused = (*small)->arm(deep);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().message.find("more than 100 directories to watch") != std::string::npos);
+  CHECK(refused.error().message.find("more inotify watches than the 100 akbuild allows itself") != std::string::npos);
   CHECK((*small)->watch_count() == 0);
+
+  // Watches a tree shares with one already armed count once.
+  fs::path shallow = dir / "shallow";
+  at = shallow;
+  for (int i = 0; i < 60; ++i) at /= "d";
+  fs::create_directories(at);
+  arm(**small, shallow);
+  CHECK((*small)->watch_count() == 61);
+  arm(**small, shallow / "d");
+  CHECK((*small)->watch_count() == 61);
+}
+
+TEST_CASE("Another directory armed at a tree's path does not vouch for marks of the old one") {
+  test::TestDir dir;
+  test::write(dir / "a/b/f.txt", "old");
+  auto watcher = open_watcher();
+  auto old_mark = arm(*watcher, dir / "a/b");
+  // The parent moves away (no event reaches the tree's watches) and a new tree takes the path.
+  fs::rename(dir / "a", dir / "a.old");
+  test::write(dir / "a/b/f.txt", "new");
+  CHECK_FALSE(watcher->unchanged_since(dir / "a/b", old_mark));
+  auto new_mark = arm(*watcher, dir / "a/b");
+  CHECK_FALSE(watcher->unchanged_since(dir / "a/b", old_mark));
+  CHECK(watcher->unchanged_since(dir / "a/b", new_mark));
 }

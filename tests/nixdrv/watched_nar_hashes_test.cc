@@ -87,3 +87,16 @@ TEST_CASE("A tree WatchedNarHashes cannot hash keeps no watches") {
   CHECK(hashes.trees() == 0);
   CHECK(hashes.watches() == 0);
 }
+
+TEST_CASE("A watched tree replaced by a file is let go") {
+  test::TestDir dir;
+  test::write(dir / "tree/a", "a");
+  WatchedNarHashes hashes(dir / "cache");
+  ask(hashes, dir / "tree");
+  CHECK(ask(hashes, dir / "tree").source == Answered::watch);
+  fs::rename(dir / "tree", dir / "tree.old");
+  test::write(dir / "tree", "now a file");
+  CHECK(ask(hashes, dir / "tree").source != Answered::watch);
+  CHECK(hashes.trees() == 0);
+  CHECK(hashes.watches() == 0);
+}
