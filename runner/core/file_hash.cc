@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner/core/fs.hh"
@@ -163,6 +164,9 @@ Result<Sha256Bytes> hash_file_at(int dirfd, const char* name, std::uint64_t size
   // O_NONBLOCK: a file swapped for a FIFO since its stat must not hang the open.
   UniqueFd fd(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!fd) return fail(errno_error("open"));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return fail(errno_error("stat"));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::invalid_argument, "open: not a regular file (any more)");
   // Read-ahead hints only pay off beyond a few pages.
   if (size_hint > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   // Per thread, reused: a context and a buffer per file cost more than hashing a small one.

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "runner/core/encoding.hh"
@@ -77,6 +78,15 @@ TEST_CASE("hash_files_at reports each file's own failure and hashes the rest") {
   CHECK(files[2].error->message.starts_with("open: "));
   REQUIRE_FALSE(files[3].error);
   CHECK(to_hex(files[3].digest) == sha256sum(dir / "shrunk"));
+
+  // A FIFO where a file was (as if swapped since its stat): an error, not the empty content.
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0644) == 0);
+  std::vector<FileToHash> swapped = {{.name = "fifo", .size = 100000}, {.name = "fifo", .size = 10}};
+  hash_files_at(dirfd.get(), swapped);
+  for (const auto& f : swapped) {
+    REQUIRE(f.error);
+    CHECK(f.error->message == "open: not a regular file (any more)");
+  }
 
   auto plain = hash_file_at(dirfd.get(), "missing");
   REQUIRE_FALSE(plain);
