@@ -189,4 +189,9 @@ bool is_contained_relative_path(std::string_view rel) {
   return true;
 }
 
+std::uint64_t mount_namespace() {
+  struct stat st {};
+  return ::stat("/proc/self/ns/mnt", &st) == 0 ? st.st_ino : 0;
+}
+
 } // namespace akbuild

@@ -4,6 +4,7 @@
 // the old content or the new, never a part.
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string>
@@ -99,6 +100,10 @@ private:
 
 // `path` without trailing slashes ("out/" -> "out"); "/" stays "/".
 std::string strip_trailing_slashes(std::string_view path);
+
+// Which file system view this process has: the inode of /proc/self/ns/mnt (two processes with
+// the same one resolve every path alike); 0 where /proc is not mounted.
+std::uint64_t mount_namespace();
 
 // Whether `rel` is a relative path that stays inside its base: no absolute root, no `..`
 // component, no empty component. Lexical only; symlinks are checked where paths are opened.

@@ -179,6 +179,7 @@ std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon
   request.set_path(path.string());
   request.set_dev(st.st_dev);
   request.set_ino(st.st_ino);
+  request.set_mount_namespace(mount_namespace());
   v1::HashPathResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = v1::Executor::NewStub(channel)->HashPath(&ctx, request, &response);

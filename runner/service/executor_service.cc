@@ -11,6 +11,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "runner/core/fs.hh"
 #include "runner/core/log.hh"
 #include "runner/service/capabilities.hh"
 #include "runner/service/convert.hh"
@@ -319,6 +320,8 @@ grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext*
         if (::lstat(path.c_str(), &st) != 0 || st.st_dev != request->dev() || st.st_ino != request->ino())
           return fail(ErrorCode::failed_precondition, "path: " + path + ": not the file the client sees there");
       }
+      if (request->mount_namespace() && request->mount_namespace() != mount_namespace())
+        return fail(ErrorCode::failed_precondition, "path: " + path + ": the client is in another mount namespace");
       return m_hashes.nar_hash(path);
     }();
     if (!answer) return to_grpc_status(answer.error());

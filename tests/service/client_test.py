@@ -241,6 +241,23 @@ class ExecutorOverUnixSocket(unittest.TestCase):
             hash_path(ex.HashPathRequest(path=plain, dev=st.st_dev, ino=st.st_ino + 1))
         self.assertEqual(caught.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
         self.assertIn("not the file the client sees there", caught.exception.details())
+        own_namespace = os.stat("/proc/self/ns/mnt").st_ino
+        with self.assertRaises(grpc.RpcError) as caught:
+            hash_path(ex.HashPathRequest(path=plain, dev=st.st_dev, ino=st.st_ino, mount_namespace=own_namespace + 1))
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertIn("another mount namespace", caught.exception.details())
+        # A command line in another mount namespace is refused, and hashes in-process instead.
+        env = dict(os.environ, AKBUILD_EXECUTOR=self.daemon.address,
+                   AKBUILD_CACHE_DIR=os.path.join(self.tmp.name, "ns-cache"))
+        probe = subprocess.run(["unshare", "--mount", "--map-root-user", "true"], capture_output=True)
+        if probe.returncode == 0:
+            r = subprocess.run(["unshare", "--mount", "--map-root-user", AKBUILD, "-v", "nix", "hash-path", plain],
+                               capture_output=True, text=True, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("akbuild serve", r.stderr)
+            here = subprocess.run([AKBUILD, "-v", "nix", "hash-path", plain], capture_output=True, text=True, env=env)
+            self.assertIn("from akbuild serve", here.stderr)
+            self.assertEqual(r.stdout, here.stdout)
         # The same through the command line: one line, exit 2.
         r = subprocess.run([AKBUILD, "nix", "hash-path", tree], capture_output=True, text=True,
                            env=dict(os.environ, AKBUILD_EXECUTOR=self.daemon.address))
