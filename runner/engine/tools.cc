@@ -47,7 +47,8 @@ std::optional<fs::path> enclosing_node_modules(const fs::path& path) {
 
 namespace {
 
-// The top-level packages of a node_modules tree (`name` and `@scope/name`): directory and name.
+// The top-level packages of a node_modules tree (`name` and `@scope/name`): directory and name;
+// each @scope directory too, with an empty name.
 Result<std::vector<std::pair<fs::path, std::string>>> top_level_packages(const fs::path& node_modules) {
   std::vector<std::pair<fs::path, std::string>> out;
   auto list = [](const fs::path& dir) -> Result<std::vector<fs::path>> {
@@ -67,6 +68,7 @@ Result<std::vector<std::pair<fs::path, std::string>>> top_level_packages(const f
     }
     std::error_code ec;
     if (!fs::is_directory(entry, ec)) continue;
+    out.emplace_back(entry, "");  // a scope: its own mtime moves when a package in it comes or goes
     for (const auto& scoped : AK_TRY(list(entry))) out.emplace_back(scoped, name + "/" + scoped.filename().string());
   }
   return out;
@@ -74,9 +76,10 @@ Result<std::vector<std::pair<fs::path, std::string>>> top_level_packages(const f
 
 // What is installed in a node_modules tree. The package managers keep a lockfile of it there:
 // npm (7 and later) `.package-lock.json`, pnpm `.pnpm/lock.yaml`, yarn `.yarn-state.yml`, every
-// package with its version and integrity. npm trusts its own only while no package folder is
-// newer than it (a package changed by hand or a postinstall script); so does this. Otherwise
-// the package.json of every top-level package stands for the tree.
+// package with its version and integrity. npm trusts its own only while neither node_modules
+// nor a package folder in it is newer (a package added, removed or changed by hand or by a
+// postinstall script; an edit inside a package's files moves no folder, for npm neither); so
+// does this. Otherwise the package.json of every top-level package stands for the tree.
 Result<std::string> node_modules_digest(const fs::path& node_modules, cas::CacheDir& cache) {
   auto digest_of = [&](const fs::path& file, const FileInfo& info) -> Result<std::string> {
     return AK_TRY(cas::hash_file_cached(&cache.stat_cache(), file, info)).hex();
@@ -85,7 +88,8 @@ Result<std::string> node_modules_digest(const fs::path& node_modules, cas::Cache
   for (const char* lock : {".package-lock.json", ".pnpm/lock.yaml", ".yarn-state.yml"}) {
     auto info = stat_path(node_modules / lock);
     if (!info || info->type != FileType::regular) continue;
-    bool fresh = true;
+    auto tree = stat_path(node_modules);
+    bool fresh = tree && tree->mtime_ns <= info->mtime_ns;
     for (const auto& [dir, name] : packages) {
       auto package = stat_path(dir);
       if (package && package->mtime_ns > info->mtime_ns) fresh = false;
@@ -94,6 +98,7 @@ Result<std::string> node_modules_digest(const fs::path& node_modules, cas::Cache
   }
   std::vector<std::string> lines;
   for (const auto& [dir, name] : packages) {
+    if (name.empty()) continue;
     auto info = stat_path(dir / "package.json");
     if (info && info->type == FileType::regular) lines.push_back(name + " " + AK_TRY(digest_of(dir / "package.json", *info)));
   }

@@ -343,9 +343,10 @@ TEST_CASE("a tool inside node_modules is keyed by what is installed beside it") 
   test::write(modules / "gen/bin/gen.js", "#!/bin/sh\necho generated\n", true);
   test::write(modules / "gen/package.json", R"({"name":"gen","version":"1.0.0"})");
   test::write(modules / "dep/package.json", R"({"name":"dep","version":"1.0.0"})");
-  test::write(modules / ".package-lock.json", R"({"packages":{"node_modules/dep":{"version":"1.0.0"}}})");
   fs::create_directories(modules / ".bin");
   fs::create_symlink("../gen/bin/gen.js", modules / ".bin/gen");
+  // Written last, as npm does.
+  test::write(modules / ".package-lock.json", R"({"packages":{"node_modules/dep":{"version":"1.0.0"}}})");
   std::string tool = (modules / ".bin/gen").string();
   auto run = [&](bool explain = false) {
     std::vector<std::string> args{"exec", "--id", "gen", "--sandbox", "off", "--with", "tools=" + tool,
@@ -382,6 +383,17 @@ TEST_CASE("a tool inside node_modules is keyed by what is installed beside it") 
   test::write(modules / "dep/package.json", R"({"name":"dep","version":"2.0.0"})");
   REQUIRE(run().exit_code == 0);
   CHECK(w.count("gen") == 4);
+
+  // A fresh lockfile again, then a package removed behind npm's back: node_modules is newer.
+  test::write(modules / ".package-lock.json", R"({"packages":{"node_modules/dep":{"version":"2.0.0"}}})");
+  // (Newer than the folder times the steps above set a second ahead.)
+  fs::last_write_time(modules / ".package-lock.json", fs::last_write_time(modules / "dep") + std::chrono::seconds(1));
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 5);
+  fs::remove_all(modules / "dep");
+  fs::last_write_time(modules, fs::last_write_time(modules / ".package-lock.json") + std::chrono::seconds(1));
+  REQUIRE(run().exit_code == 0);
+  CHECK(w.count("gen") == 6);
 }
 
 TEST_CASE("a step whose input changes while it runs is used once and not cached") {
