@@ -1,10 +1,10 @@
 #include "runner/core/file_hash.hh"
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <memory>
-#include <vector>
 
 #include <fcntl.h>
 #include <liburing.h>
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/sink.hh"
+#include "runner/core/walk.hh"
 
 namespace akbuild {
 
@@ -52,7 +54,8 @@ public:
 
   // Hashes up to k_slots small files: one chain of open, read and close per file, one submission.
   void hash(int dirfd, FileToHash** files, unsigned n) {
-    std::vector<int> got(n, -1);
+    std::array<int, k_slots> got;
+    got.fill(-1);
     if (!run_batch(dirfd, files, n, got)) {
       // The ring failed mid-batch: it is retired (run_batch left it to the kernel), and this
       // batch starts again with plain reads.
@@ -105,7 +108,7 @@ private:
   // Submits the chains and reaps every completion into `got` and the files' errors. false when
   // the ring itself failed: it is then marked broken and never used (nor freed: the kernel may
   // still complete requests into its buffers).
-  bool run_batch(int dirfd, FileToHash** files, unsigned n, std::vector<int>& got) {
+  bool run_batch(int dirfd, FileToHash** files, unsigned n, std::array<int, k_slots>& got) {
     if (m_broken) return false;
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* open = io_uring_get_sqe(&m_ring);
@@ -169,28 +172,14 @@ Result<Sha256Bytes> hash_file_at(int dirfd, const char* name, std::uint64_t size
   if (!S_ISREG(st.st_mode)) return fail(ErrorCode::invalid_argument, "open: not a regular file (any more)");
   // Read-ahead hints only pay off beyond a few pages.
   if (size_hint > (1u << 20)) ::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  // Per thread, reused: a context and a buffer per file cost more than hashing a small one.
-  // (Hashing from a mapping instead of reading was slower here: page-table faults cost more
-  // than the copy on a virtual machine.)
-  thread_local Hasher hasher(HashAlgo::sha256);
-  thread_local std::vector<std::byte> buffer(256 * 1024);
-  std::uint64_t total = 0;
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto error = errno_error("read");
-      (void)hasher.finish();  // reset for the next file
-      return fail(error);
-    }
-    if (n == 0) break;
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-    total += static_cast<std::uint64_t>(n);
-    // All the stat said there was: skip the read that would only say "end of file". A file
-    // growing meanwhile changes its stat, so the next run hashes it again.
-    if (size_hint && total == size_hint) break;
-  }
-  auto bytes = hasher.finish();
+  // Per thread, reused: a hash context per file costs more than hashing a small one. (Hashing
+  // from a mapping instead of reading was slower here: page-table faults cost more than the copy
+  // on a virtual machine.) A file growing meanwhile changes its stat, so the next run hashes it
+  // again.
+  thread_local HashSink hash;
+  auto read = stream_fd(fd.get(), hash, size_hint);
+  auto bytes = hash.finish();  // also resets it for the next file when the read failed
+  if (!read) return fail(read.error());
   Sha256Bytes out{};
   std::copy(bytes.begin(), bytes.end(), out.begin());
   return out;

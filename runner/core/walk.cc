@@ -155,7 +155,7 @@ Result<> walk_tree(const std::filesystem::path& root, TreeVisitor& visitor, Walk
   return w.node(parentfd.get(), name, "", file_info_from_stat(st), 0);
 }
 
-Result<std::uint64_t> stream_fd(int fd, Sink& sink) {
+Result<std::uint64_t> stream_fd(int fd, Sink& sink, std::uint64_t size_hint) {
   // 256 KiB: large enough that syscalls are a small part of hashing time.
   static thread_local std::vector<std::byte> buffer(256 * 1024);
   std::uint64_t total = 0;
@@ -168,6 +168,7 @@ Result<std::uint64_t> stream_fd(int fd, Sink& sink) {
     if (n == 0) return total;
     AK_TRY_VOID(sink.write(std::span(buffer.data(), static_cast<std::size_t>(n))));
     total += static_cast<std::uint64_t>(n);
+    if (size_hint && total == size_hint) return total;
   }
 }
 

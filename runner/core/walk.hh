@@ -58,8 +58,9 @@ struct WalkOptions {
 // Walks `root` (a file, symlink or directory). Errors name the path relative to root.
 Result<> walk_tree(const std::filesystem::path& root, TreeVisitor& visitor, WalkOptions options = {});
 
-// Streams an open file's content into a sink.
-Result<std::uint64_t> stream_fd(int fd, Sink& sink);
+// Streams an open file's content into a sink. With `size_hint` (its stat size), stops once that
+// much is read, sparing the read that would only say "end of file".
+Result<std::uint64_t> stream_fd(int fd, Sink& sink, std::uint64_t size_hint = 0);
 // Opens `name` under `dirfd` (no symlink following) and streams it.
 Result<std::uint64_t> stream_file_at(int dirfd, std::string_view name, Sink& sink);
 
