@@ -66,6 +66,12 @@ struct ScannedTree::Node {
   std::span<ChildRecord> entries() const { return {children, count}; }
   const char* name(const ChildRecord& c) const { return names + c.name_at; }
   std::string_view name_view(const ChildRecord& c) const { return {names + c.name_at, c.name_size}; }
+  // The child's path relative to the scan's root, into `out` (reused: no allocation per entry).
+  void child_rel(const ChildRecord& c, std::string& out) const {
+    out.assign(rel);
+    if (!out.empty()) out.push_back('/');
+    out.append(name_view(c));
+  }
 };
 
 // What a scan allocated, one arena per thread so that no allocation takes a lock shared with
@@ -243,9 +249,7 @@ private:
     for (std::size_t i = task.begin; i < task.end; ++i) {
       ChildRecord& c = node.children[i];
       const char* name = node.name(c);
-      rel.assign(node.rel);
-      if (!rel.empty()) rel.push_back('/');
-      rel.append(node.name_view(c));
+      node.child_rel(c, rel);
       if (m_options.max_depth && depth > m_options.max_depth)
         return fail(at(rel, Error{ErrorCode::invalid_argument,
                                   "deeper than " + std::to_string(m_options.max_depth) + " levels"}));
@@ -287,9 +291,7 @@ private:
     for (std::size_t i = 0; i < to_hash.size(); ++i) {
       ChildRecord& c = *hashed[i];
       if (to_hash[i].error) {
-        rel.assign(node.rel);
-        if (!rel.empty()) rel.push_back('/');
-        rel.append(node.name_view(c));
+        node.child_rel(c, rel);
         return fail(at(rel, *to_hash[i].error));
       }
       c.digest = FileDigest{to_hash[i].digest, true};
@@ -320,9 +322,7 @@ private:
 
 Result<> visit_node(const Node& node, ScanEntry& e, const std::function<Result<>(ScanEntry&)>& visit) {
   for (const ChildRecord& c : node.entries()) {
-    e.rel.assign(node.rel);
-    if (!node.rel.empty()) e.rel.push_back('/');
-    e.rel.append(node.name_view(c));
+    node.child_rel(c, e.rel);
     e.info = c.info;
     e.target.assign(c.target);
     e.digest = c.digest;
