@@ -65,17 +65,21 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
   return files;
 }
 
+std::optional<std::string> input_change(const fs::path& workspace, const InputFile& f) {
+  auto now = stat_path(workspace / f.path);
+  if (!now) return f.path + ": gone";
+  std::uint64_t size = f.type == FileType::regular ? now->size : 0;
+  if (now->type != f.type || size != f.size) return f.path + ": size or type changed";
+  if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";
+  if (now->ino != f.ino) return f.path + ": replaced";
+  // A staged input is a link to the same inode: a chmod reaches what the step sees.
+  if ((now->mode & 07777) != f.permissions) return f.path + ": permissions changed";
+  return std::nullopt;
+}
+
 std::optional<std::string> changed_input(const fs::path& workspace, const std::vector<InputFile>& inputs) {
-  for (const auto& f : inputs) {
-    auto now = stat_path(workspace / f.path);
-    if (!now) return f.path + ": gone";
-    std::uint64_t size = f.type == FileType::regular ? now->size : 0;
-    if (now->type != f.type || size != f.size) return f.path + ": size or type changed";
-    if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";
-    if (now->ino != f.ino) return f.path + ": replaced";
-    // A staged input is a link to the same inode: a chmod reaches what the step sees.
-    if ((now->mode & 07777) != f.permissions) return f.path + ": permissions changed";
-  }
+  for (const auto& f : inputs)
+    if (auto change = input_change(workspace, f)) return change;
   return std::nullopt;
 }
 

@@ -34,9 +34,10 @@ struct InputFile {
   std::uint64_t ino = 0;
 };
 
-// The first input whose size, mtime, inode or permissions differ from when it was keyed (or that
-// is gone),
-// as "path: what changed"; nullopt when none did.
+// How `input` changed since it was keyed: its size, mtime, inode or permissions differ, or it is
+// gone; as "path: what changed", nullopt when it did not.
+std::optional<std::string> input_change(const std::filesystem::path& workspace, const InputFile& input);
+// The first of `inputs` that changed (input_change).
 std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs);
 
 struct InputStats {

@@ -100,21 +100,19 @@ public:
         if (under(f.path, rel)) return std::nullopt;
       return dep_tree;
     }
-    std::vector<InputFile> below;
-    for (const auto& f : m_keyed.inputs)
-      if (under(f.path, rel)) below.push_back(f);
-    // The digests are from keying time: a file changed since then is staged in its new form, so
-    // the caller must read the content instead.
-    if (below.empty() || changed_input(m_env.workspace, below)) return std::nullopt;
     // Each file's path below `rel`, type, permission bits (a layer's tar records them) and
-    // content or target, in one buffer hashed once.
+    // content or target, in one buffer hashed once. The digests are from keying time: a file
+    // changed since then is staged in its new form, so the caller must read the content instead.
     std::string lines;
-    for (const auto& f : below) {
+    for (const auto& f : m_keyed.inputs) {
+      if (!under(f.path, rel)) continue;
+      if (input_change(m_env.workspace, f)) return std::nullopt;
       lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
       lines.append(1, '\0').append(f.type == FileType::symlink ? "l" : f.executable ? "x" : "f");
       lines.append(1, '\0').append(std::to_string(f.permissions));
       lines.append(1, '\0').append(f.type == FileType::symlink ? f.target : f.digest).append(1, '\n');
     }
+    if (lines.empty()) return std::nullopt;
     return "inputs:" + to_hex(sha256(lines));
   }
 
