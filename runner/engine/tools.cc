@@ -85,16 +85,14 @@ Result<std::string> node_modules_digest(const fs::path& node_modules, cas::Cache
     return AK_TRY(cas::hash_file_cached(&cache.stat_cache(), file, info)).hex();
   };
   auto packages = AK_TRY(top_level_packages(node_modules));
+  // The newest of node_modules and its folders: a lockfile older than that is stale.
+  std::int64_t newest_folder = AK_TRY(stat_path(node_modules)).mtime_ns;
+  for (const auto& [dir, name] : packages)
+    if (auto info = stat_path(dir)) newest_folder = std::max(newest_folder, info->mtime_ns);
   for (const char* lock : {".package-lock.json", ".pnpm/lock.yaml", ".yarn-state.yml"}) {
     auto info = stat_path(node_modules / lock);
-    if (!info || info->type != FileType::regular) continue;
-    auto tree = stat_path(node_modules);
-    bool fresh = tree && tree->mtime_ns <= info->mtime_ns;
-    for (const auto& [dir, name] : packages) {
-      auto package = stat_path(dir);
-      if (package && package->mtime_ns > info->mtime_ns) fresh = false;
-    }
-    if (fresh) return std::string(lock) + " " + AK_TRY(digest_of(node_modules / lock, *info));
+    if (info && info->type == FileType::regular && info->mtime_ns >= newest_folder)
+      return std::string(lock) + " " + AK_TRY(digest_of(node_modules / lock, *info));
   }
   std::vector<std::string> lines;
   for (const auto& [dir, name] : packages) {
