@@ -38,14 +38,19 @@ FileInfo info_of(const fs::path& p) {
   return *info;
 }
 
+// Writes `content` to `p`, aged (see age), and returns its stat.
+FileInfo write_aged(const fs::path& p, std::string_view content) {
+  test::write(p, content);
+  age(p);
+  return info_of(p);
+}
+
 } // namespace
 
 TEST_CASE("An unchanged file is served from the stat cache without being opened") {
   test::TestDir dir;
   fs::path f = dir / "src" / "a.txt";
-  test::write(f, "content one");
-  age(f);
-  FileInfo info = info_of(f);
+  FileInfo info = write_aged(f, "content one");
   Digest expected = Digest::of(std::string_view("content one"));
   {
     auto db = open_db(dir);
@@ -170,9 +175,7 @@ TEST_CASE("StatCache::open fails naming a cache file it cannot create") {
 TEST_CASE("A stat cache file that fails its checksum is ignored, and rewritten whole") {
   test::TestDir dir;
   fs::path f = dir / "a.txt";
-  test::write(f, "content");
-  age(f);
-  FileInfo info = info_of(f);
+  FileInfo info = write_aged(f, "content");
   Digest right = Digest::of(std::string_view("content"));
   {
     auto db = open_db(dir);
@@ -217,9 +220,7 @@ TEST_CASE("A flush keeps what another process wrote after this one read the file
 TEST_CASE("A path recorded twice keeps its newest digest, before and after a flush") {
   test::TestDir dir;
   fs::path f = dir / "src" / "a.txt";
-  test::write(f, "x");
-  age(f);
-  FileInfo info = info_of(f);
+  FileInfo info = write_aged(f, "x");
   Digest first = Digest::of(std::string_view("first")), second = Digest::of(std::string_view("second"));
   {
     auto db = open_db(dir);
