@@ -4,7 +4,8 @@
 // that SHA-NI hashes in about as long. hash_files_at sends a batch of them through io_uring, each
 // file one linked chain (open into a registered slot, read, close) and the whole batch one
 // submission, completed inline from the page cache. Large files, and every file where io_uring is
-// not available (kernels before 5.19, container profiles that block it), take plain read(2).
+// not available (kernels before 5.19, container profiles that block it), take plain read(2), as
+// does every file when the environment says AKBUILD_IO_URING=0.
 //
 // Usage:
 //   std::vector<FileToHash> files = {{.name = "a.txt", .size = 1200}, {.name = "b.txt", .size = 90}};

@@ -422,3 +422,22 @@ TEST_CASE("a step whose input changes while it runs is used once and not cached"
   CHECK(w.action_entries() == 1);
   CHECK(test::read(w.ws / "out.txt") == "one\ntwo\n");
 }
+
+TEST_CASE("inputs hashed through io_uring and with plain reads give the same key") {
+  Workspace w;
+  // Many small files (the batched path), one large (plain reads either way), and an empty one.
+  for (int i = 0; i < 100; ++i) test::write(w.ws / ("src/d" + std::to_string(i % 7) + "/f" + std::to_string(i)), std::string(i * 37, 'a' + i % 26));
+  test::write(w.ws / "src/big.bin", std::string(3 << 20, 'z'));
+  test::write(w.ws / "src/empty", "");
+  auto key_with = [&](const std::string& io_uring) {
+    test::CommandOptions options;
+    options.env = {{"AKBUILD_IO_URING", io_uring}, {"AKBUILD_CACHE_DIR", (w.dir / ("cache-" + io_uring)).string()}};
+    auto r = test::akbuild(w.dir, {"step", "exec", "-n", "--json", "-C", w.ws.string(), "--with", "inputs=src/**",
+                                   "--with", "run=true"}, options);
+    REQUIRE(r.exit_code == 0);
+    auto at = r.out.find("\"key\":\"");
+    REQUIRE(at != std::string::npos);
+    return r.out.substr(at + 7, 64);
+  };
+  CHECK(key_with("0") == key_with("1"));
+}
