@@ -11,6 +11,7 @@
 //   <root>/pushed/<registry>/<hex>        which repository of a registry holds a blob (mounts)
 //   <root>/stat-cache                     stat cache (runner/cas/stat_cache.hh)
 //   <root>/locks/<key hex>.lock           in-flight action locks (cross-process dedupe)
+//   <root>/gc.lock                        held by gc
 //   <root>/tmp/                           temp files and run dirs (same filesystem, for renames)
 // Header-only path arithmetic: naming an area opens and creates nothing.
 
@@ -30,6 +31,7 @@ struct CacheLayout {
   std::filesystem::path pushed() const { return root / "pushed"; }
   std::filesystem::path stat_cache() const { return root / "stat-cache"; }
   std::filesystem::path locks() const { return root / "locks"; }
+  std::filesystem::path gc_lock() const { return root / "gc.lock"; }
   std::filesystem::path tmp() const { return root / "tmp"; }
 };
 

@@ -255,7 +255,7 @@ Result<VerifyReport> verify_cache(CacheDir& cache) {
 
 Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
   AK_TRY_VOID(cache.require_writable("collect garbage in it"));
-  auto lock = AK_TRY(FileLock::acquire(cache.root() / "gc.lock"));
+  auto lock = AK_TRY(FileLock::acquire(cache.layout().gc_lock()));
   const std::int64_t young = now_ns() - k_young_blob_ns;
   GcReport report;
 
