@@ -263,3 +263,29 @@ TEST_CASE("lock_action takes the lock again on the new file when gc removed the 
   REQUIRE(arriving);
   CHECK_FALSE(arriving->held());
 }
+
+TEST_CASE("gc orders every area by last use: an old tool version goes before a recent action") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto a = add_action(*cache, dir, "a", "shared");
+  age_blobs(dir);
+  fs::path tool = cache->layout().tools() / (std::string(64, 'c') + ".version");
+  fs::path nar = cache->layout().nar_hashes() / std::string(64, 'd');
+  test::write(tool, std::string(3000, 't'));
+  test::write(nar, std::string(3000, 'n'));
+  set_mtime(tool, 7200);
+  set_mtime(nar, 60);
+  set_mtime(cache->actions().record_path(a), 600);
+  auto total = cache_stats(*cache)->total_bytes;
+  auto report = gc_cache(*cache, total - 2000);
+  REQUIRE(report);
+  CHECK(report->removed_entries == 1);
+  CHECK(report->removed_actions == 0);
+  CHECK_FALSE(fs::exists(tool));
+  CHECK(fs::exists(nar));
+  CHECK(has_action(*cache, a));
+  // Tighter: the action (older than the NAR hash entry) goes next, with its blobs.
+  REQUIRE(gc_cache(*cache, report->kept_bytes - 4000));
+  CHECK_FALSE(has_action(*cache, a));
+  CHECK(fs::exists(nar));
+}
