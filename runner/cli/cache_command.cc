@@ -83,8 +83,9 @@ int run_stats(const GlobalOptions& options) {
     std::cout << fmt::format("cache dir   {}{}\nblobs       {}\nblob bytes  {} ({})\nactions     {}\n",
                              (*cache)->root().string(), (*cache)->read_only() ? " (read-only)" : "", stats->blobs,
                              stats->blob_bytes, human(stats->blob_bytes), stats->actions);
+    std::cout << "areas (entries, bytes)\n";
     for (const auto& [name, area] : areas(*stats))
-      std::cout << fmt::format("{:<15} {} ({})\n", std::string(name) + ":", area->entries, human(area->bytes));
+      std::cout << fmt::format("  {:<16} {:>8}  {}\n", std::string(name) + ":", area->entries, human(area->bytes));
     std::cout << fmt::format("total       {} ({})\n", stats->total_bytes, human(stats->total_bytes));
   }
   return 0;
