@@ -2,7 +2,7 @@
 // A persistent cache of NAR hashes keyed by a stat-only fingerprint of the tree, so hashing an
 // unchanged tree costs one walk of lstat calls instead of reading every byte.
 //
-// Entry: <cache>/nar-hash/<sha256 of the absolute root path>, holding the fingerprint (the stat
+// Entry: <dir>/<sha256 of the absolute root path> (the cache dir's nar-hash area), holding the fingerprint (the stat
 // records of every entry, core/stat_record.hh: relative path, type, size, mode, dev, inode,
 // mtime and ctime; directories below the root by type only, as a NAR has no directory
 // metadata), the NAR hash, and the entry count (a size hint for the next scan). Soundness: any
@@ -11,7 +11,7 @@
 // is within k_racy_margin of the moment hashing started, is never recorded: a change in the same
 // clock tick could leave its stat unchanged. So a hit never returns a stale hash.
 //
-// Usage: NarHashCache cache(cache_dir); auto h = AK_TRY(cache.nar_hash("src"));
+// Usage: NarHashCache cache(nar_hash_dir); auto h = AK_TRY(cache.nar_hash("src"));
 
 #include <chrono>
 #include <filesystem>
@@ -27,8 +27,9 @@ public:
   // Coarse enough for every file system's timestamp granularity (FAT: 2 s) and clock skew.
   static constexpr std::chrono::milliseconds k_racy_margin{2000};
 
-  explicit NarHashCache(std::filesystem::path cache_dir, std::chrono::milliseconds racy_margin = k_racy_margin)
-      : m_dir(std::move(cache_dir) / "nar-hash"), m_margin(racy_margin) {}
+  // Entries live in `dir`, which the caller's cache dir owns (cas::CacheLayout::nar_hashes()).
+  explicit NarHashCache(std::filesystem::path dir, std::chrono::milliseconds racy_margin = k_racy_margin)
+      : m_dir(std::move(dir)), m_margin(racy_margin) {}
 
   // sha256 NAR hash of `path`, from the cache when its fingerprint matches, else computed and
   // recorded. Failing to read or write the cache is not an error (the hash is computed).

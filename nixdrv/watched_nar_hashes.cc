@@ -11,8 +11,8 @@
 
 namespace akbuild::nixdrv {
 
-WatchedNarHashes::WatchedNarHashes(std::filesystem::path cache_dir, std::size_t max_trees)
-    : m_cache_dir(std::move(cache_dir)), m_max_trees(std::max<std::size_t>(1, max_trees)) {
+WatchedNarHashes::WatchedNarHashes(std::filesystem::path nar_hash_dir, std::size_t max_trees)
+    : m_nar_hash_dir(std::move(nar_hash_dir)), m_max_trees(std::max<std::size_t>(1, max_trees)) {
   auto watcher = TreeWatcher::open();
   if (watcher) m_watcher = std::move(*watcher);
   else log_warning("no file watching, every hash-path walks its tree: {}", watcher.error().message);
@@ -40,7 +40,7 @@ Result<WatchedNarHashes::Answer> WatchedNarHashes::nar_hash(const std::filesyste
     if (armed) mark = *armed;
     else log_warning("{}: not watched: {}", key, armed.error().message);
   }
-  NarHashCache cache(m_cache_dir);
+  NarHashCache cache(m_nar_hash_dir);
   auto hash = cache.nar_hash(key);
   if (mark) {
     if (hash && m_watcher->unchanged_since(key, *mark)) remember(key, *hash, *mark);

@@ -6,7 +6,7 @@
 // hash kept only if no event came in meanwhile, so a kept hash is never older than the tree;
 // timestamps play no part, so even a tree written a moment ago is kept.
 //
-// Usage: WatchedNarHashes hashes(cache_dir); auto answer = AK_TRY(hashes.nar_hash("/abs/src"));
+// Usage: WatchedNarHashes hashes(nar_hash_dir); auto answer = AK_TRY(hashes.nar_hash("/abs/src"));
 
 #include <cstddef>
 #include <cstdint>
@@ -33,7 +33,8 @@ public:
 
   // Keeps at most `max_trees` trees armed, the least recently asked for going first. Without
   // inotify (or past its limits) every call is answered by the NarHashCache.
-  explicit WatchedNarHashes(std::filesystem::path cache_dir, std::size_t max_trees = 64);
+  // `nar_hash_dir`: where the NarHashCache keeps its entries (the cache dir's nar-hash area).
+  explicit WatchedNarHashes(std::filesystem::path nar_hash_dir, std::size_t max_trees = 64);
 
   // sha256 NAR hash of `path` (absolute). A file or symlink is not watched.
   Result<Answer> nar_hash(const std::filesystem::path& path);
@@ -53,7 +54,7 @@ private:
   // Drops the tree and its watches (it changed while read, or could not be hashed).
   void forget(const std::string& key);
 
-  std::filesystem::path m_cache_dir;
+  std::filesystem::path m_nar_hash_dir;
   std::size_t m_max_trees;
   std::unique_ptr<TreeWatcher> m_watcher;  // null without inotify
   mutable std::mutex m_mutex;

@@ -152,7 +152,7 @@ Result<ImageResult> write_image_layout(const ImageSpec& spec, const fs::path& la
 
   std::string created = rfc3339(spec.created);
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
-    auto blob = make_layer(spec.layers[i], blobs, options.cache_dir, options.threads);
+    auto blob = make_layer(spec.layers[i], blobs, options.layer_cache, options.threads);
     if (!blob) return fail(blob.error().context("layers[" + std::to_string(i) + "]"));
     if (blob->cached) ++result.cached_layers;
     diff_ids.push_back(blob->diff_id);

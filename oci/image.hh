@@ -50,7 +50,7 @@ struct ImageResult {
 };
 
 struct BuildOptions {
-  std::filesystem::path cache_dir;              // empty: no layer cache
+  LayerCache* layer_cache = nullptr;            // none: every layer is built
   unsigned threads = 0;
 };
 

@@ -169,33 +169,17 @@ Result<> link_or_copy(const fs::path& from, const fs::path& to) {
   return ok();
 }
 
-Result<LayerBlob> make_layer(const LayerSpec& spec, const fs::path& blobs_dir, const fs::path& cache_dir,
-                             unsigned threads) {
-  if (cache_dir.empty()) return write_blob(spec, blobs_dir / "sha256", threads);
+Result<LayerBlob> make_layer(const LayerSpec& spec, const fs::path& blobs_dir, LayerCache* cache, unsigned threads) {
+  if (!cache) return write_blob(spec, blobs_dir / "sha256", threads);
 
   std::string key = AK_TRY(layer_cache_key(spec));
-  fs::path entry = cache_dir / "oci" / "layers" / (key + ".json");
-  fs::path cache_blobs = cache_dir / "oci" / "blobs";
   AK_TRY_VOID(make_dirs(blobs_dir / "sha256"));
-  if (auto text = read_file(entry)) {
-    auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_object() && j.contains("digest") && j["digest"].is_string()) {
-      LayerBlob blob{j.value("digest", ""), j.value("diff_id", ""), j.value("size", std::uint64_t{0}),
-                     j.value("media_type", ""), true};
-      fs::path cached = blob_path(cache_blobs, blob.digest);
-      std::error_code ec;
-      if (fs::file_size(cached, ec) == blob.size && !ec) {
-        AK_TRY_VOID(link_or_copy(cached, blob_path(blobs_dir, blob.digest)));
-        return blob;
-      }
-    }
+  if (auto cached = AK_TRY(cache->fetch(key, blobs_dir))) {
+    cached->cached = true;
+    return std::move(*cached);
   }
-  LayerBlob blob = AK_TRY(write_blob(spec, cache_blobs / "sha256", threads));
-  nlohmann::json j{{"digest", blob.digest}, {"diff_id", blob.diff_id}, {"size", blob.size},
-                   {"media_type", blob.media_type}};
-  AK_TRY_VOID(make_dirs(entry.parent_path()));
-  AK_TRY_VOID(write_file_atomic(entry, j.dump() + "\n"));
-  AK_TRY_VOID(link_or_copy(blob_path(cache_blobs, blob.digest), blob_path(blobs_dir, blob.digest)));
+  LayerBlob blob = AK_TRY(write_blob(spec, blobs_dir / "sha256", threads));
+  AK_TRY_VOID(cache->keep(key, blob, blob_path(blobs_dir, blob.digest)));
   return blob;
 }
 

@@ -1,16 +1,16 @@
 #pragma once
 // One image layer: a source tree tarred (oci/tar_writer.hh), compressed (oci/compress.hh) and
 // written as a content-addressed blob, with its diff_id (sha256 of the tar) and digest (sha256
-// of the compressed bytes). Layers are cached by (source fingerprint, layer options) under
-// `<cache>/oci/`, so an unchanged source is never tarred or compressed again and keeps its digest:
-//   <cache>/oci/layers/<key hex>.json    {"digest", "diff_id", "size", "media_type"}
-//   <cache>/oci/blobs/sha256/<hex>       the compressed layer
+// of the compressed bytes). Layers are cached by (source fingerprint, layer options) in a
+// LayerCache (oci/layer_cache.hh), so an unchanged source is never tarred or compressed again and
+// keeps its digest.
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
 
 #include "oci/compress.hh"
+#include "oci/layer_cache.hh"
 #include "oci/tar_writer.hh"
 #include "runner/core/result.hh"
 
@@ -39,10 +39,10 @@ struct LayerBlob {
 // The blob path of a digest ("sha256:<hex>") under an OCI layout's `blobs/` dir.
 std::filesystem::path blob_path(const std::filesystem::path& blobs_dir, std::string_view digest);
 
-// Builds the layer into `blobs_dir/sha256/<hex>`. With a non-empty `cache_dir`, a cached blob is
-// linked (or copied) instead, and a new one is stored in the cache first. `threads` 0 = all.
+// Builds the layer into `blobs_dir/sha256/<hex>`. With a `cache`, a cached blob is linked (or
+// copied) instead, and a new one is kept in the cache. `threads` 0 = all.
 Result<LayerBlob> make_layer(const LayerSpec& spec, const std::filesystem::path& blobs_dir,
-                             const std::filesystem::path& cache_dir = {}, unsigned threads = 0);
+                             LayerCache* cache = nullptr, unsigned threads = 0);
 
 // The cache key of a layer: sha256 hex over the fingerprint and every option that shapes the blob.
 Result<std::string> layer_cache_key(const LayerSpec& spec);

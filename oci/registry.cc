@@ -103,8 +103,8 @@ std::string with_query(const std::string& url, const std::string& query) {
   return url + (url.find('?') == std::string::npos ? "?" : "&") + query;
 }
 
-fs::path mount_record(const fs::path& cache_dir, const std::string& registry, const std::string& digest) {
-  return cache_dir / "oci" / "pushed" / to_hex(sha256(registry)).substr(0, 16) / digest.substr(7);
+fs::path mount_record(const fs::path& pushed_dir, const std::string& registry, const std::string& digest) {
+  return pushed_dir / to_hex(sha256(registry)).substr(0, 16) / digest.substr(7);
 }
 
 Result<std::string> read_range(int fd, std::uint64_t offset, std::uint64_t size, const fs::path& path) {
@@ -311,8 +311,8 @@ Result<PushReport> push_layout(const fs::path& layout, std::string_view ref_name
       ++report.skipped;
       continue;
     }
-    if (!options.cache_dir.empty()) {
-      if (auto from = read_file(mount_record(options.cache_dir, dest.registry, blob.digest));
+    if (!options.pushed_dir.empty()) {
+      if (auto from = read_file(mount_record(options.pushed_dir, dest.registry, blob.digest));
           from && !from->empty() && *from != dest.repository) {
         if (AK_TRY(client.mount_blob(blob.digest, *from))) {
           ++report.mounted;
@@ -325,8 +325,8 @@ Result<PushReport> push_layout(const fs::path& layout, std::string_view ref_name
     ++report.uploaded;
     if (blob.digest != image.config.digest) ++report.uploaded_layers;
     report.uploaded_bytes += blob.size;
-    if (!options.cache_dir.empty()) {
-      fs::path record = mount_record(options.cache_dir, dest.registry, blob.digest);
+    if (!options.pushed_dir.empty()) {
+      fs::path record = mount_record(options.pushed_dir, dest.registry, blob.digest);
       if (make_dirs(record.parent_path())) (void)write_file_atomic(record, dest.repository);
     }
   }

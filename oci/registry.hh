@@ -38,7 +38,8 @@ struct PushOptions {
   int max_attempts = 4;                        // per request, for 429/5xx and connection failures
   std::chrono::milliseconds backoff{200};      // doubled after each failed attempt
   std::uint64_t chunk_size = 64ull << 20;      // blobs larger than this go up in PATCH chunks
-  std::filesystem::path cache_dir;             // remembers which repository holds a blob (mounts)
+  std::filesystem::path pushed_dir;            // remembers which repository holds a blob (mounts);
+                                               // the cache dir's pushed area; empty: nothing kept
   std::optional<Credentials> credentials;      // else find_credentials()
   std::chrono::seconds timeout{60};
 };

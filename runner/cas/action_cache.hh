@@ -1,11 +1,15 @@
 #pragma once
 // The action cache: action key -> the result of running that action once. Records are
-// akbuild.v1.ActionResult messages stored atomically under <cache>/ac/<key hex>; an entry is
-// written only after every blob it names is in the CAS, so a reader never sees a partial result.
+// akbuild.v1.ActionResult messages, sealed (runner/cas/sealed_record.hh) and stored atomically
+// under <cache>/ac/<2 hex>/<key hex>; an entry is written only after every blob it names is in
+// the CAS, so a reader never sees a partial result. A shared cache dir may hold records someone
+// edited: a record is used only when its seal verifies, it parses completely, it names its own
+// key, and its outputs are exactly the step's declared outputs (contained relative paths).
 // Also remembers the last manifest per step id, which `--explain` diffs against.
 
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "akbuild/v1/cache.pb.h"
@@ -21,9 +25,14 @@ public:
   // With a store, put() refuses a record naming a blob (output tree root, log) the store lacks.
   void set_blob_store(BlobStore* blobs) { m_blobs = blobs; }
 
-  // The stored result, nullopt on a miss. A record that fails to parse is removed and reported
-  // as ErrorCode::corrupt. A hit refreshes the record's mtime, the access time gc orders by.
-  Result<std::optional<akbuild::v1::ActionResult>> get(const Digest& key);
+  // The stored result, nullopt on a miss. A record that is not valid for `key` and the step's
+  // `declared_outputs` is removed and reported as ErrorCode::corrupt naming the fault. A hit
+  // refreshes the record's mtime, the access time gc orders by.
+  Result<std::optional<akbuild::v1::ActionResult>> get(const Digest& key,
+                                                       std::span<const std::string> declared_outputs);
+  // The record as stored, checked as far as it can be without the step (seal, parse, key, output
+  // paths contained); does not count as a use. not_found when absent, corrupt when invalid.
+  Result<akbuild::v1::ActionResult> read(const Digest& key) const;
   // Writes the record atomically; failed_precondition naming the blob if one it names is missing.
   Result<> put(const Digest& key, const akbuild::v1::ActionResult& result);
   Result<> remove(const Digest& key);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,7 +24,8 @@ Digest digest_from(const std::vector<std::byte>& bytes) {
   return Digest(b);
 }
 
-// A temp file in the store's tmp dir, unlinked on destruction unless committed.
+// A temp file in the store's tmp dir, unlinked on destruction unless committed. It holds a flock
+// while open, so gc can tell the temp file of a live writer from one a killed writer left.
 class TempFile {
 public:
   static Result<TempFile> create(const fs::path& dir) {
@@ -31,6 +33,7 @@ public:
     int fd = ::mkstemp(tmpl.data());
     if (fd < 0) return fail(errno_error("create temp file in " + dir.string()));
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    (void)::flock(fd, LOCK_EX | LOCK_NB);
     return TempFile(UniqueFd(fd), fs::path(tmpl));
   }
   TempFile(TempFile&& o) noexcept : m_fd(std::move(o.m_fd)), m_path(std::move(o.m_path)) { o.m_path.clear(); }
@@ -120,6 +123,14 @@ public:
     return ok();
   }
 
+  Result<> adopt_file(const fs::path& path, const Digest& digest) override {
+    if (AK_TRY(touch_if_present(digest))) return ok();
+    fs::path p = blob_path(digest);
+    AK_TRY_VOID(make_dirs(p.parent_path()));
+    if (::chmod(path.c_str(), 0444) == 0 && (::link(path.c_str(), p.c_str()) == 0 || errno == EEXIST)) return ok();
+    return put_file_known(path, digest);
+  }
+
   fs::path local_path(const Digest& digest) const override {
     fs::path p = blob_path(digest);
     struct stat st {};
@@ -177,15 +188,17 @@ private:
 
 } // namespace
 
-Result<std::unique_ptr<BlobStore>> open_blob_store(std::string_view url) {
+Result<std::unique_ptr<BlobStore>> open_blob_store(std::string_view url, bool read_only) {
   std::string_view path = url;
   if (url.starts_with("file://")) path = url.substr(7);
   else if (url.find("://") != std::string_view::npos)
     return fail(ErrorCode::invalid_argument, "blob store '" + std::string(url) + "': unsupported scheme (known: file://)");
   if (path.empty()) return fail(ErrorCode::invalid_argument, "blob store '" + std::string(url) + "': empty path");
   fs::path root(path);
-  AK_TRY_VOID(make_dirs(root / "tmp"));
-  AK_TRY_VOID(make_dirs(root / "cas" / "sha256"));
+  if (!read_only) {
+    AK_TRY_VOID(make_dirs(root / "tmp"));
+    AK_TRY_VOID(make_dirs(root / "cas" / "sha256"));
+  }
   return std::unique_ptr<BlobStore>(new FileBlobStore(std::move(root)));
 }
 

@@ -34,13 +34,18 @@ public:
   virtual Result<Digest> put_file(const std::filesystem::path& path) = 0;
   // Stores a file whose digest the caller already knows (skips the copy if present).
   virtual Result<> put_file_known(const std::filesystem::path& path, const Digest& digest) = 0;
+  // Stores a complete, synced file whose digest the caller computed while writing it, by a hard
+  // link when it is on the store's filesystem (made read-only), else by a copy. For large files
+  // (image layers) that should not be copied; reads verify the digest as always.
+  virtual Result<> adopt_file(const std::filesystem::path& path, const Digest& digest) = 0;
   // The local path of a present blob when the backend is on this filesystem (for hardlinking
   // or copying out), else nullopt-like empty path.
   virtual std::filesystem::path local_path(const Digest& digest) const = 0;
   virtual Result<> remove(const Digest& digest) = 0;
 };
 
-// Opens a store by URL: "file:///abs/dir" or a plain directory path.
-Result<std::unique_ptr<BlobStore>> open_blob_store(std::string_view url);
+// Opens a store by URL: "file:///abs/dir" or a plain directory path. `read_only`: an existing
+// store is opened as it is (gets serve hits; puts fail naming the dir).
+Result<std::unique_ptr<BlobStore>> open_blob_store(std::string_view url, bool read_only = false);
 
 } // namespace akbuild::cas

@@ -1,5 +1,5 @@
-// cache_stats, verify_cache and gc_cache (declared in cache_dir.hh): whole-cache passes over the
-// layout CacheDir fixes.
+// cache_stats, verify_cache and gc_cache (declared in cache_dir.hh): whole-cache passes over every
+// area of the layout CacheDir owns.
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "runner/cas/cache_dir.hh"
+#include "runner/cas/leftovers.hh"
 #include "runner/cas/tree.hh"
 #include "runner/core/fs.hh"
 
@@ -67,16 +68,85 @@ Result<std::vector<StoredFile>> list_sharded(const fs::path& dir, bool name_is_f
   return out;
 }
 
-Result<std::vector<StoredFile>> list_blobs(CacheDir& cache) { return list_sharded(cache.root() / "cas" / "sha256", false); }
-Result<std::vector<StoredFile>> list_actions(CacheDir& cache) { return list_sharded(cache.root() / "ac", true); }
+Result<std::vector<StoredFile>> list_blobs(CacheDir& cache) { return list_sharded(cache.layout().blobs(), false); }
+Result<std::vector<StoredFile>> list_actions(CacheDir& cache) { return list_sharded(cache.layout().actions(), true); }
+Result<std::vector<StoredFile>> list_layers(CacheDir& cache) { return list_sharded(cache.layout().layers(), true); }
 
-// A record read without counting as a use (get() would refresh its access time).
-Result<v1::ActionResult> read_record(const StoredFile& file) {
-  auto bytes = AK_TRY(read_file(file.path));
-  v1::ActionResult result;
-  if (!result.ParseFromString(bytes) || (!result.key().empty() && result.key() != file.digest.hex()))
-    return fail(ErrorCode::corrupt, "action " + file.digest.hex() + ": corrupt record");
-  return result;
+// An entry of an area whose files are their own units (tool versions, NAR hashes, push records,
+// last manifests): nothing else refers to them, and losing one costs recomputing it.
+struct AreaFile {
+  fs::path path;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool well_formed = true;
+};
+
+struct Area {
+  const char* name;
+  fs::path dir;
+  bool two_levels;                                    // <dir>/<group>/<name>
+  bool (*valid)(std::string_view group, std::string_view name);
+};
+
+bool is_digest_name(std::string_view n) { return n.size() == 64 && is_hex(n); }
+
+// What names each small area's entries (cache_layout.hh).
+std::vector<Area> small_areas(const CacheLayout& layout) {
+  return {
+      {"tools", layout.tools(), false,
+       [](std::string_view, std::string_view n) {
+         return n.size() == 72 && n.ends_with(".version") && is_digest_name(n.substr(0, 64));
+       }},
+      {"nar-hash", layout.nar_hashes(), false, [](std::string_view, std::string_view n) { return is_digest_name(n); }},
+      {"pushed", layout.pushed(), true,
+       [](std::string_view g, std::string_view n) { return g.size() == 16 && is_hex(g) && is_digest_name(n); }},
+      {"last manifests", layout.last_manifests(), false,
+       [](std::string_view, std::string_view n) { return is_digest_name(n); }},
+  };
+}
+
+// The files of an area; temp files of atomic writes are leftovers, not entries. Anything that is
+// not a regular file with an entry's name is listed as not well-formed.
+Result<std::vector<AreaFile>> list_area(const Area& area) {
+  std::vector<AreaFile> out;
+  auto add = [&](const fs::path& p, std::string_view group) {
+    struct stat st {};
+    std::string name = p.filename().string();
+    if (name.starts_with(".tmp-") || ::lstat(p.c_str(), &st) != 0) return;
+    bool regular = S_ISREG(st.st_mode);
+    out.push_back({p, regular ? static_cast<std::uint64_t>(st.st_size) : 0, mtime_ns(st),
+                   regular && area.valid(group, name)});
+  };
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(area.dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (!area.two_levels || ::lstat(it->path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      add(it->path(), {});
+      continue;
+    }
+    std::string group = it->path().filename().string();
+    std::error_code ec2;
+    for (auto f = fs::directory_iterator(it->path(), ec2); !ec2 && f != fs::directory_iterator(); f.increment(ec2))
+      add(f->path(), group);
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) return fail(errno_error(area.dir.string(), ec.value()));
+  return out;
+}
+
+std::uint64_t size_of(const StoredFile& f) { return f.size; }
+std::uint64_t size_of(const AreaFile& f) { return f.size; }
+std::uint64_t size_of(const Leftover& l) { return l.bytes; }
+
+template <typename File>
+AreaStats sum(const std::vector<File>& files) {
+  AreaStats s;
+  for (const auto& f : files) ++s.entries, s.bytes += size_of(f);
+  return s;
+}
+
+std::uint64_t bytes_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
 // Every blob a record keeps alive: its output trees (records and contents), its logs.
@@ -100,12 +170,44 @@ Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::Acti
 
 Result<CacheStats> cache_stats(CacheDir& cache) {
   CacheStats stats;
-  for (const auto& b : AK_TRY(list_blobs(cache))) ++stats.blobs, stats.blob_bytes += b.size;
-  stats.actions = AK_TRY(list_actions(cache)).size();
+  auto blobs = sum(AK_TRY(list_blobs(cache)));
+  stats.blobs = blobs.entries, stats.blob_bytes = blobs.bytes;
+  stats.action_records = sum(AK_TRY(list_actions(cache)));
+  stats.actions = stats.action_records.entries;
+  stats.layers = sum(AK_TRY(list_layers(cache)));
+  auto areas = small_areas(cache.layout());
+  AreaStats* small[] = {&stats.tools, &stats.nar_hashes, &stats.pushed, &stats.last_manifests};
+  for (std::size_t i = 0; i < areas.size(); ++i) *small[i] = sum(AK_TRY(list_area(areas[i])));
+  if (auto bytes = bytes_of(cache.layout().stat_cache())) stats.stat_cache = AreaStats{1, bytes};
+  stats.leftovers = sum(AK_TRY(find_leftovers(cache.layout())));
+  stats.total_bytes = stats.blob_bytes + stats.action_records.bytes + stats.layers.bytes + stats.tools.bytes +
+                      stats.nar_hashes.bytes + stats.pushed.bytes + stats.last_manifests.bytes +
+                      stats.stat_cache.bytes + stats.leftovers.bytes;
   return stats;
 }
 
+namespace {
+
+// Drops a record that is invalid or names a blob that is gone; the problem line, or empty.
+template <typename Store>
+Result<std::string> verify_record(Store& store, BlobStore& blobs, const StoredFile& file, auto&& reached) {
+  auto record = store.read(file.digest);
+  if (!record) {
+    if (record.error().code == ErrorCode::not_found) return std::string();
+    if (record.error().code != ErrorCode::corrupt) return fail(record.error());
+    return record.error().message;
+  }
+  auto named = reached(*record);
+  if (!named) return named.error().message;
+  for (const auto& d : *named)
+    if (!AK_TRY(blobs.contains(d))) return "blob " + d.hex() + " is missing";
+  return std::string();
+}
+
+} // namespace
+
 Result<VerifyReport> verify_cache(CacheDir& cache) {
+  AK_TRY_VOID(cache.require_writable("verify it"));
   VerifyReport report;
   for (const auto& b : AK_TRY(list_blobs(cache))) {
     HashSink discard;
@@ -119,60 +221,97 @@ Result<VerifyReport> verify_cache(CacheDir& cache) {
   }
   for (const auto& a : AK_TRY(list_actions(cache))) {
     ++report.actions_checked;
-    std::string problem;
-    auto record = read_record(a);
-    if (!record) {
-      if (record.error().code == ErrorCode::not_found) continue;
-      problem = record.error().message;
-    } else if (auto blobs = action_blobs(cache.blobs(), *record); !blobs) {
-      problem = "action " + a.digest.hex() + ": " + blobs.error().message;
-    } else {
-      for (const auto& d : *blobs)
-        if (!AK_TRY(cache.blobs().contains(d))) {
-          problem = "action " + a.digest.hex() + ": blob " + d.hex() + " is missing";
-          break;
-        }
-    }
+    auto problem = AK_TRY(verify_record(cache.actions(), cache.blobs(), a, [&](const v1::ActionResult& r) {
+      return action_blobs(cache.blobs(), r);
+    }));
     if (problem.empty()) continue;
+    if (!problem.starts_with("action ")) problem = "action " + a.digest.hex() + ": " + problem;
     AK_TRY_VOID(cache.actions().remove(a.digest));
     ++report.actions_removed;
     report.problems.push_back(problem + "; action removed");
+  }
+  for (const auto& l : AK_TRY(list_layers(cache))) {
+    ++report.layers_checked;
+    auto problem = AK_TRY(verify_record(cache.layers(), cache.blobs(), l, [](const LayerRecord& r) {
+      return Result<std::unordered_set<Digest>>(std::unordered_set<Digest>{r.blob});
+    }));
+    if (problem.empty()) continue;
+    if (!problem.starts_with("layer ")) problem = "layer " + l.digest.hex() + ": " + problem;
+    AK_TRY_VOID(cache.layers().remove(l.digest));
+    ++report.layers_removed;
+    report.problems.push_back(problem + "; layer record removed");
+  }
+  for (const auto& area : small_areas(cache.layout())) {
+    for (const auto& f : AK_TRY(list_area(area))) {
+      ++report.entries_checked;
+      if (f.well_formed) continue;
+      AK_TRY_VOID(remove_tree(f.path));
+      ++report.entries_removed;
+      report.problems.push_back(std::string(area.name) + ": " + f.path.string() + " is not an entry; removed");
+    }
   }
   return report;
 }
 
 Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
-  auto lock = AK_TRY(FileLock::acquire(cache.root() / "gc.lock"));
+  AK_TRY_VOID(cache.require_writable("collect garbage in it"));
+  auto lock = AK_TRY(FileLock::acquire(cache.layout().gc_lock()));
   const std::int64_t young = now_ns() - k_young_blob_ns;
   GcReport report;
 
-  std::unordered_map<Digest, StoredFile> blobs;
-  std::uint64_t total = 0;
-  for (auto& b : AK_TRY(list_blobs(cache))) total += b.size, blobs.emplace(b.digest, std::move(b));
-  report.kept_bytes = total;
-  if (total <= max_bytes) return report;
+  for (const auto& l : AK_TRY(find_leftovers(cache.layout()))) {
+    if (!AK_TRY(remove_leftover(l))) continue;
+    ++report.removed_leftovers;
+    report.freed_bytes += l.bytes;
+  }
 
-  struct Action {
-    StoredFile file;
+  std::unordered_map<Digest, StoredFile> blobs;
+  std::uint64_t total = bytes_of(cache.layout().stat_cache());
+  for (auto& b : AK_TRY(list_blobs(cache))) total += b.size, blobs.emplace(b.digest, std::move(b));
+
+  // What gc removes, least recently used first: action results and layer records (with the
+  // blobs only they reach), and the entries of the small areas (their own bytes).
+  enum class Kind { action, layer, entry };
+  struct Unit {
+    Kind kind;
+    fs::path path;
+    Digest key;  // of an action or a layer
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
     std::unordered_set<Digest> blobs;
     bool broken = false;  // unreadable or naming a lost tree: goes first, keeps nothing alive
   };
-  std::vector<Action> actions;
-  std::unordered_map<Digest, std::uint32_t> refs;
+  std::vector<Unit> units;
   for (auto& file : AK_TRY(list_actions(cache))) {
-    Action a{std::move(file), {}, false};
-    auto record = read_record(a.file);
+    Unit u{Kind::action, file.path, file.digest, file.size, file.mtime_ns, {}, false};
+    auto record = cache.actions().read(file.digest);
     auto reached = record ? action_blobs(cache.blobs(), *record) : fail(record.error());
-    if (reached) a.blobs = std::move(*reached);
+    if (reached) u.blobs = std::move(*reached);
     else if (reached.error().code == ErrorCode::io) return fail(reached.error());
-    else a.broken = true;
-    for (const auto& d : a.blobs) ++refs[d];
-    actions.push_back(std::move(a));
+    else u.broken = true;
+    units.push_back(std::move(u));
   }
-  // Least recently used first (a hit refreshes the record's mtime).
-  std::sort(actions.begin(), actions.end(), [](const Action& x, const Action& y) {
+  for (auto& file : AK_TRY(list_layers(cache))) {
+    Unit u{Kind::layer, file.path, file.digest, file.size, file.mtime_ns, {}, false};
+    auto record = cache.layers().read(file.digest);
+    if (record) u.blobs.insert(record->blob);
+    else if (record.error().code == ErrorCode::io) return fail(record.error());
+    else u.broken = true;
+    units.push_back(std::move(u));
+  }
+  for (const auto& area : small_areas(cache.layout()))
+    for (auto& f : AK_TRY(list_area(area)))
+      units.push_back({Kind::entry, f.path, {}, f.size, f.mtime_ns, {}, !f.well_formed});
+  std::unordered_map<Digest, std::uint32_t> refs;
+  for (const auto& u : units) {
+    total += u.size;
+    for (const auto& d : u.blobs) ++refs[d];
+  }
+  report.kept_bytes = total;
+  if (total <= max_bytes) return report;
+  std::sort(units.begin(), units.end(), [](const Unit& x, const Unit& y) {
     if (x.broken != y.broken) return x.broken;
-    return x.file.mtime_ns < y.file.mtime_ns;
+    return x.mtime_ns < y.mtime_ns;
   });
 
   auto drop_blob = [&](const Digest& d) -> Result<> {
@@ -189,7 +328,7 @@ Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
     return ok();
   };
 
-  // Blobs no action names and nobody touched lately: nothing can miss them.
+  // Blobs no record names and nobody touched lately: nothing can miss them.
   std::vector<Digest> orphans;
   for (const auto& [d, b] : blobs)
     if (!refs.count(d)) orphans.push_back(d);
@@ -200,14 +339,24 @@ Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
     AK_TRY_VOID(drop_blob(d));
   }
 
-  for (const auto& a : actions) {
+  for (const auto& u : units) {
     if (total <= max_bytes) break;
     struct stat st {};
-    if (::lstat(a.file.path.c_str(), &st) != 0) continue;     // removed by someone else
-    if (!a.broken && mtime_ns(st) != a.file.mtime_ns) continue;  // used since the listing
-    AK_TRY_VOID(cache.actions().remove(a.file.digest));
-    ++report.removed_actions;
-    for (const auto& d : a.blobs)
+    if (::lstat(u.path.c_str(), &st) != 0) continue;       // removed by someone else
+    if (!u.broken && mtime_ns(st) != u.mtime_ns) continue;  // used since the listing
+    if (u.kind == Kind::action) {
+      AK_TRY_VOID(cache.actions().remove(u.key));
+      ++report.removed_actions;
+    } else if (u.kind == Kind::layer) {
+      AK_TRY_VOID(cache.layers().remove(u.key));
+      ++report.removed_layers;
+    } else {
+      AK_TRY_VOID(remove_tree(u.path));
+      ++report.removed_entries;
+    }
+    report.freed_bytes += u.size;
+    total -= u.size;
+    for (const auto& d : u.blobs)
       if (--refs[d] == 0) AK_TRY_VOID(drop_blob(d));
   }
   report.kept_bytes = total;

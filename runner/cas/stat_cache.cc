@@ -136,7 +136,7 @@ private:
 
 class FileStatCache final : public StatCache {
 public:
-  explicit FileStatCache(std::filesystem::path path) : m_path(std::move(path)) {}
+  FileStatCache(std::filesystem::path path, bool read_only) : m_path(std::move(path)), m_read_only(read_only) {}
   ~FileStatCache() override { (void)flush(); }
 
   // Called from the scanning threads for every file: the mapped snapshot is read without a lock
@@ -174,7 +174,8 @@ public:
   // a file torn by a crash fails its checksum and only costs re-hashing.
   Result<> flush() override {
     std::lock_guard lock(m_mutex);
-    if (!m_dirty) return ok();
+    // A read-only cache dir keeps this process's records in memory only.
+    if (!m_dirty || m_read_only) return ok();
     auto held = FileLock::acquire(m_path.string() + ".lock");
     if (!held) return fail(held.error().context("stat cache"));
     Snapshot current = Snapshot::load(m_path);
@@ -235,6 +236,7 @@ private:
   }
 
   std::filesystem::path m_path;
+  bool m_read_only = false;
   std::mutex m_mutex;
   std::once_flag m_loaded;
   std::atomic<bool> m_has_fresh{false};
@@ -245,13 +247,13 @@ private:
 
 } // namespace
 
-Result<std::unique_ptr<StatCache>> StatCache::open(const std::filesystem::path& path) {
+Result<std::unique_ptr<StatCache>> StatCache::open(const std::filesystem::path& path, bool read_only) {
   // Nothing is read until the first lookup; only check now that the directory takes files.
   auto dir = path.parent_path();
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return fail(errno_error("stat cache " + path.string() + ": open"));
-  return std::unique_ptr<StatCache>(new FileStatCache(path));
+  return std::unique_ptr<StatCache>(new FileStatCache(path, read_only));
 }
 
 Result<Digest> hash_file_cached(StatCache* cache, const std::filesystem::path& abs_path, const FileInfo& info) {

@@ -19,7 +19,8 @@ namespace akbuild::cas {
 class StatCache {
 public:
   // The cache kept in the file `path` (created by the first flush). Safe for several processes.
-  static Result<std::unique_ptr<StatCache>> open(const std::filesystem::path& path);
+  // `read_only`: the file is read, and flush() writes nothing (a read-only cache dir).
+  static Result<std::unique_ptr<StatCache>> open(const std::filesystem::path& path, bool read_only = false);
   virtual ~StatCache() = default;
 
   // The cached digest for `abs_path` if `info` still matches and the entry is not racily clean.

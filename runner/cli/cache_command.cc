@@ -59,6 +59,13 @@ std::string dump_json(const nlohmann::ordered_json& j) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
+// The areas of the cache dir beside the blobs, by the names stats prints.
+std::vector<std::pair<const char*, const cas::AreaStats*>> areas(const cas::CacheStats& s) {
+  return {{"actions", &s.action_records}, {"layers", &s.layers},   {"tools", &s.tools},
+          {"nar-hash", &s.nar_hashes},    {"pushed", &s.pushed},   {"last-manifests", &s.last_manifests},
+          {"stat-cache", &s.stat_cache},  {"leftovers", &s.leftovers}};
+}
+
 int run_stats(const GlobalOptions& options) {
   auto cache = open_cache(options);
   if (!cache) return report_error(cache.error());
@@ -67,11 +74,19 @@ int run_stats(const GlobalOptions& options) {
   if (options.json) {
     nlohmann::ordered_json j{{"cache_dir", (*cache)->root().string()}, {"blobs", stats->blobs},
                              {"blob_bytes", stats->blob_bytes}, {"actions", stats->actions}};
+    auto& by_area = j["areas"] = nlohmann::ordered_json::object();
+    for (const auto& [name, area] : areas(*stats)) by_area[name] = {{"entries", area->entries}, {"bytes", area->bytes}};
+    j["total_bytes"] = stats->total_bytes;
+    j["read_only"] = (*cache)->read_only();
     std::cout << dump_json(j) << "\n";
   } else {
-    std::cout << fmt::format("cache dir   {}\nblobs       {}\nblob bytes  {} ({})\nactions     {}\n",
-                             (*cache)->root().string(), stats->blobs, stats->blob_bytes, human(stats->blob_bytes),
-                             stats->actions);
+    std::cout << fmt::format("cache dir   {}{}\nblobs       {}\nblob bytes  {} ({})\nactions     {}\n",
+                             (*cache)->root().string(), (*cache)->read_only() ? " (read-only)" : "", stats->blobs,
+                             stats->blob_bytes, human(stats->blob_bytes), stats->actions);
+    std::cout << "areas (entries, bytes)\n";
+    for (const auto& [name, area] : areas(*stats))
+      std::cout << fmt::format("  {:<16} {:>8}  {}\n", std::string(name) + ":", area->entries, human(area->bytes));
+    std::cout << fmt::format("total       {} ({})\n", stats->total_bytes, human(stats->total_bytes));
   }
   return 0;
 }
@@ -82,14 +97,18 @@ int run_verify(const GlobalOptions& options) {
   auto report = cas::verify_cache(**cache);
   if (!report) return report_error(report.error());
   for (const auto& p : report->problems) std::cerr << "akbuild: " << p << "\n";
+  const auto& r = *report;
   if (options.json) {
-    nlohmann::ordered_json j{{"blobs_checked", report->blobs_checked}, {"corrupt_removed", report->corrupt_removed},
-                             {"actions_checked", report->actions_checked}, {"actions_removed", report->actions_removed}};
+    nlohmann::ordered_json j{{"blobs_checked", r.blobs_checked},     {"corrupt_removed", r.corrupt_removed},
+                             {"actions_checked", r.actions_checked}, {"actions_removed", r.actions_removed},
+                             {"layers_checked", r.layers_checked},   {"layers_removed", r.layers_removed},
+                             {"entries_checked", r.entries_checked}, {"entries_removed", r.entries_removed}};
     std::cout << dump_json(j) << "\n";
   } else {
-    std::cout << fmt::format("checked {} blobs and {} actions: {} corrupt blobs removed, {} actions removed\n",
-                             report->blobs_checked, report->actions_checked, report->corrupt_removed,
-                             report->actions_removed);
+    std::cout << fmt::format("checked {} blobs, {} actions, {} layers and {} other entries: {} corrupt blobs removed, "
+                             "{} actions removed, {} layers removed, {} other entries removed\n",
+                             r.blobs_checked, r.actions_checked, r.layers_checked, r.entries_checked,
+                             r.corrupt_removed, r.actions_removed, r.layers_removed, r.entries_removed);
   }
   // Problems were repaired (evicted), but the caller should hear that there were some.
   return report->problems.empty() ? 0 : 1;
@@ -102,13 +121,18 @@ int run_gc(const GlobalOptions& options, const std::string& max_size) {
   if (!cache) return report_error(cache.error());
   auto report = cas::gc_cache(**cache, *max);
   if (!report) return report_error(report.error());
+  const auto& r = *report;
   if (options.json) {
-    nlohmann::ordered_json j{{"removed_actions", report->removed_actions}, {"removed_blobs", report->removed_blobs},
-                             {"freed_bytes", report->freed_bytes}, {"kept_bytes", report->kept_bytes}};
+    nlohmann::ordered_json j{{"removed_actions", r.removed_actions},     {"removed_blobs", r.removed_blobs},
+                             {"removed_layers", r.removed_layers},       {"removed_entries", r.removed_entries},
+                             {"removed_leftovers", r.removed_leftovers}, {"freed_bytes", r.freed_bytes},
+                             {"kept_bytes", r.kept_bytes}};
     std::cout << dump_json(j) << "\n";
   } else {
-    std::cout << fmt::format("removed {} actions and {} blobs ({} freed); {} kept\n", report->removed_actions,
-                             report->removed_blobs, human(report->freed_bytes), human(report->kept_bytes));
+    std::cout << fmt::format("removed {} actions, {} layers, {} other entries and {} blobs, and {} leftovers of "
+                             "killed runs ({} freed); {} kept\n",
+                             r.removed_actions, r.removed_layers, r.removed_entries, r.removed_blobs,
+                             r.removed_leftovers, human(r.freed_bytes), human(r.kept_bytes));
   }
   return 0;
 }
@@ -119,15 +143,17 @@ void add_cache_command(CLI::App& app, GlobalOptions& options) {
   auto* cmd = app.add_subcommand("cache", "inspect and maintain the cache dir");
   cmd->require_subcommand(1);
 
-  auto* stats = cmd->add_subcommand("stats", "count blobs, their bytes and action results");
+  auto* stats = cmd->add_subcommand("stats", "count the entries and bytes of every area of the cache dir");
   stats->add_flag("--json", options.json, "one JSON object");
   stats->callback([&options] { options.exit_status = run_stats(options); });
 
-  auto* verify = cmd->add_subcommand("verify", "re-hash every blob; evict corrupt ones and the results that need them");
+  auto* verify = cmd->add_subcommand("verify", "re-hash every blob, check every record; evict what is corrupt and "
+                                               "what needs it");
   verify->add_flag("--json", options.json, "one JSON object");
   verify->callback([&options] { options.exit_status = run_verify(options); });
 
-  auto* gc = cmd->add_subcommand("gc", "remove least recently used results until the blobs fit in --max-size");
+  auto* gc = cmd->add_subcommand("gc", "remove leftovers of killed runs, then least recently used entries until "
+                                       "the cache dir fits in --max-size");
   auto max_size = std::make_shared<std::string>();
   gc->add_option("--max-size", *max_size, "size limit, like 500M or 2G")->required();
   gc->add_flag("--json", options.json, "one JSON object");

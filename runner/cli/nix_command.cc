@@ -13,6 +13,7 @@
 #include "nixdrv/nar_hash_cache.hh"
 #include "nixdrv/signing.hh"
 #include "nixdrv/store_path.hh"
+#include "runner/cas/cache_layout.hh"
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/sink.hh"
@@ -80,7 +81,7 @@ Result<> hash_path(GlobalOptions& options, const NixArgs& a) {
     if (options.verbose) std::cerr << a.path << ": from akbuild serve (" << to_string((*answer)->source) << ")\n";
     hash = std::move((*answer)->hash);
   } else {
-    NarHashCache cache(resolve_cache_dir(options));
+    NarHashCache cache(cas::CacheLayout{resolve_cache_dir(options)}.nar_hashes());
     hash = cache.nar_hash(a.path);
   }
   if (!hash) return fail(user_error(hash.error()));

@@ -6,13 +6,16 @@
 //       pushes an OCI layout; prints the push report
 
 #include <iostream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "oci/layer.hh"
 #include "oci/registry.hh"
+#include "runner/cas/cache_dir.hh"
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
+#include "steps/oci_image/cas_layer_cache.hh"
 
 namespace akbuild::cli {
 
@@ -41,8 +44,13 @@ Result<int> make_layer_file(const LayerOptions& o, const GlobalOptions& global) 
   fs::path out = fs::absolute(o.out);
   AK_TRY_VOID(make_dirs(out.parent_path()));
   auto tmp = AK_TRY(TempDir::create(".akbuild-layer-", out.parent_path()));
-  fs::path cache = o.no_cache ? fs::path() : resolve_cache_dir(global);
-  auto blob = AK_TRY(oci::make_layer(spec, tmp.path(), cache, o.threads));
+  std::unique_ptr<cas::CacheDir> cache;
+  std::optional<steps::CasLayerCache> layers;
+  if (!o.no_cache) {
+    cache = AK_TRY(cas::CacheDir::open(resolve_cache_dir(global)));
+    layers.emplace(*cache);
+  }
+  auto blob = AK_TRY(oci::make_layer(spec, tmp.path(), layers ? &*layers : nullptr, o.threads));
   fs::path made = oci::blob_path(tmp.path(), blob.digest);
   if (::rename(made.c_str(), out.c_str()) != 0) return fail(errno_error(out.string() + ": rename"));
   nlohmann::json j{{"digest", blob.digest}, {"diff_id", blob.diff_id}, {"size", blob.size},
@@ -55,7 +63,7 @@ Result<int> push(const PushCliOptions& o, const GlobalOptions& global) {
   auto ref = AK_TRY(oci::Reference::parse(o.to));
   oci::PushOptions options;
   options.insecure = o.insecure;
-  options.cache_dir = resolve_cache_dir(global);
+  options.pushed_dir = cas::CacheLayout{resolve_cache_dir(global)}.pushed();
   auto report = AK_TRY(oci::push_layout(o.layout, o.ref_name, ref, options));
   nlohmann::json j{{"digest", report.manifest_digest}, {"ref", ref.to_string()}, {"uploaded", report.uploaded},
                    {"uploaded_layers", report.uploaded_layers}, {"skipped", report.skipped},

@@ -53,7 +53,7 @@ public:
       }
       auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));
       p.key = keyed.key;
-      auto got = m_cache->actions().get(AK_TRY(cas::Digest::parse(keyed.key)));
+      auto got = m_cache->actions().get(AK_TRY(cas::Digest::parse(keyed.key)), s.plan.outputs);
       if (got && *got) {
         p.hit = true;
         cached[i] = **got;

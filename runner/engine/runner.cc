@@ -189,7 +189,7 @@ private:
 // The stored result for `key` with every output blob verified; nullopt on a miss. A corrupt
 // entry is evicted and reported, and counts as a miss.
 Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
-  auto got = env.cache.actions().get(key);
+  auto got = env.cache.actions().get(key, step.plan.outputs);
   if (!got) {
     if (got.error().code != ErrorCode::corrupt) return fail(got.error());
     log(env, step.request.id, "cache entry for " + step.request.id + " was corrupt (" + got.error().message +
@@ -323,7 +323,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
       auto last = env.cache.actions().last_manifest(id);
       if (last && *last) {
         auto k = cas::Digest::parse(Manifest::key_of(**last));
-        auto before = k ? env.cache.actions().get(*k) : Result<std::optional<v1::ActionResult>>(std::nullopt);
+        auto before = k ? env.cache.actions().get(*k, step.plan.outputs)
+                        : Result<std::optional<v1::ActionResult>>(std::nullopt);
         if (before && *before) {
           auto lines = diff_outputs(env, **before, trees);
           if (!lines.empty()) msg += "\nfiles that differ from the last output of '" + id + "':";
@@ -433,10 +434,13 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   if (!explain_text.empty()) planned["explain"] = explain_text;
   emit(env, Event::Type::planned, id, "miss", std::move(planned));
 
+  if (auto writable = env.cache.require_writable("run step '" + id + "' (a read-only cache dir serves hits only)");
+      !writable)
+    return failed(writable.error());
   // Identical actions in flight run once: one thread of this process, then one process.
   auto mutex = env.locks.get(keyed->key);
   std::lock_guard in_process(*mutex);
-  auto lock = FileLock::acquire(env.cache.lock_path(*key));
+  auto lock = env.cache.lock_action(*key);
   if (!lock) return failed(lock.error());
   if (!force) {
     auto hit = lookup(env, step, *key);
@@ -453,6 +457,7 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
 }
 
 void clean_stale_runs(cas::CacheDir& cache) {
+  if (cache.read_only()) return;
   std::error_code ec;
   for (auto it = fs::directory_iterator(cache.tmp_dir(), ec); !ec && it != fs::directory_iterator();
        it.increment(ec)) {

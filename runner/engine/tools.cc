@@ -125,7 +125,7 @@ Result<ToolInfo> resolve_tool(std::string_view name, std::string_view path_env, 
     }));
   }
 
-  auto version_file = cache.root() / "tools" / (t.digest + ".version");
+  auto version_file = cache.layout().tools() / (t.digest + ".version");
   if (auto v = read_file(version_file)) {
     t.version = *v;
     return t;

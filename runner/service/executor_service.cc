@@ -11,6 +11,7 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
+#include "runner/cas/cache_layout.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
 #include "runner/service/capabilities.hh"
@@ -133,7 +134,7 @@ const grpc::Status k_draining(grpc::StatusCode::UNAVAILABLE, "executor is shutti
 } // namespace
 
 ExecutorService::ExecutorService(ServiceOptions options)
-    : m_options(std::move(options)), m_hashes(m_options.cache_dir) {}
+    : m_options(std::move(options)), m_hashes(cas::CacheLayout{m_options.cache_dir}.nar_hashes()) {}
 
 ExecutorService::~ExecutorService() {
   cancel_all();

@@ -8,6 +8,7 @@
 #include "oci/registry.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/fs.hh"
+#include "steps/oci_image/cas_layer_cache.hh"
 #include "steps/validate.hh"
 
 namespace akbuild::steps {
@@ -179,7 +180,8 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
 
   std::string layout_rel = strip_trailing_slashes(p.layout().empty() ? "image/" : p.layout());
   fs::path layout = ctx.output_root() / layout_rel;
-  auto image = oci::write_image_layout(spec, layout, oci::BuildOptions{ctx.cache().root(), 0});
+  CasLayerCache layers(ctx.cache());
+  auto image = oci::write_image_layout(spec, layout, oci::BuildOptions{&layers, 0});
   if (!image) return fail(image.error().context("oci-image"));
   ctx.log("image " + p.tag() + ": " + image->manifest_digest + " (" + std::to_string(image->layers.size()) +
           " layers, " + std::to_string(image->cached_layers) + " from the layer cache)");
@@ -193,7 +195,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     auto ref = AK_TRY(oci::Reference::parse(p.push()));
     oci::PushOptions options;
     options.insecure = p.insecure();
-    options.cache_dir = ctx.cache().root();
+    if (!ctx.cache().read_only()) options.pushed_dir = ctx.cache().layout().pushed();
     auto report = oci::push_layout(layout, p.tag(), ref, options);
     if (!report) return fail(report.error().context("oci-image: push " + ref.to_string()));
     ctx.log("pushed " + ref.to_string() + "@" + report->manifest_digest + ": " + std::to_string(report->uploaded) +

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "runner/cas/cache_dir.hh"
+#include "runner/cas/proto_io.hh"
+#include "runner/cas/sealed_record.hh"
 #include "runner/core/fs.hh"
 #include "tests/support/test_support.hh"
 
@@ -27,22 +29,41 @@ v1::ActionResult sample_result(CacheDir& cache, const Digest& key) {
   return r;
 }
 
+const std::vector<std::string> k_declared{"out/"};
+
+// A result naming one output tree (an empty dir) under `path`.
+v1::ActionResult result_with_output(CacheDir& cache, const Digest& key, const std::string& path) {
+  auto r = sample_result(cache, key);
+  auto tree = cache.blobs().put("");
+  REQUIRE(tree);
+  (*r.mutable_outputs())[path] = tree->hex();
+  return r;
+}
+
+// Writes a record as someone with write access to a shared cache dir could: a well-formed,
+// correctly sealed file (the seal is a checksum anyone can compute) with whatever it says.
+void plant(CacheDir& cache, const Digest& key, const v1::ActionResult& r) {
+  fs::path p = cache.actions().record_path(key);
+  fs::create_directories(p.parent_path());
+  test::write(p, seal_record("action", serialize_deterministic(r)));
+}
+
 } // namespace
 
 TEST_CASE("ActionCache stores a result under ac/<2 hex>/<key> and reads it back") {
   test::TestDir dir;
   auto cache = open_cache(dir);
   auto key = Digest::of(std::string_view("manifest"));
-  CHECK_FALSE(*cache->actions().get(key));
+  CHECK_FALSE(*cache->actions().get(key, {}));
   auto result = sample_result(*cache, key);
   REQUIRE(cache->actions().put(key, result));
   CHECK(fs::exists(dir / "cache" / "ac" / key.hex().substr(0, 2) / key.hex()));
-  auto got = cache->actions().get(key);
+  auto got = cache->actions().get(key, {});
   REQUIRE(got);
   REQUIRE(got->has_value());
   CHECK((*got)->SerializeAsString() == result.SerializeAsString());
   REQUIRE(cache->actions().remove(key));
-  CHECK_FALSE(*cache->actions().get(key));
+  CHECK_FALSE(*cache->actions().get(key, {}));
 }
 
 TEST_CASE("ActionCache refuses a record whose blobs are not in the CAS") {
@@ -55,7 +76,7 @@ TEST_CASE("ActionCache refuses a record whose blobs are not in the CAS") {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::failed_precondition);
   CHECK(r.error().message.find("out/") != std::string::npos);
-  CHECK_FALSE(*cache->actions().get(key));
+  CHECK_FALSE(*cache->actions().get(key, {}));
 }
 
 TEST_CASE("ActionCache removes a record that does not parse and reports it corrupt") {
@@ -65,12 +86,12 @@ TEST_CASE("ActionCache removes a record that does not parse and reports it corru
   REQUIRE(cache->actions().put(key, sample_result(*cache, key)));
   fs::path p = cache->actions().record_path(key);
   test::write(p, "\xff\xff\xff garbage");
-  auto r = cache->actions().get(key);
+  auto r = cache->actions().get(key, {});
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::corrupt);
   CHECK(r.error().message.find(key.hex()) != std::string::npos);
   CHECK_FALSE(fs::exists(p));
-  CHECK_FALSE(*cache->actions().get(key));
+  CHECK_FALSE(*cache->actions().get(key, {}));
 }
 
 TEST_CASE("ActionCache refreshes a record's mtime on a hit") {
@@ -81,7 +102,7 @@ TEST_CASE("ActionCache refreshes a record's mtime on a hit") {
   fs::path p = cache->actions().record_path(key);
   auto old = fs::file_time_type::clock::now() - std::chrono::hours(48);
   fs::last_write_time(p, old);
-  REQUIRE(*cache->actions().get(key));
+  REQUIRE(*cache->actions().get(key, {}));
   CHECK(fs::last_write_time(p) > old + std::chrono::hours(24));
 }
 
@@ -95,4 +116,93 @@ TEST_CASE("ActionCache remembers the last manifest per step id") {
   CHECK(**cache->actions().last_manifest("build") == "three");
   CHECK(**cache->actions().last_manifest("test") == "two");
   CHECK(fs::exists(dir / "cache" / "ac" / "last" / Digest::of(std::string_view("build")).hex()));
+}
+
+TEST_CASE("ActionCache uses a record only when its outputs are exactly the step's declared outputs") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto key = Digest::of(std::string_view("manifest"));
+  auto good = result_with_output(*cache, key, "out/");
+  REQUIRE(cache->actions().put(key, good));
+  REQUIRE(*cache->actions().get(key, k_declared));
+
+  v1::ActionResult hostile = good;
+  std::string fault;
+  SUBCASE("a path that climbs out of the workspace") {
+    hostile = result_with_output(*cache, key, "../x");
+    fault = "output path '../x' is not a relative path inside the workspace";
+  }
+  SUBCASE("a path climbing out after a declared prefix") {
+    hostile = result_with_output(*cache, key, "out/../../x");
+    fault = "output path 'out/../../x' is not a relative path inside the workspace";
+  }
+  SUBCASE("an absolute path") {
+    hostile = result_with_output(*cache, key, "/tmp/x");
+    fault = "output path '/tmp/x' is not a relative path inside the workspace";
+  }
+  SUBCASE("an output the step does not declare, beside the declared one") {
+    (*hostile.mutable_outputs())["other/"] = good.outputs().at("out/");
+    fault = "output 'other/' is not declared by the step";
+  }
+  SUBCASE("a declared output missing") {
+    hostile.mutable_outputs()->clear();
+    fault = "declared output 'out/' is missing";
+  }
+  SUBCASE("another key") {
+    hostile.set_key(Digest::of(std::string_view("other manifest")).hex());
+    fault = "it names key '" + hostile.key() + "'";
+  }
+  CAPTURE(fault);
+  plant(*cache, key, hostile);
+  auto r = cache->actions().get(key, k_declared);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK(r.error().message == "action " + key.hex() + ": corrupt record (" + fault + "); removed from the cache");
+  CHECK_FALSE(fs::exists(cache->actions().record_path(key)));
+  CHECK_FALSE(*cache->actions().get(key, k_declared));
+}
+
+TEST_CASE("ActionCache treats an empty, truncated or bit-flipped record as corrupt, not as a hit") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto key = Digest::of(std::string_view("manifest"));
+  REQUIRE(cache->actions().put(key, result_with_output(*cache, key, "out/")));
+  fs::path p = cache->actions().record_path(key);
+  std::string sealed = test::read(p);
+  std::string fault;
+  SUBCASE("empty") {
+    test::write(p, "");
+    fault = "empty";
+  }
+  SUBCASE("truncated") {
+    test::write(p, sealed.substr(0, sealed.size() - 7));
+    fault = "truncated";
+  }
+  SUBCASE("a bit flipped in the payload") {
+    sealed[sealed.size() - 3] = static_cast<char>(sealed[sealed.size() - 3] ^ 0x01);
+    test::write(p, sealed);
+    fault = "checksum does not match its content";
+  }
+  SUBCASE("a bare encoded result without a seal, as earlier versions wrote") {
+    test::write(p, serialize_deterministic(result_with_output(*cache, key, "out/")));
+    fault = "no akbuild-record header";
+  }
+  CAPTURE(fault);
+  auto r = cache->actions().get(key, k_declared);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK(r.error().message.find(fault) != std::string::npos);
+  CHECK_FALSE(fs::exists(p));
+}
+
+TEST_CASE("ActionCache::put refuses a record naming a path outside the workspace or another key") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto key = Digest::of(std::string_view("manifest"));
+  auto outside = cache->actions().put(key, result_with_output(*cache, key, "../x"));
+  REQUIRE_FALSE(outside);
+  CHECK(outside.error().code == ErrorCode::invalid_argument);
+  auto other = sample_result(*cache, Digest::of(std::string_view("other")));
+  CHECK_FALSE(cache->actions().put(key, other));
+  CHECK_FALSE(fs::exists(cache->actions().record_path(key)));
 }

@@ -11,6 +11,8 @@
 
 #include "oci/image.hh"
 #include "oci/layout.hh"
+#include "runner/cas/cache_dir.hh"
+#include "steps/oci_image/cas_layer_cache.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -147,10 +149,15 @@ TEST_CASE("umoci unpacks exactly the files, modes, links and owners of the input
 TEST_CASE("the same inputs give the same digests, with or without the layer cache") {
   test::TestDir dir;
   auto spec = demo_spec(dir);
-  BuildOptions cached{dir / "cache", 0};
+  auto cache = cas::CacheDir::open(dir / "cache");
+  auto empty_cache = cas::CacheDir::open(dir / "empty-cache");
+  REQUIRE(cache);
+  REQUIRE(empty_cache);
+  steps::CasLayerCache layers(**cache), no_layers(**empty_cache);
+  BuildOptions cached{&layers, 0};
   auto first = build(spec, dir / "one", cached);
   auto second = build(spec, dir / "two", cached);
-  auto uncached = build(spec, dir / "three", BuildOptions{dir / "empty-cache", 1});
+  auto uncached = build(spec, dir / "three", BuildOptions{&no_layers, 1});
   CHECK(first.cached_layers == 0);
   CHECK(second.cached_layers == 2);
   CHECK(uncached.cached_layers == 0);
@@ -160,8 +167,8 @@ TEST_CASE("the same inputs give the same digests, with or without the layer cach
 
   SUBCASE("zstd layers are reproducible too and carry the zstd media type") {
     for (auto& l : spec.layers) l.compression = Compression::zstd;
-    auto z1 = build(spec, dir / "z1", BuildOptions{{}, 1});
-    auto z2 = build(spec, dir / "z2", BuildOptions{{}, 2});
+    auto z1 = build(spec, dir / "z1", BuildOptions{nullptr, 1});
+    auto z2 = build(spec, dir / "z2", BuildOptions{nullptr, 2});
     CHECK(z1.manifest_digest == z2.manifest_digest);
     CHECK(z1.layers[0].media_type == "application/vnd.oci.image.layer.v1.tar+zstd");
     CHECK(z1.layers[0].diff_id == first.layers[0].diff_id);

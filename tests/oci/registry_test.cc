@@ -92,13 +92,13 @@ ImageResult build_image(const test::TestDir& dir, const fs::path& layout) {
   spec.layers.push_back(layer_at(dir / "app", "/app"));
   spec.layers.push_back(layer_at(dir / "lib", "/lib/x"));
   spec.config.entrypoint = std::vector<std::string>{"/app/run"};
-  auto r = write_image_layout(spec, layout, {dir / "cache", 0});
+  auto r = write_image_layout(spec, layout, {nullptr, 0});
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
   return *r;
 }
 
 PushReport push(const test::TestDir& dir, const fs::path& layout, const std::string& ref, PushOptions options = {}) {
-  if (options.cache_dir.empty()) options.cache_dir = dir / "cache";
+  if (options.pushed_dir.empty()) options.pushed_dir = dir / "cache" / "pushed";
   auto r = push_layout(layout, "v1", *Reference::parse(ref), options);
   REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
   return *r;
