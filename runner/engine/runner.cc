@@ -215,7 +215,7 @@ Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
   auto files = file_outputs(action);
   for (const auto& [out, hex] : action.outputs()) {
     auto d = AK_TRY(cas::Digest::parse(hex));
-    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace / strip_trailing_slashes(out)));
+    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace, out));
   }
   return ok();
 }
@@ -274,9 +274,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
       auto d = AK_TRY(cas::Digest::parse(hex));
-      auto dest = in / strip_trailing_slashes(o);
-      AK_TRY_VOID(remove_tree(dest));
-      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, dest);
+      // Whatever was staged at o is swapped out, never written through.
+      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, in, o);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
                                                       dep_steps[i]->request.id + "'"));
     }
