@@ -494,6 +494,10 @@ private:
         else req.with[k] = *str;
       }
       if (error.empty() && req.kind.empty()) error = "akbuild/step needs 'with: kind:'";
+      if (error.empty()) {
+        if (auto limit = timeout_minutes(s->timeout_minutes, ctx); !limit) error = "timeout-minutes: " + limit.error().message;
+        else if (*limit) req.timeout = **limit;
+      }
       if (!error.empty()) {
         m_run.out.line(prefix, error);
         record(scope, *s, {"failure", Value::object()}, ctx, prefix);

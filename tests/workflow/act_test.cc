@@ -397,3 +397,27 @@ jobs:
   CHECK(r.out.find("timeout-minutes: must be a number of minutes above 0, at most 525600") != std::string::npos);
   CHECK(r.out.find("] unbounded") == std::string::npos);
 }
+
+TEST_CASE("act applies timeout-minutes to akbuild steps too") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: slow
+        uses: akbuild/step@v1
+        timeout-minutes: 0.02
+        continue-on-error: true
+        with:
+          kind: exec
+          run: sleep 60; echo done > out.txt
+          outputs: out.txt
+      - run: echo "after ${{ steps.slow.outcome }}"
+)");
+  auto r = act(dir, {});
+  INFO(r.out, r.err);
+  CHECK(r.out.find("timed out after 1.2s") != std::string::npos);
+  CHECK(r.out.find("] after failure") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/out.txt"));
+}
