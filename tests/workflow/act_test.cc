@@ -421,3 +421,21 @@ jobs:
   CHECK(r.out.find("] after failure") != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(dir / "ws/out.txt"));
 }
+
+TEST_CASE("act keeps a run step's script, secrets and all, off the disk") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"yml(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          test "${{ secrets.TOKEN }}" = "$(printf 'tok%s' en-value)" && echo token-seen
+          grep -rl "tok""en-value" "$RUNNER_TEMP" || echo no-copy-in-runner-temp
+)yml");
+  auto r = act(dir, {"--secret", "TOKEN=token-value"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("token-seen") != std::string::npos);
+  CHECK(r.out.find("no-copy-in-runner-temp") != std::string::npos);
+}
