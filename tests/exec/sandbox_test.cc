@@ -31,6 +31,13 @@ bool bwrap_works() {
   return false;
 }
 
+// What the tests of root's sandbox need: root, and bubblewrap.
+bool root_with_bwrap() {
+  if (::geteuid() == 0) return bwrap_works();
+  MESSAGE("skipped: needs root");
+  return false;
+}
+
 // A workspace with one declared input (src/a.txt) and one undeclared file (secret.txt), the
 // declared one staged into root/.
 struct Fixture {
@@ -314,11 +321,7 @@ TEST_CASE("run_sandboxed names a working directory missing from the input root")
 }
 
 TEST_CASE("sandbox as root: the step has no capability, runs as nobody, and cannot remount or bind") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
-  if (!bwrap_works()) return;
+  if (!root_with_bwrap()) return;
   Fixture f;
   fs::path escape = "/usr/local/akbuild-sandbox-escape";
   fs::remove(escape);
@@ -341,11 +344,7 @@ TEST_CASE("sandbox as root: the step has no capability, runs as nobody, and cann
 }
 
 TEST_CASE("sandbox as root: a bwrap that cannot switch to an unprivileged uid is no sandbox") {
-  if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root");
-    return;
-  }
-  if (!bwrap_works()) return;
+  if (!root_with_bwrap()) return;
   Fixture f;
   // Stands in for a host where user namespaces are disabled (a sysctl a test must not change).
   test::write(f.dir / "bwrap-no-userns",

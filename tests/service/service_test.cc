@@ -22,11 +22,18 @@ using namespace akbuild;
 
 namespace {
 
+// Options for a daemon on `dir`/run/executor.sock with its cache in `dir`/cache.
+service::ServerOptions socket_options(const test::TestDir& dir) {
+  service::ServerOptions options;
+  options.listen.path = dir / "run" / "executor.sock";
+  options.service.cache_dir = dir / "cache";
+  return options;
+}
+
 // A daemon serving `dir`/run/executor.sock with its cache in `dir`/cache.
 struct Daemon {
   explicit Daemon(const test::TestDir& dir, uint64_t max_bytes = 1u << 20) {
-    service::ServerOptions options;
-    options.listen.path = dir / "run" / "executor.sock";
+    auto options = socket_options(dir);
     options.service = {.cache_dir = dir / "cache", .jobs = 4, .version = "test", .max_message_bytes = max_bytes,
                        .path_env = "/usr/bin:/bin"};
     auto started = service::Server::start(options);
@@ -119,10 +126,7 @@ TEST_CASE("The socket is mode 0600 in a 0700 directory and a second daemon on it
   REQUIRE(::stat((dir / "run").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
 
-  service::ServerOptions again;
-  again.listen.path = dir / "run" / "executor.sock";
-  again.service.cache_dir = dir / "cache";
-  auto second = service::Server::start(again);
+  auto second = service::Server::start(socket_options(dir));
   REQUIRE_FALSE(second);
   CHECK(second.error().code == ErrorCode::already_exists);
   CHECK(service::daemon_reachable(daemon.target).value_or(false));
@@ -439,10 +443,7 @@ TEST_CASE("A socket dir or socket of another uid is refused by the daemon and by
   test::TestDir dir;
   std::filesystem::create_directories(dir / "run");
   REQUIRE(::chown((dir / "run").c_str(), 65534, 65534) == 0);  // as if another user made it first
-  service::ServerOptions options;
-  options.listen.path = dir / "run" / "executor.sock";
-  options.service.cache_dir = dir / "cache";
-  auto refused = service::Server::start(options);
+  auto refused = service::Server::start(socket_options(dir));
   REQUIRE_FALSE(refused);
   CHECK(refused.error().code == ErrorCode::permission_denied);
   CHECK(refused.error().message.find("uid 65534") != std::string::npos);
