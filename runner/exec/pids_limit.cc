@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <mutex>
 #include <cerrno>
 #include <fstream>
 #include <string>
@@ -53,11 +56,28 @@ std::vector<fs::path> candidate_parents() {
   return out;
 }
 
+// Removes the cgroups left by akbuild processes that were killed before removing their own
+// (akbuild-<pid>-<n> whose pid is gone); one still holding processes stays (rmdir refuses).
+void remove_stale(const fs::path& parent) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("akbuild-", 0) != 0) continue;
+    pid_t pid = static_cast<pid_t>(std::strtol(name.c_str() + 8, nullptr, 10));
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) ::rmdir(e.path().c_str());
+  }
+}
+
 } // namespace
 
 std::optional<PidsCgroup> PidsCgroup::create(unsigned max) {
   static std::atomic<unsigned> counter{0};
-  for (const auto& parent : candidate_parents()) {
+  static std::once_flag cleaned;
+  auto parents = candidate_parents();
+  std::call_once(cleaned, [&] {
+    for (const auto& parent : parents) remove_stale(parent);
+  });
+  for (const auto& parent : parents) {
     fs::path dir = parent / ("akbuild-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     if (::mkdir(dir.c_str(), 0755) != 0) continue;
     UniqueFd procs(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
