@@ -7,6 +7,7 @@
 //   auto engine = AK_TRY(Engine::open({.workspace = ws, .cache_dir = dir}));
 //   auto results = AK_TRY(engine->run({{.id = "web", .kind = "web-bundle", .with = {...}}}, sink));
 
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -20,10 +21,15 @@
 
 namespace akbuild::engine {
 
+// A step may take this long at most unless its request says otherwise (forgejo-runner's
+// default for a job), so a hung tool does not hold a runner forever.
+inline constexpr std::chrono::hours k_default_step_timeout{3};
+
 struct StepRequest {
   std::string id;                              // unique within one run; also the explain history key
   std::string kind;
   std::map<std::string, std::string> with;     // raw `with:` values
+  std::chrono::milliseconds timeout{0};        // for the whole step (act's timeout-minutes); 0 = default
 };
 
 struct EngineOptions {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "runner/cas/tree.hh"
+#include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
 
@@ -62,22 +63,29 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
   return true;
 }
 
-Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& dest) {
+Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
+                                const std::string& rel) {
+  fs::path rel_path(strip_trailing_slashes(rel));
+  std::string name = rel_path.filename().string();
+  if (!is_contained_relative_path(rel_path.string()))
+    return fail(ErrorCode::invalid_argument, rel + ": escapes " + root.string());
+  // Every path below goes through the opened parent, never through rel's components again.
+  auto parent = AK_TRY(open_dir_beneath(root, rel_path.parent_path().string(), true));
+  fs::path dest = fd_path(parent.get()) / name;
   if (AK_TRY(output_matches(cache, digest, is_file, dest))) return false;
-  fs::path parent = dest.parent_path();
-  AK_TRY_VOID(make_dirs(parent));
-  auto tmp = AK_TRY(TempDir::create("." + dest.filename().string() + ".akbuild-", parent));
+  auto tmp = AK_TRY(TempDir::create("." + name + ".akbuild-", fd_path(parent.get())));
   fs::path written = tmp.path() / "t";
   AK_TRY_VOID(cas::materialize_tree(cache.blobs(), digest, written));
-  fs::path src = is_file ? written / dest.filename() : written;
+  fs::path src = is_file ? written / name : written;
+  std::string shown = (root / rel_path).string();
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_NOREPLACE) == 0) return true;
-    if (errno != EEXIST) return fail(errno_error("rename to " + dest.string()));
+    if (::renameat2(AT_FDCWD, src.c_str(), parent.get(), name.c_str(), RENAME_NOREPLACE) == 0) return true;
+    if (errno != EEXIST) return fail(errno_error("rename to " + shown));
     // Something is there: swap it out in one step; the old content goes away with tmp.
-    if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) return true;
-    if (errno != ENOENT) return fail(errno_error("rename over " + dest.string()));
+    if (::renameat2(AT_FDCWD, src.c_str(), parent.get(), name.c_str(), RENAME_EXCHANGE) == 0) return true;
+    if (errno != ENOENT) return fail(errno_error("rename over " + shown));
   }
-  return fail(ErrorCode::io, dest.string() + ": kept changing while being replaced");
+  return fail(ErrorCode::io, shown + ": kept changing while being replaced");
 }
 
 } // namespace akbuild::engine

@@ -10,11 +10,13 @@
 
 namespace akbuild::engine {
 
-// Makes `dest` hold tree `digest`. `is_file`: the tree wraps a single file or symlink named like
-// dest (cas::store_tree of a non-directory). Skips the write when dest already holds exactly
-// that content (checked through the stat cache). Returns whether it wrote.
+// Makes `root/rel` hold tree `digest`. `is_file`: the tree wraps a single file or symlink named
+// like rel (cas::store_tree of a non-directory). Skips the write when it already holds exactly
+// that content (checked through the stat cache). Returns whether it wrote. Nothing is written
+// through a symlink: rel's parent directories are opened beneath root with no symlink followed
+// (a step's output `d/link -> /elsewhere` makes a later `d/link/x` fail, naming d/link).
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
-                                const std::filesystem::path& dest);
+                                const std::filesystem::path& root, const std::string& rel);
 
 // Whether `dest` holds exactly tree `digest` (types, executable bits, contents, symlink targets).
 Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,

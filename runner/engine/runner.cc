@@ -63,7 +63,9 @@ public:
                  std::vector<const v1::ActionResult*> dep_results, fs::path input_root, fs::path output_root,
                  bool network)
       : m_env(env), m_step(step), m_keyed(keyed), m_dep_results(std::move(dep_results)),
-        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network) {}
+        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network),
+        m_deadline(Clock::now() + (step.request.timeout.count() > 0 ? step.request.timeout
+                                                                    : std::chrono::milliseconds(k_default_step_timeout))) {}
 
   const std::string& step_id() const override { return m_step.request.id; }
   const fs::path& input_root() const override { return m_input_root; }
@@ -142,7 +144,11 @@ public:
     spec.env = m_step.plan.env;
     for (const auto& [k, v] : extra_env) spec.env[k] = v;
     spec.env.try_emplace("PATH", sandbox_path(m_keyed.tools));
-    spec.timeout = std::chrono::seconds(m_step.plan.timeout_seconds);
+    // The kind's limit for each command, within what is left of the step's.
+    auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - Clock::now()),
+                         std::chrono::milliseconds(1));
+    std::chrono::milliseconds own = std::chrono::seconds(m_step.plan.timeout_seconds);
+    spec.timeout = own.count() > 0 ? std::min(own, left) : left;
     auto on_line = [this](const exec::LogLine& l) {
       auto text = mask_secrets(l.text);
       {
@@ -181,6 +187,7 @@ private:
   std::vector<const v1::ActionResult*> m_dep_results;
   fs::path m_input_root, m_output_root;
   bool m_network;
+  Clock::time_point m_deadline;
   std::mutex m_mutex;
   std::string m_stdout, m_stderr;
   int m_exit_code = 0;
@@ -215,7 +222,7 @@ Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
   auto files = file_outputs(action);
   for (const auto& [out, hex] : action.outputs()) {
     auto d = AK_TRY(cas::Digest::parse(hex));
-    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace / strip_trailing_slashes(out)));
+    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace, out));
   }
   return ok();
 }
@@ -274,9 +281,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
       auto d = AK_TRY(cas::Digest::parse(hex));
-      auto dest = in / strip_trailing_slashes(o);
-      AK_TRY_VOID(remove_tree(dest));
-      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, dest);
+      // Whatever was staged at o is swapped out, never written through.
+      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, in, o);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
                                                       dep_steps[i]->request.id + "'"));
     }

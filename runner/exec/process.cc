@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -90,12 +91,16 @@ private:
 // makes a new session (so a new process group led by the child, and no controlling terminal a
 // sandboxed step could inject input into), restores default signal handling, and marks every
 // inherited descriptor above stderr close-on-exec (Boost's pipes are created without
-// O_CLOEXEC, so a concurrent spawn would otherwise keep another child's pipe open).
+// O_CLOEXEC, so a concurrent spawn would otherwise keep another child's pipe open) except the
+// ones the spec keeps.
 struct ChildSetup : bp::extend::handler {
   const char* exe = nullptr;
   char* const* argv = nullptr;
   char** envp = nullptr;
   const char* cwd = nullptr;
+  const std::vector<int>* keep_fds = nullptr;
+  int cgroup_procs_fd = -1;
+  unsigned max_processes = 0;
 
   template <class Executor>
   void on_setup(Executor& e) const {
@@ -114,6 +119,16 @@ struct ChildSetup : bp::extend::handler {
       if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
       for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (keep_fds)
+      for (int fd : *keep_fds) ::fcntl(fd, F_SETFD, 0);
+    if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) {
+      e.set_error(std::error_code(errno, std::system_category()), "joining the step's cgroup failed");
+      ::_exit(127);
+    }
+    if (max_processes > 0) {
+      rlimit limit{max_processes, max_processes};
+      ::setrlimit(RLIMIT_NPROC, &limit);
+    }
     if (cwd && ::chdir(cwd) != 0) {
       e.set_error(std::error_code(errno, std::system_category()), "chdir failed");
       ::_exit(127);
@@ -171,6 +186,9 @@ public:
     setup.argv = argv.data();
     setup.envp = envp.data();
     setup.cwd = cwd_str.empty() ? nullptr : cwd_str.c_str();
+    setup.keep_fds = &m_spec.keep_fds;
+    setup.cgroup_procs_fd = m_spec.cgroup_procs_fd;
+    setup.max_processes = m_spec.max_processes;
 
     for (auto* p : {&m_out, &m_err, &m_in}) {
       ::fcntl(p->native_source(), F_SETFD, FD_CLOEXEC);

@@ -30,6 +30,9 @@ struct ProcessSpec {
   std::chrono::milliseconds timeout{0};        // 0 = none
   std::chrono::milliseconds kill_grace{5000};  // SIGTERM → SIGKILL delay on timeout/cancel
   std::optional<std::string> stdin_data{};     // nullopt = /dev/null
+  std::vector<int> keep_fds{};                 // descriptors the child inherits under their own numbers
+  int cgroup_procs_fd = -1;                    // a cgroup.procs the child joins before it executes
+  unsigned max_processes = 0;                  // RLIMIT_NPROC of the child; 0 = inherited
 };
 
 struct LogLine {

@@ -15,6 +15,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/exec/memory_file.hh"
 #include "runner/exec/stage.hh"
 
 namespace akbuild::exec {
@@ -27,12 +28,15 @@ namespace {
 constexpr const char* k_default_path = "/usr/local/bin:/usr/bin:/bin";
 const fs::path k_ws = "/build/ws";
 const fs::path k_home = "/build/home";
+const fs::path k_script = "/build/script";  // a shell step's script, copied in from memory
+constexpr unsigned k_build_uid = 65534;     // nobody, as the step sees itself when run by root
 // System directories visible read-only inside the sandbox (symlinked ones recreated as links).
 const std::vector<fs::path> k_system_dirs = {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32"};
-// /etc entries a build may need: users and groups, name service, the loader cache, TLS roots.
+// /etc entries a build may need: users and groups, name service, the loader cache, TLS roots
+// (not /etc/ssl/private: as root the step's files map to the caller's, so it could read them).
 const std::vector<fs::path> k_etc = {"/etc/passwd",       "/etc/group",       "/etc/hosts",
                                      "/etc/nsswitch.conf", "/etc/ld.so.cache", "/etc/ld.so.conf",
-                                     "/etc/ld.so.conf.d", "/etc/ssl",         "/etc/ca-certificates",
+                                     "/etc/ld.so.conf.d", "/etc/ssl/certs",   "/etc/ca-certificates",
                                      "/etc/alternatives", "/etc/localtime"};
 
 // The bubblewrap binary: $AKBUILD_BWRAP (a path or a name) or `bwrap` on the caller's PATH.
@@ -42,6 +46,18 @@ Result<fs::path> bwrap_path() {
   return find_program(configured && *configured ? configured : "bwrap", path ? path : k_default_path);
 }
 
+// The namespaces and credentials of every sandbox, the probe's too, so a bwrap that cannot
+// give them is no sandbox at all. No capability survives in any namespace. As root the step runs
+// as k_build_uid in a user namespace mapping that id to the caller: without capabilities it
+// cannot remount or mount anything, and the files it writes belong to the caller on the host.
+std::vector<std::string> isolation_args(const fs::path& bwrap) {
+  std::vector<std::string> a = {bwrap.string(), "--unshare-all"};
+  if (::geteuid() == 0)
+    a.insert(a.end(), {"--unshare-user", "--uid", std::to_string(k_build_uid), "--gid", std::to_string(k_build_uid)});
+  a.insert(a.end(), {"--cap-drop", "ALL"});
+  return a;
+}
+
 struct Probe {
   bool ok = false;
   std::string why;
@@ -49,7 +65,8 @@ struct Probe {
 
 Probe probe(const fs::path& bwrap) {
   ProcessSpec spec;
-  spec.argv = {bwrap.string(), "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"};
+  spec.argv = isolation_args(bwrap);
+  spec.argv.insert(spec.argv.end(), {"--die-with-parent", "--ro-bind", "/", "/", "true"});
   spec.env = {{"PATH", "/usr/bin:/bin"}};
   spec.timeout = 30s;
   spec.kill_grace = 1s;
@@ -186,9 +203,12 @@ Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::pat
   return ok();
 }
 
+// The bwrap command line; `script_fd` (or -1) holds the script hide_shell_script moved out of
+// p.argv. The environment is not in it: bwrap passes its own on, and argv is world-readable.
 Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const SandboxSpec& s,
-                                               const std::vector<Output>& outputs, const ProcessSpec& p) {
-  std::vector<std::string> a = {bwrap.string(), "--unshare-all"};
+                                               const std::vector<Output>& outputs, const ProcessSpec& p,
+                                               int script_fd) {
+  std::vector<std::string> a = isolation_args(bwrap);
   if (s.network) a.push_back("--share-net");
   // No --new-session: the child already runs in a new session without a controlling terminal
   // (run_process calls setsid), and the sandbox must stay in that process group to be killable.
@@ -221,15 +241,19 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
     a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});
   a.insert(a.end(), {"--tmpfs", k_home.string()});
   fs::path wd = s.working_directory.empty() ? k_ws : (k_ws / s.working_directory).lexically_normal();
-  a.insert(a.end(), {"--chdir", wd.string(), "--clearenv"});
-  std::map<std::string, std::string> env = p.env;
-  env.try_emplace("PATH", k_default_path);
-  env["HOME"] = k_home.string();
-  env["TMPDIR"] = "/tmp";
-  for (const auto& [k, v] : env) a.insert(a.end(), {"--setenv", k, v});
+  if (script_fd >= 0) a.insert(a.end(), {"--perms", "0444", "--file", std::to_string(script_fd), k_script.string()});
+  a.insert(a.end(), {"--chdir", wd.string()});
   a.push_back("--");
   a.insert(a.end(), p.argv.begin(), p.argv.end());
   return a;
+}
+
+// Limits the processes `p` may start: a pids cgroup where one can be made, else RLIMIT_NPROC.
+std::optional<PidsCgroup> limit_pids(const SandboxSpec& s, ProcessSpec& p) {
+  auto cgroup = PidsCgroup::create(s.max_pids);
+  if (cgroup) p.cgroup_procs_fd = cgroup->procs_fd();
+  else p.max_processes = s.max_pids;
+  return cgroup;
 }
 
 Result<SandboxResult> run_in_bwrap(const fs::path& bwrap, const SandboxSpec& s, const std::vector<Output>& outputs,
@@ -251,9 +275,15 @@ Result<SandboxResult> run_in_bwrap(const fs::path& bwrap, const SandboxSpec& s, 
   fs::path wd_host = s.working_directory.empty() ? s.input_root : s.input_root / s.working_directory;
   AK_TRY_VOID(check_working_directory(s, wd_host));
   AK_TRY_VOID(check_program(s, p, wd_host));
+  auto script = AK_TRY(hide_shell_script(p.argv, [](int) { return k_script.string(); }));
   ProcessSpec outer;
-  outer.argv = AK_TRY(bwrap_command(bwrap, s, outputs, p));
-  outer.env = {{"PATH", "/usr/bin:/bin"}};
+  outer.argv = AK_TRY(bwrap_command(bwrap, s, outputs, p, script ? script->get() : -1));
+  if (script) outer.keep_fds.push_back(script->get());
+  auto pids = limit_pids(s, outer);
+  outer.env = std::move(p.env);
+  outer.env.try_emplace("PATH", k_default_path);
+  outer.env["HOME"] = k_home.string();
+  outer.env["TMPDIR"] = "/tmp";
   outer.timeout = p.timeout;
   outer.kill_grace = p.kill_grace;
   outer.stdin_data = std::move(p.stdin_data);
@@ -327,6 +357,9 @@ Result<SandboxResult> run_plain(const SandboxSpec& s, const std::vector<Output>&
   p.env["HOME"] = (scratch.path() / "home").string();
   p.env["TMPDIR"] = (scratch.path() / "tmp").string();
   p.cwd = wd_host;
+  auto script = AK_TRY(hide_shell_script(p.argv, [](int fd) { return "/dev/fd/" + std::to_string(fd); }));
+  if (script) p.keep_fds.push_back(script->get());
+  auto pids = limit_pids(s, p);
   auto r = run_process(p, on_line, cancel);
   AK_TRY_VOID(collect_plain_outputs(s, outputs));
   if (!r) return fail(r.error());
@@ -376,7 +409,8 @@ Result<SandboxResult> run_sandboxed(const SandboxSpec& sandbox, ProcessSpec proc
                   fmt::format("sandbox required, but bubblewrap cannot run here: {}", why));
     static std::atomic<bool> warned{false};
     if (!warned.exchange(true))
-      log_warning("bubblewrap cannot run here ({}); steps run as plain processes without a sandbox", why);
+      log_warning("bubblewrap cannot run here ({}); steps run as plain processes without a sandbox{}", why,
+                  ::geteuid() == 0 ? ", as root" : "");
     return run_plain(s, outputs, std::move(process), on_line, cancel, why);
   }
   auto bwrap = AK_TRY(bwrap_path());

@@ -6,13 +6,19 @@
 //
 // Layout inside the sandbox: the input root at /build/ws (the working directory), outputs
 // bind-mounted writable at /build/ws/<output>, HOME=/build/home, TMPDIR=/tmp; /usr, /bin, /lib*,
-// /etc (selected files) and declared tool directories read-only.
+// /etc (selected files) and declared tool directories read-only; /build/script holds a shell
+// step's script (see run_sandboxed).
+//
+// Privileges: every capability is dropped. Run by root, the step runs as uid/gid 65534 in a
+// user namespace that maps it to the caller, so it cannot mount or remount anything and its
+// files belong to the caller on the host; run by a user, it keeps that user's uid.
 
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "runner/exec/pids_limit.hh"
 #include "runner/exec/process.hh"
 
 namespace akbuild::exec {
@@ -32,6 +38,7 @@ struct SandboxSpec {
   bool network = false;                          // only for pinned fetch steps
   SandboxMode mode = SandboxMode::automatic;
   std::string working_directory;                 // relative to the input root
+  unsigned max_pids = k_default_max_pids;        // processes at once (pids_limit.hh)
 };
 
 struct SandboxResult {
@@ -42,6 +49,9 @@ struct SandboxResult {
 
 // Runs `spec.argv` inside the sandbox. `process.env` is the declared environment; the sandbox
 // adds PATH (if absent), HOME, TMPDIR. `process.cwd` is ignored (the sandbox decides).
+// Neither the environment nor a script reaches a command line (/proc/*/cmdline is readable by
+// every user): the environment is passed as the environment, and the SCRIPT of
+// `bash|sh [OPTIONS] -c SCRIPT [NAME ARGS...]` travels in memory and is sourced from a file.
 // Outputs end up under `sandbox.output_root/<output>`: an output ending in '/' (or an existing
 // directory) is a directory, else a file; a file output the step did not write is absent.
 // Mount points (or, in the fallback, symlinks into output_root) are created in input_root at

@@ -15,6 +15,7 @@
 
 #include <fmt/core.h>
 
+#include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
 #include "runner/exec/stage.hh"
 
@@ -62,20 +63,7 @@ Result<> copy_file(const fs::path& src, const fs::path& dest, mode_t mode) {
 } // namespace
 
 Result<> make_dirs_within(const fs::path& root, std::string_view rel) {
-  fs::path cur = root;
-  for (const auto& part : fs::path(rel)) {
-    if (part.empty() || part == ".") continue;
-    cur /= part;
-    struct stat st{};
-    if (::lstat(cur.c_str(), &st) == 0) {
-      if (S_ISDIR(st.st_mode)) continue;
-      return fail(ErrorCode::failed_precondition,
-                  fmt::format("{}: {} is not a directory", std::string(rel), cur.lexically_relative(root).string()));
-    }
-    if (errno != ENOENT) return fail(errno_error(cur.string()));
-    if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST)
-      return fail(errno_error(fmt::format("mkdir {}", cur.string())));
-  }
+  AK_TRY_VOID(open_dir_beneath(root, rel, true));
   return ok();
 }
 

@@ -11,8 +11,10 @@
 #include <grpcpp/security/credentials.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/log.hh"
 #include "runner/service/auth.hh"
 #include "runner/service/convert.hh"
+#include "runner/service/socket_trust.hh"
 #include "runner/service/status.hh"
 
 namespace akbuild::service {
@@ -87,11 +89,19 @@ std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target) {
 
 namespace {
 // A channel to the daemon once it answers within `timeout`; null when nothing listens (a unix
-// socket that does not exist is not waited for).
+// socket that does not exist is not waited for) or, with a warning, when the socket is not to
+// be trusted (socket_trust.hh): the steps then run in-process rather than at another user's.
 std::shared_ptr<grpc::Channel> reachable_channel(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
   if (target.address.kind == ListenAddress::Kind::unix_socket) {
-    std::error_code ec;
-    if (!std::filesystem::exists(target.address.path, ec)) return nullptr;
+    struct stat st {};
+    if (::lstat(target.address.path.c_str(), &st) != 0) return nullptr;
+    // Only this user can replace the socket in a dir that passed the check, so the channel
+    // gRPC opens next reaches the peer checked here.
+    if (auto trusted = connect_trusted(target.address.path); !trusted) {
+      if (trusted.error().code == ErrorCode::permission_denied)
+        log_warning("executor socket not used: {}", trusted.error().message);
+      return nullptr;  // else nothing listens (a stale socket file)
+    }
   }
   auto channel = connect(target);
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) return nullptr;

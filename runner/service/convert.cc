@@ -56,7 +56,8 @@ std::vector<engine::StepRequest> to_requests(const google::protobuf::RepeatedPtr
   std::vector<engine::StepRequest> out;
   out.reserve(steps.size());
   for (const auto& step : steps)
-    out.push_back({.id = step.id(), .kind = step.kind(), .with = {step.with().begin(), step.with().end()}});
+    out.push_back({.id = step.id(), .kind = step.kind(), .with = {step.with().begin(), step.with().end()},
+                   .timeout = std::chrono::milliseconds(step.timeout_ms())});
   return out;
 }
 
@@ -64,6 +65,7 @@ void to_proto(const engine::StepRequest& step, v1::Step* out) {
   out->set_id(step.id);
   out->set_kind(step.kind);
   out->mutable_with()->insert(step.with.begin(), step.with.end());
+  out->set_timeout_ms(static_cast<uint64_t>(step.timeout.count()));
 }
 
 exec::SandboxMode to_sandbox_mode(v1::SandboxMode mode) {

@@ -117,7 +117,11 @@ std::string fingerprint(const v1::ExecuteRequest& request) {
   return bytes;
 }
 
-Result<> check_request(const std::string& workspace, int steps) {
+Result<> check_request(const std::string& workspace, int steps, const v1::ExecuteOptions& options) {
+  // An unknown mode must not quietly become `automatic` (which may run without a sandbox).
+  if (!v1::SandboxMode_IsValid(options.sandbox()))
+    return fail(ErrorCode::invalid_argument,
+                "options.sandbox: " + std::to_string(options.sandbox()) + " is not a SandboxMode");
   if (workspace.empty()) return fail(ErrorCode::invalid_argument, "workspace: missing");
   std::filesystem::path path(workspace);
   if (!path.is_absolute())
@@ -255,7 +259,7 @@ grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx
                                                 v1::PlanResponse* response) {
   return unary_on_thread(ctx, [this, request, response] {
     auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
-      AK_TRY_VOID(check_request(request->workspace(), request->steps_size()));
+      AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
       auto engine = AK_TRY(engine_for(request->workspace(), request->options()));
       return engine->plan(to_requests(request->steps()));
     }();
@@ -276,7 +280,7 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::Callb
     }
   }
   auto engine = [&]() -> Result<std::shared_ptr<engine::Engine>> {
-    AK_TRY_VOID(check_request(request->workspace(), request->steps_size()));
+    AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
     return engine_for(request->workspace(), request->options());
   }();
   if (!engine) {
@@ -312,6 +316,10 @@ grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext*
   // Even a hit may wait for the watcher's lock, which a tree being armed holds for its walk.
   return unary_on_thread(ctx, [this, request, response] {
     auto answer = [&]() -> Result<nixdrv::WatchedNarHashes::Answer> {
+      // Over TCP the client may be anyone holding the token, on any host: it must not learn
+      // what this daemon's user can read.
+      if (!m_options.unix_socket)
+        return fail(ErrorCode::permission_denied, "HashPath is answered on the unix socket only");
       const std::string& path = request->path();
       if (path.empty()) return fail(ErrorCode::invalid_argument, "path: missing");
       if (!std::filesystem::path(path).is_absolute())

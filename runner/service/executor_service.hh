@@ -24,6 +24,7 @@ struct ServiceOptions {
   std::string version;
   uint64_t max_message_bytes = 16u << 20;
   std::string path_env;                  // PATH the tools are looked up on (capabilities)
+  bool unix_socket = true;               // served on a unix socket (HashPath is answered only then)
 };
 
 class ExecutorService final : public akbuild::v1::Executor::CallbackService {

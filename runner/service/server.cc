@@ -4,14 +4,20 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
+#include <grpcpp/server_posix.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <thread>
+
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
 #include "runner/service/auth.hh"
+#include "runner/service/socket_trust.hh"
 
 namespace akbuild::service {
 
@@ -28,23 +34,38 @@ bool socket_alive(const std::filesystem::path& path) {
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-// The socket's directory: created 0700 when missing; refused when others may write to it.
+// The socket's directory: created 0700 when missing; refused when another user owns it or
+// may write to it (check_socket_dir), or when a live daemon already serves the socket.
 Result<> prepare_socket_dir(const std::filesystem::path& socket) {
   auto dir = socket.parent_path();
   if (socket.native().size() >= sizeof(sockaddr_un::sun_path))
     return fail(ErrorCode::invalid_argument, socket.string() + ": socket path too long");
-  std::error_code ec;
-  if (!std::filesystem::exists(dir, ec)) {
-    AK_TRY_VOID(make_dirs(dir));
-    if (::chmod(dir.c_str(), 0700) != 0) return fail(errno_error(dir.string()));
-  }
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0) return fail(errno_error(dir.string()));
-  if ((st.st_mode & 0022) != 0 && (st.st_mode & S_ISVTX) == 0)
-    return fail(ErrorCode::permission_denied, dir.string() + ": socket dir is writable by others");
+  AK_TRY_VOID(make_dirs(dir.parent_path()));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return fail(errno_error("mkdir " + dir.string()));
+  AK_TRY_VOID(check_socket_dir(dir));
   if (socket_alive(socket))
     return fail(ErrorCode::already_exists, socket.string() + ": another executor is serving on this socket");
   return ok();
+}
+
+// A listening unix socket at `path`, mode 0600 from its creation on; a stale socket file (no
+// daemon answers, checked before) is replaced.
+Result<UniqueFd> listen_unix(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail(errno_error("socket"));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::copy(path.native().begin(), path.native().end(), addr.sun_path);
+  mode_t old_mask = ::umask(0077);
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  ::umask(old_mask);
+  if (bound != 0) return fail(errno_error("--listen unix:" + path.string(), err));
+  if (::chmod(path.c_str(), 0600) != 0) return fail(errno_error(path.string()));
+  if (::listen(fd.get(), 128) != 0) return fail(errno_error("listen " + path.string()));
+  return fd;
 }
 
 Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const ServerOptions& options) {
@@ -71,36 +92,61 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   if (!options.tls_cert_pem.empty() && options.listen.kind != ListenAddress::Kind::tcp)
     return fail(ErrorCode::invalid_argument, "--tls-cert: TLS is for tcp listeners");
   auto creds = AK_TRY(credentials(options));
-  if (options.listen.kind == ListenAddress::Kind::unix_socket) AK_TRY_VOID(prepare_socket_dir(options.listen.path));
+  bool unix_socket = options.listen.kind == ListenAddress::Kind::unix_socket;
+  UniqueFd listener;
+  if (unix_socket) {
+    AK_TRY_VOID(prepare_socket_dir(options.listen.path));
+    listener = AK_TRY(listen_unix(options.listen.path));
+  }
 
   std::unique_ptr<Server> server(new Server());
   server->m_address = options.listen;
+  options.service.unix_socket = options.listen.kind == ListenAddress::Kind::unix_socket;
   server->m_service = std::make_unique<ExecutorService>(options.service);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen.grpc_target(), creds, &port);
+  // A unix socket is accepted here, not by gRPC, so each client's uid is checked first.
+  if (!unix_socket) builder.AddListeningPort(options.listen.grpc_target(), creds, &port);
   auto limit = static_cast<int>(options.service.max_message_bytes);
   builder.SetMaxReceiveMessageSize(limit);
   builder.SetMaxSendMessageSize(limit);
   builder.RegisterService(server->m_service.get());
 
-  // The socket is created inside BuildAndStart: a 077 umask means it never exists with a wider
-  // mode, and the chmod below states the contract explicitly.
-  mode_t old_mask = ::umask(0077);
   server->m_server = builder.BuildAndStart();
-  ::umask(old_mask);
   if (!server->m_server)
     return fail(ErrorCode::unavailable, "--listen " + options.listen.to_string() + ": cannot listen there");
-  if (options.listen.kind == ListenAddress::Kind::unix_socket) {
-    if (::chmod(options.listen.path.c_str(), 0600) != 0) return fail(errno_error(options.listen.path.string()));
+  if (unix_socket) {
+    server->m_listener = std::move(listener);
+    server->m_acceptor = std::thread([s = server.get()] { s->accept_loop(); });
   } else {
     server->m_address.port = port;
   }
   server->m_server->GetHealthCheckService()->SetServingStatus(true);
   return server;
+}
+
+void Server::accept_loop() {
+  while (true) {
+    int fd = ::accept4(m_listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      return;  // the listener was shut down (drain)
+    }
+    if (auto peer = check_peer(fd, m_address.to_string()); !peer) {
+      log_warning("executor: refused a client: {}", peer.error().message);
+      ::close(fd);
+      continue;
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    grpc::AddInsecureChannelFromFd(m_server.get(), fd);  // gRPC owns fd from here
+  }
 }
 
 Server::~Server() {
@@ -109,6 +155,11 @@ Server::~Server() {
 
 void Server::drain(std::chrono::milliseconds grace) {
   m_drained = true;
+  if (m_acceptor.joinable()) {
+    ::shutdown(m_listener.get(), SHUT_RDWR);  // wakes accept()
+    m_acceptor.join();
+    m_listener.reset();
+  }
   m_service->stop_accepting();
   m_server->GetHealthCheckService()->SetServingStatus(false);
   // Calls still running at the deadline are cancelled; their executions lose their last

@@ -1,6 +1,7 @@
 #pragma once
 // `akbuild serve`: the Executor service with gRPC health and reflection on one listener.
-//   unix:PATH   socket mode 0600 in a 0700 dir; no token (the file mode is the access control)
+//   unix:PATH   socket mode 0600 in a 0700 dir owned by this user; no token: the file mode,
+//               and each client's uid (SO_PEERCRED, this user's only), are the access control
 //   tcp:H:P     a bearer token is required; TLS with a cert and key, else loopback peers only
 //               (gRPC local credentials), so a token never crosses a network in clear text
 //
@@ -12,9 +13,11 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <grpcpp/server.h>
 
+#include "runner/core/fs.hh"
 #include "runner/service/executor_service.hh"
 #include "runner/service/listen_address.hh"
 
@@ -41,7 +44,12 @@ public:
 
 private:
   Server() = default;
+  // Accepts unix-socket clients of this uid and hands them to gRPC, until the listener shuts down.
+  void accept_loop();
+
   ListenAddress m_address;
+  UniqueFd m_listener;          // unix: the listening socket
+  std::thread m_acceptor;
   std::unique_ptr<ExecutorService> m_service;
   std::unique_ptr<grpc::Server> m_server;
   bool m_drained = false;

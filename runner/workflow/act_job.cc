@@ -8,6 +8,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/exec/memory_file.hh"
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
 #include "steps/registry.hh"
@@ -360,19 +361,22 @@ private:
       return r;
     }
     std::string n = std::to_string(m_counter++);
-    fs::path file = m_dir / ("step-" + n + (shell == "python" ? ".py" : ".sh"));
     std::map<std::string, std::string> files = {
         {"GITHUB_OUTPUT", (m_dir / ("output-" + n)).string()}, {"GITHUB_ENV", (m_dir / ("env-" + n)).string()},
         {"GITHUB_PATH", (m_dir / ("path-" + n)).string()}, {"GITHUB_STATE", (m_dir / ("state-" + n)).string()},
         {"GITHUB_STEP_SUMMARY", (m_dir / ("summary-" + n)).string()}};
     for (const auto& [k, p] : files)
       if (auto w = write_file(p, ""); !w) { m_run.out.line(prefix, w.error().message); return r; }
-    if (auto w = write_file(file, *script + "\n"); !w) { m_run.out.line(prefix, w.error().message); return r; }
-    auto argv = shell_command(shell, file);
+    // The script may hold secrets: it stays in memory (not on disk, not in argv), and the shell
+    // reads it through its descriptor.
+    auto file = exec::memory_file("step-" + n, *script + "\n");
+    if (!file) { m_run.out.line(prefix, file.error().message); return r; }
+    auto argv = shell_command(shell, "/dev/fd/" + std::to_string(file->get()));
     if (!argv) { m_run.out.line(prefix, argv.error().message); return r; }
     std::string env_error;
     exec::ProcessSpec spec;
     spec.argv = *argv;
+    spec.keep_fds = {file->get()};
     spec.env = process_env(scope, step, ctx, files, &env_error);
     if (!env_error.empty()) { m_run.out.line(prefix, env_error); return r; }
     std::string wd = interpolate_string(step.working_directory, ctx).value_or(step.working_directory);
@@ -494,6 +498,10 @@ private:
         else req.with[k] = *str;
       }
       if (error.empty() && req.kind.empty()) error = "akbuild/step needs 'with: kind:'";
+      if (error.empty()) {
+        if (auto limit = timeout_minutes(s->timeout_minutes, ctx); !limit) error = "timeout-minutes: " + limit.error().message;
+        else if (*limit) req.timeout = **limit;
+      }
       if (!error.empty()) {
         m_run.out.line(prefix, error);
         record(scope, *s, {"failure", Value::object()}, ctx, prefix);

@@ -5,7 +5,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <thread>
 
 #include "runner/core/fs.hh"
 #include "runner/exec/sandbox.hh"
@@ -23,6 +28,13 @@ bool bwrap_works() {
   std::string why;
   if (sandbox_available(&why)) return true;
   MESSAGE("skipped: bubblewrap cannot run here: " << why);
+  return false;
+}
+
+// What the tests of root's sandbox need: root, and bubblewrap.
+bool root_with_bwrap() {
+  if (::geteuid() == 0) return bwrap_works();
+  MESSAGE("skipped: needs root");
   return false;
 }
 
@@ -264,7 +276,12 @@ TEST_CASE("sandbox: system directories are read-only and /etc holds only selecte
                  "test -e /etc/resolv.conf || echo no-resolv; touch /usr/akbuild-x 2>/dev/null || echo usr-ro; "
                  "ls /build");
   REQUIRE(r);
-  CHECK(f.out == std::vector<std::string>{"passwd", "no-shadow", "no-resolv", "usr-ro", "home", "ws"});
+  // /build/script: the script of this very step.
+  CHECK(f.out == std::vector<std::string>{"passwd", "no-shadow", "no-resolv", "usr-ro", "home", "script", "ws"});
+
+  r = f.run("test -e /etc/ssl/certs && echo certs; test -e /etc/ssl/private || echo no-private-keys");
+  REQUIRE(r);
+  CHECK(f.out == std::vector<std::string>{"certs", "no-private-keys"});
 }
 
 TEST_CASE("sandbox: declared tool directories are visible read-only") {
@@ -301,4 +318,116 @@ TEST_CASE("run_sandboxed names a working directory missing from the input root")
     CHECK(r.error().message.find("nope") != std::string::npos);
     if (mode == SandboxMode::off) CHECK_FALSE(fs::exists(f.dir / "root" / "out"));  // its output link is gone
   }
+}
+
+TEST_CASE("sandbox as root: the step has no capability, runs as nobody, and cannot remount or bind") {
+  if (!root_with_bwrap()) return;
+  Fixture f;
+  fs::path escape = "/usr/local/akbuild-sandbox-escape";
+  fs::remove(escape);
+  auto r = f.run("id -u; grep CapEff /proc/self/status; "
+                 "mount -o remount,rw,bind /usr 2>/dev/null && echo usr-remounted; "
+                 "touch " + escape.string() + " 2>/dev/null && echo wrote-usr; "
+                 "mkdir -p /tmp/x && mount --bind / /tmp/x 2>/dev/null && echo bound-root; "
+                 "mount -o remount,rw,bind /build/ws 2>/dev/null && echo ws-remounted; "
+                 "echo changed > src/a.txt 2>/dev/null && echo wrote-source; "
+                 "echo made > out/r.txt");
+  REQUIRE(r);
+  CHECK(r->process.success());
+  CHECK(f.out == std::vector<std::string>{"65534", "CapEff:\t0000000000000000"});
+  CHECK_FALSE(fs::exists(escape));
+  CHECK(test::read(f.dir / "ws" / "src" / "a.txt") == "hello\n");  // the staged hard link's source
+  struct stat st{};
+  REQUIRE(::stat((f.dir / "outputs" / "out" / "r.txt").c_str(), &st) == 0);
+  CHECK(st.st_uid == ::geteuid());  // the step's files belong to the caller on the host
+  fs::remove(escape);
+}
+
+TEST_CASE("sandbox as root: a bwrap that cannot switch to an unprivileged uid is no sandbox") {
+  if (!root_with_bwrap()) return;
+  Fixture f;
+  // Stands in for a host where user namespaces are disabled (a sysctl a test must not change).
+  test::write(f.dir / "bwrap-no-userns",
+              "#!/bin/sh\ncase \"$*\" in *--unshare-user*) echo 'bwrap: setting up uid map: Permission denied' >&2; "
+              "exit 1;; esac\nexec bwrap \"$@\"\n",
+              true);
+  EnvGuard bwrap("AKBUILD_BWRAP", (f.dir / "bwrap-no-userns").string());
+  auto r = f.run("id -u");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::failed_precondition);
+  CHECK(r.error().message.find("uid map") != std::string::npos);
+  CHECK(f.out.empty());
+}
+
+namespace {
+
+// The command lines of every process on the host that contain `needle`.
+std::vector<std::string> cmdlines_containing(const std::string& needle) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos) found.push_back(e.path().filename().string() + ": " + cmdline);
+  }
+  return found;
+}
+
+} // namespace
+
+TEST_CASE("sandbox: a step's secret environment and script appear in no process's command line") {
+  Fixture f;
+  SUBCASE("bubblewrap") {
+    if (!bwrap_works()) return;
+  }
+  SUBCASE("plain process") { f.spec.mode = SandboxMode::off; }
+  fs::path ready = f.dir / "outputs" / "out" / "ready", go = f.dir / "outputs" / "out" / "go";
+  Result<SandboxResult> r = fail(ErrorCode::internal, "not run");
+  std::thread step([&] {
+    r = f.run(": s3cr3t-in-script; touch out/ready; while [ ! -e out/go ]; do sleep 0.05; done; "
+              "test \"$TOKEN\" = s3cr3t-in-env && echo env-seen",
+              {{"TOKEN", "s3cr3t-in-env"}});
+  });
+  // Waits for the step to be running (bounded, so a broken step fails instead of hanging).
+  for (int i = 0; i < 1200 && !fs::exists(ready); ++i) std::this_thread::sleep_for(50ms);
+  bool running = fs::exists(ready);
+  auto found = cmdlines_containing("s3cr3t-in");
+  test::write(go, "");
+  step.join();
+  CHECK(running);
+  CHECK(found == std::vector<std::string>{});
+  REQUIRE(r);
+  CHECK(r->process.success());
+  CHECK(f.out == std::vector<std::string>{"env-seen"});
+}
+
+TEST_CASE("sandbox: a step cannot have more processes at once than its pids limit") {
+  Fixture f;
+  SUBCASE("bubblewrap") {
+    if (!bwrap_works()) return;
+  }
+  SUBCASE("plain process") { f.spec.mode = SandboxMode::off; }
+  if (::geteuid() == 0 && !PidsCgroup::create(16)) {
+    MESSAGE("skipped: no pids cgroup can be made here, and RLIMIT_NPROC does not bind root");
+    return;
+  }
+  f.spec.max_pids = 16;
+  ProcessSpec p;
+  // Forks until refused; the children wait to be killed with the step.
+  p.argv = {"python3", "-c",
+            "import os, signal\nn = 0\nfor i in range(64):\n  try:\n    pid = os.fork()\n  except OSError:\n    break\n"
+            "  if pid == 0:\n    signal.pause()\n    os._exit(0)\n  n += 1\nprint(n, flush=True)\n"};
+  p.timeout = 60s;
+  auto r = run_sandboxed(f.spec, p, [&](const LogLine& l) {
+    (l.stream == LogLine::Stream::out ? f.out : f.err).push_back(l.text);
+  });
+  REQUIRE(r);
+  std::string all;
+  for (const auto& l : f.err) all += l + "\n";
+  INFO(all);
+  CHECK(r->process.success());
+  REQUIRE(f.out.size() == 1);
+  int forked = std::stoi(f.out[0]);
+  CHECK(forked > 0);
+  CHECK(forked < 16);
 }

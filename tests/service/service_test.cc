@@ -10,6 +10,7 @@
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "runner/service/client.hh"
 #include "runner/service/server.hh"
@@ -21,11 +22,18 @@ using namespace akbuild;
 
 namespace {
 
+// Options for a daemon on `dir`/run/executor.sock with its cache in `dir`/cache.
+service::ServerOptions socket_options(const test::TestDir& dir) {
+  service::ServerOptions options;
+  options.listen.path = dir / "run" / "executor.sock";
+  options.service.cache_dir = dir / "cache";
+  return options;
+}
+
 // A daemon serving `dir`/run/executor.sock with its cache in `dir`/cache.
 struct Daemon {
   explicit Daemon(const test::TestDir& dir, uint64_t max_bytes = 1u << 20) {
-    service::ServerOptions options;
-    options.listen.path = dir / "run" / "executor.sock";
+    auto options = socket_options(dir);
     options.service = {.cache_dir = dir / "cache", .jobs = 4, .version = "test", .max_message_bytes = max_bytes,
                        .path_env = "/usr/bin:/bin"};
     auto started = service::Server::start(options);
@@ -118,10 +126,7 @@ TEST_CASE("The socket is mode 0600 in a 0700 directory and a second daemon on it
   REQUIRE(::stat((dir / "run").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0700);
 
-  service::ServerOptions again;
-  again.listen.path = dir / "run" / "executor.sock";
-  again.service.cache_dir = dir / "cache";
-  auto second = service::Server::start(again);
+  auto second = service::Server::start(socket_options(dir));
   REQUIRE_FALSE(second);
   CHECK(second.error().code == ErrorCode::already_exists);
   CHECK(service::daemon_reachable(daemon.target).value_or(false));
@@ -346,6 +351,20 @@ TEST_CASE("Bad requests get clear statuses, write nothing to the cache, and the 
     CHECK(r.error().code == ErrorCode::resource_exhausted);
     CHECK(r.error().message.find("larger than max") != std::string::npos);
   }
+  SUBCASE("unknown sandbox mode") {
+    v1::PlanRequest plan;
+    plan.set_workspace((dir / "ws").string());
+    auto* step = plan.add_steps();
+    step->set_id("x");
+    step->set_kind("exec");
+    (*step->mutable_with())["run"] = "true";
+    plan.mutable_options()->set_sandbox(static_cast<v1::SandboxMode>(7));
+    grpc::ClientContext ctx;
+    v1::PlanResponse response;
+    auto status = stub->Plan(&ctx, plan, &response);
+    CHECK(status.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(status.error_message().find("sandbox") != std::string::npos);
+  }
   SUBCASE("workspace that is not a directory") {
     auto request = request_of(dir, {counting_step("x", dir / "m", "x")});
     request.workspace = dir / "missing";
@@ -383,9 +402,107 @@ TEST_CASE("Over TCP the token is required and checked") {
   CHECK(none.error_message().find("Bearer") != std::string::npos);
   CHECK(call("s3cret-token-valuX").error_code() == grpc::StatusCode::UNAUTHENTICATED);
 
+  // HashPath would tell any token holder what the daemon's user can read: unix socket only.
+  {
+    service::ExecutorTarget target{.address = (*server)->address(), .token = "s3cret-token-value", .tls_ca_pem = {}};
+    auto stub = v1::Executor::NewStub(service::connect(target));
+    grpc::ClientContext ctx;
+    v1::HashPathRequest request;
+    request.set_path(dir.path().string());
+    v1::HashPathResponse response;
+    auto status = stub->HashPath(&ctx, request, &response);
+    CHECK(status.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+    CHECK(status.error_message().find("unix socket") != std::string::npos);
+  }
+
   options.token.clear();
   options.listen.port = 0;
   auto tokenless = service::Server::start(options);
   REQUIRE_FALSE(tokenless);
   CHECK(tokenless.error().message.find("--token-file") != std::string::npos);
+}
+
+namespace {
+
+bool is_root() {
+  if (::geteuid() == 0) return true;
+  MESSAGE("skipped: needs root (to give files to another uid)");
+  return false;
+}
+
+void chown_tree(const std::filesystem::path& root, uid_t uid) {
+  REQUIRE(::lchown(root.c_str(), uid, uid) == 0);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+    REQUIRE(::lchown(e.path().c_str(), uid, uid) == 0);
+}
+
+} // namespace
+
+TEST_CASE("A socket dir or socket of another uid is refused by the daemon and by the client") {
+  if (!is_root()) return;
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "run");
+  REQUIRE(::chown((dir / "run").c_str(), 65534, 65534) == 0);  // as if another user made it first
+  auto refused = service::Server::start(socket_options(dir));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == ErrorCode::permission_denied);
+  CHECK(refused.error().message.find("uid 65534") != std::string::npos);
+  REQUIRE(::chown((dir / "run").c_str(), 0, 0) == 0);
+
+  Daemon daemon(dir);
+  REQUIRE(service::daemon_reachable(daemon.target).value_or(false));
+  SUBCASE("the dir") { REQUIRE(::chown((dir / "run").c_str(), 65534, 65534) == 0); }
+  SUBCASE("the socket") { REQUIRE(::chown((dir / "run" / "executor.sock").c_str(), 65534, 65534) == 0); }
+  CHECK_FALSE(service::daemon_reachable(daemon.target).value_or(true));
+}
+
+TEST_CASE("The client refuses a daemon that runs as another uid, however its socket got here") {
+  if (!is_root() || !test::have_program("setpriv")) return;
+  test::TestDir dir;
+  std::filesystem::create_directories(dir / "theirs" / "run");
+  std::filesystem::create_directories(dir / "mine");
+  REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  chown_tree(dir / "theirs", 65534);
+  // Another user's daemon; its socket is then moved into a dir of ours and given to us.
+  std::string serve = "HOME=" + (dir / "theirs").string() + " AKBUILD_CACHE_DIR=" + (dir / "theirs" / "cache").string() +
+                      " exec setpriv --reuid 65534 --regid 65534 --clear-groups " + test::akbuild_bin().string() +
+                      " serve --listen unix:" + (dir / "theirs" / "run" / "executor.sock").string();
+  auto started = test::sh("(" + serve + ") >/dev/null 2>&1 & echo $! > " + (dir / "pid").string() +
+                          "; for i in $(seq 1 200); do [ -S " + (dir / "theirs" / "run" / "executor.sock").string() +
+                          " ] && exit 0; sleep 0.05; done; exit 1");
+  REQUIRE(started.exit_code == 0);
+  std::filesystem::rename(dir / "theirs" / "run" / "executor.sock", dir / "mine" / "executor.sock");
+  REQUIRE(::chown((dir / "mine" / "executor.sock").c_str(), 0, 0) == 0);
+  REQUIRE(::chmod((dir / "mine").c_str(), 0700) == 0);
+  service::ExecutorTarget target;
+  target.address.path = dir / "mine" / "executor.sock";
+  bool reachable = service::daemon_reachable(target).value_or(true);
+  test::sh("kill $(cat " + (dir / "pid").string() + ")");
+  CHECK_FALSE(reachable);
+}
+
+TEST_CASE("The daemon serves only clients of its own uid, even through a socket others may open") {
+  if (!is_root() || !test::have_program("setpriv")) return;
+  test::TestDir dir;
+  Daemon daemon(dir);
+  // Widened modes (a careless chmod): only the peer check stands between nobody and the daemon.
+  REQUIRE(::chmod(dir.path().c_str(), 0711) == 0);
+  REQUIRE(::chmod((dir / "run").c_str(), 0711) == 0);
+  REQUIRE(::chmod((dir / "run" / "executor.sock").c_str(), 0666) == 0);
+  // An HTTP/2 client preface; a gRPC server answers with its SETTINGS, a refusal is EOF.
+  std::string probe =
+      "import socket,sys\n"
+      "s=socket.socket(socket.AF_UNIX); s.settimeout(30); s.connect(sys.argv[1])\n"
+      "try:\n"
+      "  s.sendall(b'PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n' + bytes([0,0,0,4,0,0,0,0,0]))\n"
+      "  print('served' if s.recv(64) else 'refused')\n"
+      "except (BrokenPipeError, ConnectionResetError):\n  print('refused')\n";
+  test::write(dir / "probe.py", probe);
+  REQUIRE(::chmod((dir / "probe.py").c_str(), 0644) == 0);
+  auto as_root = test::run({"/usr/bin/python3", (dir / "probe.py").string(), (dir / "run" / "executor.sock").string()});
+  CHECK(as_root.out == "served\n");
+  auto as_nobody = test::run({"setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3",
+                              (dir / "probe.py").string(), (dir / "run" / "executor.sock").string()});
+  INFO(as_nobody.err);
+  CHECK(as_nobody.out == "refused\n");
 }

@@ -397,3 +397,45 @@ jobs:
   CHECK(r.out.find("timeout-minutes: must be a number of minutes above 0, at most 525600") != std::string::npos);
   CHECK(r.out.find("] unbounded") == std::string::npos);
 }
+
+TEST_CASE("act applies timeout-minutes to akbuild steps too") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: slow
+        uses: akbuild/step@v1
+        timeout-minutes: 0.02
+        continue-on-error: true
+        with:
+          kind: exec
+          run: sleep 60; echo done > out.txt
+          outputs: out.txt
+      - run: echo "after ${{ steps.slow.outcome }}"
+)");
+  auto r = act(dir, {});
+  INFO(r.out, r.err);
+  CHECK(r.out.find("timed out after 1.2s") != std::string::npos);
+  CHECK(r.out.find("] after failure") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/out.txt"));
+}
+
+TEST_CASE("act keeps a run step's script, secrets and all, off the disk") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"yml(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: |
+          test "${{ secrets.TOKEN }}" = "$(printf 'tok%s' en-value)" && echo token-seen
+          grep -rl "tok""en-value" "$RUNNER_TEMP" || echo no-copy-in-runner-temp
+)yml");
+  auto r = act(dir, {"--secret", "TOKEN=token-value"});
+  INFO(r.out, r.err);
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("token-seen") != std::string::npos);
+  CHECK(r.out.find("no-copy-in-runner-temp") != std::string::npos);
+}
