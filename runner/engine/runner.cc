@@ -5,7 +5,6 @@
 #include <set>
 #include <sstream>
 
-
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/tree.hh"
@@ -16,6 +15,7 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/materialize.hh"
+#include "runner/engine/secret_lines.hh"
 #include "runner/exec/sandbox.hh"
 
 namespace akbuild::engine {
@@ -144,6 +144,12 @@ public:
     spec.env.try_emplace("PATH", sandbox_path(m_keyed.tools));
     spec.timeout = std::chrono::seconds(m_step.plan.timeout_seconds);
     auto on_line = [this](const exec::LogLine& l) {
+      // A command may register a value to mask, as on GitHub's runner; the command line itself
+      // holds the value and is not logged.
+      if (auto value = parse_add_mask(l.text)) {
+        add_secret(std::move(*value));
+        return;
+      }
       auto text = mask_secrets(l.text);
       {
         std::lock_guard lock(m_mutex);
@@ -315,7 +321,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     a.set_nar_hash(sri);
     miss.values["nar-hash"] = sri;
     if (updating_pin(env, step)) {
-      manifest = fetch_manifest(step, env.platform, sri);
+      manifest = AK_TRY(key_secret_lines(fetch_manifest(step, env.platform, sri), env.cache.root()));
       key = Manifest::key_of(manifest);
     } else if (sri != step.pin) {
       std::string msg = "step '" + id + "': hash mismatch in fetch output:\n  specified: " + step.pin +
