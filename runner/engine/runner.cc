@@ -2,8 +2,11 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+
+#include <fcntl.h>
 
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
@@ -59,11 +62,14 @@ void log(RunEnv& env, const std::string& id, const std::string& line) {
 
 class StepRunContext final : public steps::RunContext {
 public:
+  // The command's stdout and stderr go to `out_log` and `err_log` (created here), not memory: a
+  // step may print gigabytes.
   StepRunContext(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
                  std::vector<const v1::ActionResult*> dep_results, fs::path input_root, fs::path output_root,
-                 bool network)
+                 bool network, UniqueFd out_log, UniqueFd err_log)
       : m_env(env), m_step(step), m_keyed(keyed), m_dep_results(std::move(dep_results)),
-        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network) {}
+        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network),
+        m_out_log(std::move(out_log)), m_err_log(std::move(err_log)) {}
 
   const std::string& step_id() const override { return m_step.request.id; }
   const fs::path& input_root() const override { return m_input_root; }
@@ -153,7 +159,10 @@ public:
       auto text = mask_secrets(l.text);
       {
         std::lock_guard lock(m_mutex);
-        (l.stream == exec::LogLine::Stream::out ? m_stdout : m_stderr) += text + "\n";
+        int fd = (l.stream == exec::LogLine::Stream::out ? m_out_log : m_err_log).get();
+        if (!m_log_error) {
+          if (auto w = write_all(fd, as_bytes(text + "\n")); !w) m_log_error = w.error();
+        }
       }
       Event e;
       e.type = Event::Type::log;
@@ -176,8 +185,8 @@ public:
     return r->process;
   }
 
-  std::string take_stdout() { std::lock_guard l(m_mutex); return std::move(m_stdout); }
-  std::string take_stderr() { std::lock_guard l(m_mutex); return std::move(m_stderr); }
+  // The first error writing the logs, if any.
+  std::optional<Error> log_error() { std::lock_guard l(m_mutex); return m_log_error; }
   int exit_code() const { return m_exit_code; }
 
 private:
@@ -188,7 +197,8 @@ private:
   fs::path m_input_root, m_output_root;
   bool m_network;
   std::mutex m_mutex;
-  std::string m_stdout, m_stderr;
+  UniqueFd m_out_log, m_err_log;
+  std::optional<Error> m_log_error;
   int m_exit_code = 0;
 };
 
@@ -290,7 +300,10 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   emit(env, Event::Type::started, id, {}, {{"key", keyed.key}});
   bool network = step.plan.fetch && (!step.pin.empty() || updating_pin(env, step));
-  StepRunContext ctx(env, step, keyed, dep_results, in, out, network);
+  fs::path out_log = tmp.path() / "stdout", err_log = tmp.path() / "stderr";
+  StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
+                     AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
+                     AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 
@@ -339,8 +352,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
       return fail(ErrorCode::failed_precondition, msg);
     }
   }
-  auto out_blob = AK_TRY(env.cache.blobs().put(ctx.take_stdout()));
-  auto err_blob = AK_TRY(env.cache.blobs().put(ctx.take_stderr()));
+  if (auto e = ctx.log_error()) return fail(e->context("step '" + id + "': writing its log"));
+  auto out_blob = AK_TRY(env.cache.blobs().put_file(out_log));
+  auto err_blob = AK_TRY(env.cache.blobs().put_file(err_log));
   a.set_key(key);
   a.set_exit_code(ctx.exit_code());
   a.set_stdout_digest(out_blob.hex());

@@ -11,6 +11,7 @@
 #include <grpcpp/security/credentials.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/secrets.hh"
 #include "runner/service/auth.hh"
 #include "runner/service/convert.hh"
 #include "runner/service/status.hh"
@@ -41,6 +42,7 @@ v1::ExecuteOptions to_options(const DaemonRequest& request) {
   out.set_jobs(request.jobs);
   out.set_sandbox(to_proto(request.sandbox));
   out.set_explain(request.explain);
+  for (auto& secret : secret_values()) out.add_secrets(std::move(secret));
   return out;
 }
 

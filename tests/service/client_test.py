@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import grpc
@@ -340,6 +341,99 @@ class ExecutorOverTls(unittest.TestCase):
                 plain.close()
                 channel.close()
             finally:
+                self.assertEqual(daemon.stop(), 0)
+
+
+def files_holding(root, needle):
+    """The files under root whose bytes hold needle."""
+    found = []
+    for parent, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(parent, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    if needle.encode() in f.read():
+                        found.append(path)
+    return found
+
+
+def peak_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM for pid %d" % pid)
+
+
+# What the chatty step prints (1 GiB; smaller when debugging).
+LOG_BYTES = int(os.environ.get("AKBUILD_TEST_LOG_BYTES", 1 << 30))
+
+
+class FlowControlAndSecrets(unittest.TestCase):
+    def test_a_client_that_does_not_read_keeps_the_daemon_bounded_and_still_gets_the_result(self):
+        with tempfile.TemporaryDirectory(prefix="akbuild-svc-") as tmp:
+            daemon = Daemon(tmp, "unix:" + os.path.join(tmp, "run", "executor.sock"))
+            channel = grpc.insecure_channel(daemon.target())
+            try:
+                execute = channel.unary_stream("/akbuild.v1.Executor/Execute",
+                                               request_serializer=ex.ExecuteRequest.SerializeToString,
+                                               response_deserializer=ex.ExecuteEvent.FromString)
+                printed = os.path.join(tmp, "printed")
+                # 1 GiB of log in 16 KiB lines; a mark outside the workspace (no sandbox) when it ends.
+                script = ("trap 'touch %s' EXIT; line=$(head -c 16383 /dev/zero | tr '\\0' x); "
+                          "(yes \"$line\" || :) | head -c %d" % (printed, LOG_BYTES))
+                stream = execute(exec_request(ex.ExecuteRequest, os.path.join(tmp, "ws"), "chatty", script))
+                self.assertEqual(next(stream).WhichOneof("event"), "accepted")
+                # Not reading while the step prints: the daemon's writes wait for this client.
+                while not os.path.exists(printed):
+                    self.assertIsNone(daemon.proc.poll())
+                    time.sleep(0.2)
+                peak_mib = peak_rss_kib(daemon.proc.pid) / 1024
+                print("daemon peak RSS: %d MiB for %d bytes of log" % (peak_mib, LOG_BYTES), file=sys.stderr)
+                events = list(stream)
+                self.assertLess(peak_mib, 200, "the daemon grew to %d MiB for one client" % peak_mib)
+                self.assertEqual(events[-1].WhichOneof("event"), "result")
+                self.assertTrue(events[-1].result.success)
+                notices = [e.log.text for e in events if e.WhichOneof("event") == "log"
+                           and e.log.stream == ex.LOG_STREAM_AKBUILD and "log lines not sent" in e.log.text]
+                self.assertTrue(notices, "no notice of dropped log lines")
+            finally:
+                channel.close()
+                self.assertEqual(daemon.stop(), 0)
+
+    def test_secrets_sent_with_a_request_are_masked_and_not_stored(self):
+        with tempfile.TemporaryDirectory(prefix="akbuild-svc-") as tmp:
+            daemon = Daemon(tmp, "unix:" + os.path.join(tmp, "run", "executor.sock"))
+            channel = grpc.insecure_channel(daemon.target())
+            try:
+                execute = channel.unary_stream("/akbuild.v1.Executor/Execute",
+                                               request_serializer=ex.ExecuteRequest.SerializeToString,
+                                               response_deserializer=ex.ExecuteEvent.FromString)
+                secret = 'svc "sec\\ret" \u00e9-1'
+                req = exec_request(ex.ExecuteRequest, os.path.join(tmp, "ws"), "sec",
+                                   'echo "token $TOKEN"; mkdir -p out; echo ok > out/ok', "out/")
+                req.steps[0].__getattribute__("with")["env"] = "TOKEN=" + secret
+                req.options.secrets.append(secret)
+                events = list(execute(req))
+                self.assertTrue(events[-1].result.success)
+                logs = [e.log.text for e in events if e.WhichOneof("event") == "log"]
+                self.assertIn("token ***", logs)
+                self.assertNotIn(secret, str(events))
+                self.assertEqual(files_holding(os.path.join(tmp, "cache"), secret), [])
+                # `akbuild step` through the daemon sends its AKBUILD_MASK values along.
+                cli_secret = "cli-secret-4242"
+                env = dict(os.environ, AKBUILD_EXECUTOR=daemon.address, AKBUILD_MASK=cli_secret,
+                           AKBUILD_CACHE_DIR=os.path.join(tmp, "client-cache"), HOME=tmp)
+                r = subprocess.run([AKBUILD, "step", "exec", "--id", "cli", "-C", os.path.join(tmp, "ws"),
+                                    "--sandbox", "off", "--with", "env=TOKEN=" + cli_secret, "--with",
+                                    "run=echo \"cli $TOKEN\"; mkdir -p o2; echo > o2/x", "--with", "outputs=o2/"],
+                                   env=env, capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn("cli ***", r.stdout)
+                self.assertNotIn(cli_secret, r.stdout + r.stderr)
+                self.assertEqual(files_holding(os.path.join(tmp, "cache"), cli_secret), [])
+            finally:
+                channel.close()
                 self.assertEqual(daemon.stop(), 0)
 
 
