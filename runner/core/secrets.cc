@@ -29,33 +29,6 @@ Registry& registry() {
   return r;
 }
 
-// The text between the quotes of a JSON string holding `value` (RFC 8259 section 7, as
-// nlohmann::json and most encoders write it: UTF-8 kept, control characters escaped).
-std::string json_escaped(std::string_view value) {
-  static constexpr char k_hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : value) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        out += "\\u00";
-        out += k_hex[c >> 4];
-        out += k_hex[c & 15];
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  return out;
-}
-
 // Percent-encoding of every byte but RFC 3986's unreserved characters (.NET's EscapeDataString).
 std::string url_escaped(std::string_view value) {
   static constexpr char k_hex[] = "0123456789ABCDEF";
