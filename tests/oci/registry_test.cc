@@ -100,6 +100,13 @@ ImageResult build_image(const test::TestDir& dir, const fs::path& layout) {
   return *r;
 }
 
+// A two-layer image of one-byte files in the layout dir/image.
+void small_image(const test::TestDir& dir) {
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  build_image(dir, dir / "image");
+}
+
 PushReport push(const test::TestDir& dir, const fs::path& layout, const std::string& ref, PushOptions options = {}) {
   if (options.cache_dir.empty()) options.cache_dir = dir / "cache";
   auto r = push_layout(layout, "v1", *Reference::parse(ref), options);
@@ -176,9 +183,7 @@ TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and t
     return;
   }
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   // bcrypt from libxcrypt through Python's crypt module (htpasswd is not installed); the lowest cost
   // (2^4 rounds) keeps the registry quick, since it checks the password on every request.
   auto hash = test::run({"/usr/bin/python3", "-W", "ignore", "-c",
@@ -213,9 +218,7 @@ TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and t
 
 TEST_CASE("push errors name the registry and the fault") {
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   PushOptions quick;
   quick.max_attempts = 2;
   quick.backoff = std::chrono::milliseconds(10);
@@ -285,9 +288,7 @@ TEST_CASE("a bearer challenge is answered with a token from the realm, fetched w
     return;
   }
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   // docker-registry's token auth needs a separate token server with certificates; this test
   // double plays both: /token checks basic credentials and the scope, /v2/ wants the token.
   int port = free_port();
@@ -339,9 +340,7 @@ TEST_CASE("credentials go only to the origin that challenged, not to an upload L
     return;
   }
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   // docker-registry cannot be made to name another origin in its upload Location: this test
   // double is a registry that wants basic credentials and sends uploads to a second port, which
   // records the Authorization header of every request it gets.
