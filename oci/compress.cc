@@ -1,5 +1,6 @@
 #include "oci/compress.hh"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -194,7 +195,10 @@ std::string_view layer_media_type(Compression c) {
 }
 
 Result<std::unique_ptr<Compressor>> make_compressor(Compression c, Sink& out, unsigned threads) {
-  unsigned n = thread_count(threads);
+  if (threads > k_max_compression_threads)
+    return fail(ErrorCode::invalid_argument, "compression threads: " + std::to_string(threads) + " is more than " +
+                                                 std::to_string(k_max_compression_threads));
+  unsigned n = std::min(thread_count(threads), k_max_compression_threads);
   if (c == Compression::gzip) return std::make_unique<GzipCompressor>(out, n);
   ZSTD_CCtx* ctx = ZSTD_createCCtx();
   if (!ctx) return fail(ErrorCode::resource_exhausted, "zstd: cannot allocate a compressor");

@@ -33,7 +33,11 @@ public:
   virtual Result<> finish() = 0;
 };
 
-// A compressor writing into `out` (which must outlive it). `threads` 0 = hardware threads.
+// The most compression threads a caller may ask for (zstd's own limit on 64-bit).
+inline constexpr unsigned k_max_compression_threads = 256;
+
+// A compressor writing into `out` (which must outlive it). `threads` 0 = hardware threads;
+// invalid_argument above k_max_compression_threads.
 Result<std::unique_ptr<Compressor>> make_compressor(Compression c, Sink& out, unsigned threads = 0);
 
 } // namespace akbuild::oci

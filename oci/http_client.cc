@@ -50,6 +50,10 @@ Result<Url> Url::parse(std::string_view text) {
   }
   if (url.host.empty()) return fail(ErrorCode::invalid_argument, "URL '" + std::string(text) + "': no host");
   if (url.port.empty()) url.port = url.scheme == "https" ? "443" : "80";
+  bool digits = url.port.size() <= 5 && url.port.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits || std::stoul(url.port) == 0 || std::stoul(url.port) > 65535)
+    return fail(ErrorCode::invalid_argument, "URL '" + std::string(text) + "': port " + url.port +
+                                                 " is not between 1 and 65535");
   return url;
 }
 
@@ -89,13 +93,15 @@ net::awaitable<void> exchange(Stream& stream, beast::tcp_stream& lowest, http::r
 }
 
 net::awaitable<void> perform(const Url& url, http::request<http::string_body>& req, std::chrono::seconds timeout,
-                             HttpResponse& out) {
+                             std::chrono::seconds connect_timeout, bool& connected, HttpResponse& out) {
   auto ex = co_await net::this_coro::executor;
   tcp::resolver resolver(ex);
   beast::tcp_stream tcp_stream(ex);
-  tcp_stream.expires_after(timeout);
   auto endpoints = co_await resolver.async_resolve(url.host, url.port, net::use_awaitable);
+  tcp_stream.expires_after(connect_timeout);
   co_await tcp_stream.async_connect(endpoints, net::use_awaitable);
+  connected = true;
+  tcp_stream.expires_after(timeout);
   if (url.scheme == "http") {
     co_await exchange(tcp_stream, tcp_stream, req, timeout, out);
     co_return;
@@ -131,13 +137,18 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) const {
   net::io_context ioc;
   HttpResponse response;
   std::exception_ptr failure;
-  net::co_spawn(ioc, perform(url, req, m_timeout, response), [&](std::exception_ptr e) { failure = e; });
+  bool connected = false;
+  net::co_spawn(ioc, perform(url, req, m_timeout, m_connect_timeout, connected, response),
+                [&](std::exception_ptr e) { failure = e; });
   ioc.run();
   if (!failure) return response;
   std::string where = request.method + " " + url.origin() + url.target.substr(0, url.target.find('?'));
   try {
     std::rethrow_exception(failure);
   } catch (const boost::system::system_error& e) {
+    if (e.code() == beast::error::timeout && !connected)
+      return fail(ErrorCode::deadline_exceeded,
+                  where + ": no connection within " + std::to_string(m_connect_timeout.count()) + " s");
     if (e.code() == beast::error::timeout)
       return fail(ErrorCode::deadline_exceeded, where + ": no answer within " + std::to_string(m_timeout.count()) + " s");
     return fail(ErrorCode::unavailable, where + ": " + e.code().message());

@@ -20,7 +20,7 @@ struct Url {
   std::string port;    // always set (80/443 by default)
   std::string target;  // path and query, "/" at least
 
-  // invalid_argument if not an absolute http(s) URL.
+  // invalid_argument if not an absolute http(s) URL with a port (if any) in 1..65535.
   static Result<Url> parse(std::string_view text);
   std::string origin() const;  // "scheme://host:port"
 };
@@ -43,14 +43,18 @@ struct HttpResponse {
 
 class HttpClient {
 public:
-  explicit HttpClient(std::chrono::seconds timeout = std::chrono::seconds(60)) : m_timeout(timeout) {}
+  // `timeout` bounds each read and write; `connect_timeout` the TCP connect (a host that drops
+  // SYNs should fail fast, while a slow registry may take its time to answer).
+  explicit HttpClient(std::chrono::seconds timeout = std::chrono::seconds(60),
+                      std::chrono::seconds connect_timeout = std::chrono::seconds(10))
+      : m_timeout(timeout), m_connect_timeout(connect_timeout) {}
   // Sends the request and reads the whole response (no body for HEAD). unavailable when the host
   // cannot be resolved or reached or TLS fails, deadline_exceeded on a timeout; HTTP error
   // statuses are responses, not errors.
   Result<HttpResponse> send(const HttpRequest& request) const;
 
 private:
-  std::chrono::seconds m_timeout;
+  std::chrono::seconds m_timeout, m_connect_timeout;
 };
 
 } // namespace akbuild::oci

@@ -96,6 +96,8 @@ Result<Reference> Reference::parse(std::string_view text) {
     ref.registry = std::string(first);
     rest = rest.substr(slash + 1);
     if (!valid_registry(ref.registry)) return fail(bad(text, "registry '" + ref.registry + "' is not HOST[:PORT]"));
+    if (auto port = split_host_port(ref.registry).second; !port.empty() && (std::stoul(port) == 0 || std::stoul(port) > 65535))
+      return fail(bad(text, "port " + port + " is not between 1 and 65535"));
   } else {
     ref.registry = "docker.io";
   }

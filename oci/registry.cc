@@ -156,11 +156,17 @@ std::optional<Credentials> find_credentials(std::string_view registry, const fs:
 }
 
 RegistryClient::RegistryClient(Reference ref, PushOptions options)
-    : m_ref(std::move(ref)), m_options(std::move(options)), m_http(m_options.timeout) {
+    : m_ref(std::move(ref)), m_options(std::move(options)), m_http(m_options.timeout, m_options.connect_timeout) {
   bool plain = m_ref.is_loopback() || m_options.insecure;
   m_base = std::string(plain ? "http" : "https") + "://" + m_ref.api_host();
+  m_origin = origin_of(m_base);
   m_credentials = m_options.credentials ? m_options.credentials : find_credentials(m_ref.registry);
   if (m_credentials) add_secret(m_credentials->password);
+}
+
+std::string RegistryClient::origin_of(const std::string& url) {
+  auto parsed = Url::parse(url);
+  return parsed ? parsed->origin() : std::string();
 }
 
 std::string RegistryClient::url(const std::string& path_or_url) const {
@@ -207,7 +213,8 @@ Result<HttpResponse> RegistryClient::request(const std::string& method, const st
   auto delay = m_options.backoff;
   for (int attempt = 1;; ++attempt) {
     HttpRequest req{method, url(path_or_url), headers, body};
-    if (!m_authorization.empty()) req.headers.emplace_back("Authorization", m_authorization);
+    bool own_origin = origin_of(req.url) == m_origin;
+    if (!m_authorization.empty() && own_origin) req.headers.emplace_back("Authorization", m_authorization);
     auto r = m_http.send(req);
     bool retry = false;
     if (!r) {
@@ -217,6 +224,9 @@ Result<HttpResponse> RegistryClient::request(const std::string& method, const st
                                                 " (" + std::to_string(attempt) + " attempts)");
       retry = true;
     } else if (r->status == 401) {
+      if (!own_origin)
+        return fail(ErrorCode::permission_denied, what + ": " + origin_of(req.url) +
+                                                      " asks for credentials, which are sent only to " + m_origin);
       AK_TRY_VOID(authenticate(*r, what));
       --attempt;
       continue;

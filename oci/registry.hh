@@ -7,7 +7,10 @@
 //   PUT  /v2/<name>/manifests/<tag>
 // Auth: anonymous; Basic; Bearer via the WWW-Authenticate realm/service/scope token flow
 // (Docker token spec), with credentials from AKBUILD_REGISTRY_USER / AKBUILD_REGISTRY_PASSWORD
-// or ~/.docker/config.json "auths" (credential helpers are not supported). HTTPS always, except
+// or ~/.docker/config.json "auths" (credential helpers are not supported). The Authorization
+// header goes only to the registry's own origin, as containerd does: an upload Location on
+// another origin (a storage backend, or a hostile redirect) gets no credentials, and one that
+// asks for them is an error. HTTPS always, except
 // for loopback registries or with `insecure`. 429 and 5xx are retried with exponential backoff.
 //
 // Usage: auto report = AK_TRY(push_layout("out/image", "demo:1", AK_TRY(Reference::parse(...)), {}));
@@ -41,7 +44,8 @@ struct PushOptions {
   std::filesystem::path pushed_dir;            // remembers which repository holds a blob (mounts);
                                                // the cache dir's pushed area; empty: nothing kept
   std::optional<Credentials> credentials;      // else find_credentials()
-  std::chrono::seconds timeout{60};
+  std::chrono::seconds timeout{60};            // each read and write
+  std::chrono::seconds connect_timeout{10};    // each TCP connect
 };
 
 struct PushReport {
@@ -67,12 +71,15 @@ private:
                                std::vector<std::pair<std::string, std::string>> headers, std::string body,
                                const std::string& what);
   Result<> authenticate(const HttpResponse& challenge, const std::string& what);
+  // "scheme://host:port" of an absolute URL; "" if it does not parse.
+  static std::string origin_of(const std::string& url);
   std::string url(const std::string& path_or_url) const;
 
   Reference m_ref;
   PushOptions m_options;
   HttpClient m_http;
   std::string m_base;                 // "http(s)://host:port"
+  std::string m_origin;               // m_base as Url::origin() spells it
   std::string m_authorization;        // current Authorization header value
   std::optional<Credentials> m_credentials;
   bool m_tried_basic = false, m_tried_bearer = false;

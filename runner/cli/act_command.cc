@@ -4,7 +4,9 @@
 #include <iostream>
 
 #include "runner/cli/commands.hh"
+#include "runner/core/fs.hh"
 #include "runner/workflow/act.hh"
+#include "runner/workflow/dotenv.hh"
 
 namespace akbuild::cli {
 
@@ -14,6 +16,7 @@ struct ActArgs {
   workflow::ActOptions options;
   std::string workspace;
   std::vector<std::string> inputs, vars, secrets, env, matrix;
+  std::string secret_file;
 };
 
 Result<int> run(ActArgs& a, const GlobalOptions& global) {
@@ -22,7 +25,13 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
                                                               : std::filesystem::path(a.workspace)).lexically_normal();
   o.inputs = AK_TRY(parse_pairs(a.inputs, '=', "--input"));
   o.vars = AK_TRY(parse_pairs(a.vars, '=', "--var"));
-  o.secrets = AK_TRY(parse_pairs(a.secrets, '=', "--secret"));
+  // As act: the file's secrets first, then --secret ones over them.
+  if (!a.secret_file.empty()) {
+    auto text = read_file(a.secret_file);
+    if (!text) return fail(ErrorCode::invalid_argument, "--secret-file: " + text.error().message);
+    o.secrets = AK_TRY(workflow::parse_dotenv(*text, a.secret_file));
+  }
+  for (auto& [k, v] : AK_TRY(parse_pairs(a.secrets, '=', "--secret"))) o.secrets[k] = std::move(v);
   o.env = AK_TRY(parse_pairs(a.env, '=', "--env"));
   o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
   o.cache_dir = resolve_cache_dir(global);
@@ -44,6 +53,8 @@ void add_act_command(CLI::App& app, GlobalOptions& options) {
   cmd->add_option("--input", a->inputs, "workflow input K=V")->allow_extra_args(false);
   cmd->add_option("--var", a->vars, "variable K=V (vars context)")->allow_extra_args(false);
   cmd->add_option("-s,--secret", a->secrets, "secret K=V (masked in all output)")->allow_extra_args(false);
+  cmd->add_option("--secret-file", a->secret_file,
+                  "secrets from a dotenv file (KEY=VALUE lines, quotes as act reads them); keeps them out of argv");
   cmd->add_option("--env", a->env, "environment variable K=V")->allow_extra_args(false);
   cmd->add_option("--matrix", a->matrix, "run only matrix combinations with K:V")->allow_extra_args(false);
   cmd->add_flag("--explain", a->options.explain, "with -n: say why each cache miss misses");

@@ -1,9 +1,11 @@
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "runner/cli/commands.hh"
 #include "runner/core/log.hh"
 #include "runner/core/memory.hh"
+#include "runner/core/secrets.hh"
 
 int main(int argc, char** argv) {
   using namespace akbuild;
@@ -25,6 +27,18 @@ int main(int argc, char** argv) {
   cli::add_nix_command(app, options);
   cli::add_pin_command(app, options);
   cli::add_cache_command(app, options);
+
+  // Values to mask, one per line (the akbuild/step action's `mask` input): from the environment,
+  // so they stay out of argv, and removed from it so that no child process inherits them.
+  if (const char* mask = std::getenv("AKBUILD_MASK")) {
+    std::string_view rest(mask);
+    while (!rest.empty()) {
+      auto nl = rest.find('\n');
+      add_secret(std::string(rest.substr(0, nl)));
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    }
+    ::unsetenv("AKBUILD_MASK");
+  }
 
   try {
     app.parse(argc, argv);

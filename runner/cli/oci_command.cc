@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oci/compress.hh"
 #include "oci/layer.hh"
 #include "oci/registry.hh"
 #include "runner/cas/cache_dir.hh"
@@ -84,7 +85,8 @@ void add_oci_command(CLI::App& app, GlobalOptions& options) {
   layer->add_option("--out", layer_options->out, "blob file to write")->required();
   layer->add_option("--to", layer_options->destination, "destination in the image (default /)");
   layer->add_option("--compression", layer_options->compression, "gzip (default) or zstd");
-  layer->add_option("--threads", layer_options->threads, "compression threads (default: all cores)");
+  layer->add_option("--threads", layer_options->threads, "compression threads (default: all cores)")
+      ->check(CLI::Range(0u, oci::k_max_compression_threads));
   layer->add_flag("--no-cache", layer_options->no_cache, "always tar and compress");
   layer->add_option("--content-id", layer_options->content_id,
                     "identifies the source's content (e.g. the tree digest of the step output it is), "

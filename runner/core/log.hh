@@ -8,18 +8,14 @@
 
 #include <fmt/core.h>
 
+#include "runner/core/secrets.hh"
+
 namespace akbuild {
 
 enum class LogLevel { debug, info, warning, error };
 
 void set_log_level(LogLevel level);
 LogLevel log_level();
-
-// Registers a value that must never appear in output (secrets from workflows, tokens).
-// Values shorter than 4 bytes are not masked: they would blank ordinary text.
-void add_secret(std::string value);
-// `text` with every registered secret replaced by "***".
-std::string mask_secrets(std::string_view text);
 
 void log_line(LogLevel level, std::string_view message);
 

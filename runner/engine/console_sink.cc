@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "runner/core/secrets.hh"
+
 namespace akbuild::engine {
 
 namespace {
@@ -64,14 +66,19 @@ void ConsoleSink::print(const std::string& line) {
     std::fflush(stderr);
     m_progress_shown = false;
   }
-  std::fputs((line + "\n").c_str(), stdout);
+  std::fputs((mask_secrets(line) + "\n").c_str(), stdout);
   std::fflush(stdout);
 }
 
 void ConsoleSink::on_event(const Event& e) {
   std::lock_guard lock(m_mutex);
   if (m_mode == Mode::json) {
-    std::fputs((to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), stdout);
+    // Masked before encoding, where a secret holding '"' or '\\' is as registered, and after.
+    Event masked = e;
+    masked.text = mask_secrets(e.text);
+    for (auto& [k, v] : masked.values) v = mask_secrets(v);
+    auto text = to_json(masked).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::fputs((mask_secrets(text) + "\n").c_str(), stdout);
     std::fflush(stdout);
     return;
   }

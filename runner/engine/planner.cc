@@ -12,6 +12,7 @@
 #include "runner/core/memory.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/pins.hh"
+#include "runner/engine/secret_lines.hh"
 #include "steps/params.hh"
 #include "steps/registry.hh"
 
@@ -152,6 +153,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   k.inputs = std::move(*inputs);
   if (step.plan.fetch) {
     k.manifest = fetch_manifest(step, platform, step.pin.empty() ? "none" : step.pin);
+    k.manifest = AK_TRY(key_secret_lines(k.manifest, cache.root()));
     k.key = Manifest::key_of(k.manifest);
     AK_TRY_VOID(flush_done());
     // A fetch step still reads its declared inputs (staged like any other step's).
@@ -181,7 +183,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
           (t.node_modules_digest.empty() ? "" : " (node_modules: " + t.node_modules_digest + ")"));
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);
-  k.manifest = m.text();
+  k.manifest = AK_TRY(key_secret_lines(m.text(), cache.root()));
   k.key = Manifest::key_of(k.manifest);
   AK_TRY_VOID(flush_done());
   return k;

@@ -2,9 +2,11 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
 
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
@@ -16,6 +18,7 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/materialize.hh"
+#include "runner/engine/secret_lines.hh"
 #include "runner/exec/sandbox.hh"
 
 namespace akbuild::engine {
@@ -59,13 +62,16 @@ void log(RunEnv& env, const std::string& id, const std::string& line) {
 
 class StepRunContext final : public steps::RunContext {
 public:
+  // The command's stdout and stderr go to `out_log` and `err_log` (created here), not memory: a
+  // step may print gigabytes.
   StepRunContext(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
                  std::vector<const v1::ActionResult*> dep_results, fs::path input_root, fs::path output_root,
-                 bool network)
+                 bool network, UniqueFd out_log, UniqueFd err_log)
       : m_env(env), m_step(step), m_keyed(keyed), m_dep_results(std::move(dep_results)),
         m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network),
         m_deadline(Clock::now() + (step.request.timeout.count() > 0 ? step.request.timeout
-                                                                    : std::chrono::milliseconds(k_default_step_timeout))) {}
+                                                                    : std::chrono::milliseconds(k_default_step_timeout))),
+        m_out_log(std::move(out_log)), m_err_log(std::move(err_log)) {}
 
   const std::string& step_id() const override { return m_step.request.id; }
   const fs::path& input_root() const override { return m_input_root; }
@@ -150,10 +156,19 @@ public:
     std::chrono::milliseconds own = std::chrono::seconds(m_step.plan.timeout_seconds);
     spec.timeout = own.count() > 0 ? std::min(own, left) : left;
     auto on_line = [this](const exec::LogLine& l) {
+      // A command may register a value to mask, as on GitHub's runner; the command line itself
+      // holds the value and is not logged.
+      if (auto value = parse_add_mask(l.text)) {
+        add_secret(std::move(*value));
+        return;
+      }
       auto text = mask_secrets(l.text);
       {
         std::lock_guard lock(m_mutex);
-        (l.stream == exec::LogLine::Stream::out ? m_stdout : m_stderr) += text + "\n";
+        int fd = (l.stream == exec::LogLine::Stream::out ? m_out_log : m_err_log).get();
+        if (!m_log_error) {
+          if (auto w = write_all(fd, as_bytes(text + "\n")); !w) m_log_error = w.error();
+        }
       }
       Event e;
       e.type = Event::Type::log;
@@ -176,8 +191,8 @@ public:
     return r->process;
   }
 
-  std::string take_stdout() { std::lock_guard l(m_mutex); return std::move(m_stdout); }
-  std::string take_stderr() { std::lock_guard l(m_mutex); return std::move(m_stderr); }
+  // The first error writing the logs, if any.
+  std::optional<Error> log_error() { std::lock_guard l(m_mutex); return m_log_error; }
   int exit_code() const { return m_exit_code; }
 
 private:
@@ -189,7 +204,8 @@ private:
   bool m_network;
   Clock::time_point m_deadline;
   std::mutex m_mutex;
-  std::string m_stdout, m_stderr;
+  UniqueFd m_out_log, m_err_log;
+  std::optional<Error> m_log_error;
   int m_exit_code = 0;
 };
 
@@ -290,7 +306,10 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   emit(env, Event::Type::started, id, {}, {{"key", keyed.key}});
   bool network = step.plan.fetch && (!step.pin.empty() || updating_pin(env, step));
-  StepRunContext ctx(env, step, keyed, dep_results, in, out, network);
+  fs::path out_log = tmp.path() / "stdout", err_log = tmp.path() / "stderr";
+  StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
+                     AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
+                     AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 
@@ -321,7 +340,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     a.set_nar_hash(sri);
     miss.values["nar-hash"] = sri;
     if (updating_pin(env, step)) {
-      manifest = fetch_manifest(step, env.platform, sri);
+      manifest = AK_TRY(key_secret_lines(fetch_manifest(step, env.platform, sri), env.cache.root()));
       key = Manifest::key_of(manifest);
     } else if (sri != step.pin) {
       std::string msg = "step '" + id + "': hash mismatch in fetch output:\n  specified: " + step.pin +
@@ -340,8 +359,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
       return fail(ErrorCode::failed_precondition, msg);
     }
   }
-  auto out_blob = AK_TRY(env.cache.blobs().put(ctx.take_stdout()));
-  auto err_blob = AK_TRY(env.cache.blobs().put(ctx.take_stderr()));
+  if (auto e = ctx.log_error()) return fail(e->context("step '" + id + "': writing its log"));
+  auto out_blob = AK_TRY(env.cache.blobs().put_file(out_log));
+  auto err_blob = AK_TRY(env.cache.blobs().put_file(err_log));
   a.set_key(key);
   a.set_exit_code(ctx.exit_code());
   a.set_stdout_digest(out_blob.hex());

@@ -40,6 +40,8 @@ out_files=()
 while IFS= read -r secret; do
   [ -n "$secret" ] && echo "::add-mask::$secret"
 done <<< "${AKBUILD_IN_mask:-}"
+# akbuild masks them too, and keys them by HMAC in its manifests; read from the environment.
+[ -n "${AKBUILD_IN_mask:-}" ] && export AKBUILD_MASK="$AKBUILD_IN_mask"
 args=(step "$AKBUILD_IN_kind" --json)
 step_id="${AKBUILD_IN_id:-}"
 [ -z "$step_id" ] && step_id="${GITHUB_ACTION:-$AKBUILD_IN_kind}"

@@ -12,6 +12,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/core/secrets.hh"
 #include "runner/service/auth.hh"
 #include "runner/service/convert.hh"
 #include "runner/service/socket_trust.hh"
@@ -43,6 +44,7 @@ v1::ExecuteOptions to_options(const DaemonRequest& request) {
   out.set_jobs(request.jobs);
   out.set_sandbox(to_proto(request.sandbox));
   out.set_explain(request.explain);
+  for (auto& secret : secret_values()) out.add_secrets(std::move(secret));
   return out;
 }
 

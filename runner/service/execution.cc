@@ -9,9 +9,11 @@
 namespace akbuild::service {
 
 namespace {
-// Late joiners get at most this many past events; beyond it log lines are not kept for replay
-// (state changes and the result always are), so a chatty step cannot grow the daemon unbounded.
+// Late joiners get at most this many past events, and log lines of at most this many bytes;
+// beyond that log lines are not kept for replay (state changes and the result always are), so a
+// chatty step cannot grow the daemon unbounded (a line may be 64 KiB long).
 constexpr size_t k_history_limit = 20000;
+constexpr size_t k_history_log_bytes = 8u << 20;
 } // namespace
 
 Execution::Execution(std::string id, std::string fingerprint)
@@ -73,8 +75,14 @@ void Execution::finish(const Result<std::vector<engine::StepResult>>& result) {
 void Execution::publish_locked(akbuild::v1::ExecuteEvent event) {
   event.set_execution_id(m_id);
   for (auto* watcher : m_watchers) watcher->deliver(event);
-  if (m_history.size() < k_history_limit || !event.has_log()) m_history.push_back(std::move(event));
-  else ++m_dropped_logs;
+  if (!event.has_log()) {
+    m_history.push_back(std::move(event));
+  } else if (m_history.size() < k_history_limit && m_history_log_bytes < k_history_log_bytes) {
+    m_history_log_bytes += event.log().text().size();
+    m_history.push_back(std::move(event));
+  } else {
+    ++m_dropped_logs;
+  }
 }
 
 } // namespace akbuild::service

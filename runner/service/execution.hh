@@ -59,6 +59,7 @@ private:
   mutable std::mutex m_mutex;
   std::set<ExecutionWatcher*> m_watchers;
   std::vector<akbuild::v1::ExecuteEvent> m_history;  // replayed to late joiners (bounded)
+  size_t m_history_log_bytes = 0;
   size_t m_dropped_logs = 0;
   bool m_done = false;
   grpc::Status m_status;

@@ -1,5 +1,6 @@
 #include "runner/service/executor_service.hh"
 
+#include <algorithm>
 #include <deque>
 #include <exception>
 #include <optional>
@@ -24,8 +25,12 @@ namespace v1 = ::akbuild::v1;
 
 namespace {
 
-// One Execute stream. Events queue here and go out one write at a time; the stream ends with
-// the execution's status, or CANCELLED when the client went away. Deletes itself in OnDone.
+// Queued events a client may fall behind by before its log lines are dropped (see deliver()).
+constexpr std::size_t k_max_queued_bytes = 8u << 20;
+
+// One Execute stream. Events queue here and go out one write at a time (the callback API allows
+// one write in flight); the stream ends with the execution's status, or CANCELLED when the client
+// went away. Deletes itself in OnDone.
 class ExecuteReactor final : public grpc::ServerWriteReactor<v1::ExecuteEvent>, public ExecutionWatcher {
 public:
   void begin(std::shared_ptr<Execution> execution, bool joined) {
@@ -38,10 +43,35 @@ public:
     execution->attach(this);
   }
 
+  // Flow control for a client that reads slower than the steps log: once k_max_queued_bytes are
+  // queued, log lines are dropped, and counted, until the queue has drained to half; then one
+  // line says how many were lost. State changes and the result are always queued (a few per
+  // step), so the outcome is never lost. Dropping rather than blocking the engine: one slow
+  // client must not stall the build, nor the other clients watching the same execution; the
+  // whole log is in the cache (the result's stdout and stderr digests).
   void deliver(const v1::ExecuteEvent& event) override {
     std::unique_lock lock(m_mutex);
     if (m_closed || m_final) return;
-    m_queue.push_back(event);
+    if (event.has_log()) {
+      std::size_t limit = m_dropped ? k_max_queued_bytes / 2 : k_max_queued_bytes;
+      if (m_queued_bytes >= limit) {
+        if (m_dropped++ == 0) m_dropped_step = event.log().step_id();
+        return;
+      }
+    }
+    if (m_dropped) {
+      v1::ExecuteEvent notice;
+      notice.set_execution_id(event.execution_id());
+      *notice.mutable_time() = event.time();
+      auto* line = notice.mutable_log();
+      line->set_step_id(m_dropped_step);
+      line->set_stream(v1::LOG_STREAM_AKBUILD);
+      line->set_text("akbuild: " + std::to_string(m_dropped) +
+                     " log lines not sent: this client read too slowly (the whole log is in the cache)");
+      push(std::move(notice));
+      m_dropped = 0;
+    }
+    push(event);
     pump(lock);
   }
 
@@ -84,6 +114,7 @@ private:
     if (!m_queue.empty()) {
       m_current = std::move(m_queue.front());
       m_queue.pop_front();
+      m_queued_bytes -= std::min(m_queued_bytes, m_current.ByteSizeLong());
       m_writing = true;
       lock.unlock();
       StartWrite(&m_current);
@@ -97,9 +128,17 @@ private:
     }
   }
 
+  void push(v1::ExecuteEvent event) {
+    m_queued_bytes += event.ByteSizeLong();
+    m_queue.push_back(std::move(event));
+  }
+
   std::shared_ptr<Execution> m_execution;
   std::mutex m_mutex;
   std::deque<v1::ExecuteEvent> m_queue;
+  std::size_t m_queued_bytes = 0;
+  std::size_t m_dropped = 0;           // log lines dropped since the queue was last short enough
+  std::string m_dropped_step;          // the step of the first of them
   v1::ExecuteEvent m_current;
   std::optional<grpc::Status> m_final;
   bool m_writing = false, m_closed = false, m_finished = false;
@@ -131,6 +170,12 @@ Result<> check_request(const std::string& workspace, int steps, const v1::Execut
     return fail(ErrorCode::invalid_argument, "workspace: " + workspace + ": not a directory");
   if (steps == 0) return fail(ErrorCode::invalid_argument, "steps: none given");
   return ok();
+}
+
+// A client's secrets join the daemon's registry: masked in every log line and error it sends
+// from now on, and keyed by HMAC in manifests (runner/engine/secret_lines.hh).
+void register_secrets(const v1::ExecuteOptions& options) {
+  for (const auto& secret : options.secrets()) add_secret(secret);
 }
 
 const grpc::Status k_draining(grpc::StatusCode::UNAVAILABLE, "executor is shutting down");
@@ -260,6 +305,7 @@ grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx
   return unary_on_thread(ctx, [this, request, response] {
     auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
       AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
+      register_secrets(request->options());
       auto engine = AK_TRY(engine_for(request->workspace(), request->options()));
       return engine->plan(to_requests(request->steps()));
     }();
@@ -281,6 +327,7 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::Callb
   }
   auto engine = [&]() -> Result<std::shared_ptr<engine::Engine>> {
     AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
+    register_secrets(request->options());
     return engine_for(request->workspace(), request->options());
   }();
   if (!engine) {

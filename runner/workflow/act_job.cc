@@ -8,6 +8,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/core/secrets.hh"
 #include "runner/exec/memory_file.hh"
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
@@ -386,7 +387,12 @@ private:
     auto limit = timeout_minutes(step.timeout_minutes, ctx);
     if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
     if (*limit) spec.timeout = **limit;
-    auto result = exec::run_process(spec, [&](const exec::LogLine& l) { m_run.out.line(prefix, l.text); }, &m_cancel);
+    auto on_line = [&](const exec::LogLine& l) {
+      // `::add-mask::VALUE` registers a secret for the rest of the run; the line is not shown.
+      if (auto value = parse_add_mask(l.text)) add_secret(std::move(*value));
+      else m_run.out.line(prefix, l.text);
+    };
+    auto result = exec::run_process(spec, on_line, &m_cancel);
     if (!result) { m_run.out.line(prefix, result.error().message); return r; }
     if (!result->success()) {
       m_run.out.line(prefix, "failed: " + result->describe());

@@ -4,6 +4,16 @@
 
 namespace akbuild::workflow {
 
+namespace {
+
+void mask_strings(Value& v) {
+  if (v.is_string()) v = mask_secrets(v.get_ref<const std::string&>());
+  else if (v.is_array() || v.is_object())
+    for (auto& item : v) mask_strings(item);
+}
+
+} // namespace
+
 void ActOutput::line(std::string_view prefix, std::string_view text) {
   if (m_json) {
     Value fields = {{"prefix", std::string(prefix)}, {"text", std::string(text)}};
@@ -33,6 +43,9 @@ void ActOutput::event(std::string_view type, const Value& fields, std::string_vi
   Value obj = {{"event", std::string(type)}};
   if (m_dry_run) obj["dry_run"] = true;
   for (const auto& [k, v] : fields.items()) obj[k] = v;
+  // Masked before encoding, where a secret holding '"' or '\\' is still as registered; and
+  // after, for object keys (registered in their JSON-escaped form too).
+  mask_strings(obj);
   std::string masked = mask_secrets(to_json_text(obj)) + "\n";
   std::lock_guard lock(m_mutex);
   m_out << masked << std::flush;

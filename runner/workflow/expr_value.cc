@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <limits>
 
+#include "runner/core/encoding.hh"
+
 namespace akbuild::workflow {
 
 namespace {
@@ -69,25 +71,7 @@ double parse_decimal(std::string_view s) {
 
 void append_json_string(std::string& out, const std::string& s) {
   out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-    case '"': out += "\\\""; break;
-    case '\\': out += "\\\\"; break;
-    case '\b': out += "\\b"; break;
-    case '\f': out += "\\f"; break;
-    case '\n': out += "\\n"; break;
-    case '\r': out += "\\r"; break;
-    case '\t': out += "\\t"; break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
+  out += json_escaped(s);
   out += '"';
 }
 

@@ -30,3 +30,8 @@ TEST_CASE("hex encodes lower case and decodes either case") {
   CHECK_FALSE(from_hex("abc"));
   CHECK_FALSE(from_hex("zz"));
 }
+
+TEST_CASE("json_escaped escapes quotes, backslashes and control characters, and keeps UTF-8") {
+  CHECK(json_escaped("a\"b\\c\n\t\x01é") == "a\\\"b\\\\c\\n\\t\\u0001é");
+  CHECK(json_escaped("") == "");
+}

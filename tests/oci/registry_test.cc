@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <thread>
@@ -13,9 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "oci/compress.hh"
 #include "oci/http_client.hh"
 #include "oci/image.hh"
 #include "oci/registry.hh"
+#include "runner/core/sink.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -97,6 +100,13 @@ ImageResult build_image(const test::TestDir& dir, const fs::path& layout) {
   return *r;
 }
 
+// A two-layer image of one-byte files in the layout dir/image.
+void small_image(const test::TestDir& dir) {
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  build_image(dir, dir / "image");
+}
+
 PushReport push(const test::TestDir& dir, const fs::path& layout, const std::string& ref, PushOptions options = {}) {
   if (options.pushed_dir.empty()) options.pushed_dir = dir / "cache" / "pushed";
   auto r = push_layout(layout, "v1", *Reference::parse(ref), options);
@@ -173,9 +183,7 @@ TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and t
     return;
   }
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   // bcrypt from libxcrypt through Python's crypt module (htpasswd is not installed); the lowest cost
   // (2^4 rounds) keeps the registry quick, since it checks the password on every request.
   auto hash = test::run({"/usr/bin/python3", "-W", "ignore", "-c",
@@ -210,9 +218,7 @@ TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and t
 
 TEST_CASE("push errors name the registry and the fault") {
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   PushOptions quick;
   quick.max_attempts = 2;
   quick.backoff = std::chrono::milliseconds(10);
@@ -282,9 +288,7 @@ TEST_CASE("a bearer challenge is answered with a token from the realm, fetched w
     return;
   }
   test::TestDir dir;
-  test::write(dir / "app" / "run", "run");
-  test::write(dir / "lib" / "l", "l");
-  build_image(dir, dir / "image");
+  small_image(dir);
   // docker-registry's token auth needs a separate token server with certificates; this test
   // double plays both: /token checks basic credentials and the scope, /v2/ wants the token.
   int port = free_port();
@@ -328,4 +332,108 @@ TEST_CASE("a bearer challenge is answered with a token from the realm, fetched w
   REQUIRE_FALSE(denied);
   CHECK(denied.error().code == ErrorCode::unauthenticated);
   CHECK_MESSAGE(denied.error().message.find("token") != std::string::npos, denied.error().message);
+}
+
+TEST_CASE("credentials go only to the origin that challenged, not to an upload Location elsewhere") {
+  if (!fs::exists("/usr/bin/python3")) {
+    MESSAGE("skipped: /usr/bin/python3 is missing");
+    return;
+  }
+  test::TestDir dir;
+  small_image(dir);
+  // docker-registry cannot be made to name another origin in its upload Location: this test
+  // double is a registry that wants basic credentials and sends uploads to a second port, which
+  // records the Authorization header of every request it gets.
+  int port = free_port(), other = free_port();
+  fs::path seen = dir / "seen.txt";
+  test::write(dir / "two_origins.py",
+              "import http.server, sys, base64, threading\n"
+              "port, other, seen = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]\n"
+              "good = 'Basic ' + base64.b64encode(b'bob:pw').decode()\n"
+              "class H(http.server.BaseHTTPRequestHandler):\n"
+              "    def reply(self, status, headers={}):\n"
+              "        self.send_response(status)\n"
+              "        for k, v in headers.items(): self.send_header(k, v)\n"
+              "        self.send_header('Content-Length', '0')\n"
+              "        self.end_headers()\n"
+              "    def handle_any(self):\n"
+              "        n = int(self.headers.get('Content-Length') or 0)\n"
+              "        if n: self.rfile.read(n)\n"
+              "        if self.server.server_port == other:\n"
+              "            with open(seen, 'a') as f: f.write(self.command + ' ' + str(self.headers.get('Authorization')) + '\\n')\n"
+              "            return self.reply(201)\n"
+              "        if self.headers.get('Authorization') != good:\n"
+              "            return self.reply(401, {'WWW-Authenticate': 'Basic realm=\"r\"'})\n"
+              "        if self.command == 'HEAD': return self.reply(404)\n"
+              "        if self.command == 'POST': return self.reply(202, {'Location': 'http://127.0.0.1:%d/upload/1' % other})\n"
+              "        if self.command == 'PUT': return self.reply(201)\n"
+              "        self.reply(404)\n"
+              "    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = handle_any\n"
+              "    def log_message(self, *a): pass\n"
+              "for p in (other, port):\n"
+              "    s = http.server.ThreadingHTTPServer(('127.0.0.1', p), H)\n"
+              "    threading.Thread(target=s.serve_forever).start()\n");
+  Server server(dir, "exec /usr/bin/python3 '" + (dir / "two_origins.py").string() + "' " + std::to_string(port) + " " +
+                         std::to_string(other) + " '" + seen.string() + "'",
+                "two-origins");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(other) + "/");
+  fs::remove(seen);
+  PushOptions options;
+  options.credentials = Credentials{"bob", "pw"};
+  auto pushed = push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(port) + "/x:v1"), options);
+  REQUIRE_MESSAGE(pushed, (pushed ? "" : pushed.error().message));
+  CHECK(pushed->uploaded == 3);
+  auto log = test::read(seen);
+  CHECK(log == "PUT None\nPUT None\nPUT None\n");
+}
+
+TEST_CASE("a registry port out of range is a clear usage error; a connect that gets no answer times out") {
+  test::TestDir dir;
+  auto bad = Reference::parse("h:99999/r");
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message == "image reference 'h:99999/r': port 99999 is not between 1 and 65535");
+  CHECK_FALSE(Reference::parse("h:0/r"));
+  auto cli = test::akbuild(dir, {"oci", "push", (dir / "image").string(), "--to", "h:99999/r"});
+  CHECK(cli.exit_code == 2);
+  CHECK(cli.err == "akbuild: error: image reference 'h:99999/r': port 99999 is not between 1 and 65535\n");
+  CHECK_FALSE(Url::parse("http://127.0.0.1:70000/v2/"));
+
+  // A listener whose accept queue is full drops further SYNs, so a connect gets no answer.
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(s, 0) == 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {
+    int c = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    (void)::connect(c, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(c);
+  }
+  HttpClient http(std::chrono::seconds(60), std::chrono::seconds(1));
+  auto r = http.send({"GET", "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/v2/", {}, ""});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::deadline_exceeded);
+  CHECK_MESSAGE(r.error().message.find("no connection within 1 s") != std::string::npos, r.error().message);
+  for (int c : fillers) ::close(c);
+  ::close(s);
+}
+
+TEST_CASE("oci layer --threads beyond the limit is a clear usage error, not an abort") {
+  test::TestDir dir;
+  test::write(dir / "src" / "a", "a");
+  auto r = test::akbuild(dir, {"oci", "layer", (dir / "src").string(), "--out", (dir / "l.tar.gz").string(),
+                               "--threads", "100000"});
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("--threads") != std::string::npos, r.err);
+  CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+  CHECK_FALSE(fs::exists(dir / "l.tar.gz"));
+  StringSink out;
+  auto compressor = make_compressor(Compression::gzip, out, 100000);
+  REQUIRE_FALSE(compressor);
+  CHECK(compressor.error().code == ErrorCode::invalid_argument);
 }

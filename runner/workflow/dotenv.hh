@@ -1,0 +1,24 @@
+#pragma once
+// The dotenv format of act's --secret-file and --env-file (act reads them with joho/godotenv):
+//
+//   # a comment, and blank lines, are ignored
+//   KEY=value                  unquoted: trimmed, ends at " #" (a comment)
+//   export KEY=value           "export " is allowed and ignored
+//   KEY="a\nb \"c\" \\ d"      double quotes: \n \r \t \" \\ \$ unescaped; may span lines
+//   KEY='literal $x \n'        single quotes: taken as they are; may span lines
+//
+// Keys are [A-Za-z_][A-Za-z0-9_.-]*. Unlike godotenv, `$VAR` is never expanded: a secret is
+// taken as written.
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "runner/core/result.hh"
+
+namespace akbuild::workflow {
+
+// The assignments (a later one wins), or invalid_argument "<what>:<line>: <fault>".
+Result<std::map<std::string, std::string>> parse_dotenv(std::string_view text, std::string_view what);
+
+} // namespace akbuild::workflow
