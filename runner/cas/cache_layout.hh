@@ -12,6 +12,8 @@
 //   <root>/stat-cache                     stat cache (runner/cas/stat_cache.hh)
 //   <root>/locks/<key hex>.lock           in-flight action locks (cross-process dedupe)
 //   <root>/gc.lock                        held by gc
+//   <root>/hmac-key                       32 random bytes, 0600: keys manifest lines holding secrets
+//                                         (runner/engine/secret_lines.hh)
 //   <root>/tmp/                           temp files and run dirs (same filesystem, for renames)
 // Header-only path arithmetic: naming an area opens and creates nothing.
 
