@@ -54,10 +54,7 @@ std::map<std::string, std::string> states(const std::string& out) {
 
 TEST_CASE("the example stack builds into an image whose server serves the web UI and the API, and rebuilds only what changed") {
   for (const char* tool : {"npm", "node", "go", "umoci"}) {
-    if (!test::have_program(tool)) {
-      MESSAGE("skipped: " << tool << " is not installed");
-      return;
-    }
+    if (!test::have_program(tool)) return test::skip(std::string(tool) + " is not installed");
   }
   test::TestDir dir;
   fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);
@@ -145,10 +142,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, then hits everywhere") {
   for (const char* tool : {"npm", "node", "go"}) {
-    if (!test::have_program(tool)) {
-      MESSAGE("skipped: " << tool << " is not installed");
-      return;
-    }
+    if (!test::have_program(tool)) return test::skip(std::string(tool) + " is not installed");
   }
   test::TestDir dir;
   fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);

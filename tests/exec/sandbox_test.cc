@@ -18,11 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// bubblewrap runs on the machines the suite targets; elsewhere the sandbox tests say why they skip.
+// bubblewrap runs on the machines the suite targets; elsewhere the sandbox tests skip, saying why.
 bool bwrap_works() {
   std::string why;
   if (sandbox_available(&why)) return true;
-  MESSAGE("skipped: bubblewrap cannot run here: " << why);
+  test::skip("bubblewrap cannot run here: " + why);
   return false;
 }
 

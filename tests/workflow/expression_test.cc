@@ -78,8 +78,7 @@ TEST_CASE("The checked-in table is what the reference evaluator gives today") {
   const char* tools = std::getenv("AKBUILD_TOOLS");
   fs::path modules = tools ? fs::path(tools).parent_path() : fs::path();
   if (!test::have_program("node") || modules.empty() || !fs::exists(modules / "@actions/expressions")) {
-    MESSAGE("node or @actions/expressions missing (scripts/setup installs it): table not re-generated");
-    return;
+    return test::skip("node or @actions/expressions missing (scripts/setup installs it): table not re-generated");
   }
   auto r = test::run({"node", (test::source_root() / "tests/data/expressions/generate.mjs").string()},
                      {.cwd = test::source_root(), .env = {{"NODE_PATH", modules.string()}}});
