@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/examples/stack_support.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -12,16 +13,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// Runs examples/run-main over a copy of the stack, with the test's cache.
-test::CommandResult run_main(const test::TestDir& dir) {
-  test::CommandOptions o;
-  o.env["AKBUILD_BIN"] = test::akbuild_bin().string();
-  o.env["AKBUILD_CACHE_DIR"] = (dir / "cache").string();
-  o.env["AKBUILD_EXAMPLE_DIR"] = (dir / "stack").string();
-  o.env["HOME"] = (dir / "home").string();
-  return test::run({(test::source_root() / "examples/run-main").string()}, o);
-}
 
 // The layer digests of the image, in order.
 std::vector<std::string> layers(const test::TestDir& dir) {
