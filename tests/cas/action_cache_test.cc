@@ -96,3 +96,18 @@ TEST_CASE("ActionCache remembers the last manifest per step id") {
   CHECK(**cache->actions().last_manifest("test") == "two");
   CHECK(fs::exists(dir / "cache" / "ac" / "last" / Digest::of(std::string_view("build")).hex()));
 }
+
+TEST_CASE("ActionCache refuses a record that names another key, as one copied under a wrong name") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto key = Digest::of(std::string_view("manifest"));
+  auto other = Digest::of(std::string_view("other manifest"));
+  REQUIRE(cache->actions().put(key, sample_result(*cache, key)));
+  fs::create_directories(cache->actions().record_path(other).parent_path());
+  fs::copy_file(cache->actions().record_path(key), cache->actions().record_path(other));
+  auto r = cache->actions().get(other);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK_FALSE(fs::exists(cache->actions().record_path(other)));
+  CHECK(*cache->actions().get(key));
+}

@@ -440,3 +440,50 @@ TEST_CASE("inputs hashed through io_uring and with plain reads give the same key
   };
   CHECK(key_with("0") == key_with("1"));
 }
+
+TEST_CASE("the action key follows each fact the manifest names: env value, symlink target, tool content") {
+  Workspace w;
+  test::write(w.ws / "a.txt", "a\n");
+  fs::create_symlink("a.txt", w.ws / "link");
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\necho v1\n", true);
+  test::CommandOptions o;
+  o.env["PATH"] = (w.dir / "bin").string() + ":" + std::getenv("PATH");
+  // The key of one dry planning of the step, from `step --json`'s events.
+  auto key = [&](const std::string& env_value) {
+    auto r = test::akbuild(w.dir, {"step", "exec", "--id", "facts", "--sandbox", "off", "-C", w.ws.string(), "--json",
+                                   "--with", "run=gen > out.txt", "--with", "inputs=[\"a.txt\", \"link\"]",
+                                   "--with", "outputs=out.txt", "--with", "tools=[\"gen\"]", "--with", "env=V=" + env_value},
+                           o);
+    REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      auto e = nlohmann::json::parse(line, nullptr, false);
+      if (e.is_object() && e.contains("key") && e["key"].is_string() && e["key"].get<std::string>().size() == 64)
+        return e["key"].get<std::string>();
+    }
+    FAIL("no key in --json output: " << r.out);
+    return std::string();
+  };
+  auto base = key("one");
+  CHECK(key("one") == base);
+  CHECK(key("two") != base);  // the env value
+  fs::remove(w.ws / "link");
+  test::write(w.ws / "b.txt", "a\n");
+  fs::create_symlink("b.txt", w.ws / "link");
+  auto relinked = key("one");
+  CHECK(relinked != base);  // the symlink target
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\necho v2\n", true);
+  CHECK(key("one") != relinked);  // the tool's content
+}
+
+TEST_CASE("a step whose input is chmod'ed while it runs is not cached") {
+  Workspace w;
+  test::write(w.ws / "src.txt", "one\n");
+  fs::permissions(w.ws / "src.txt", fs::perms(0644));
+  std::string run = "cat src.txt > out.txt; chmod 600 " + (w.ws / "src.txt").string();
+  auto r = w.step({"exec", "--id", "chmod", "--sandbox", "off", "--with", "run=" + run, "--with", "inputs=src.txt",
+                   "--with", "outputs=out.txt"});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out + r.err, "input src.txt: permissions changed while the step ran"));
+  CHECK(w.action_entries() == 0);
+}

@@ -7,7 +7,10 @@ any request body larger than MAX_BODY bytes (413), and a PATCH whose Content-Ran
 start where the upload stands or does not span exactly the bytes sent (416). A finishing PUT
 whose digest does not match the bytes received is refused (400 DIGEST_INVALID).
 
-Usage: counting_registry.py PORT LOG MAX_BODY
+With LIE set, it answers a manifest PUT with the digest of other bytes, as a registry that
+rewrote the manifest would.
+
+Usage: counting_registry.py PORT LOG MAX_BODY [LIE]
 """
 import hashlib
 import http.server
@@ -17,6 +20,7 @@ import urllib.parse
 import uuid
 
 port, log_path, max_body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+lie = len(sys.argv) > 4 and sys.argv[4] == "LIE"
 blobs = {}    # digest -> bytes
 uploads = {}  # upload id -> bytearray
 
@@ -68,7 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 del uploads[parts[-1]]
                 return self.reply(201, {"Location": url.path.split("/blobs/")[0] + "/blobs/" + digest})
         if self.command == "PUT" and "manifests" in parts:
-            return self.reply(201, {"Docker-Content-Digest": "sha256:" + hashlib.sha256(body).hexdigest()})
+            stored = body + b" " if lie else body
+            return self.reply(201, {"Docker-Content-Digest": "sha256:" + hashlib.sha256(stored).hexdigest()})
         return self.reply(404)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = handle_any

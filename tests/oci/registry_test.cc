@@ -386,3 +386,23 @@ TEST_CASE("a chunked push sends one PATCH per chunk with contiguous Content-Rang
   CHECK(patched == big);
   CHECK(put_bodies == 2);  // the config and the small layer go up whole; the big one's PUT is empty
 }
+
+TEST_CASE("a registry that reports another manifest digest than the one pushed fails the push, naming both") {
+  // A test double (tests/oci/counting_registry.py): docker-registry always reports the truth.
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  auto image = build_image(dir, dir / "image");
+  int port = free_port();
+  Server server(dir, "exec /usr/bin/python3 '" + (test::source_root() / "tests/oci/counting_registry.py").string() +
+                         "' " + std::to_string(port) + " '" + (dir / "requests.jsonl").string() + "' 1000000 LIE",
+                "lying-registry");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  PushOptions options;
+  options.cache_dir = dir / "cache";
+  options.max_attempts = 1;
+  auto r = push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(port) + "/ns/x:v1"), options);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK_MESSAGE(r.error().message.find("expected " + image.manifest_digest) != std::string::npos, r.error().message);
+}
