@@ -442,10 +442,12 @@ TEST_CASE("inputs hashed through io_uring and with plain reads give the same key
 }
 
 TEST_CASE("the action key follows each fact the manifest names: env value, symlink target, tool content") {
+  // (The env value is keyed twice: as the `env` parameter and as an env line.)
   Workspace w;
   test::write(w.ws / "a.txt", "a\n");
   fs::create_symlink("a.txt", w.ws / "link");
-  test::write(w.dir / "bin" / "gen", "#!/bin/sh\necho v1\n", true);
+  // A tool whose --version stays the same while its content changes.
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\n[ \"$1\" = --version ] && echo gen 1 && exit 0\necho v1\n", true);
   test::CommandOptions o;
   o.env["PATH"] = (w.dir / "bin").string() + ":" + std::getenv("PATH");
   // The key of one dry planning of the step, from `step --json`'s events.
@@ -472,7 +474,7 @@ TEST_CASE("the action key follows each fact the manifest names: env value, symli
   fs::create_symlink("b.txt", w.ws / "link");
   auto relinked = key("one");
   CHECK(relinked != base);  // the symlink target
-  test::write(w.dir / "bin" / "gen", "#!/bin/sh\necho v2\n", true);
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\n[ \"$1\" = --version ] && echo gen 1 && exit 0\necho v2\n", true);
   CHECK(key("one") != relinked);  // the tool's content
 }
 

@@ -412,3 +412,27 @@ jobs:
   CHECK(r.out.find("timeout-minutes: must be a number of minutes above 0, at most 525600") != std::string::npos);
   CHECK(r.out.find("] unbounded") == std::string::npos);
 }
+
+TEST_CASE("act runs a step again when the output of a step it depends on changes") {
+  TestDir dir;
+  test::write(dir / "ws/in.txt", "a\n");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: gen
+        uses: akbuild/step@v1
+        with: {kind: exec, run: "tr a-z A-Z < in.txt > gen.txt", inputs: in.txt, outputs: gen.txt}
+      - id: use
+        uses: akbuild/step@v1
+        with: {kind: exec, run: "cat gen.txt gen.txt > use.txt", deps: '["gen"]', outputs: use.txt}
+)");
+  auto first = act(dir, {});
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  CHECK(test::read(dir / "ws/use.txt") == "A\nA\n");
+  test::write(dir / "ws/in.txt", "b\n");
+  auto second = act(dir, {});
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK(test::read(dir / "ws/use.txt") == "B\nB\n");
+}
