@@ -179,11 +179,12 @@ TEST_CASE("akbuild expr prints the value as JSON and exits 2 on a syntax error")
   CHECK(eval_error.exit_code == 1);
 }
 
-TEST_CASE("Numbers show 15 fractional digits and string equality ignores the case of every letter") {
+TEST_CASE("Numbers show 15 fractional digits; equality and contains() ignore the case of every letter") {
   // Expected values from @actions/expressions 0.3.61, the reference evaluator the table is made with.
   test::TestDir dir;
   auto show = [&](const std::string& expr) { return test::akbuild(dir, {"expr", expr}).out; };
   CHECK(show("format('{0}', 1.000000000000001)") == "\"1.000000000000001\"\n");
   CHECK(show("'ZEBRA' == 'zebra'") == "true\n");
   CHECK(show("'Zz' == 'zZ'") == "true\n");
+  CHECK(show("contains('ZEBRA', 'z')") == "true\n");
 }
