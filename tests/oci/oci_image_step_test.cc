@@ -152,10 +152,12 @@ TEST_CASE("akbuild step oci-image stamps SOURCE_DATE_EPOCH on every layer entry 
     auto index = json::parse(test::read(dir / "ws" / "out" / "image" / "index.json"));
     auto manifest = json::parse(test::read(blobs / std::string(index["manifests"][0]["digest"]).substr(7)));
     std::string listing;
+    test::CommandOptions utc;
+    utc.env["TZ"] = "UTC";
     for (const auto& layer : manifest["layers"]) {
       auto tar = test::run({"tar", "--numeric-owner", "--full-time", "-tvf",
                             (blobs / std::string(layer["digest"]).substr(7)).string()},
-                           {.env = {{"TZ", "UTC"}}});
+                           utc);
       REQUIRE_MESSAGE(tar.exit_code == 0, tar.err);
       listing += tar.out;
     }
