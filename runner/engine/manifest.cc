@@ -1,6 +1,7 @@
 #include "runner/engine/manifest.hh"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -41,6 +42,15 @@ std::string manifest_path(std::string_view path) {
   std::string out;
   append_manifest_path(out, path);
   return out;
+}
+
+void append_input_mode(std::string& line, bool executable, unsigned permissions) {
+  if (executable) line.append(" x");
+  unsigned usual = executable ? 0755 : 0644;
+  if ((permissions & 07777) == usual) return;
+  char octal[8];
+  std::snprintf(octal, sizeof octal, "%04o", permissions & 07777);
+  line.append(" mode ").append(octal);
 }
 
 std::pair<std::string, std::string> split_manifest_line(std::string_view line) {

@@ -8,7 +8,10 @@
 //   kind: <kind>
 //   schema: <n>
 //   param <name>: <JSON value>
-//   input <path>: <sha256 hex>[ x]        (x = executable)
+//   input <path>: <sha256 hex>[ x][ mode <octal>]
+//                                         (x = executable; mode = the permission bits when they
+//                                         are not 0644, or 0755 with x: a layer's tar records
+//                                         them and a step may copy or stat the file)
 //   input <path>: -> <symlink target>
 //   dep <id>: <output>=<tree digest hex> ...
 //   tool <name>: <path> <sha256 hex> <version line>
@@ -51,6 +54,9 @@ private:
 std::string manifest_path(std::string_view path);
 // The same, appended to `out`.
 void append_manifest_path(std::string& out, std::string_view path);
+
+// Appends an input file's " x" and " mode <octal>" to its line (grammar above).
+void append_input_mode(std::string& line, bool executable, unsigned permissions);
 
 // A line split into its name ("input src/a.txt") and value ("5891..."); value empty when the line
 // has no ": " after its name.

@@ -168,7 +168,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
     line.assign("input ");
     append_manifest_path(line, f.path);
     if (f.type == FileType::symlink) line.append(": -> ").append(f.target);
-    else line.append(": ").append(f.digest).append(f.executable ? " x" : "");
+    else append_input_mode(line.append(": ").append(f.digest), f.executable, f.permissions);
     m.add(line);
   }
   for (std::size_t i = 0; i < dep_results.size(); ++i) {

@@ -206,3 +206,18 @@ TEST_CASE("ActionCache::put refuses a record naming a path outside the workspace
   CHECK_FALSE(cache->actions().put(key, other));
   CHECK_FALSE(fs::exists(cache->actions().record_path(key)));
 }
+
+TEST_CASE("ActionCache refuses a record that names another key, as one copied under a wrong name") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  auto key = Digest::of(std::string_view("manifest"));
+  auto other = Digest::of(std::string_view("other manifest"));
+  REQUIRE(cache->actions().put(key, sample_result(*cache, key)));
+  fs::create_directories(cache->actions().record_path(other).parent_path());
+  fs::copy_file(cache->actions().record_path(key), cache->actions().record_path(other));
+  auto r = cache->actions().get(other, {});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK_FALSE(fs::exists(cache->actions().record_path(other)));
+  CHECK(*cache->actions().get(key, {}));
+}

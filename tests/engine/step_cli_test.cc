@@ -140,8 +140,7 @@ TEST_CASE("akbuild step: a failing command exits 1 and caches nothing") {
 TEST_CASE("inside the sandbox a step cannot read an undeclared workspace file nor reach the network") {
   std::string why;
   if (!exec::sandbox_available(&why)) {
-    MESSAGE("bubblewrap does not work here, skipped: " << why);
-    return;
+    return test::skip("bubblewrap does not work here: " + why);
   }
   Workspace w;
   test::write(w.ws / "declared.txt", "ok\n");
@@ -440,4 +439,53 @@ TEST_CASE("inputs hashed through io_uring and with plain reads give the same key
     return r.out.substr(at + 7, 64);
   };
   CHECK(key_with("0") == key_with("1"));
+}
+
+TEST_CASE("the action key follows each fact the manifest names: env value, symlink target, tool content") {
+  // (The env value is keyed twice: as the `env` parameter and as an env line.)
+  Workspace w;
+  test::write(w.ws / "a.txt", "a\n");
+  fs::create_symlink("a.txt", w.ws / "link");
+  // A tool whose --version stays the same while its content changes.
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\n[ \"$1\" = --version ] && echo gen 1 && exit 0\necho v1\n", true);
+  test::CommandOptions o;
+  o.env["PATH"] = (w.dir / "bin").string() + ":" + std::getenv("PATH");
+  // The key of one dry planning of the step, from `step --json`'s events.
+  auto key = [&](const std::string& env_value) {
+    auto r = test::akbuild(w.dir, {"step", "exec", "--id", "facts", "--sandbox", "off", "-C", w.ws.string(), "--json",
+                                   "--with", "run=gen > out.txt", "--with", "inputs=[\"a.txt\", \"link\"]",
+                                   "--with", "outputs=out.txt", "--with", "tools=[\"gen\"]", "--with", "env=V=" + env_value},
+                           o);
+    REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      auto e = nlohmann::json::parse(line, nullptr, false);
+      if (e.is_object() && e.contains("key") && e["key"].is_string() && e["key"].get<std::string>().size() == 64)
+        return e["key"].get<std::string>();
+    }
+    FAIL("no key in --json output: " << r.out);
+    return std::string();
+  };
+  auto base = key("one");
+  CHECK(key("one") == base);
+  CHECK(key("two") != base);  // the env value
+  fs::remove(w.ws / "link");
+  test::write(w.ws / "b.txt", "a\n");
+  fs::create_symlink("b.txt", w.ws / "link");
+  auto relinked = key("one");
+  CHECK(relinked != base);  // the symlink target
+  test::write(w.dir / "bin" / "gen", "#!/bin/sh\n[ \"$1\" = --version ] && echo gen 1 && exit 0\necho v2\n", true);
+  CHECK(key("one") != relinked);  // the tool's content
+}
+
+TEST_CASE("a step whose input is chmod'ed while it runs is not cached") {
+  Workspace w;
+  test::write(w.ws / "src.txt", "one\n");
+  fs::permissions(w.ws / "src.txt", fs::perms(0644));
+  std::string run = "cat src.txt > out.txt; chmod 600 " + (w.ws / "src.txt").string();
+  auto r = w.step({"exec", "--id", "chmod", "--sandbox", "off", "--with", "run=" + run, "--with", "inputs=src.txt",
+                   "--with", "outputs=out.txt"});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out + r.err, "input src.txt: permissions changed while the step ran"));
+  CHECK(w.action_entries() == 0);
 }

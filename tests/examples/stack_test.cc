@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/examples/stack_support.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -12,16 +13,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// Runs examples/run-main over a copy of the stack, with the test's cache.
-test::CommandResult run_main(const test::TestDir& dir) {
-  test::CommandOptions o;
-  o.env["AKBUILD_BIN"] = test::akbuild_bin().string();
-  o.env["AKBUILD_CACHE_DIR"] = (dir / "cache").string();
-  o.env["AKBUILD_EXAMPLE_DIR"] = (dir / "stack").string();
-  o.env["HOME"] = (dir / "home").string();
-  return test::run({(test::source_root() / "examples/run-main").string()}, o);
-}
 
 // The layer digests of the image, in order.
 std::vector<std::string> layers(const test::TestDir& dir) {
@@ -54,10 +45,7 @@ std::map<std::string, std::string> states(const std::string& out) {
 
 TEST_CASE("the example stack builds into an image whose server serves the web UI and the API, and rebuilds only what changed") {
   for (const char* tool : {"npm", "node", "go", "umoci"}) {
-    if (!test::have_program(tool)) {
-      MESSAGE("skipped: " << tool << " is not installed");
-      return;
-    }
+    if (!test::have_program(tool)) return test::skip(std::string(tool) + " is not installed");
   }
   test::TestDir dir;
   fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);
@@ -145,10 +133,7 @@ std::size_t count(const std::string& text, const std::string& what) {
 
 TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, then hits everywhere") {
   for (const char* tool : {"npm", "node", "go"}) {
-    if (!test::have_program(tool)) {
-      MESSAGE("skipped: " << tool << " is not installed");
-      return;
-    }
+    if (!test::have_program(tool)) return test::skip(std::string(tool) + " is not installed");
   }
   test::TestDir dir;
   fs::copy(test::source_root() / "examples/stack", dir / "stack", fs::copy_options::recursive);

@@ -23,18 +23,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// bubblewrap runs on the machines the suite targets; elsewhere the sandbox tests say why they skip.
+// bubblewrap runs on the machines the suite targets; elsewhere the sandbox tests skip, saying why.
 bool bwrap_works() {
   std::string why;
   if (sandbox_available(&why)) return true;
-  MESSAGE("skipped: bubblewrap cannot run here: " << why);
+  test::skip("bubblewrap cannot run here: " + why);
   return false;
 }
 
 // What the tests of root's sandbox need: root, and bubblewrap.
 bool root_with_bwrap() {
   if (::geteuid() == 0) return bwrap_works();
-  MESSAGE("skipped: needs root");
+  test::skip("needs root");
   return false;
 }
 
@@ -408,8 +408,7 @@ TEST_CASE("sandbox: a step cannot have more processes at once than its pids limi
   }
   SUBCASE("plain process") { f.spec.mode = SandboxMode::off; }
   if (::geteuid() == 0 && !PidsCgroup::create(16)) {
-    MESSAGE("skipped: no pids cgroup can be made here, and RLIMIT_NPROC does not bind root");
-    return;
+    return test::skip("no pids cgroup can be made here, and RLIMIT_NPROC does not bind root");
   }
   f.spec.max_pids = 16;
   ProcessSpec p;

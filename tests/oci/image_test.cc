@@ -82,8 +82,7 @@ std::string stat_line(const fs::path& p) {
 
 TEST_CASE("an image layout passes skopeo's digest checks and shows the intended config") {
   if (!test::have_program("skopeo")) {
-    MESSAGE("skipped: skopeo is not installed");
-    return;
+    return test::skip("skopeo is not installed");
   }
   test::TestDir dir;
   auto result = build(demo_spec(dir), dir / "out" / "image");
@@ -119,8 +118,7 @@ TEST_CASE("an image layout passes skopeo's digest checks and shows the intended 
 
 TEST_CASE("umoci unpacks exactly the files, modes, links and owners of the inputs") {
   if (!test::have_program("umoci")) {
-    MESSAGE("skipped: umoci is not installed");
-    return;
+    return test::skip("umoci is not installed");
   }
   test::TestDir dir;
   build(demo_spec(dir), dir / "image");
@@ -290,14 +288,12 @@ TEST_CASE("bad layer specs are clear errors and leave no layout") {
 
 TEST_CASE("a full disk while writing fails with the cause and leaves no partial layout") {
   if (::geteuid() != 0) {
-    MESSAGE("skipped: needs root for a tmpfs mount");
-    return;
+    return test::skip("needs root for a tmpfs mount");
   }
   test::TestDir dir;
   fs::create_directories(dir / "small");
   if (::mount("tmpfs", (dir / "small").c_str(), "tmpfs", 0, "size=256k") != 0) {
-    MESSAGE("skipped: cannot mount a tmpfs");
-    return;
+    return test::skip("cannot mount a tmpfs");
   }
   struct Unmount {
     fs::path p;
@@ -317,8 +313,7 @@ TEST_CASE("a full disk while writing fails with the cause and leaves no partial 
 
 TEST_CASE("a docker archive holds manifest.json with the tag, the config and the layers") {
   if (!test::have_program("skopeo")) {
-    MESSAGE("skipped: skopeo is not installed");
-    return;
+    return test::skip("skopeo is not installed");
   }
   test::TestDir dir;
   auto result = build(demo_spec(dir), dir / "image");

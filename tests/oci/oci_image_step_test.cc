@@ -134,3 +134,51 @@ TEST_CASE("akbuild step oci-image rebuilds only the layer whose source changed, 
                 (fourth.out + fourth.err));
   CHECK(layers_of()[0] != after_motd[0]);
 }
+
+TEST_CASE("akbuild step oci-image stamps SOURCE_DATE_EPOCH on every layer entry and the config, and keys it") {
+  test::TestDir dir;
+  test::write(dir / "ws" / "rootfs" / "etc" / "motd", "hello\n");
+  test::write(dir / "ws" / "server", "#!/bin/sh\n", true);
+  std::vector<std::string> argv{"step", "oci-image", "--id", "img", "-C", (dir / "ws").string(), "--with",
+                                R"(layers=[{"from": "rootfs/", "to": "/"}, {"from": "server", "to": "/bin"}])",
+                                "--with", "tag=demo:1", "--with", "layout=out/image"};
+  // Each layer's `tar -tv` lines (GNU tar, UTC) and the config's "created", after a run with `epoch`.
+  auto build = [&](const std::string& epoch) {
+    test::CommandOptions o;
+    if (!epoch.empty()) o.env["SOURCE_DATE_EPOCH"] = epoch;
+    auto r = test::akbuild(dir, argv, o);
+    REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    fs::path blobs = dir / "ws" / "out" / "image" / "blobs" / "sha256";
+    auto index = json::parse(test::read(dir / "ws" / "out" / "image" / "index.json"));
+    auto manifest = json::parse(test::read(blobs / std::string(index["manifests"][0]["digest"]).substr(7)));
+    std::string listing;
+    test::CommandOptions utc;
+    utc.env["TZ"] = "UTC";
+    for (const auto& layer : manifest["layers"]) {
+      auto tar = test::run({"tar", "--numeric-owner", "--full-time", "-tvf",
+                            (blobs / std::string(layer["digest"]).substr(7)).string()},
+                           utc);
+      REQUIRE_MESSAGE(tar.exit_code == 0, tar.err);
+      listing += tar.out;
+    }
+    auto config = json::parse(test::read(blobs / std::string(manifest["config"]["digest"]).substr(7)));
+    return std::pair{listing, config.value("created", std::string())};
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  auto [stamped, created] = build("1700000000");
+  std::size_t entries = count(stamped, "\n");
+  REQUIRE(entries >= 4);  // etc/, etc/motd, bin/, bin/server at least
+  CHECK_MESSAGE(count(stamped, " 2023-11-14 22:13:20 ") == entries, stamped);
+  CHECK(created == "2023-11-14T22:13:20Z");
+  // Another epoch is another key: the image is made again with the new time, not served old.
+  auto [later, later_created] = build("1700000060");
+  CHECK_MESSAGE(count(later, " 2023-11-14 22:14:20 ") == entries, later);
+  CHECK(later_created == "2023-11-14T22:14:20Z");
+  // Unset, the time is 1 (1970-01-01 00:00:01).
+  auto [unset, unset_created] = build("");
+  CHECK_MESSAGE(count(unset, " 1970-01-01 00:00:01 ") == entries, unset);
+}

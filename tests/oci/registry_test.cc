@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <sstream>
 #include <thread>
 
 #include <netinet/in.h>
@@ -118,8 +119,7 @@ PushReport push(const test::TestDir& dir, const fs::path& layout, const std::str
 
 TEST_CASE("push uploads every blob once, and skopeo reads back the same manifest digest") {
   if (!test::have_program("docker-registry") || !test::have_program("skopeo")) {
-    MESSAGE("skipped: docker-registry or skopeo is not installed");
-    return;
+    return test::skip("docker-registry or skopeo is not installed");
   }
   test::TestDir dir;
   test::write(dir / "app" / "run", "#!/bin/sh\n", true);
@@ -179,8 +179,7 @@ TEST_CASE("push uploads every blob once, and skopeo reads back the same manifest
 
 TEST_CASE("a registry with htpasswd auth refuses anonymous pushes with 401 and takes basic credentials") {
   if (!test::have_program("docker-registry")) {
-    MESSAGE("skipped: docker-registry is not installed");
-    return;
+    return test::skip("docker-registry is not installed");
   }
   test::TestDir dir;
   small_image(dir);
@@ -236,8 +235,7 @@ TEST_CASE("push errors name the registry and the fault") {
   // 403, 404 and 503 cannot be had from docker-registry on demand: a test double (a Python
   // http.server answering every request with one status) stands in for it.
   if (!fs::exists("/usr/bin/python3")) {
-    MESSAGE("skipped: /usr/bin/python3 is missing");
-    return;
+    return test::skip("/usr/bin/python3 is missing");
   }
   for (int status : {403, 404, 503}) {
     CAPTURE(status);
@@ -284,8 +282,7 @@ TEST_CASE("credentials come from the environment before ~/.docker/config.json") 
 
 TEST_CASE("a bearer challenge is answered with a token from the realm, fetched with basic credentials") {
   if (!fs::exists("/usr/bin/python3")) {
-    MESSAGE("skipped: /usr/bin/python3 is missing");
-    return;
+    return test::skip("/usr/bin/python3 is missing");
   }
   test::TestDir dir;
   small_image(dir);
@@ -336,8 +333,7 @@ TEST_CASE("a bearer challenge is answered with a token from the realm, fetched w
 
 TEST_CASE("credentials go only to the origin that challenged, not to an upload Location elsewhere") {
   if (!fs::exists("/usr/bin/python3")) {
-    MESSAGE("skipped: /usr/bin/python3 is missing");
-    return;
+    return test::skip("/usr/bin/python3 is missing");
   }
   test::TestDir dir;
   small_image(dir);
@@ -436,4 +432,84 @@ TEST_CASE("oci layer --threads beyond the limit is a clear usage error, not an a
   auto compressor = make_compressor(Compression::gzip, out, 100000);
   REQUIRE_FALSE(compressor);
   CHECK(compressor.error().code == ErrorCode::invalid_argument);
+}
+
+TEST_CASE("a chunked push sends one PATCH per chunk with contiguous Content-Ranges, as a registry that demands chunks wants") {
+  // docker-registry takes any upload and cannot count requests: a test double
+  // (tests/oci/counting_registry.py) logs each request and refuses bodies over 64 KiB.
+  test::TestDir dir;
+  test::sh("mkdir -p '" + (dir / "app").string() + "' && head -c 300000 /dev/urandom > '" + (dir / "app" / "big").string() + "'");
+  test::write(dir / "lib" / "l", "l");
+  auto image = build_image(dir, dir / "image");
+  int port = free_port();
+  fs::path log = dir / "requests.jsonl";
+  Server server(dir, "exec /usr/bin/python3 '" + (test::source_root() / "tests/oci/counting_registry.py").string() +
+                         "' " + std::to_string(port) + " '" + log.string() + "' 65536", "counting-registry");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  auto ref = *Reference::parse("127.0.0.1:" + std::to_string(port) + "/ns/big:v1");
+
+  // The whole blob in one PUT is refused (413); the push fails and says so.
+  PushOptions whole;
+  whole.cache_dir = dir / "cache";
+  whole.max_attempts = 1;
+  auto refused = push_layout(dir / "image", "v1", ref, whole);
+  REQUIRE_FALSE(refused);
+  CHECK_MESSAGE(refused.error().message.find("413") != std::string::npos, refused.error().message);
+
+  fs::remove(log);
+  PushOptions chunked = whole;
+  chunked.chunk_size = 64 * 1024;
+  auto pushed = push_layout(dir / "image", "v1", ref, chunked);
+  REQUIRE_MESSAGE(pushed, (pushed ? "" : pushed.error().message));
+  CHECK(pushed->manifest_digest == image.manifest_digest);
+  CHECK(pushed->uploaded == 3);
+
+  std::uint64_t big = 0;  // the size of the one layer over the chunk size
+  auto index = json::parse(test::read(dir / "image" / "index.json"));
+  std::string hex = std::string(index["manifests"][0]["digest"]).substr(7);
+  auto manifest = json::parse(test::read(dir / "image" / "blobs" / "sha256" / hex));
+  for (const auto& l : manifest["layers"])
+    if (l["size"].get<std::uint64_t>() > chunked.chunk_size) big = l["size"];
+  REQUIRE(big > 4 * chunked.chunk_size);
+  std::vector<std::string> ranges, expected;
+  std::size_t patches = 0, put_bodies = 0;
+  std::uint64_t patched = 0;
+  std::istringstream lines(test::read(log));
+  for (std::string line; std::getline(lines, line);) {
+    auto r = json::parse(line);
+    if (r["method"] == "PATCH") {
+      ++patches;
+      ranges.push_back(r["range"]);
+      patched += r["length"].get<std::uint64_t>();
+    }
+    if (r["method"] == "PUT" && r["path"].get<std::string>().find("/uploads/") != std::string::npos &&
+        r["length"].get<std::uint64_t>() > 0)
+      ++put_bodies;
+  }
+  for (std::uint64_t at = 0; at < big; at += chunked.chunk_size)
+    expected.push_back(std::to_string(at) + "-" + std::to_string(std::min(at + chunked.chunk_size, big) - 1));
+  CHECK(patches == (big + chunked.chunk_size - 1) / chunked.chunk_size);
+  CHECK(ranges == expected);
+  CHECK(patched == big);
+  CHECK(put_bodies == 2);  // the config and the small layer go up whole; the big one's PUT is empty
+}
+
+TEST_CASE("a registry that reports another manifest digest than the one pushed fails the push, naming both") {
+  // A test double (tests/oci/counting_registry.py): docker-registry always reports the truth.
+  test::TestDir dir;
+  test::write(dir / "app" / "run", "run");
+  test::write(dir / "lib" / "l", "l");
+  auto image = build_image(dir, dir / "image");
+  int port = free_port();
+  Server server(dir, "exec /usr/bin/python3 '" + (test::source_root() / "tests/oci/counting_registry.py").string() +
+                         "' " + std::to_string(port) + " '" + (dir / "requests.jsonl").string() + "' 1000000 LIE",
+                "lying-registry");
+  Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
+  PushOptions options;
+  options.cache_dir = dir / "cache";
+  options.max_attempts = 1;
+  auto r = push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(port) + "/ns/x:v1"), options);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK_MESSAGE(r.error().message.find("expected " + image.manifest_digest) != std::string::npos, r.error().message);
 }

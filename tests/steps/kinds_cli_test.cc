@@ -27,8 +27,7 @@ test::CommandResult step(const test::TestDir& dir, const std::string& kind, cons
 
 TEST_CASE("fetch-git pins a tag's tree by the NAR hash nix-hash gives, without .git") {
   if (!test::have_program("git") || !test::have_program("nix-hash")) {
-    MESSAGE("skipped: needs git and nix-hash");
-    return;
+    return test::skip("needs git and nix-hash");
   }
   test::TestDir dir;
   fs::create_directories(dir / "ws");
@@ -99,8 +98,7 @@ printf 'package api\nfunc  X( ) {}\n' > "$out/client.go"
 TEST_CASE("openapi-client generates a client with openapi-typescript and @hey-api/openapi-ts from npm") {
   const char* tools = std::getenv("AKBUILD_TOOLS");
   if (!tools || !fs::exists(fs::path(tools) / "openapi-ts")) {
-    MESSAGE("skipped: needs the npm tools from scripts/setup");
-    return;
+    return test::skip("needs the npm tools from scripts/setup");
   }
   test::TestDir dir;
   fs::create_directories(dir / "ws/api");
@@ -128,15 +126,18 @@ TEST_CASE("python-deps --dry-run lists the authentik wheels for CPython 3.14 on 
   CHECK(test::contains(wheels, "psycopg-c 3.3.2 - (no wheel for cp314-manylinux_2_36_x86_64 (sdist only))"));
 }
 
-TEST_CASE("python-deps with backend uv runs uv sync where uv is installed") {
-  if (!test::have_program("uv")) {
-    MESSAGE("skipped: uv is not installed (not packaged by Debian or npm); the pip backend is tested instead");
-    return;
-  }
+TEST_CASE("python-deps --dry-run picks for every authentik package the wheel packaging.tags ranks best") {
+  // The oracle is Debian's python3-packaging (scripts/setup installs it), the reference
+  // implementation of PEP 425 tag ranking, for the same target: CPython 3.14, glibc 2.36, x86_64.
+  auto fixtures = test::fixtures_dir();
+  REQUIRE_MESSAGE(fixtures, "AKBUILD_FIXTURES is not set (run the tests through meson test)");
   test::TestDir dir;
-  test::write(dir / "ws/pyproject.toml", "[project]\nname = \"empty\"\nversion = \"0\"\nrequires-python = \">=3.8\"\ndependencies = []\n");
-  test::write(dir / "ws/uv.lock", "version = 1\nrevision = 3\nrequires-python = \">=3.8\"\n\n[[package]]\nname = \"empty\"\nversion = \"0\"\nsource = { virtual = \".\" }\n");
-  auto r = step(dir, "python-deps", {"backend=uv", "python=/usr/bin/python3"});
-  // A fetch step without a pin reports the hash it got.
-  CHECK(test::contains(r.out + r.err, "got:"));
+  fs::create_directories(dir / "ws");
+  fs::copy_file(*fixtures / "authentik/uv.lock", dir / "ws/uv.lock");
+  auto r = step(dir, "python-deps", {"backend=pip", "python-version=3.14", "libc-version=2.36", "dry-run=true"});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  auto oracle = test::run({"/usr/bin/python3", (test::source_root() / "tests/steps/wheel_oracle.py").string(),
+                           (dir / "ws/uv.lock").string(), (dir / "ws/.venv/wheels.txt").string(), "3.14", "2.36"});
+  CHECK_MESSAGE(oracle.exit_code == 0, (oracle.out + oracle.err));
+  CHECK(test::contains(oracle.out, " packages checked, 0 mismatched"));
 }

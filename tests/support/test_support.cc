@@ -28,13 +28,17 @@ namespace {
 
 std::mutex g_dirs_mutex;
 std::set<std::string> g_live_dirs;
+std::set<std::string> g_skipped;  // names of the test cases that called skip()
 
 // Removes the test dirs of a passing test case; prints and keeps those of a failing one.
 struct TestDirReporter : doctest::IReporter {
   explicit TestDirReporter(const doctest::ContextOptions&) {}
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
-  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_run_end(const doctest::TestRunStats&) override {
+    std::lock_guard lock(g_dirs_mutex);
+    std::cout << "skipped test cases: " << g_skipped.size() << std::endl;
+  }
   void test_case_start(const doctest::TestCaseData&) override {}
   void test_case_reenter(const doctest::TestCaseData&) override {}
   void test_case_end(const doctest::CurrentTestCaseStats& st) override {
@@ -214,6 +218,18 @@ CommandResult akbuild(const TestDir& dir, const std::vector<std::string>& args, 
 
 bool have_program(const std::string& name) {
   return sh("command -v '" + name + "' >/dev/null 2>&1").exit_code == 0;
+}
+
+void skip(const std::string& why) {
+  const char* ci = std::getenv("CI");
+  if (ci && std::string_view(ci) == "true") {
+    FAIL_CHECK("cannot run in CI (CI=true), where nothing may be skipped: " << why);
+    return;
+  }
+  std::string name = doctest::getContextOptions()->currentTest ? doctest::getContextOptions()->currentTest->m_name : "?";
+  std::cout << "SKIPPED: " << name << ": " << why << std::endl;
+  std::lock_guard lock(g_dirs_mutex);
+  g_skipped.insert(name);
 }
 
 } // namespace akbuild::test

@@ -59,4 +59,10 @@ CommandResult akbuild(const TestDir& dir, const std::vector<std::string>& args, 
 // Whether a program is on PATH.
 bool have_program(const std::string& name);
 
+// Marks the running test case skipped, saying why; the caller returns right after
+// (`if (!have_program("skopeo")) return test::skip("skopeo is not installed");`). Each binary
+// ends with a "skipped test cases: N" line that scripts/test_summary.py subtracts from the
+// passes. Under CI=true a skip is a failure: scripts/setup installs everything the suite needs.
+void skip(const std::string& why);
+
 } // namespace akbuild::test

@@ -342,21 +342,36 @@ TEST_CASE("act runs a local copy of akbuild's own action (uses: ./action) as an 
   TestDir dir;
   std::filesystem::create_directories(dir / "ws/action");
   std::filesystem::copy_file(test::source_root() / "action/action.yml", dir / "ws/action/action.yml");
-  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"yaml(on: push
 jobs:
   build:
     runs-on: self-hosted
     steps:
       - name: Generate
+        id: gen
         uses: ./action
         with:
           kind: exec
           run: echo made > out.txt
           outputs: out.txt
-)");
-  auto r = act(dir, {"-n"});
-  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK_MESSAGE(r.out.find("*DRYRUN* [build/Generate] akbuild exec: key ") != std::string::npos, r.out);
+      - run: echo "outputs ${{ steps.gen.outputs.cache-hit }} ${{ steps.gen.outputs.key }} $(cat out.txt)"
+)yaml");
+  auto dry = act(dir, {"-n"});
+  REQUIRE_MESSAGE(dry.exit_code == 0, (dry.out + dry.err));
+  auto at = dry.out.find("*DRYRUN* [build/Generate] akbuild exec: key ");
+  REQUIRE_MESSAGE(at != std::string::npos, dry.out);
+  std::string key = dry.out.substr(at + std::string_view("*DRYRUN* [build/Generate] akbuild exec: key ").size(), 64);
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/out.txt"));
+  // Run for real: the step runs, its output lands in the workspace for the next step, and its
+  // outputs are the dry run's key and a miss; the second run is a hit with the same key.
+  auto run = act(dir, {});
+  REQUIRE_MESSAGE(run.exit_code == 0, (run.out + run.err));
+  CHECK(test::read(dir / "ws/out.txt") == "made\n");
+  CHECK_MESSAGE(run.out.find("outputs false " + key + " made\n") != std::string::npos, run.out);
+  auto again = act(dir, {});
+  REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
+  CHECK_MESSAGE(again.out.find("[build/Generate] cache hit") != std::string::npos, again.out);
+  CHECK_MESSAGE(again.out.find("outputs true " + key + " made\n") != std::string::npos, again.out);
 }
 
 TEST_CASE("act enforces timeout-minutes: a step's (an expression too) fails it, a job's cancels the job") {
@@ -438,4 +453,28 @@ jobs:
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("token-seen") != std::string::npos);
   CHECK(r.out.find("no-copy-in-runner-temp") != std::string::npos);
+}
+
+TEST_CASE("act runs a step again when the output of a step it depends on changes") {
+  TestDir dir;
+  test::write(dir / "ws/in.txt", "a\n");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: gen
+        uses: akbuild/step@v1
+        with: {kind: exec, run: "tr a-z A-Z < in.txt > gen.txt", inputs: in.txt, outputs: gen.txt}
+      - id: use
+        uses: akbuild/step@v1
+        with: {kind: exec, run: "cat gen.txt gen.txt > use.txt", deps: '["gen"]', outputs: use.txt}
+)");
+  auto first = act(dir, {});
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  CHECK(test::read(dir / "ws/use.txt") == "A\nA\n");
+  test::write(dir / "ws/in.txt", "b\n");
+  auto second = act(dir, {});
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK(test::read(dir / "ws/use.txt") == "B\nB\n");
 }
