@@ -1,4 +1,4 @@
-#include "runner/engine/console_sink.hh"
+#include "runner/cli/console_sink.hh"
 
 #include <sstream>
 
@@ -6,9 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-namespace akbuild::engine {
+namespace akbuild::cli {
 
 namespace {
+
+using engine::Event;
 
 std::string seconds(const std::string& ms_text) {
   double ms = 0;
@@ -68,7 +70,7 @@ void ConsoleSink::print(const std::string& line) {
   std::fflush(stdout);
 }
 
-void ConsoleSink::on_event(const Event& e) {
+void ConsoleSink::on_event(const engine::Event& e) {
   std::lock_guard lock(m_mutex);
   if (m_mode == Mode::json) {
     std::fputs((to_json(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), stdout);
@@ -116,4 +118,4 @@ void ConsoleSink::on_event(const Event& e) {
   draw_progress();
 }
 
-} // namespace akbuild::engine
+} // namespace akbuild::cli
