@@ -4,8 +4,8 @@
 
 #include "runner/exec/process.hh"
 #include "runner/exec/sandbox.hh"
-#include "runner/service/step_docs.hh"
 #include "steps/registry.hh"
+#include "steps/step_docs.hh"
 
 namespace akbuild::service {
 
@@ -39,7 +39,7 @@ akbuild::v1::StepKind step_kind_schema(const steps::Step& step) {
     auto* param = out.add_params();
     param->set_name(field->name());
     param->set_number(static_cast<uint32_t>(field->number()));
-    param->set_description(field_comment(*field));
+    param->set_description(steps::field_comment(*field));
     if (field->is_map()) {
       param->set_map(true);
       param->set_type("map");
