@@ -15,6 +15,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/core/program_path.hh"
 #include "runner/exec/stage.hh"
 
 namespace akbuild::exec {

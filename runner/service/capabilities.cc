@@ -2,7 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 
-#include "runner/exec/process.hh"
+#include "runner/core/program_path.hh"
 #include "runner/exec/sandbox.hh"
 #include "steps/registry.hh"
 #include "steps/step_docs.hh"
@@ -62,7 +62,7 @@ akbuild::v1::Capabilities capabilities(const std::string& version, const std::st
   for (const char* name : k_tools) {
     auto* tool = out.add_tools();
     tool->set_name(name);
-    if (auto path = exec::find_program(name, path_env)) tool->set_path(path->string());
+    if (auto path = find_program(name, path_env)) tool->set_path(path->string());
   }
   std::string why;
   out.mutable_sandbox()->set_available(exec::sandbox_available(&why));
