@@ -20,6 +20,19 @@ bool is_executable_file(const fs::path& p) {
 
 } // namespace
 
+std::vector<std::string_view> search_dirs(std::string_view path_env) {
+  std::vector<std::string_view> out;
+  std::size_t start = 0;
+  while (start <= path_env.size()) {
+    std::size_t end = path_env.find(':', start);
+    if (end == std::string_view::npos) end = path_env.size();
+    std::string_view dir = path_env.substr(start, end - start);
+    start = end + 1;
+    if (!dir.empty() && dir.front() == '/') out.push_back(dir);
+  }
+  return out;
+}
+
 std::string host_search_path() {
   const char* path = std::getenv("PATH");
   return path ? std::string(path) : std::string(k_default_search_path);
@@ -35,13 +48,7 @@ Result<fs::path> find_program(std::string_view program, std::string_view path_en
     return fail(ErrorCode::not_found, fmt::format("{}: no such file", program));
   }
   std::optional<fs::path> not_executable;
-  std::size_t start = 0;
-  while (start <= path_env.size()) {
-    std::size_t end = path_env.find(':', start);
-    if (end == std::string_view::npos) end = path_env.size();
-    std::string_view dir = path_env.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty() || dir.front() != '/') continue;
+  for (std::string_view dir : search_dirs(path_env)) {
     fs::path candidate = fs::path(dir) / program;
     if (is_executable_file(candidate)) return candidate;
     if (!not_executable && ::access(candidate.c_str(), F_OK) == 0) not_executable = candidate;

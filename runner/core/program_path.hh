@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runner/core/result.hh"
 
@@ -20,6 +21,9 @@ namespace akbuild {
 
 // The PATH used when the environment has none.
 inline constexpr std::string_view k_default_search_path = "/usr/local/bin:/usr/bin:/bin";
+
+// The entries of a PATH value that the rule searches: the absolute ones, in order.
+std::vector<std::string_view> search_dirs(std::string_view path_env);
 
 // This process's $PATH, or k_default_search_path when it is unset.
 std::string host_search_path();

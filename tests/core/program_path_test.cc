@@ -103,3 +103,8 @@ TEST_CASE("host_search_path is $PATH, or the default when it is unset") {
   CHECK(host_search_path() == k_default_search_path);
   ::setenv("PATH", saved.c_str(), 1);
 }
+
+TEST_CASE("search_dirs gives the absolute PATH entries in order, the ones every lookup searches") {
+  CHECK(search_dirs(":rel:/a::./b:/c/:") == std::vector<std::string_view>{"/a", "/c/"});
+  CHECK(search_dirs("").empty());
+}
