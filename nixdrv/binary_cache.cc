@@ -9,6 +9,7 @@
 #include <zstd.h>
 
 #include "nixdrv/nar.hh"
+#include "runner/core/atomic_file.hh"
 #include "runner/core/fs.hh"
 
 namespace akbuild::nixdrv {
@@ -138,10 +139,9 @@ Result<FileBinaryCache> FileBinaryCache::open(std::string_view url) {
 Result<NarInfo> FileBinaryCache::add_path(const std::filesystem::path& path, std::string_view name,
                                           const CacheAddOptions& options) {
   AK_TRY_VOID(check_store_name(name));
-  auto tmp = AK_TRY(TempDir::create(".add-", m_dir / "nar"));
-  auto tmp_file = tmp.path() / "nar";
-  auto fd = AK_TRY(open_fd(tmp_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  FdSink file(fd.get());
+  // Named by the compressed file's hash, known once it is written.
+  auto nar_file = AK_TRY(AtomicFile::create(m_dir / "nar" / "add"));
+  FdSink file(nar_file.fd());
   HashSink file_hash(HashAlgo::sha256);
   TeeSink file_side(file, file_hash);
   auto compressor = CompressSink::create(options.compression, file_side);
@@ -150,7 +150,6 @@ Result<NarInfo> FileBinaryCache::add_path(const std::filesystem::path& path, std
   AK_TRY_VOID(dump_nar(path, nar_side));
   AK_TRY_VOID(compressor->finish());
   AK_TRY_VOID(file.flush());
-  if (::fsync(fd.get()) != 0) return fail(errno_error(tmp_file.string() + ": fsync"));
 
   NarInfo info;
   info.nar_hash = *Hash::from_bytes(HashAlgo::sha256, nar_hash.finish());
@@ -161,9 +160,7 @@ Result<NarInfo> FileBinaryCache::add_path(const std::filesystem::path& path, std
   info.path = AK_TRY(make_source_path(info.nar_hash, name, {}));
   info.ca = "fixed:r:sha256:" + info.nar_hash.to_string(HashFormat::nix32);
   info.url = "nar/" + info.file_hash->to_string(HashFormat::nix32) + ".nar" + std::string(extension(options.compression));
-  if (::rename(tmp_file.c_str(), (m_dir / info.url).c_str()) != 0)
-    return fail(errno_error((m_dir / info.url).string() + ": rename"));
-  AK_TRY_VOID(fsync_dir(m_dir / "nar"));
+  AK_TRY_VOID(nar_file.commit_as(m_dir / info.url));
   if (options.key) info.sigs.push_back(options.key->sign(info.fingerprint()));
   AK_TRY_VOID(write_file_atomic(m_dir / (std::string(info.path.hash_part()) + ".narinfo"), info.to_string()));
   return info;

@@ -12,6 +12,7 @@
 #include "oci/image.hh"
 #include "oci/layout.hh"
 #include "oci/tar_writer.hh"
+#include "runner/core/atomic_file.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
 
@@ -61,18 +62,8 @@ Result<> write_docker_archive(const fs::path& layout, std::string_view ref_name,
 
   fs::path dir = archive.parent_path().empty() ? fs::path(".") : archive.parent_path();
   AK_TRY_VOID(make_dirs(dir));
-  std::string tmpl = (dir / ("." + archive.filename().string() + ".tmp-XXXXXX")).string();
-  int raw = ::mkstemp(tmpl.data());
-  if (raw < 0) return fail(errno_error(archive.string() + ": create temp file"));
-  UniqueFd fd(raw);
-  struct Cleanup {
-    std::string path;
-    bool armed = true;
-    ~Cleanup() {
-      if (armed) ::unlink(path.c_str());
-    }
-  } cleanup{tmpl};
-  FdSink out(fd.get());
+  auto file = AK_TRY(AtomicFile::create(archive, 0644));
+  FdSink out(file.fd());
   std::vector<std::pair<std::string, fs::path>> files;
   files.emplace_back(path_of(image.config.digest), blob_path(layout / "blobs", image.config.digest));
   files.emplace_back(path_of(image.manifest.digest), blob_path(layout / "blobs", image.manifest.digest));
@@ -91,11 +82,7 @@ Result<> write_docker_archive(const fs::path& layout, std::string_view ref_name,
   AK_TRY_VOID(add_bytes(out, "oci-layout", R"({"imageLayoutVersion":"1.0.0"})", mtime));
   AK_TRY_VOID(write_tar_end(out));
   AK_TRY_VOID(out.flush());
-  if (::fsync(fd.get()) != 0) return fail(errno_error(archive.string() + ": fsync"));
-  if (::fchmod(fd.get(), 0644) != 0) return fail(errno_error(archive.string() + ": chmod"));
-  if (::rename(tmpl.c_str(), archive.c_str()) != 0) return fail(errno_error(archive.string() + ": rename"));
-  cleanup.armed = false;
-  return ok();
+  return file.commit();
 }
 
 } // namespace akbuild::oci

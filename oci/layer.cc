@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runner/core/atomic_file.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
@@ -71,20 +72,10 @@ std::string hex_of(std::string_view digest) {
 // Writes the layer to a temp file in `dir`, then renames it to its digest's hex.
 Result<LayerBlob> write_blob(const LayerSpec& spec, const fs::path& dir, unsigned threads) {
   AK_TRY_VOID(make_dirs(dir));
-  std::string tmpl = (dir / ".tmp-layer-XXXXXX").string();
-  int raw = ::mkstemp(tmpl.data());
-  if (raw < 0) return fail(errno_error(dir.string() + ": create temp file"));
-  UniqueFd fd(raw);
-  fs::path tmp = tmpl;
-  struct Cleanup {
-    fs::path path;
-    bool armed = true;
-    ~Cleanup() {
-      if (armed) ::unlink(path.c_str());
-    }
-  } cleanup{tmp};
-
-  FdSink file(fd.get());
+  // Blobs are read-only; the name is known once the content is (its digest).
+  auto blob_file = AK_TRY(AtomicFile::create(dir / "layer", 0444));
+  const fs::path& tmp = blob_file.temp_path();
+  FdSink file(blob_file.fd());
   file.write_back_early();
   HashSink compressed_hash;
   TeeSink compressed_out(file, compressed_hash);
@@ -96,17 +87,13 @@ Result<LayerBlob> write_blob(const LayerSpec& spec, const fs::path& dir, unsigne
   AK_TRY_VOID(compressor->finish());
   auto flushed = file.flush();
   if (!flushed) return fail(flushed.error().context(tmp.string()));
-  if (::fsync(fd.get()) != 0) return fail(errno_error(tmp.string() + ": fsync"));
-  if (::fchmod(fd.get(), 0444) != 0) return fail(errno_error(tmp.string() + ": chmod"));
 
   LayerBlob blob;
   blob.digest = "sha256:" + to_hex(compressed_hash.finish());
   blob.diff_id = "sha256:" + to_hex(tar_hash.finish());
   blob.size = compressed_hash.size();
   blob.media_type = std::string(layer_media_type(spec.compression));
-  fs::path final_path = dir / hex_of(blob.digest);
-  if (::rename(tmp.c_str(), final_path.c_str()) != 0) return fail(errno_error(final_path.string() + ": rename"));
-  cleanup.armed = false;
+  AK_TRY_VOID(blob_file.commit_as(dir / hex_of(blob.digest)));
   return blob;
 }
 
@@ -158,15 +145,11 @@ Result<> link_or_copy(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   if (fs::exists(to, ec)) return ok();
   if (::link(from.c_str(), to.c_str()) == 0 || errno == EEXIST) return ok();
-  fs::path tmp = to;
-  tmp += ".tmp";
-  fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    return fail(ErrorCode::io, to.string() + ": copy from " + from.string() + ": " + ec.message());
-  }
-  if (::rename(tmp.c_str(), to.c_str()) != 0) return fail(errno_error(to.string() + ": rename"));
-  return ok();
+  // A temp file of its own: two processes copying the same blob must not share one.
+  auto copy = AK_TRY(AtomicFile::create(to));  // copy_file gives it the mode of `from`
+  fs::copy_file(from, copy.temp_path(), fs::copy_options::overwrite_existing, ec);
+  if (ec) return fail(ErrorCode::io, to.string() + ": copy from " + from.string() + ": " + ec.message());
+  return copy.commit();
 }
 
 Result<LayerBlob> make_layer(const LayerSpec& spec, const fs::path& blobs_dir, LayerCache* cache, unsigned threads) {

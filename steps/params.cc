@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "steps/step_docs.hh"
+
 namespace akbuild::steps {
 
 namespace {
@@ -349,8 +351,8 @@ std::vector<std::string> param_names(const google::protobuf::Message& prototype)
   const auto* d = prototype.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
     const auto* f = d->field(i);
-    // Generated descriptors carry no comments, so the description is the value's shape.
-    out.push_back(f->name() + " (" + type_name(f) + ")");
+    auto comment = field_comment(*f);
+    out.push_back(f->name() + " (" + type_name(f) + ")" + (comment.empty() ? "" : ": " + comment));
   }
   std::sort(out.begin(), out.end());
   return out;

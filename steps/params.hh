@@ -24,8 +24,8 @@ Result<std::unique_ptr<google::protobuf::Message>> parse_params(const google::pr
 // rendered as JSON, defaults included (so adding a default-valued key changes nothing).
 std::vector<std::string> params_manifest_lines(const google::protobuf::Message& params);
 
-// The parameter names of a message with a one-line description each (from the field comments
-// in steps.proto, when available), for errors, help and action.yml.
+// "name (shape): comment" for every parameter of a message, sorted; the comment is the field's
+// in steps.proto (steps/step_docs.hh), left out when it has none.
 std::vector<std::string> param_names(const google::protobuf::Message& prototype);
 
 } // namespace akbuild::steps

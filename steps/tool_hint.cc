@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/program_path.hh"
 #include "runner/exec/process.hh"
 
 namespace akbuild::steps {
@@ -34,8 +35,7 @@ std::string tool_provider(std::string_view program) {
 }
 
 Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program) {
-  const char* path = std::getenv("PATH");
-  auto found = exec::find_program(program, path ? path : "/usr/bin:/bin");
+  auto found = find_program(program, host_search_path());
   if (found) return found;
   auto provider = tool_provider(program);
   return fail(ErrorCode::failed_precondition,

@@ -1,5 +1,5 @@
 #pragma once
-// The cache directory layout (DESIGN.md "Cache dir"): every area of the cache dir, in one place.
+// The cache directory layout (docs/architecture.md, "The cache directory"): every area of the cache dir, in one place.
 // The cache dir owns them all; code in lower or neighbouring layers (nixdrv, oci) is handed the
 // path of its area (or an interface) and never spells a cache path itself.
 //   <root>/cas/sha256/<2 hex>/<62 hex>    blobs (file contents, trees, logs, image layers)

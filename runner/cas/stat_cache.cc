@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/core/atomic_file.hh"
 #include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
@@ -217,16 +218,14 @@ public:
 private:
   Result<> write_replacing(const Header& h, std::span<const std::byte> body) {
     std::string what = "stat cache " + m_path.string();
-    std::string tmp = m_path.string() + ".tmp-XXXXXX";
-    UniqueFd fd(::mkostemp(tmp.data(), O_CLOEXEC));
-    if (!fd) return fail(errno_error(what + ": create temp file"));
-    auto written = write_all(fd.get(), std::as_bytes(std::span(&h, 1)));
-    if (written) written = write_all(fd.get(), body);
-    if (written && ::rename(tmp.c_str(), m_path.c_str()) != 0) written = fail(errno_error(what + ": rename"));
-    if (!written) {
-      ::unlink(tmp.c_str());
-      return fail(written.error().context(what));
-    }
+    // Unsynced: the file is checksummed when read and only saves work, so a crash may lose it,
+    // and a step's no-op run does not wait for a disk flush.
+    auto file = AtomicFile::create(m_path, 0644, AtomicFile::Durability::unsynced);
+    if (!file) return fail(file.error().context(what));
+    auto written = write_all(file->fd(), std::as_bytes(std::span(&h, 1)));
+    if (written) written = write_all(file->fd(), body);
+    if (written) written = file->commit();
+    if (!written) return fail(written.error().context(what));
     return ok();
   }
 

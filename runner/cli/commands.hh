@@ -22,7 +22,7 @@ struct GlobalOptions {
   int exit_status = 0;    // set by the subcommand that ran
 };
 
-// The cache dir by DESIGN.md's rule: --cache-dir, AKBUILD_CACHE_DIR, $XDG_CACHE_HOME/akbuild,
+// The cache dir by the README's rule: --cache-dir, AKBUILD_CACHE_DIR, $XDG_CACHE_HOME/akbuild,
 // ~/.cache/akbuild.
 std::filesystem::path resolve_cache_dir(const GlobalOptions& options);
 

@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "runner/cli/commands.hh"
-#include "runner/engine/console_sink.hh"
+#include "runner/cli/console_sink.hh"
 #include "runner/engine/pins.hh"
 #include "steps/registry.hh"
 
@@ -18,7 +18,7 @@ Result<int> run_pin_update(const StepInvocation& o, const GlobalOptions& global)
   AK_TRY_VOID(steps::find_step(o.kind));
   auto request = AK_TRY(step_request(o));
   auto options = engine_options(o, global);
-  engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), false);
+  ConsoleSink sink(ConsoleSink::pick(o.json), false);
   auto changes = engine::update_pins(options, {request}, sink);
   sink.close();
   if (!changes) return fail(changes.error());

@@ -7,9 +7,9 @@
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
-#include "runner/service/action_yml.hh"
 #include "runner/service/auth.hh"
 #include "runner/service/server.hh"
+#include "steps/action_yml.hh"
 
 namespace akbuild::cli {
 
@@ -81,7 +81,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& options) {
 
   // Hidden: prints action/action.yml, generated from the step kinds' parameter messages.
   auto* gen = app.add_subcommand("action-yml", "print the akbuild/step action.yml")->group("");
-  gen->callback([] { std::cout << service::action_yml(); });
+  gen->callback([] { std::cout << steps::action_yml(); });
 }
 
 } // namespace akbuild::cli

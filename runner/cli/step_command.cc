@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runner/cli/commands.hh"
-#include "runner/engine/console_sink.hh"
+#include "runner/cli/console_sink.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/client.hh"
 #include "steps/registry.hh"
@@ -26,7 +26,7 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   if (!o.dry_run) {
     // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
     // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
-    engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), o.explain);
+    ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
     if (auto remote = service::try_execute_via_daemon(options, {request}, sink)) {
       sink.close();
       if (!*remote) return fail(remote->error());
@@ -52,7 +52,7 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
     }
     return 0;
   }
-  engine::ConsoleSink sink(engine::ConsoleSink::pick(o.json), o.explain);
+  ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
   auto results = engine->run({request}, sink);
   sink.close();
   if (!results) return fail(results.error());

@@ -3,13 +3,14 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <random>
 #include <system_error>
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "runner/core/atomic_file.hh"
 
 namespace akbuild {
 
@@ -84,16 +85,6 @@ Result<> make_dirs(const fs::path& dir) {
   return ok();
 }
 
-namespace {
-std::string random_suffix() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char k_chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string s(10, 'x');
-  for (auto& c : s) c = k_chars[rng() % (sizeof k_chars - 1)];
-  return s;
-}
-} // namespace
-
 Result<> write_file(const fs::path& path, std::string_view content, int mode) {
   auto fd = AK_TRY(open_fd(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   auto written = write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())));
@@ -102,23 +93,10 @@ Result<> write_file(const fs::path& path, std::string_view content, int mode) {
 }
 
 Result<> write_file_atomic(const fs::path& path, std::string_view content, int mode) {
-  fs::path dir = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  fs::path tmp = dir / (".tmp-" + path.filename().string() + "-" + random_suffix());
-  {
-    auto fd = AK_TRY(open_fd(tmp, O_WRONLY | O_CREAT | O_EXCL, mode));
-    auto written = write_all(fd.get(), std::as_bytes(std::span(content.data(), content.size())));
-    if (!written || ::fsync(fd.get()) != 0) {
-      Error e = written ? errno_error("fsync " + tmp.string()) : written.error();
-      ::unlink(tmp.c_str());
-      return fail(e.context(path.string()));
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    Error e = errno_error("rename to " + path.string());
-    ::unlink(tmp.c_str());
-    return fail(e);
-  }
-  return fsync_dir(dir);
+  auto file = AK_TRY(AtomicFile::create(path, mode));
+  auto written = write_all(file.fd(), std::as_bytes(std::span(content.data(), content.size())));
+  if (!written) return fail(written.error().context(path.string()));
+  return file.commit();
 }
 
 Result<> remove_tree(const fs::path& path) {

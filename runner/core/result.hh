@@ -1,6 +1,6 @@
 #pragma once
 // Errors as values: every fallible function below the CLI and RPC edges returns Result<T>.
-// ErrorCode maps to exit statuses in runner/cli/exit_status.cc and to grpc::StatusCode in
+// ErrorCode maps to exit statuses in runner/cli/report.cc and to grpc::StatusCode in
 // runner/service/status.cc, and nowhere else.
 
 #include <string>

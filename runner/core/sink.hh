@@ -1,7 +1,7 @@
 #pragma once
 // A Sink takes a byte stream. NAR dumping, hashing, tarring and file writing all push through
 // one, so a producer never buffers a whole file.
-// Usage: HashSink h(HashAlgo::sha256); AK_TRY_VOID(write_nar(path, h)); auto d = h.finish();
+// Usage: HashSink h(HashAlgo::sha256); AK_TRY_VOID(dump_nar(path, h)); auto d = h.finish();
 
 #include <cstddef>
 #include <span>

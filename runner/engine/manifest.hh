@@ -1,5 +1,5 @@
 #pragma once
-// The action manifest (DESIGN.md "action manifest"): canonical, sorted, human-readable lines
+// The action manifest (docs/architecture.md, "A step"): canonical, sorted, human-readable lines
 // naming everything that determines a step's result. The action key is the sha256 (hex) of the
 // text: the lines sorted by byte order, each ended by '\n'.
 //

@@ -1,15 +1,17 @@
 #include "runner/engine/planner.hh"
 
-#include <cstdlib>
 #include <functional>
 #include <future>
 #include <set>
+
+#include <fmt/format.h>
 
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/core/memory.hh"
+#include "runner/core/program_path.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/pins.hh"
 #include "runner/engine/secret_lines.hh"
@@ -35,6 +37,38 @@ Result<> check_cycles(const std::vector<PreparedStep>& steps) {
     return ok();
   };
   for (std::size_t i = 0; i < steps.size(); ++i) AK_TRY_VOID(visit(i));
+  return ok();
+}
+
+tl::unexpected<Error> bad(std::string_view kind, std::string_view key, std::string_view what) {
+  return fail(ErrorCode::invalid_argument, fmt::format("{}: with: {}: {}", kind, key, what));
+}
+
+// A value shown in an error: NUL bytes written as \0, so the message stays one printable line.
+std::string shown(std::string_view value) {
+  std::string out;
+  for (char c : value) out += c == '\0' ? std::string("\\0") : std::string(1, c);
+  return out;
+}
+
+// The plan fields the engine itself acts on, checked here once for every kind (a kind checks only
+// what is its own). deps: no empty step id. env: names neither empty nor holding '=' or a NUL
+// byte, values without a NUL byte (a process environment cannot hold them). tools: a program
+// name or an absolute path (a relative one would make the key depend on where akbuild started).
+Result<> check_plan(std::string_view kind, const steps::StepPlan& plan) {
+  for (const auto& d : plan.deps)
+    if (d.empty()) return bad(kind, "deps", "an empty step id");
+  for (const auto& [name, value] : plan.env) {
+    if (name.empty() || name.find_first_of(std::string_view("=\0", 2)) != std::string::npos)
+      return bad(kind, "env", fmt::format("'{}' is not a variable name", shown(name)));
+    if (value.find('\0') != std::string::npos)
+      return bad(kind, "env", fmt::format("the value of '{}' holds a NUL byte", name));
+  }
+  for (const auto& t : plan.tools) {
+    if (t.empty()) return bad(kind, "tools", "an empty program name");
+    if (t.find('/') != std::string::npos && t.front() != '/')
+      return bad(kind, "tools", fmt::format("'{}' is neither a program name nor an absolute path", t));
+  }
   return ok();
 }
 
@@ -69,6 +103,7 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     p.params = std::move(*params);
     auto plan = p.step->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
     if (!plan) return fail(where(plan.error()));
+    AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);
     p.pin = p.plan.pin;
     if (p.plan.fetch && p.pin.empty())
@@ -127,11 +162,11 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   KeyedStep k;
   // Tools are resolved (hashed, their --version asked once) beside the input scan.
   auto tools = std::async(std::launch::async, [&]() -> Result<std::map<std::string, ToolInfo>> {
-    const char* host_path = std::getenv("PATH");
+    const std::string host_path = host_search_path();
     std::map<std::string, ToolInfo> out;
     for (const auto& name : step.plan.tools) {
       if (out.count(name)) continue;
-      auto t = resolve_tool(name, host_path ? host_path : "/usr/local/bin:/usr/bin:/bin", cache);
+      auto t = resolve_tool(name, host_path, cache);
       if (!t) return fail(t.error().context("step '" + step.request.id + "'"));
       out.emplace(name, std::move(*t));
     }

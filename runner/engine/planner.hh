@@ -1,6 +1,6 @@
 #pragma once
 // Planning, in two phases. prepare_steps validates every step of a run before anything runs
-// (kinds, `with:` keys, globs, output paths, deps, cycles): any fault fails the whole run with
+// (kinds, `with:` keys, globs, output paths, deps, env, tools, cycles): any fault fails the whole run with
 // invalid_argument. key_step then builds one step's manifest and action key once the output
 // trees of its deps are known (a dep's outputs are part of its dependents' keys).
 

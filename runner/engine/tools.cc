@@ -3,39 +3,16 @@
 #include <algorithm>
 #include <vector>
 
-#include <unistd.h>
-
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
+#include "runner/core/program_path.hh"
 #include "runner/core/walk.hh"
 #include "runner/exec/process.hh"
 
 namespace akbuild::engine {
 
 namespace fs = std::filesystem;
-
-Result<fs::path> search_path(std::string_view program, std::string_view path_env) {
-  if (program.find('/') != std::string_view::npos) {
-    fs::path p(program);
-    if (p.is_absolute() && ::access(p.c_str(), X_OK) == 0) return p;
-    return fail(ErrorCode::not_found, "tool '" + std::string(program) + "': not an executable absolute path");
-  }
-  std::size_t start = 0;
-  while (start <= path_env.size()) {
-    auto end = path_env.find(':', start);
-    if (end == std::string_view::npos) end = path_env.size();
-    auto dir = path_env.substr(start, end - start);
-    if (!dir.empty() && dir.front() == '/') {
-      fs::path candidate = fs::path(dir) / std::string(program);
-      struct stat st {};
-      if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
-        return candidate;
-    }
-    start = end + 1;
-  }
-  return fail(ErrorCode::not_found, "tool '" + std::string(program) + "' was not found on PATH");
-}
 
 std::optional<fs::path> enclosing_node_modules(const fs::path& path) {
   // The outermost: a nested package's dependencies may be hoisted to any level above it.
@@ -111,7 +88,7 @@ Result<std::string> node_modules_digest(const fs::path& node_modules, cas::Cache
 Result<ToolInfo> resolve_tool(std::string_view name, std::string_view path_env, cas::CacheDir& cache) {
   ToolInfo t;
   t.name = std::string(name);
-  t.path = AK_TRY(search_path(name, path_env));
+  t.path = AK_TRY(find_program(name, path_env).map_error([&](Error e) { return e.context("tool"); }));
   std::error_code ec;
   t.real_path = fs::canonical(t.path, ec);
   if (ec) return fail(ErrorCode::not_found, "tool '" + t.name + "': " + t.path.string() + ": " + ec.message());

@@ -31,10 +31,8 @@ struct ToolInfo {
 // The outermost node_modules directory `path` lies in, if any.
 std::optional<std::filesystem::path> enclosing_node_modules(const std::filesystem::path& path);
 
-// Resolves `name` (a bare name searched on `path_env`, or an absolute path). not_found names it.
+// Resolves `name` (a bare name searched on `path_env`, or a path) by runner/core/program_path.hh's
+// rule; its errors name the tool.
 Result<ToolInfo> resolve_tool(std::string_view name, std::string_view path_env, cas::CacheDir& cache);
-
-// A bare program name searched on a PATH value; not_found naming the program.
-Result<std::filesystem::path> search_path(std::string_view program, std::string_view path_env);
 
 } // namespace akbuild::engine

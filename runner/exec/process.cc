@@ -31,6 +31,7 @@
 #include <fmt/core.h>
 
 #include "runner/core/fs.hh"
+#include "runner/core/program_path.hh"
 
 namespace akbuild::exec {
 
@@ -155,11 +156,6 @@ struct ChildGuard {
 void ignore_sigpipe_once() {
   static std::once_flag once;
   std::call_once(once, [] { ::signal(SIGPIPE, SIG_IGN); });
-}
-
-bool is_executable_file(const fs::path& p) {
-  struct stat st{};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(p.c_str(), X_OK) == 0;
 }
 
 // Drives one child: pipe readers, stdin writer, exit watcher and the poll timer, all on one
@@ -358,33 +354,6 @@ std::string ProcessResult::describe() const {
     return name ? fmt::format("killed by signal {} (SIG{})", signal, name) : fmt::format("killed by signal {}", signal);
   }
   return fmt::format("exit status {}", exit_code);
-}
-
-Result<fs::path> find_program(std::string_view program, std::string_view path_env) {
-  if (program.empty()) return fail(ErrorCode::invalid_argument, "empty program name");
-  if (program.find('/') != std::string_view::npos) {
-    fs::path p(program);
-    if (is_executable_file(p)) return p;
-    if (::access(p.c_str(), F_OK) == 0)
-      return fail(ErrorCode::permission_denied, fmt::format("{}: not an executable file", program));
-    return fail(ErrorCode::not_found, fmt::format("{}: no such file", program));
-  }
-  std::optional<fs::path> not_executable;
-  std::size_t start = 0;
-  while (start <= path_env.size()) {
-    std::size_t end = path_env.find(':', start);
-    if (end == std::string_view::npos) end = path_env.size();
-    std::string_view dir = path_env.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty()) continue;  // an empty entry would mean the current directory: never searched
-    fs::path candidate = fs::path(dir) / program;
-    if (is_executable_file(candidate)) return candidate;
-    if (!not_executable && ::access(candidate.c_str(), F_OK) == 0) not_executable = candidate;
-  }
-  if (not_executable)
-    return fail(ErrorCode::permission_denied,
-                fmt::format("{}: found {} but it is not an executable file", program, not_executable->string()));
-  return fail(ErrorCode::not_found, fmt::format("{}: not found on PATH ({})", program, path_env));
 }
 
 Result<ProcessResult> run_process(const ProcessSpec& spec, const LogCallback& on_line, const CancelToken* cancel) {

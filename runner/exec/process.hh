@@ -82,7 +82,4 @@ struct ProcessResult {
 Result<ProcessResult> run_process(const ProcessSpec& spec, const LogCallback& on_line,
                                   const CancelToken* cancel = nullptr);
 
-// The absolute path of `program` searched on `path_env` (a PATH value), or not_found naming it.
-Result<std::filesystem::path> find_program(std::string_view program, std::string_view path_env);
-
 } // namespace akbuild::exec

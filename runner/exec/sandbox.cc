@@ -15,6 +15,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/core/program_path.hh"
 #include "runner/exec/memory_file.hh"
 #include "runner/exec/stage.hh"
 
@@ -187,15 +188,8 @@ Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::pat
   auto path_it = p.env.find("PATH");
   std::string path = path_it == p.env.end() ? k_default_path : path_it->second;
   std::string host_path;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    start = end + 1;
-    if (dir.empty() || dir.front() != '/') continue;
-    if (auto host = host_view(dir)) host_path += (host_path.empty() ? "" : ":") + host->string();
-  }
+  for (std::string_view dir : search_dirs(path))
+    if (auto host = host_view(fs::path(dir))) host_path += (host_path.empty() ? "" : ":") + host->string();
   auto found = find_program(program, host_path);
   if (!found && found.error().code == ErrorCode::not_found)
     return fail(ErrorCode::not_found, fmt::format("{}: not found on PATH ({}) inside the sandbox", program, path));

@@ -1,5 +1,5 @@
 #pragma once
-// The sandbox a step runs in (DESIGN.md "sandbox"): an input root holding only declared inputs,
+// The sandbox a step runs in (docs/architecture.md, "A step"): an input root holding only declared inputs,
 // read-only; writable output directories; private /tmp and HOME; a clean environment; no
 // network unless the step is a pinned fetch. Uses bubblewrap; where bwrap cannot run, a warning
 // and a plain process in the staged input root (SandboxMode::require makes that fatal).

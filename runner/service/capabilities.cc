@@ -2,10 +2,10 @@
 
 #include <google/protobuf/descriptor.h>
 
-#include "runner/exec/process.hh"
+#include "runner/core/program_path.hh"
 #include "runner/exec/sandbox.hh"
-#include "runner/service/step_docs.hh"
 #include "steps/registry.hh"
+#include "steps/step_docs.hh"
 
 namespace akbuild::service {
 
@@ -39,7 +39,7 @@ akbuild::v1::StepKind step_kind_schema(const steps::Step& step) {
     auto* param = out.add_params();
     param->set_name(field->name());
     param->set_number(static_cast<uint32_t>(field->number()));
-    param->set_description(field_comment(*field));
+    param->set_description(steps::field_comment(*field));
     if (field->is_map()) {
       param->set_map(true);
       param->set_type("map");
@@ -62,7 +62,7 @@ akbuild::v1::Capabilities capabilities(const std::string& version, const std::st
   for (const char* name : k_tools) {
     auto* tool = out.add_tools();
     tool->set_name(name);
-    if (auto path = exec::find_program(name, path_env)) tool->set_path(path->string());
+    if (auto path = find_program(name, path_env)) tool->set_path(path->string());
   }
   std::string why;
   out.mutable_sandbox()->set_available(exec::sandbox_available(&why));

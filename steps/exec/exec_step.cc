@@ -29,18 +29,10 @@ Result<StepPlan> ExecStep::plan(const google::protobuf::Message& params, const P
   for (const auto& o : p.outputs()) AK_TRY_VOID(validate_output_path(kind(), "outputs", o, ctx.workspace));
   plan.outputs = list(p.outputs());
   AK_TRY_VOID(validate_relative_dir(kind(), "working_directory", p.working_directory()));
-  for (const auto& d : p.deps())
-    if (d.empty()) return fail(ErrorCode::invalid_argument, "exec: with: deps: an empty step id");
   plan.deps = list(p.deps());
   plan.tools = list(p.tools());
-  for (const auto& t : plan.tools)
-    if (t.empty()) return fail(ErrorCode::invalid_argument, "exec: with: tools: an empty program name");
   if (!p.run().empty()) plan.tools.push_back("bash");
-  for (const auto& [k, v] : p.env()) {
-    if (k.empty() || k.find('=') != std::string::npos)
-      return fail(ErrorCode::invalid_argument, "exec: with: env: '" + k + "' is not a variable name");
-    plan.env[k] = v;
-  }
+  for (const auto& [k, v] : p.env()) plan.env[k] = v;
   if (!p.hash().empty()) AK_TRY_VOID(validate_sri(kind(), "hash", p.hash()));
   plan.fetch = !p.hash().empty() || p.fetch();
   plan.pin = p.hash();

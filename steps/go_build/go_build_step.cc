@@ -66,11 +66,7 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
   plan.outputs = {output_of(p, mod)};
   AK_TRY_VOID(validate_output_path(kind(), "output", plan.outputs[0], ctx.workspace));
   plan.deps.assign(p.deps().begin(), p.deps().end());
-  for (const auto& [k, v] : p.env()) {
-    if (k.empty() || k.find('=') != std::string::npos)
-      return fail(ErrorCode::invalid_argument, fmt::format("go-build: with: env: '{}' is not a variable name", k));
-    plan.env[k] = v;
-  }
+  for (const auto& [k, v] : p.env()) plan.env[k] = v;
   plan.extra_key_lines.push_back("module: " + mod.module);
   if (mode != "build") {
     // The pin depends on go.mod and go.sum only, as Nix's vendorHash does.

@@ -131,10 +131,7 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     auto ref = oci::Reference::parse(p.push());
     if (!ref) return fail(bad("push", ref.error().message));
   }
-  for (const auto& d : p.deps()) {
-    if (d.empty()) return fail(bad("deps", "an empty step id"));
-    plan.deps.push_back(d);
-  }
+  plan.deps.assign(p.deps().begin(), p.deps().end());
   plan.extra_key_lines.push_back("mtime: " + std::to_string(oci::default_mtime()));
   return plan;
 }

@@ -70,11 +70,7 @@ Result<StepPlan> OpenapiClientStep::plan(const google::protobuf::Message& params
   if (!p.post().empty()) plan.tools.push_back("bash");
   plan.tools.insert(plan.tools.end(), p.tools().begin(), p.tools().end());
   for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t));
-  for (const auto& [k, v] : p.env()) {
-    if (k.empty() || k.find('=') != std::string::npos)
-      return fail(ErrorCode::invalid_argument, fmt::format("openapi-client: with: env: '{}' is not a variable name", k));
-    plan.env[k] = v;
-  }
+  for (const auto& [k, v] : p.env()) plan.env[k] = v;
   if (!p.version().empty()) plan.extra_key_lines.push_back("generator-version: " + p.version());
   return plan;
 }

@@ -4,7 +4,7 @@
 
 #include "akbuild/v1/steps.pb.h"
 #include "runner/core/fs.hh"
-#include "runner/exec/process.hh"
+#include "runner/core/program_path.hh"
 #include "steps/python_deps/uv_lock.hh"
 #include "steps/tool_hint.hh"
 #include "steps/validate.hh"
@@ -31,8 +31,7 @@ Result<std::string> backend_of(const v1::PythonDepsParams& p) {
     return b;
   }
   if (b != "auto") return fail(ErrorCode::invalid_argument, fmt::format("python-deps: with: backend: '{}' is not auto, uv or pip", b));
-  const char* path = std::getenv("PATH");
-  return exec::find_program("uv", path ? path : "") ? std::string("uv") : std::string("pip");
+  return find_program("uv", host_search_path()) ? std::string("uv") : std::string("pip");
 }
 
 Result<python::Target> target_of(const v1::PythonDepsParams& p) {

@@ -74,14 +74,8 @@ Result<StepPlan> WebBundleStep::plan(const google::protobuf::Message& params, co
     AK_TRY_VOID(check_rel("link", path));
     plan.extra_key_lines.push_back(fmt::format("link: {} -> {}", name, path));
   }
-  for (const auto& d : p.deps())
-    if (d.empty()) return fail(ErrorCode::invalid_argument, "web-bundle: with: deps: an empty step id");
   plan.deps.assign(p.deps().begin(), p.deps().end());
-  for (const auto& [k, v] : p.env()) {
-    if (k.empty() || k.find('=') != std::string::npos)
-      return fail(ErrorCode::invalid_argument, fmt::format("web-bundle: with: env: '{}' is not a variable name", k));
-    plan.env[k] = v;
-  }
+  for (const auto& [k, v] : p.env()) plan.env[k] = v;
   plan.tools = {"bash", "node"};
   if (!p.script().empty()) plan.tools.push_back("npm");
   for (const auto& t : p.tools()) plan.tools.push_back(t);

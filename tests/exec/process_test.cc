@@ -178,20 +178,6 @@ TEST_CASE("run_process fails naming a program that is not executable") {
   CHECK(r.error().message.find("tool") != std::string::npos);
 }
 
-TEST_CASE("find_program searches PATH in order and names what it could not find") {
-  test::TestDir dir;
-  test::write(dir / "a" / "tool", "#!/bin/sh\n", true);
-  test::write(dir / "b" / "tool", "#!/bin/sh\n", true);
-  auto path = (dir / "missing").string() + "::" + (dir / "a").string() + ":" + (dir / "b").string();
-  auto r = find_program("tool", path);
-  REQUIRE(r);
-  CHECK(*r == dir / "a" / "tool");
-  auto missing = find_program("nope", path);
-  REQUIRE_FALSE(missing);
-  CHECK(missing.error().code == ErrorCode::not_found);
-  CHECK(missing.error().message.find("nope") == 0);
-}
-
 TEST_CASE("a timeout kills the whole process group, background children included") {
   test::TestDir dir;
   Captured c;

@@ -69,8 +69,8 @@ TEST_CASE("params_manifest_lines lists every field sorted, defaults included, va
   CHECK(params_manifest_lines(q) == lines);
 }
 
-TEST_CASE("param_names gives every field with its shape") {
+TEST_CASE("param_names gives every field with its shape and its comment in steps.proto") {
   auto names = param_names(v1::ExecParams::default_instance());
-  CHECK(names.front() == "command (list)");
-  CHECK(std::find(names.begin(), names.end(), "env (map)") != names.end());
+  CHECK(names.front() == "command (list): an argv");
+  CHECK(std::find(names.begin(), names.end(), "env (map): declared environment, part of the key") != names.end());
 }

@@ -1,4 +1,4 @@
-#include "runner/engine/console_sink.hh"
+#include "runner/cli/console_sink.hh"
 
 #include <sstream>
 
@@ -8,9 +8,11 @@
 
 #include "runner/core/secrets.hh"
 
-namespace akbuild::engine {
+namespace akbuild::cli {
 
 namespace {
+
+using engine::Event;
 
 std::string seconds(const std::string& ms_text) {
   double ms = 0;
@@ -70,11 +72,11 @@ void ConsoleSink::print(const std::string& line) {
   std::fflush(stdout);
 }
 
-void ConsoleSink::on_event(const Event& e) {
+void ConsoleSink::on_event(const engine::Event& e) {
   std::lock_guard lock(m_mutex);
   if (m_mode == Mode::json) {
     // Masked before encoding, where a secret holding '"' or '\\' is as registered, and after.
-    Event masked = e;
+    engine::Event masked = e;
     masked.text = mask_secrets(e.text);
     for (auto& [k, v] : masked.values) v = mask_secrets(v);
     auto text = to_json(masked).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -123,4 +125,4 @@ void ConsoleSink::on_event(const Event& e) {
   draw_progress();
 }
 
-} // namespace akbuild::engine
+} // namespace akbuild::cli

@@ -5,9 +5,9 @@
 
 #include <string>
 
-namespace akbuild::service {
+namespace akbuild::steps {
 
 // The whole action.yml text; deterministic (kinds in table order, parameters by name).
 std::string action_yml();
 
-} // namespace akbuild::service
+} // namespace akbuild::steps

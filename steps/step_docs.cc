@@ -1,10 +1,10 @@
-#include "runner/service/step_docs.hh"
+#include "steps/step_docs.hh"
 
 #include <map>
 
 #include <google/protobuf/descriptor.pb.h>
 
-namespace akbuild::service {
+namespace akbuild::steps {
 
 extern const unsigned char k_steps_descriptor[];
 extern const std::size_t k_steps_descriptor_size;
@@ -62,4 +62,4 @@ std::string field_comment(const google::protobuf::FieldDescriptor& field) { retu
 
 std::string message_comment(const google::protobuf::Descriptor& message) { return lookup(message.full_name()); }
 
-} // namespace akbuild::service
+} // namespace akbuild::steps

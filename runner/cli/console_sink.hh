@@ -1,5 +1,5 @@
 #pragma once
-// Renders engine events for a person or a script:
+// Renders engine events for a person or a script (the CLI's view of a run):
 // - json: one event object per line on stdout (to_json);
 // - plain: `[id] line` for logs, then `[id] hit (key 1a2b3c4d5e6f) in 0.12s` or `ran`, `failed: ...`;
 // - tty: the plain lines, with a live progress line (done/total, running, cached, elapsed) kept
@@ -14,9 +14,9 @@
 
 #include "runner/engine/events.hh"
 
-namespace akbuild::engine {
+namespace akbuild::cli {
 
-class ConsoleSink final : public EventSink {
+class ConsoleSink final : public engine::EventSink {
 public:
   enum class Mode { plain, tty, json };
   // `explain`: print why each miss misses (the planned event's explain lines).
@@ -25,7 +25,7 @@ public:
   ConsoleSink(const ConsoleSink&) = delete;
   ConsoleSink& operator=(const ConsoleSink&) = delete;
 
-  void on_event(const Event& event) override;
+  void on_event(const engine::Event& event) override;
   // Clears the progress line (call before printing anything else).
   void close();
 
@@ -46,4 +46,4 @@ private:
   std::thread m_ticker;
 };
 
-} // namespace akbuild::engine
+} // namespace akbuild::cli
