@@ -1,5 +1,6 @@
-"""Sums test cases over a meson test log: doctest executables report their own case counts;
-any other test (e.g. the Python gRPC client) counts as one case by its meson result.
+"""Sums test cases over meson test logs (the main build's, then the sanitizer build's): doctest
+executables report their own case counts; any other test (a fuzz run, the Python gRPC client)
+counts as one case by its meson result; a log that is missing counts as one failure.
 Prints one line: "N passed, N failed"."""
 import json
 import re
@@ -9,10 +10,12 @@ DOCTEST = re.compile(r"test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) fail
 PYTEST = re.compile(r"Ran (\d+) tests?")
 
 passed = failed = 0
-try:
-    lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
-except OSError:
-    lines = []
+lines = []
+for path in sys.argv[1:]:
+    try:
+        lines += open(path, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        failed += 1  # a run that wrote no log (its build failed) fails as one case
 for line in lines:
     if not line.strip():
         continue
