@@ -1,6 +1,7 @@
 #include "runner/workflow/workflow.hh"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <map>
@@ -70,15 +71,13 @@ public:
     return s;
   }
 
-  // A timeout-minutes value: an expression is checked when it is evaluated, a number here (act's
-  // conversion to a duration overflows past a year; infinity and NaN are no durations at all).
+  // A timeout-minutes value. A number too large for a double ("1e999") is refused here, where the
+  // file can be named; the range of finite ones is checked when the step or job runs, like an
+  // expression's value.
   Result<Value> minutes(const YAML::Node& n) const {
     Value v = value(n);
-    if (v.is_number()) {
-      double m = v.get<double>();
-      if (!(m > 0) || m > 525600)
-        return fail(error(n.Mark(), "'timeout-minutes' must be a number of minutes above 0, at most 525600"));
-    }
+    if (v.is_number() && !std::isfinite(v.get<double>()))
+      return fail(error(n.Mark(), "'timeout-minutes' must be a finite number of minutes"));
     return v;
   }
 

@@ -173,9 +173,9 @@ TEST_CASE("Aliases that expand a matrix exponentially are refused, not expanded"
 
 TEST_CASE("timeout-minutes too large for a duration is an error where it is written") {
   CHECK(parse_error("on: push\njobs:\n  a:\n    runs-on: x\n    timeout-minutes: 1e999\n    steps: [{run: x}]\n").message ==
-        "ci.yml:5:22: 'timeout-minutes' must be a number of minutes above 0, at most 525600");
-  CHECK(parse_error("on: push\njobs:\n  a: {runs-on: x, steps: [{run: x, timeout-minutes: -1}]}\n").message.starts_with(
-      "ci.yml:3:53: 'timeout-minutes'"));
+        "ci.yml:5:22: 'timeout-minutes' must be a finite number of minutes");
+  CHECK(parse_error("on: push\njobs:\n  a: {runs-on: x, steps: [{run: x, timeout-minutes: -1e999}]}\n").message ==
+        "ci.yml:3:53: 'timeout-minutes' must be a finite number of minutes");
   CHECK(parse_workflow("on: push\njobs:\n  a: {runs-on: x, timeout-minutes: '${{ 1 }}', steps: [{run: x}]}\n", "ci.yml"));
 }
 
