@@ -53,6 +53,7 @@ public:
       DerivationOutput o;
       AK_TRY_VOID(literal(","));
       o.path = AK_TRY(string());
+      if (!o.path.empty()) AK_TRY_VOID(store_path(o.path, "output path"));
       AK_TRY_VOID(literal(","));
       o.hash_algo = AK_TRY(string());
       AK_TRY_VOID(literal(","));
@@ -65,6 +66,8 @@ public:
     AK_TRY_VOID(list([&]() -> Result<> {
       AK_TRY_VOID(literal("("));
       auto path = AK_TRY(string());
+      if (!AK_TRY(store_path(path, "input derivation")).is_derivation())
+        return fail(error("input derivation '" + path + "' does not end in .drv"));
       AK_TRY_VOID(literal(","));
       std::set<std::string> outs;
       AK_TRY_VOID(list([&]() -> Result<> {
@@ -77,7 +80,9 @@ public:
     }));
     AK_TRY_VOID(literal(","));
     AK_TRY_VOID(list([&]() -> Result<> {
-      drv.input_srcs.insert(AK_TRY(string()));
+      auto path = AK_TRY(string());
+      AK_TRY_VOID(store_path(path, "input source"));
+      drv.input_srcs.insert(std::move(path));
       return ok();
     }));
     AK_TRY_VOID(literal(","));
@@ -107,6 +112,13 @@ public:
 private:
   Error error(std::string_view what) const {
     return Error{ErrorCode::invalid_argument, "derivation ATerm: " + std::string(what) + " at byte " + std::to_string(m_pos)};
+  }
+  // Paths must be store paths, as Nix's parser demands: a .drv read from a store directory is
+  // outside input, and its paths end up in output paths and file names.
+  Result<StorePath> store_path(const std::string& path, std::string_view what) const {
+    auto sp = StorePath::parse(path);
+    if (!sp) return fail(error(std::string(what) + " '" + path + "' is not a store path"));
+    return sp;
   }
   Result<> literal(std::string_view s) {
     if (m_text.substr(m_pos, s.size()) != s) return fail(error("expected '" + std::string(s) + "'"));

@@ -42,7 +42,9 @@ public:
                       executable ? 0777 : 0666);
     if (fd < 0) return fail(errno_error(display(rel) + ": create"));
     m_file = UniqueFd(fd);
-    if (size > 0) (void)::posix_fallocate(fd, 0, static_cast<off_t>(size));
+    // No preallocation of `size`: it is what the archive claims, before any data has arrived;
+    // the file grows with the bytes actually written.
+    (void)size;
     return ok();
   }
   Result<> file_data(std::span<const std::byte> bytes) override {

@@ -1,6 +1,10 @@
 #include "oci/layout.hh"
 
+#include <cerrno>
+
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -8,6 +12,7 @@
 #include "oci/layer.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
+#include "runner/core/json_depth.hh"
 #include "runner/core/sink.hh"
 #include "runner/core/walk.hh"
 
@@ -27,16 +32,54 @@ Result<Descriptor> descriptor_of(const nlohmann::json& j, std::string_view what)
   return d;
 }
 
+// index.json, manifests and configs above this are refused before they are read (containerd
+// refuses manifests above 4 MiB; configs with a long history stay far below 16).
+constexpr std::uint64_t k_max_json_size = 16 << 20;
+
+// A regular file opened for reading. O_NONBLOCK: opening a FIFO planted in a layout returns at
+// once (and is then refused) instead of waiting for a writer; a device (/dev/zero) is refused
+// too, where reading it would never end.
+Result<std::pair<UniqueFd, std::uint64_t>> open_regular(const fs::path& path, std::string_view what) {
+  auto fd = open_fd(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (!fd) return fail(ErrorCode::not_found, std::string(what) + " is missing");
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return fail(errno_error(path.string()));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::corrupt, std::string(what) + " is not a regular file");
+  return std::pair{std::move(*fd), static_cast<std::uint64_t>(st.st_size)};
+}
+
+// The whole of a regular file of at most `max` bytes.
+Result<std::string> read_regular(const fs::path& path, std::uint64_t max, std::string_view what) {
+  auto [fd, size] = AK_TRY(open_regular(path, what));
+  if (size > max)
+    return fail(ErrorCode::corrupt, std::string(what) + " is larger than " + std::to_string(max) + " bytes");
+  std::string out(static_cast<std::size_t>(size), '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(errno_error(path.string()));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return out;
+}
+
 Result<std::string> read_blob(const fs::path& dir, const Descriptor& d) {
   fs::path path = blob_path(dir / "blobs", d.digest);
-  auto text = read_file(path);
-  if (!text) return fail(ErrorCode::not_found, dir.string() + ": blob " + d.digest + " is missing");
-  if (text->size() != d.size || "sha256:" + to_hex(sha256(*text)) != d.digest)
-    return fail(ErrorCode::corrupt, dir.string() + ": blob " + d.digest + " does not match its digest");
-  return std::move(*text);
+  std::string what = dir.string() + ": blob " + d.digest;
+  if (d.size > k_max_json_size)
+    return fail(ErrorCode::corrupt, what + " is larger than " + std::to_string(k_max_json_size) + " bytes");
+  auto text = AK_TRY(read_regular(path, d.size, what));
+  if (text.size() != d.size || "sha256:" + to_hex(sha256(text)) != d.digest)
+    return fail(ErrorCode::corrupt, what + " does not match its digest");
+  return text;
 }
 
 Result<nlohmann::json> parse_json(const std::string& text, std::string_view what) {
+  if (json_nesting_depth(text) > k_max_json_depth)
+    return fail(ErrorCode::corrupt, std::string(what) + ": JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels");
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return fail(ErrorCode::corrupt, std::string(what) + ": not a JSON object");
   return j;
@@ -64,18 +107,20 @@ bool is_sha256_digest(std::string_view digest) {
 }
 
 Result<> verify_blob(const fs::path& path, const Descriptor& d) {
-  auto fd = open_fd(path, O_RDONLY | O_CLOEXEC);
-  if (!fd) return fail(ErrorCode::not_found, path.string() + ": blob " + d.digest + " is missing");
+  auto [fd, size] = AK_TRY(open_regular(path, path.string() + ": blob " + d.digest));
+  if (size != d.size) return fail(ErrorCode::corrupt, path.string() + ": does not match its digest " + d.digest);
   HashSink h;
-  AK_TRY_VOID(stream_fd(fd->get(), h));
+  AK_TRY_VOID(stream_fd(fd.get(), h));
   if (h.size() != d.size || "sha256:" + to_hex(h.finish()) != d.digest)
     return fail(ErrorCode::corrupt, path.string() + ": does not match its digest " + d.digest);
   return ok();
 }
 
 Result<LayoutImage> read_layout_image(const fs::path& dir, std::string_view ref_name) {
-  auto index_text = read_file(dir / "index.json");
-  if (!index_text) return fail(ErrorCode::not_found, dir.string() + ": not an OCI layout (no index.json)");
+  if (::access((dir / "index.json").c_str(), F_OK) != 0)
+    return fail(ErrorCode::not_found, dir.string() + ": not an OCI layout (no index.json)");
+  auto index_text = read_regular(dir / "index.json", k_max_json_size, dir.string() + "/index.json");
+  if (!index_text) return fail(index_text.error());
   auto index = AK_TRY(parse_json(*index_text, dir.string() + "/index.json"));
   if (!index.contains("manifests") || !index["manifests"].is_array())
     return fail(ErrorCode::corrupt, dir.string() + "/index.json: no manifests");

@@ -1,7 +1,8 @@
-"""Sums test cases over a meson test log: doctest executables report their own case counts, and
-each prints how many of its cases skipped (tests/support: "skipped test cases: N"), which are
-counted as skipped, not passed; a Python unittest counts its "Ran N tests" less its skips; any
-other test counts as one case by its meson result (SKIP as skipped).
+"""Sums test cases over meson test logs (the main build's, then the sanitizer build's): doctest
+executables report their own case counts, and each prints how many of its cases skipped
+(tests/support: "skipped test cases: N"), which are counted as skipped, not passed; a Python
+unittest counts its "Ran N tests" less its skips; any other test (a fuzz run) counts as one case
+by its meson result (SKIP as skipped); a log that is missing counts as one failure.
 Prints one line: "N passed, N failed, N skipped"."""
 import json
 import re
@@ -13,10 +14,12 @@ PYTEST = re.compile(r"Ran (\d+) tests?")
 PYSKIP = re.compile(r"skipped=(\d+)")
 
 passed = failed = skipped = 0
-try:
-    lines = open(sys.argv[1], encoding="utf-8", errors="replace").read().splitlines()
-except OSError:
-    lines = []
+lines = []
+for path in sys.argv[1:]:
+    try:
+        lines += open(path, encoding="utf-8", errors="replace").read().splitlines()
+    except OSError:
+        failed += 1  # a run that wrote no log (its build failed) fails as one case
 for line in lines:
     if not line.strip():
         continue

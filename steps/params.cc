@@ -248,7 +248,8 @@ Result<> set_with(Message& msg, const FieldDescriptor* f, const std::string& val
   }
   if (f->is_repeated()) {
     if (t.empty()) return ok();
-    if (t.front() == '[' || f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE)
+    // A flow list is "[...]" as a whole; "[ab]*.txt" is one line, a glob with a class.
+    if ((t.front() == '[' && t.back() == ']') || f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE)
       return s.field_from_node(msg, f, AK_TRY(load_yaml(s, t)));
     for (const auto& l : nonempty_lines(t)) AK_TRY_VOID(s.scalar(msg, f, l));
     return ok();

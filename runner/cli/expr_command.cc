@@ -23,11 +23,7 @@ Result<std::string> run_expr(const ExprOptions& o) {
   ctx.workspace = std::filesystem::current_path();
   if (!o.context_file.empty()) {
     auto text = AK_TRY(read_file(o.context_file));
-    try {
-      ctx.contexts = workflow::Value::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      return fail(ErrorCode::invalid_argument, o.context_file + ": invalid JSON: " + e.what());
-    }
+    ctx.contexts = AK_TRY(workflow::parse_json_value(text, o.context_file));
     if (!ctx.contexts.is_object())
       return fail(ErrorCode::invalid_argument, o.context_file + ": expected a JSON object of contexts");
   }

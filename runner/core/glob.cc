@@ -8,7 +8,11 @@ namespace akbuild {
 
 namespace {
 
-// Expands the first top-level {a,b} group recursively.
+// More alternatives than any workflow writes: `{a,b}` twenty times would be a million patterns.
+constexpr std::size_t k_max_alternatives = 1024;
+
+// Expands the first top-level {a,b} group recursively; fails past k_max_alternatives, checked at
+// every level so that no level builds more than that.
 Result<std::vector<std::string>> expand_braces(std::string_view p, std::string_view whole) {
   std::size_t open = std::string_view::npos;
   int depth = 0;
@@ -36,6 +40,9 @@ Result<std::vector<std::string>> expand_braces(std::string_view p, std::string_v
         for (auto& part : parts) {
           std::string joined = std::string(p.substr(0, open)) + part + std::string(p.substr(i + 1));
           auto more = AK_TRY(expand_braces(joined, whole));
+          if (out.size() + more.size() > k_max_alternatives)
+            return fail(ErrorCode::invalid_argument, "glob '" + std::string(whole) + "': its {...} groups expand to more than " +
+                                                         std::to_string(k_max_alternatives) + " patterns");
           out.insert(out.end(), more.begin(), more.end());
         }
         return out;
@@ -95,22 +102,37 @@ bool fnmatch_component(const std::string& pattern, std::string_view component) {
   return ::fnmatch(pattern.c_str(), buffer.c_str(), 0) == 0;
 }
 
-// Matches pattern components [pi..] against path components [si..].
-bool match_from(const std::vector<std::string>& pat, std::size_t pi, const Components& path, std::size_t si,
-                bool prefix_only) {
-  while (pi < pat.size()) {
-    if (pat[pi] == "**") {
-      if (pi + 1 == pat.size()) return true;
-      for (std::size_t k = si; k <= path.size(); ++k)
-        if (match_from(pat, pi + 1, path, k, prefix_only)) return true;
-      return false;
+// Matches a path against pattern components as an NFA: the states are the pattern positions
+// 0..pat.size(), advanced once per path component, so the cost is O(|pat| * |path|) whatever the
+// `**`s (a backtracking match is exponential in their number). `**` at position p may consume any
+// component (it stays at p) or none (epsilon to p + 1). With prefix_only, a path that runs out
+// while some state is alive may still have matches below it.
+bool match_nfa(const std::vector<std::string>& pat, const Components& path, bool prefix_only) {
+  // One byte per state; per-thread buffers, since matching runs for every file of a scan.
+  thread_local std::vector<char> cur, next;
+  const std::size_t n = pat.size() + 1;
+  cur.assign(n, 0);
+  auto close = [&](std::vector<char>& states) {  // epsilon moves over `**`
+    for (std::size_t p = 0; p + 1 < n; ++p)
+      if (states[p] && pat[p] == "**") states[p + 1] = 1;
+  };
+  cur[0] = 1;
+  close(cur);
+  for (std::size_t si = 0; si < path.size(); ++si) {
+    next.assign(n, 0);
+    bool alive = false;
+    for (std::size_t p = 0; p + 1 < n; ++p) {
+      if (!cur[p]) continue;
+      if (pat[p] == "**") next[p] = alive = true;
+      else if (!has_wildcard(pat[p]) ? pat[p] == path[si] : fnmatch_component(pat[p], path[si]))
+        next[p + 1] = alive = true;
     }
-    if (si == path.size()) return prefix_only;
-    if (!has_wildcard(pat[pi]) ? pat[pi] != path[si] : !fnmatch_component(pat[pi], path[si])) return false;
-    ++pi;
-    ++si;
+    if (!alive) return false;
+    close(next);
+    cur.swap(next);
   }
-  return si == path.size();
+  if (prefix_only) return true;  // some state is alive: the pattern may go on below
+  return cur[n - 1] != 0;
 }
 
 } // namespace
@@ -140,14 +162,14 @@ Result<Glob> Glob::parse(std::string_view pattern) {
 bool Glob::matches(std::string_view path) const {
   Components comps(path);
   for (const auto& alt : m_alternatives)
-    if (match_from(alt, 0, comps, 0, false)) return true;
+    if (match_nfa(alt, comps, false)) return true;
   return false;
 }
 
 bool Glob::could_match_below(std::string_view dir) const {
   Components comps(dir);
   for (const auto& alt : m_alternatives)
-    if (match_from(alt, 0, comps, 0, true)) return true;
+    if (match_nfa(alt, comps, true)) return true;
   return false;
 }
 

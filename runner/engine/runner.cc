@@ -254,7 +254,8 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
     if (!a || !b) continue;
     auto la = cas::list_tree(env.cache.blobs(), *a), lb = cas::list_tree(env.cache.blobs(), *b);
     if (!la || !lb) continue;
-    auto name = [&](const std::string& p) { return strip_trailing_slashes(out) + (p.empty() ? "" : "/" + p); };
+    // Captured by an init-capture: clang before 16 cannot capture a structured binding.
+    auto name = [&, &dir = out](const std::string& p) { return strip_trailing_slashes(dir) + (p.empty() ? "" : "/" + p); };
     for (const auto& [p, f] : *lb) {
       auto o = la->find(p);
       if (o == la->end()) lines.push_back("  added: " + name(p));

@@ -294,11 +294,7 @@ Result<int> run_act(const ActOptions& options, std::ostream& out) {
   Value event = Value::object();
   if (!options.event_file.empty()) {
     auto text = AK_TRY(read_file(options.event_file));
-    try {
-      event = Value::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-      return fail(ErrorCode::invalid_argument, options.event_file + ": invalid JSON: " + e.what());
-    }
+    event = AK_TRY(parse_json_value(text, options.event_file));
   } else if (!options.inputs.empty()) {
     event["inputs"] = Value::object();
     for (const auto& [k, v] : options.inputs) event["inputs"][k] = v;

@@ -6,6 +6,7 @@
 #include "runner/core/encoding.hh"
 #include "runner/core/glob.hh"
 #include "runner/core/hash.hh"
+#include "runner/core/json_depth.hh"
 #include "runner/core/sink.hh"
 #include "runner/core/walk.hh"
 
@@ -191,6 +192,8 @@ Result<Value> call_function(std::string_view name, const std::vector<Value>& arg
   if (name == "fromjson") {
     std::string text = to_display_string(args[0]);
     if (text.find_first_not_of(" \t\r\n") == std::string::npos) return fail(eval_error("fromJSON: empty input"));
+    if (json_nesting_depth(text) > k_max_json_depth)
+      return fail(eval_error("fromJSON: JSON nested deeper than " + std::to_string(k_max_json_depth) + " levels"));
     try {
       return normalize(Value::parse(text));
     } catch (const nlohmann::json::exception& e) {

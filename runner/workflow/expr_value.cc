@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "runner/core/encoding.hh"
+#include "runner/core/json_depth.hh"
 
 namespace akbuild::workflow {
 
@@ -273,6 +274,15 @@ int compare(const Value& a, const Value& b) {
 bool loose_equals(const Value& a, const Value& b) { return compare(a, b) == 0; }
 bool loose_less(const Value& a, const Value& b) { return compare(a, b) == -1; }
 bool loose_greater(const Value& a, const Value& b) { return compare(a, b) == 1; }
+
+Result<Value> parse_json_value(std::string_view text, std::string_view what) {
+  AK_TRY_VOID(check_json_depth(text, what));
+  try {
+    return Value::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    return fail(ErrorCode::invalid_argument, std::string(what) + ": invalid JSON: " + e.what());
+  }
+}
 
 std::string to_json_text(const Value& v, int indent) {
   std::string out;

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "runner/core/result.hh"
+
 namespace akbuild::workflow {
 
 // Every expression value; numbers are held as doubles (integers from JSON are read as doubles).
@@ -43,6 +45,10 @@ std::string lower_ascii(std::string_view s);
 // JSON text as JSON.stringify writes it: compact when indent is 0, else pretty with that many
 // spaces; NaN and infinities as null; keys in insertion order.
 std::string to_json_text(const Value& v, int indent = 0);
+
+// JSON text (a --context file, an event payload) as a Value; invalid_argument "<what>: ..." when
+// it does not parse or nests deeper than k_max_json_depth.
+Result<Value> parse_json_value(std::string_view text, std::string_view what);
 
 // The member of an object whose key equals `key` ignoring ASCII case, or nullptr.
 const Value* find_member(const Value& object, std::string_view key);

@@ -16,6 +16,14 @@ bool matches(const Value& combo, const Value& entry) {
   return true;
 }
 
+// GitHub's limit on the jobs one matrix may generate.
+constexpr std::size_t k_max_combinations = 256;
+
+Error too_many() {
+  return Error{ErrorCode::invalid_argument,
+               "strategy.matrix makes more than " + std::to_string(k_max_combinations) + " combinations"};
+}
+
 } // namespace
 
 Result<std::vector<Value>> expand_matrix(const Value& matrix) {
@@ -28,6 +36,7 @@ Result<std::vector<Value>> expand_matrix(const Value& matrix) {
     if (!values.is_array())
       return fail(ErrorCode::invalid_argument, "strategy.matrix." + key + " must be a list, got " + to_json_text(values));
     dims.push_back(key);
+    if (!values.empty() && combos.size() > k_max_combinations / values.size()) return fail(too_many());
     std::vector<Value> next;
     for (const auto& c : combos)
       for (const auto& v : values) {
@@ -65,6 +74,7 @@ Result<std::vector<Value>> expand_matrix(const Value& matrix) {
       if (!applied) extra.push_back(entry);
     }
     for (auto& e : extra) combos.push_back(std::move(e));
+    if (combos.size() > k_max_combinations) return fail(too_many());
   }
   if (combos.empty()) return fail(ErrorCode::invalid_argument, "strategy.matrix has no combinations left");
   return combos;

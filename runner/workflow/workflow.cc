@@ -1,6 +1,8 @@
 #include "runner/workflow/workflow.hh"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <regex>
@@ -9,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner/core/fs.hh"
+#include "runner/workflow/yaml_check.hh"
 
 namespace akbuild::workflow {
 
@@ -63,8 +66,19 @@ public:
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
     static const std::regex number(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-    if (std::regex_match(s, number)) return std::stod(s);
+    // strtod, not stod: a number too large for a double ("1e999") is infinity, not an exception.
+    if (std::regex_match(s, number)) return std::strtod(s.c_str(), nullptr);
     return s;
+  }
+
+  // A timeout-minutes value. A number too large for a double ("1e999") is refused here, where the
+  // file can be named; the range of finite ones is checked when the step or job runs, like an
+  // expression's value.
+  Result<Value> minutes(const YAML::Node& n) const {
+    Value v = value(n);
+    if (v.is_number() && !std::isfinite(v.get<double>()))
+      return fail(error(n.Mark(), "'timeout-minutes' must be a finite number of minutes"));
+    return v;
   }
 
   Result<std::string> string(const YAML::Node& n, const std::string& key) const {
@@ -117,7 +131,8 @@ public:
     s.with = AK_TRY(string_map(child(n, "with"), "with"));
     s.env = AK_TRY(string_map(child(n, "env"), "env"));
     if (child(n, "continue-on-error").IsDefined()) s.continue_on_error = value(child(n, "continue-on-error"));
-    if (child(n, "timeout-minutes").IsDefined()) s.timeout_minutes = value(child(n, "timeout-minutes"));
+    if (child(n, "timeout-minutes").IsDefined())
+      s.timeout_minutes = AK_TRY(minutes(child(n, "timeout-minutes")));
     bool has_run = child(n, "run").IsDefined(), has_uses = child(n, "uses").IsDefined();
     if (has_run == has_uses)
       return fail(error(n.Mark(), "a step needs exactly one of 'run' and 'uses'"));
@@ -166,7 +181,7 @@ public:
     j.env = AK_TRY(string_map(child(n, "env"), "env"));
     j.outputs = AK_TRY(string_map(child(n, "outputs"), "outputs"));
     j.defaults = AK_TRY(defaults(child(n, "defaults")));
-    if (child(n, "timeout-minutes").IsDefined()) j.timeout_minutes = value(child(n, "timeout-minutes"));
+    if (child(n, "timeout-minutes").IsDefined()) j.timeout_minutes = AK_TRY(minutes(child(n, "timeout-minutes")));
     if (child(n, "continue-on-error").IsDefined()) j.continue_on_error = value(child(n, "continue-on-error"));
     auto steps = child(n, "steps");
     if (!steps.IsSequence() || steps.size() == 0)
@@ -251,6 +266,7 @@ Result<Workflow> parse_workflow(std::string_view yaml, const std::filesystem::pa
   } catch (const YAML::Exception& e) {
     return fail(r.error(e.mark, e.msg));
   }
+  if (auto fault = find_yaml_fault(root)) return fail(r.error(fault->mark, fault->message));
   if (!root.IsMap()) return fail(r.error(root.Mark(), "a workflow must be a map"));
   Workflow wf;
   wf.file = file;
@@ -286,6 +302,7 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
   Reader r(file);
   try {
     YAML::Node root = YAML::Load(std::string(yaml));
+    if (auto fault = find_yaml_fault(root)) return fail(r.error(fault->mark, fault->message));
     if (!root.IsMap()) return fail(r.error(root.Mark(), "an action must be a map"));
     Action action;
     action.name = AK_TRY(r.string(child(root, "name"), "name"));

@@ -45,3 +45,30 @@ TEST_CASE("GlobSet subtracts excludes and prunes excluded directories") {
   CHECK_FALSE(s.could_match_below("node_modules"));
   CHECK(s.could_match_below("src"));
 }
+
+TEST_CASE("Glob matches many double stars in time linear in the path") {
+  // 20 `**` against 60 components: a backtracking matcher tries C(60, 20) splits and never ends.
+  std::string pattern, path;
+  for (int i = 0; i < 20; ++i) pattern += "**/a/";
+  pattern += "b";
+  for (int i = 0; i < 60; ++i) path += "a/";
+  auto g = *Glob::parse(pattern);
+  CHECK_FALSE(g.matches(path + "c"));
+  CHECK(g.matches(path + "b"));
+  CHECK(g.could_match_below(path));
+  CHECK_FALSE(Glob::parse("x/**/a/**/b")->could_match_below("y/a"));
+  CHECK_FALSE(Glob::parse("x/**/b")->matches("x/b/c"));
+  CHECK(Glob::parse("a/**/**/b")->matches("a/b"));
+  CHECK(Glob::parse("a/**")->matches("a"));
+}
+
+TEST_CASE("Glob refuses brace groups that expand to too many patterns") {
+  std::string bomb;
+  for (int i = 0; i < 22; ++i) bomb += "{a,b}";
+  auto r = Glob::parse(bomb);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::invalid_argument);
+  CHECK(r.error().message.find("more than 1024 patterns") != std::string::npos);
+  // Ten groups (1024 patterns) are still fine.
+  CHECK(Glob::parse("{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}"));
+}

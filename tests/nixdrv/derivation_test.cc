@@ -225,3 +225,22 @@ TEST_CASE("parse_derivation reports where a malformed ATerm goes wrong") {
   CHECK_FALSE(parse_derivation("Derive([],[],[],\"x\",\"b\",[],[])x"));
   CHECK_FALSE(parse_derivation("Derivx"));
 }
+
+TEST_CASE("parse_derivation accepts only store paths for outputs, input derivations and sources") {
+  auto with = [](const std::string& out, const std::string& drv, const std::string& src) {
+    return "Derive([(\"out\",\"" + out + "\",\"\",\"\")],[" + drv + "],[" + src + "],\"x\",\"b\",[],[])";
+  };
+  const std::string good = "/nix/store/76w21n1f03fs5kw8fnffphx7qrqffw6r-hello";
+  REQUIRE(parse_derivation(with(good, "(\"" + good + ".drv\",[\"out\"])", "\"" + good + "\"")));
+  CHECK(parse_derivation(with("", "", "")));  // deferred output
+  for (const auto& aterm : {with("../../etc/passwd", "", ""), with("/nix/store/../../etc/passwd", "", ""),
+                            with(good, "(\"../x.drv\",[\"out\"])", ""), with(good, "(\"" + good + "\",[\"out\"])", ""),
+                            with(good, "", "\"/etc\"")}) {
+    auto r = parse_derivation(aterm);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::invalid_argument);
+    INFO(r.error().message);
+    CHECK((r.error().message.find("is not a store path") != std::string::npos ||
+           r.error().message.find("does not end in .drv") != std::string::npos));
+  }
+}

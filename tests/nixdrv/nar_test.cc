@@ -236,3 +236,41 @@ TEST_CASE("parse_nar rejects malformed archives with a clear message") {
   for (int i = 0; i < 70; ++i) deep = dir_node({entry("d", deep)});
   CHECK(rejected(nar(deep)).find("deeper than 64") != std::string::npos);
 }
+
+TEST_CASE("restore_nar allocates no more disk than the data that arrived, whatever the header claims") {
+  // A header claiming 1 GiB, then a few bytes and the end of the stream: when the source is asked
+  // for the data, the file being restored must hold no more than what was written.
+  class ClaimSource final : public Source {
+  public:
+    ClaimSource(std::string header, fs::path dir) : m_header(std::move(header)), m_dir(std::move(dir)) {}
+    Result<std::size_t> read(std::span<std::byte> buffer) override {
+      if (m_pos < m_header.size()) {
+        std::size_t n = std::min(buffer.size(), m_header.size() - m_pos);
+        std::memcpy(buffer.data(), m_header.data() + m_pos, n);
+        m_pos += n;
+        return n;
+      }
+      for (const auto& e : fs::recursive_directory_iterator(m_dir)) {
+        struct stat st {};
+        if (::lstat(e.path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+          allocated = std::max<std::uint64_t>(allocated, static_cast<std::uint64_t>(st.st_blocks) * 512);
+      }
+      return std::size_t{0};
+    }
+    std::uint64_t allocated = 0;
+
+  private:
+    std::string m_header;
+    fs::path m_dir;
+    std::size_t m_pos = 0;
+  };
+  TestDir dir;
+  std::string header = str("nix-archive-1") + str("(") + str("type") + str("regular") + str("contents") +
+                       u64(std::uint64_t{1} << 30);
+  ClaimSource src(header, dir.path());
+  auto r = restore_nar(src, dir / "out");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK(src.allocated < (std::uint64_t{1} << 20));
+  CHECK_FALSE(fs::exists(dir / "out"));
+}

@@ -331,3 +331,45 @@ TEST_CASE("a docker archive holds manifest.json with the tag, the config and the
   // skopeo hands docker-archive layers on uncompressed: named by their diff_ids.
   CHECK(fs::exists(dir / "c" / result.layers[0].diff_id.substr(7)));
 }
+
+TEST_CASE("a layout whose blobs are a device or a FIFO is refused at once") {
+  test::TestDir dir;
+  test::write(dir / "src" / "x", "x");
+  ImageSpec spec;
+  spec.tag = "t";
+  spec.layers.push_back(layer_at(dir / "src", "/"));
+  auto built = build(spec, dir / "img");
+  auto image = *read_layout_image(dir / "img", "t");
+  fs::path blobs = dir / "img" / "blobs";
+  auto refused = [&](const fs::path& blob, bool fifo) {
+    fs::remove(blob);
+    if (fifo) REQUIRE(::mkfifo(blob.c_str(), 0600) == 0);
+    else fs::create_symlink("/dev/zero", blob);
+  };
+  SUBCASE("the config is /dev/zero") {
+    refused(blob_path(blobs, image.config.digest), false);
+    auto r = read_layout_image(dir / "img", "t");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::corrupt);
+    CHECK(r.error().message.find("is not a regular file") != std::string::npos);
+  }
+  SUBCASE("the manifest is a FIFO") {
+    refused(blob_path(blobs, image.manifest.digest), true);
+    auto r = read_layout_image(dir / "img", "t");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("is not a regular file") != std::string::npos);
+  }
+  SUBCASE("index.json is a FIFO") {
+    refused(dir / "img" / "index.json", true);
+    auto r = read_layout_image(dir / "img", "t");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("index.json is not a regular file") != std::string::npos);
+  }
+  SUBCASE("a layer is a FIFO") {
+    refused(blob_path(blobs, image.layers[0].digest), true);
+    auto r = verify_blob(blob_path(blobs, image.layers[0].digest), image.layers[0]);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("is not a regular file") != std::string::npos);
+  }
+  (void)built;
+}

@@ -74,3 +74,10 @@ TEST_CASE("param_names gives every field with its shape and its comment in steps
   CHECK(names.front() == "command (list): an argv");
   CHECK(std::find(names.begin(), names.end(), "env (map): declared environment, part of the key") != names.end());
 }
+
+TEST_CASE("parse_params reads a line that starts with a glob class as a line, not a YAML list") {
+  auto p = parse_ok({{"inputs", "[ab]*.txt"}, {"outputs", "[xy]/out/\nz/"}});
+  CHECK(std::vector<std::string>(p.inputs().begin(), p.inputs().end()) == std::vector<std::string>{"[ab]*.txt"});
+  CHECK(std::vector<std::string>(p.outputs().begin(), p.outputs().end()) == std::vector<std::string>{"[xy]/out/", "z/"});
+  CHECK(parse_ok({{"inputs", " [a, b] "}}).inputs().size() == 2);
+}

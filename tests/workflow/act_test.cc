@@ -478,3 +478,21 @@ jobs:
   REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
   CHECK(test::read(dir / "ws/use.txt") == "B\nB\n");
 }
+
+TEST_CASE("act refuses hostile input with one line and exit status 2") {
+  TestDir dir;
+  test::write(dir / "ws/.github/workflows/ci.yml", k_pipeline);
+  SUBCASE("an event payload nested 50,000 deep") {
+    test::write(dir / "deep.json", std::string(50000, '[') + std::string(50000, ']'));
+    auto r = act(dir, {"-n", "-e", (dir / "deep.json").string()});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err == "akbuild: error: " + (dir / "deep.json").string() + ": JSON nested deeper than 256 levels\n");
+  }
+  SUBCASE("timeout-minutes: 1e999") {
+    test::write(dir / "ws/.github/workflows/ci.yml",
+                "on: push\njobs:\n  a:\n    runs-on: x\n    timeout-minutes: 1e999\n    steps: [{run: echo}]\n");
+    auto r = act(dir, {"-l"});
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find("ci.yml:5:22: 'timeout-minutes' must be a finite number of minutes") != std::string::npos);
+  }
+}

@@ -188,3 +188,22 @@ TEST_CASE("Numbers show 15 fractional digits; equality and contains() ignore the
   CHECK(show("'Zz' == 'zZ'") == "true\n");
   CHECK(show("contains('ZEBRA', 'z')") == "true\n");
 }
+
+TEST_CASE("JSON nested 50,000 deep is refused by --context and fromJSON, not overflowing the stack") {
+  std::string deep = std::string(50000, '[') + std::string(50000, ']');
+  test::TestDir dir;
+  test::write(dir / "ctx.json", R"({"github": )" + deep + "}");
+  auto r = test::akbuild(dir, {"expr", "github", "--context", (dir / "ctx.json").string()});
+  CHECK(r.exit_code == 2);
+  CHECK(r.err == "akbuild: error: " + (dir / "ctx.json").string() + ": JSON nested deeper than 256 levels\n");
+  EvalContext ctx;
+  ctx.contexts = Value::object();
+  ctx.contexts["env"] = Value::object();
+  ctx.contexts["env"]["DEEP"] = deep;
+  auto e = evaluate("toJSON(fromJSON(env.DEEP))", ctx);
+  REQUIRE_FALSE(e);
+  CHECK(e.error().message.find("fromJSON: JSON nested deeper than 256 levels") != std::string::npos);
+  // 256 levels are fine.
+  ctx.contexts["env"]["DEEP"] = std::string(256, '[') + std::string(256, ']');
+  CHECK(evaluate("toJSON(fromJSON(env.DEEP))", ctx));
+}

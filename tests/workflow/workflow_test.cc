@@ -147,3 +147,44 @@ TEST_CASE("Environment files hold NAME=VALUE lines and heredocs") {
   CHECK(parse_env_file("garbage\n", "GITHUB_ENV").error().message == "GITHUB_ENV:1: expected NAME=VALUE or NAME<<DELIMITER, got 'garbage'");
   CHECK(parse_path_file("/a\n\n/b\n") == std::vector<std::string>{"/a", "/b"});
 }
+
+TEST_CASE("A key given twice in one map is an error at the second one") {
+  CHECK(parse_error("on: push\njobs:\n  a:\n    runs-on: x\n    runs-on: y\n    steps: [{run: x}]\n").message ==
+        "ci.yml:5:5: key 'runs-on' appears twice in one map");
+  CHECK(parse_error("on: push\njobs:\n  a: {runs-on: x, steps: [{run: x, env: {A: 1, A: 2}}]}\n").message ==
+        "ci.yml:3:48: key 'A' appears twice in one map");
+  // One anchored map used twice is not a duplicate.
+  CHECK(parse_workflow("on: push\nenv: &e {A: 1}\njobs:\n  a: {runs-on: x, env: *e, steps: [{run: x, env: *e}]}\n",
+                       "ci.yml"));
+}
+
+TEST_CASE("Aliases that expand a matrix exponentially are refused, not expanded") {
+  // Nine levels of ten aliases each: 10^9 values once expanded, in a dozen lines.
+  std::string yaml = "on: push\njobs:\n  a:\n    runs-on: x\n    strategy:\n      matrix:\n        l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    std::string prev = "*l" + std::to_string(i - 1);
+    yaml += "        l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) yaml += (k ? ", " : "") + prev;
+    yaml += "]\n";
+  }
+  yaml += "    steps: [{run: x}]\n";
+  CHECK(parse_error(yaml).message == "ci.yml:1:1: its aliases expand to more than 100000 values");
+}
+
+TEST_CASE("timeout-minutes too large for a duration is an error where it is written") {
+  CHECK(parse_error("on: push\njobs:\n  a:\n    runs-on: x\n    timeout-minutes: 1e999\n    steps: [{run: x}]\n").message ==
+        "ci.yml:5:22: 'timeout-minutes' must be a finite number of minutes");
+  CHECK(parse_error("on: push\njobs:\n  a: {runs-on: x, steps: [{run: x, timeout-minutes: -1e999}]}\n").message ==
+        "ci.yml:3:53: 'timeout-minutes' must be a finite number of minutes");
+  CHECK(parse_workflow("on: push\njobs:\n  a: {runs-on: x, timeout-minutes: '${{ 1 }}', steps: [{run: x}]}\n", "ci.yml"));
+}
+
+TEST_CASE("A matrix of more combinations than GitHub allows is refused") {
+  Value m = Value::object();
+  for (const char* k : {"a", "b", "c"}) m[k] = Value::parse("[1, 2, 3, 4, 5, 6, 7]");  // 343
+  auto r = expand_matrix(m);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().message == "strategy.matrix makes more than 256 combinations");
+  m.erase("c");
+  CHECK(expand_matrix(m)->size() == 49);
+}

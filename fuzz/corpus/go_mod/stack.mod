@@ -1,0 +1,3 @@
+module example.com/stack/server
+
+go 1.19
