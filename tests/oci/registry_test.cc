@@ -450,7 +450,7 @@ TEST_CASE("a chunked push sends one PATCH per chunk with contiguous Content-Rang
 
   // The whole blob in one PUT is refused (413); the push fails and says so.
   PushOptions whole;
-  whole.cache_dir = dir / "cache";
+  whole.pushed_dir = dir / "cache" / "pushed";
   whole.max_attempts = 1;
   auto refused = push_layout(dir / "image", "v1", ref, whole);
   REQUIRE_FALSE(refused);
@@ -506,7 +506,7 @@ TEST_CASE("a registry that reports another manifest digest than the one pushed f
                 "lying-registry");
   Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
   PushOptions options;
-  options.cache_dir = dir / "cache";
+  options.pushed_dir = dir / "cache" / "pushed";
   options.max_attempts = 1;
   auto r = push_layout(dir / "image", "v1", *Reference::parse("127.0.0.1:" + std::to_string(port) + "/ns/x:v1"), options);
   REQUIRE_FALSE(r);
