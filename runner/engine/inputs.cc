@@ -43,11 +43,27 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
   prefault_heap(tree.size() * 600);
   files.reserve(tree.size());
   std::string abs = prefix;
+  // A matched directory stays an input only while nothing below it is (an empty one, say): the
+  // paths under the others recreate them when staged. The walk is depth first, so whatever is
+  // below a directory comes right after it.
+  auto drop_parent_dir = [&files](std::string_view rel) {
+    if (files.empty() || files.back().type != FileType::directory) return;
+    const std::string& dir = files.back().path;
+    if (rel.size() > dir.size() && rel.starts_with(dir) && rel[dir.size()] == '/') files.pop_back();
+  };
   AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
-    if (e.rel.empty() || e.info.type == FileType::directory) return ok();
+    if (e.rel.empty()) return ok();
+    if (e.info.type == FileType::directory) {
+      // Only a directory the walk entered is known to hold no inputs.
+      if (e.rel == ".git" || !globs.could_match_below(e.rel) || !globs.matches(e.rel)) return ok();
+      drop_parent_dir(e.rel);
+      files.push_back(InputFile{e.rel, FileType::directory, false, {}, {}, 0, 0, 0, 0});
+      return ok();
+    }
     if (e.info.type == FileType::regular && !e.digest) return ok();  // on_file did not match it
     if (e.info.type != FileType::regular && !globs.matches(e.rel)) return ok();
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
+    drop_parent_dir(e.rel);
     bool regular = e.info.type == FileType::regular;
     files.push_back(InputFile{e.rel, e.info.type, regular && e.info.executable, {}, e.target,
                               regular ? e.info.size : 0, e.info.mode & 07777, e.info.mtime_ns, e.info.ino});
@@ -68,6 +84,11 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
 std::optional<std::string> input_change(const fs::path& workspace, const InputFile& f) {
   auto now = stat_path(workspace / f.path);
   if (!now) return f.path + ": gone";
+  // A directory is keyed by being one: entries that are not inputs may come and go in it.
+  if (f.type == FileType::directory) {
+    if (now->type != FileType::directory) return f.path + ": no longer a directory";
+    return std::nullopt;
+  }
   std::uint64_t size = f.type == FileType::regular ? now->size : 0;
   if (now->type != f.type || size != f.size) return f.path + ": size or type changed";
   if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";

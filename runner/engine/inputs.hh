@@ -1,6 +1,7 @@
 #pragma once
 // A step's workspace inputs: the files its globs match (minus excludes and every declared output
-// of the run's steps; `.git/` is never an input), each with its content digest. Digests come from
+// of the run's steps; `.git/` is never an input), each with its content digest, and the matched
+// directories that hold no input (empty ones), so that staging keeps them as an output tree would. Digests come from
 // the stat cache when a file's stat fields are unchanged; the rest are hashed on several threads.
 
 #include <cstdint>
@@ -22,7 +23,7 @@ namespace akbuild::engine {
 
 struct InputFile {
   std::string path;      // workspace-relative, '/'
-  FileType type = FileType::regular;  // regular or symlink
+  FileType type = FileType::regular;  // regular, symlink, or a directory holding no input
   bool executable = false;
   std::string digest;    // sha256 hex of a regular file's content
   std::string target;    // a symlink's target, verbatim

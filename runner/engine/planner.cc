@@ -202,7 +202,8 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   for (const auto& f : k.inputs) {
     line.assign("input ");
     append_manifest_path(line, f.path);
-    if (f.type == FileType::symlink) line.append(": -> ").append(f.target);
+    if (f.type == FileType::directory) line.append(": directory");
+    else if (f.type == FileType::symlink) line.append(": -> ").append(f.target);
     else append_input_mode(line.append(": ").append(f.digest), f.executable, f.permissions);
     m.add(line);
   }

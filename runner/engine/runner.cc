@@ -108,7 +108,7 @@ public:
         if (under(f.path, rel)) return std::nullopt;
       return dep_tree;
     }
-    // Each file's path below `rel`, type, permission bits (a layer's tar records them) and
+    // Each input's path below `rel` (an empty directory's too), type, permission bits (a layer's tar records them) and
     // content or target, in one buffer hashed once. The digests are from keying time: a file
     // changed since then is staged in its new form, so the caller must read the content instead.
     std::string lines;
@@ -116,7 +116,10 @@ public:
       if (!under(f.path, rel)) continue;
       if (input_change(m_env.workspace, f)) return std::nullopt;
       lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
-      lines.append(1, '\0').append(f.type == FileType::symlink ? "l" : f.executable ? "x" : "f");
+      lines.append(1, '\0').append(f.type == FileType::directory ? "d"
+                                    : f.type == FileType::symlink ? "l"
+                                    : f.executable                ? "x"
+                                                                  : "f");
       lines.append(1, '\0').append(std::to_string(f.permissions));
       lines.append(1, '\0').append(f.type == FileType::symlink ? f.target : f.digest).append(1, '\n');
     }

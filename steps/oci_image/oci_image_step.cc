@@ -154,8 +154,9 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     if (auto digest = ctx.content_digest(l.from())) layer.fingerprint = *digest;
     else layer.content_fingerprint = true;
     spec.layers.push_back(std::move(layer));
-    spec.layer_comments.push_back("akbuild oci-image " + ctx.step_id() + ": " + l.from() + " -> " +
-                                  (l.to().empty() ? "/" : l.to()));
+    // Only what shapes the layer: the step's id is a name in one workflow, and the same input
+    // must give the same image however it is run.
+    spec.layer_comments.push_back("akbuild oci-image: " + l.from() + " -> " + (l.to().empty() ? "/" : l.to()));
   }
   if (!p.base().empty()) {
     auto [dir, ref] = split_base(p.base());

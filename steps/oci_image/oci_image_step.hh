@@ -14,7 +14,8 @@ namespace akbuild::steps {
 class OciImageStep final : public Step {
 public:
   std::string_view kind() const override { return "oci-image"; }
-  int schema_version() const override { return 1; }
+  // 2: the history no longer names the step.
+  int schema_version() const override { return 2; }
   const google::protobuf::Message& params_prototype() const override;
   Result<StepPlan> plan(const google::protobuf::Message& params, const PlanContext& ctx) const override;
   Result<StepOutcome> run(const google::protobuf::Message& params, RunContext& ctx) const override;

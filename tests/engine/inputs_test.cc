@@ -39,6 +39,29 @@ TEST_CASE("collect_inputs matches globs minus excludes, never .git, and hashes c
   CHECK((*files)[2].executable);
 }
 
+TEST_CASE("collect_inputs keeps matched directories that hold no input, and only those") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  fs::create_directories(ws / "venv" / "include" / "python3.11");
+  fs::create_directories(ws / "venv" / "lib" / "empty");
+  test::write(ws / "venv" / "lib" / "site.py", "S");
+  test::write(ws / "venv" / "cache" / "x.pyc", "C");  // excluded: its directory holds no input
+  fs::create_directories(ws / "elsewhere" / "empty");
+  auto globs = *GlobSet::parse({"venv/"}, {"**/*.pyc"});
+  auto files = collect_inputs(ws, globs, nullptr, 2);
+  REQUIRE(files);
+  CHECK(paths(*files) ==
+        std::vector<std::string>{"venv/cache", "venv/include/python3.11", "venv/lib/empty", "venv/lib/site.py"});
+  CHECK((*files)[1].type == FileType::directory);
+  CHECK_FALSE(changed_input(ws, *files));
+  // Entries that are not inputs may come and go in it; replacing it is a change.
+  test::write(ws / "venv" / "cache" / "y.pyc", "Y");
+  CHECK_FALSE(changed_input(ws, *files));
+  fs::remove(ws / "venv" / "lib" / "empty");
+  test::write(ws / "venv" / "lib" / "empty", "now a file");
+  CHECK(changed_input(ws, *files) == "venv/lib/empty: no longer a directory");
+}
+
 TEST_CASE("collect_inputs reads unchanged files from the stat cache and rehashes changed ones") {
   test::TestDir dir;
   auto ws = dir / "ws";

@@ -182,3 +182,81 @@ TEST_CASE("akbuild step oci-image stamps SOURCE_DATE_EPOCH on every layer entry 
   auto [unset, unset_created] = build("");
   CHECK_MESSAGE(count(unset, " 1970-01-01 00:00:01 ") == entries, unset);
 }
+
+namespace {
+
+// The image manifest of the only image in the OCI layout at `layout`.
+json image_manifest(const fs::path& layout) {
+  auto index = json::parse(test::read(layout / "index.json"));
+  std::string hex = std::string(index["manifests"][0]["digest"]).substr(7);
+  return json::parse(test::read(layout / "blobs" / "sha256" / hex));
+}
+
+json image_config(const fs::path& layout) {
+  std::string hex = std::string(image_manifest(layout)["config"]["digest"]).substr(7);
+  return json::parse(test::read(layout / "blobs" / "sha256" / hex));
+}
+
+} // namespace
+
+TEST_CASE("an oci-image layer is the same from a workspace directory and from a dep's output tree") {
+  test::TestDir dir;
+  // The same tree twice: in the workspace, and made by a step as its output. Both hold an empty
+  // directory (which no input glob matches as a file) and a symlink.
+  fs::create_directories(dir / "ws" / "tree" / "empty");
+  test::write(dir / "ws" / "tree" / "f", "hi\n");
+  fs::create_symlink("f", dir / "ws" / "tree" / "link");
+  test::write(dir / "ws" / ".forgejo" / "workflows" / "ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: make
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          run: mkdir -p made/empty && printf 'hi\n' > made/f && ln -s f made/link
+          outputs: made/
+      - id: from-workspace
+        uses: akbuild/step@v1
+        with: {kind: oci-image, tag: "ws:1", layout: img-ws, layers: '[{"from": "tree/", "to": "/app"}]'}
+      - id: from-dep
+        uses: akbuild/step@v1
+        with:
+          kind: oci-image
+          deps: '["make"]'
+          tag: "dep:1"
+          layout: img-dep
+          layers: '[{"from": "made/", "to": "/app"}]'
+)");
+  auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()});
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  auto from_ws = image_manifest(dir / "ws" / "img-ws")["layers"][0]["digest"];
+  auto from_dep = image_manifest(dir / "ws" / "img-dep")["layers"][0]["digest"];
+  CHECK(from_ws == from_dep);
+  // Nothing about the step's name reaches the image.
+  for (const char* layout : {"img-ws", "img-dep"})
+    CHECK(image_config(dir / "ws" / layout).dump().find("from-") == std::string::npos);
+}
+
+TEST_CASE("akbuild step oci-image keys and keeps an empty directory added to a layer's source") {
+  test::TestDir dir;
+  test::write(dir / "ws" / "rootfs" / "etc" / "motd", "hello\n");
+  std::vector<std::string> with{R"(layers=[{"from": "rootfs/", "to": "/"}])", "tag=demo:1", "layout=out/image"};
+  auto first = step(dir, with);
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  auto before = image_manifest(dir / "ws" / "out" / "image")["layers"][0]["digest"];
+
+  fs::create_directories(dir / "ws" / "rootfs" / "var" / "empty");
+  auto second = step(dir, with);
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK((second.out + second.err).find("0 from the layer cache") != std::string::npos);
+  auto after = image_manifest(dir / "ws" / "out" / "image")["layers"][0]["digest"];
+  CHECK(after != before);
+  if (test::have_program("umoci")) {
+    auto unpack = test::run(
+        {"umoci", "unpack", "--image", (dir / "ws" / "out" / "image").string() + ":demo:1", (dir / "bundle").string()});
+    REQUIRE_MESSAGE(unpack.exit_code == 0, unpack.err);
+    CHECK(fs::is_directory(dir / "bundle" / "rootfs" / "var" / "empty"));
+  }
+}
