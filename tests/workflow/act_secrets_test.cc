@@ -180,3 +180,24 @@ jobs:
     CHECK(files_holding(dir / "cache", secret).empty());
   }
 }
+
+TEST_CASE("act --json: a secret in an object key (a step output's name) is masked too") {
+  // Strings are masked before encoding; keys only after it. A step may name an output after a
+  // secret it holds, and step_finished lists the outputs by name.
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"YAML(on: push
+jobs:
+  one:
+    runs-on: self-hosted
+    steps:
+      - id: leak
+        env: {NAME: "${{ secrets.NAME }}"}
+        run: echo "${NAME}=x" >> "$GITHUB_OUTPUT"
+)YAML");
+  auto r = act(dir, {"--json", "--secret", "NAME=keyname-secret-7"});
+  INFO(r.out, r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(r.out, "\"step_finished\""));
+  CHECK(contains(r.out, "\"***\":\"x\""));
+  CHECK_FALSE(contains(r.out + r.err, "keyname-secret-7"));
+}
