@@ -9,6 +9,7 @@
 
 #include "runner/core/encoding.hh"
 #include "tests/support/test_support.hh"
+#include "tests/workflow/act_support.hh"
 
 using namespace akbuild;
 using test::TestDir;
@@ -16,10 +17,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {"act", "-C", (dir / "ws").string()});
-  return test::akbuild(dir, args);
-}
+using test::act;
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 

@@ -1,16 +1,14 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/test_support.hh"
+#include "tests/workflow/act_support.hh"
 
 using namespace akbuild;
 using test::TestDir;
 
 namespace {
 
-test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {"act", "-C", (dir / "ws").string()});
-  return test::akbuild(dir, args);
-}
+using test::act;
 
 bool has_line(const std::string& out, const std::string& line) {
   return ("\n" + out).find("\n" + line + "\n") != std::string::npos;

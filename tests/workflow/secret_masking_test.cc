@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/test_support.hh"
+#include "tests/workflow/act_support.hh"
 
 using namespace akbuild;
 using test::TestDir;
@@ -73,9 +74,10 @@ jobs:
       - run: echo "key ${{ steps.step.outputs.key }}"
 )yaml";
 
-test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
-  args.insert(args.begin(), {"act", "-C", (dir / "ws").string(), "--secret", "S=" + k_secret});
-  return test::akbuild(dir, args);
+// act with the hard secret given as S.
+test::CommandResult act_with_secret(const TestDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {"--secret", "S=" + k_secret});
+  return test::act(dir, std::move(args));
 }
 
 } // namespace
@@ -83,7 +85,7 @@ test::CommandResult act(const TestDir& dir, std::vector<std::string> args) {
 TEST_CASE("a secret with a quote, a backslash, a newline and non-ASCII is masked on stdout and stderr") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", k_workflow);
-  auto r = act(dir, {});
+  auto r = act_with_secret(dir, {});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   CHECK(r.out.find("out:") != std::string::npos);
   CHECK(r.out.find("in step:") != std::string::npos);
@@ -94,7 +96,7 @@ TEST_CASE("a secret with a quote, a backslash, a newline and non-ASCII is masked
 TEST_CASE("a hard secret is masked in --json events") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", k_workflow);
-  auto r = act(dir, {"--json"});
+  auto r = act_with_secret(dir, {"--json"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   CHECK(r.out.find("out:") != std::string::npos);
   CHECK_MESSAGE(leak(r.out).empty(), "--json shows " << leak(r.out) << ":\n" << r.out);
@@ -104,7 +106,7 @@ TEST_CASE("a hard secret is masked in --json events") {
 TEST_CASE("a hard secret passed through a step output is masked where the output is printed") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", k_workflow);
-  auto r = act(dir, {});
+  auto r = act_with_secret(dir, {});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   auto at = r.out.find("from output ");
   REQUIRE_MESSAGE(at != std::string::npos, r.out);
@@ -116,13 +118,13 @@ TEST_CASE("a hard secret passed through a step output is masked where the output
 TEST_CASE("a hard secret in an akbuild step's env reaches no file in the cache dir or the workspace") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", k_workflow);
-  auto r = act(dir, {});
+  auto r = act_with_secret(dir, {});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   CHECK(test::read(dir / "ws/out.txt") == "done\n");
   CHECK_MESSAGE(leaking_file(dir / "cache").empty(), "the secret is on disk in " << leaking_file(dir / "cache"));
   CHECK_MESSAGE(leaking_file(dir / "ws").empty(), "the secret is on disk in " << leaking_file(dir / "ws"));
   // The dry run's explain (which prints manifest lines) does not show it either.
-  auto explain = act(dir, {"-n", "--explain"});
+  auto explain = act_with_secret(dir, {"-n", "--explain"});
   REQUIRE_MESSAGE(explain.exit_code == 0, (explain.out + explain.err));
   CHECK_MESSAGE(leak(explain.out + explain.err).empty(), (explain.out + explain.err));
 }
