@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner/core/fs.hh"
+#include "runner/workflow/expr_check.hh"
 #include "runner/workflow/yaml_check.hh"
 
 namespace akbuild::workflow {
@@ -289,6 +290,7 @@ Result<Workflow> parse_workflow(std::string_view yaml, const std::filesystem::pa
   } catch (const YAML::Exception& e) {
     return fail(r.error(e.mark, e.msg));
   }
+  AK_TRY_VOID(check_workflow_expressions(root, yaml, file.string()));
   AK_TRY_VOID(check_needs(wf, r));
   return wf;
 }
