@@ -532,8 +532,31 @@ private:
     if (!eng) return fail_all(eng.error());
     if (m_run.out.dry_run()) {
       auto plan = (*eng)->plan(requests);
-      if (!plan) return fail_all(plan.error());
+      // The engine plans a batch as a whole; when it fails, the first step whose plan fails (with
+      // the steps before it) is the one named. Those before it are planned, those after it are
+      // skipped, as after a failed step in a real run.
+      std::size_t failed_at = requests.size();
+      std::optional<Error> plan_error;
+      if (!plan) {
+        if (plan.error().code == ErrorCode::invalid_argument) return fail_all(plan.error());
+        plan_error = plan.error();
+        plan = std::vector<engine::PlannedStep>{};
+        for (failed_at = 0; failed_at < requests.size(); ++failed_at) {
+          auto head = (*eng)->plan({requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(failed_at) + 1});
+          if (!head) {
+            plan_error = head.error();
+            break;
+          }
+          plan = std::move(head);
+        }
+      }
       for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (i >= failed_at) {
+          const std::string& prefix = prefixes[requests[i].id];
+          if (i == failed_at) m_run.out.line(prefix, plan_error->message);
+          record(scope, *steps[i], {i == failed_at ? "failure" : "skipped", Value::object()}, ctx, prefix);
+          continue;
+        }
         const engine::PlannedStep* p = nullptr;
         for (const auto& ps : *plan)
           if (ps.id == requests[i].id) p = &ps;
