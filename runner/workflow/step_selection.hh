@@ -1,0 +1,19 @@
+#pragma once
+// `akbuild act --step ID`, like `nix-build -A`: of the job holding the step, only that step and
+// the akbuild steps it depends on (its `deps:`, transitively) run; the jobs it needs run whole.
+
+#include <cstddef>
+#include <set>
+#include <string_view>
+
+#include "runner/core/result.hh"
+#include "runner/workflow/workflow.hh"
+
+namespace akbuild::workflow {
+
+// The indexes of the steps of `job` that run for `step_id`: that step and, transitively, the
+// steps its `with: deps:` names (a YAML/JSON list or one id per line, as akbuild steps take it;
+// an unnamed akbuild step is "<job>-<n>"). not_found when no step of the job has the id.
+Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id);
+
+} // namespace akbuild::workflow
