@@ -14,8 +14,7 @@ using test::TestDir;
 namespace {
 
 using test::act;
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 void write_event_workflows(const TestDir& dir) {
   test::write(dir / "ws/.forgejo/workflows/push.yml", R"(name: Push only
@@ -45,29 +44,29 @@ TEST_CASE("act EVENT runs only the workflows that event triggers; push is the de
   write_event_workflows(dir);
   auto pr = act(dir, {"pull_request"});
   REQUIRE_MESSAGE(pr.exit_code == 0, (pr.out + pr.err));
-  CHECK(has(pr.out, "review job for pull_request"));
-  CHECK_FALSE(has(pr.out, "push job"));
+  CHECK(contains(pr.out, "review job for pull_request"));
+  CHECK_FALSE(contains(pr.out, "push job"));
 
   // Without an event: push, whose branch filter act does not apply locally.
   auto push = act(dir, {});
   REQUIRE_MESSAGE(push.exit_code == 0, (push.out + push.err));
-  CHECK(has(push.out, "push job for push"));
-  CHECK_FALSE(has(push.out, "review job"));
+  CHECK(contains(push.out, "push job for push"));
+  CHECK_FALSE(contains(push.out, "review job"));
 
   // -j names a job whatever the event.
   auto job = act(dir, {"-j", "r"});
-  CHECK(has(job.out, "review job for push"));
+  CHECK(contains(job.out, "review job for push"));
 
   auto none = act(dir, {"schedule"});
   CHECK(none.exit_code == 2);
-  CHECK_MESSAGE(has(none.err, "no workflow runs on the event 'schedule' (the workflows run on: pull_request, push, "
+  CHECK_MESSAGE(contains(none.err, "no workflow runs on the event 'schedule' (the workflows run on: pull_request, push, "
                               "workflow_dispatch)"), none.err);
 
   // -l shows every workflow, or those of the named event.
-  CHECK(has(act(dir, {"-l"}).out, "Push only"));
+  CHECK(contains(act(dir, {"-l"}).out, "Push only"));
   auto listed = act(dir, {"-l", "pull_request"});
-  CHECK(has(listed.out, "Review"));
-  CHECK_FALSE(has(listed.out, "Push only"));
+  CHECK(contains(listed.out, "Review"));
+  CHECK_FALSE(contains(listed.out, "Push only"));
 }
 
 TEST_CASE("act without an event runs the only event the workflows use") {
@@ -78,8 +77,8 @@ TEST_CASE("act without an event runs the only event the workflows use") {
               "on: {pull_request: {paths: [docs/**]}}\njobs:\n  b: {runs-on: x, steps: [{run: 'echo b ran'}]}\n");
   auto r = act(dir, {});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(has(r.out, "a for pull_request"));
-  CHECK(has(r.out, "b ran"));
+  CHECK(contains(r.out, "a for pull_request"));
+  CHECK(contains(r.out, "b ran"));
 }
 
 TEST_CASE("act workflow_dispatch gives each declared input its default, booleans as booleans") {
@@ -100,13 +99,13 @@ jobs:
 )");
   auto defaults = act(dir, {});
   REQUIRE_MESSAGE(defaults.exit_code == 0, (defaults.out + defaults.err));
-  CHECK_MESSAGE(has(defaults.out, "] level=low retries=3 debug=true quiet=false note=[]"), defaults.out);
+  CHECK_MESSAGE(contains(defaults.out, "] level=low retries=3 debug=true quiet=false note=[]"), defaults.out);
   auto given = act(dir, {"workflow_dispatch", "--input", "level=high", "--input", "debug=false"});
-  CHECK_MESSAGE(has(given.out, "] level=high retries=3 debug=false quiet=false note=[]"), given.out);
+  CHECK_MESSAGE(contains(given.out, "] level=high retries=3 debug=false quiet=false note=[]"), given.out);
   // Not a workflow_dispatch run: no defaults (act's rule).
   test::write(dir / "ws/.forgejo/workflows/d.yml",
               "on: [push, workflow_dispatch]\njobs:\n  d: {runs-on: x, steps: [{run: 'echo level=[${{ inputs.level }}]'}]}\n");
-  CHECK(has(act(dir, {"push"}).out, "] level=[]"));
+  CHECK(contains(act(dir, {"push"}).out, "] level=[]"));
 }
 
 TEST_CASE("act reads --input-file, --var-file and --env-file, .input, .vars and .env by default; flags win") {
@@ -127,22 +126,22 @@ jobs:
   auto defaults = act(dir, {});
   REQUIRE_MESSAGE(defaults.exit_code == 0, (defaults.out + defaults.err));
   // --env and .env are over the workflow's env, as act's are.
-  CHECK_MESSAGE(has(defaults.out, "] input=file var=dark blue env=envfile keep=workflow other=x y"), defaults.out);
+  CHECK_MESSAGE(contains(defaults.out, "] input=file var=dark blue env=envfile keep=workflow other=x y"), defaults.out);
 
   test::write(dir / "ws/conf/vars.yml", "COLOR: green\n");
   test::write(dir / "ws/conf/in.env", "who=named\n");
   auto named = act(dir, {"--var-file", "conf/vars.yml", "--input-file", "conf/in.env", "--env-file", "conf/in.env",
                          "--env", "FROM=flag", "--input", "who=flag"});
   REQUIRE_MESSAGE(named.exit_code == 0, (named.out + named.err));
-  CHECK_MESSAGE(has(named.out, "] input=flag var=green env=flag keep=workflow other=\n"), named.out);
+  CHECK_MESSAGE(contains(named.out, "] input=flag var=green env=flag keep=workflow other=\n"), named.out);
 
   auto missing = act(dir, {"--var-file", "nope.env"});
   CHECK(missing.exit_code == 2);
-  CHECK_MESSAGE((has(missing.err, "--var-file: ") && has(missing.err, "nope.env")), missing.err);
+  CHECK_MESSAGE((contains(missing.err, "--var-file: ") && contains(missing.err, "nope.env")), missing.err);
   test::write(dir / "ws/.env", "1BAD=x\n");
   auto bad = act(dir, {});
   CHECK(bad.exit_code == 2);
-  CHECK_MESSAGE((has(bad.err, "--env-file: ") && has(bad.err, ".env:1: ")), bad.err);
+  CHECK_MESSAGE((contains(bad.err, "--env-file: ") && contains(bad.err, ".env:1: ")), bad.err);
 }
 
 TEST_CASE("act expands a job name's ${{ }} for each matrix combination; other names get the values after them") {
@@ -165,10 +164,10 @@ jobs:
 )");
   auto r = act(dir, {});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(has(r.out, "[test linux-1/Run echo hi] hi\n"));
-  CHECK(has(r.out, "[test bsd-1/Run echo hi] hi\n"));
-  CHECK(has(r.out, "[u (linux)/Run echo hi] hi\n"));
-  CHECK_FALSE(has(r.out, "${{"));
+  CHECK(contains(r.out, "[test linux-1/Run echo hi] hi\n"));
+  CHECK(contains(r.out, "[test bsd-1/Run echo hi] hi\n"));
+  CHECK(contains(r.out, "[u (linux)/Run echo hi] hi\n"));
+  CHECK_FALSE(contains(r.out, "${{"));
 }
 
 TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job") {
@@ -235,17 +234,17 @@ jobs:
 )");
   auto r = act(dir, {"--step", "web"});
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(has(r.out, "pre ran"));
+  CHECK(contains(r.out, "pre ran"));
   CHECK(std::filesystem::exists(dir / "ws/api.txt"));
   CHECK(test::read(dir / "ws/web.txt") == "api\n");
   CHECK_FALSE(std::filesystem::exists(dir / "ws/other.txt"));
-  CHECK_FALSE(has(r.out, "first run step"));
-  CHECK_FALSE(has(r.out, "after"));
-  CHECK_FALSE(has(r.out, "unrelated"));
+  CHECK_FALSE(contains(r.out, "first run step"));
+  CHECK_FALSE(contains(r.out, "after"));
+  CHECK_FALSE(contains(r.out, "unrelated"));
 
   auto unknown = act(dir, {"--step", "nope"});
   CHECK(unknown.exit_code == 2);
-  CHECK_MESSAGE(has(unknown.err, "--step: no job has a step with id 'nope'; the step ids are: build.api, build.other, "
+  CHECK_MESSAGE(contains(unknown.err, "--step: no job has a step with id 'nope'; the step ids are: build.api, build.other, "
                                  "build.web"), unknown.err);
 }
 
@@ -268,11 +267,11 @@ jobs:
 )");
   auto r = act(dir, {"-n"});
   CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(has(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] akbuild exec: key "), r.out);
-  CHECK(has(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] success\n"));
-  CHECK(has(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] step 'two': tool: no-such-tool-akb: not found"));
-  CHECK(has(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] failure\n"));
-  CHECK(has(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (three)] skipped\n"));
+  CHECK_MESSAGE(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] akbuild exec: key "), r.out);
+  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] success\n"));
+  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] step 'two': tool: no-such-tool-akb: not found"));
+  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] failure\n"));
+  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (three)] skipped\n"));
   std::size_t named = 0;
   for (std::size_t at = r.out.find("no-such-tool-akb: not found"); at != std::string::npos;
        at = r.out.find("no-such-tool-akb: not found", at + 1))
@@ -287,7 +286,7 @@ TEST_CASE("act -l and -n refuse a malformed ${{ }} with its file, line and colum
   for (const char* flag : {"-l", "-n"}) {
     auto r = act(dir, {flag});
     CHECK(r.exit_code == 2);
-    CHECK_MESSAGE(has(r.err, ".forgejo/workflows/ci.yml:6:19: expression ' github.event_name == ': "), r.err);
+    CHECK_MESSAGE(contains(r.err, ".forgejo/workflows/ci.yml:6:19: expression ' github.event_name == ': "), r.err);
     CHECK(r.out.empty());
   }
 }
