@@ -1,5 +1,6 @@
 // `akbuild act`: act's flags over runner/workflow/act.hh.
 
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -30,8 +31,17 @@ Result<std::map<std::string, std::string>> with_file(const std::vector<std::stri
   auto values = workflow::read_values_file(file);
   if (!values && (values.error().code != ErrorCode::not_found || !named.empty()))
     return fail(ErrorCode::invalid_argument, std::string(flag) + ": " + values.error().message);
-  std::map<std::string, std::string> out = values ? std::move(*values) : std::map<std::string, std::string>{};
-  for (auto& [k, v] : given) out[k] = std::move(v);
+  // Secret names are case-insensitive: act upper-cases them, so `--secret token=x` replaces the
+  // file's TOKEN rather than standing beside it.
+  auto name = [&](std::string k) {
+    if (flag == "--secret-file")
+      for (auto& c : k) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return k;
+  };
+  std::map<std::string, std::string> out;
+  if (values)
+    for (auto& [k, v] : *values) out[name(k)] = std::move(v);
+  for (auto& [k, v] : given) out[name(k)] = std::move(v);
   return out;
 }
 

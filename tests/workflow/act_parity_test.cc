@@ -290,3 +290,19 @@ TEST_CASE("act -l and -n refuse a malformed ${{ }} with its file, line and colum
     CHECK(r.out.empty());
   }
 }
+
+TEST_CASE("act takes secret names as act does, case-insensitively: --secret token= replaces the file's TOKEN") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/s.yml", R"(on: push
+jobs:
+  s:
+    runs-on: self-hosted
+    steps:
+      - run: test "${{ secrets.token }}" = from-flag && test "$T" = from-flag && echo flag won
+        env: {T: '${{ secrets.TOKEN }}'}
+)");
+  test::write(dir / "ws/secrets.env", "TOKEN=from-file\n");
+  auto r = act(dir, {"--secret-file", (dir / "ws/secrets.env").string(), "--secret", "token=from-flag"});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "] flag won\n"));
+}
