@@ -159,7 +159,8 @@ private:
       return {"skipped", Value::object()};
     }
     if (!job.uses.empty()) {
-      run.out.line(label, "job '" + job.id + "' calls the reusable workflow '" + job.uses + "', which is not runnable locally");
+      run.out.event("job_finished", {{"job", label}, {"result", "failure"}}, label,
+                    "job failed: it calls the reusable workflow '" + job.uses + "', which is not runnable locally");
       return {"failure", Value::object()};
     }
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);

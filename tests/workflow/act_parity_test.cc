@@ -170,7 +170,7 @@ jobs:
   CHECK_FALSE(contains(r.out, "${{"));
 }
 
-TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job") {
+TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job; a run says they do not run here") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(name: CI
 on: [push, pull_request]
@@ -198,6 +198,11 @@ jobs:
         "{\"stage\":1,\"job_id\":\"deploy\",\"job_name\":\"deploy\",\"workflow_name\":\"CI\",\"workflow_file\":\"ci.yml\","
         "\"workflow_path\":\".forgejo/workflows/ci.yml\",\"events\":[\"push\",\"pull_request\"],\"needs\":[\"build\"],"
         "\"uses\":\"some/repo/.forgejo/workflows/deploy.yml@v1\"}\n");
+  auto run = act(dir, {});
+  CHECK(run.exit_code == 1);
+  CHECK(contains(run.out, "[build/Run echo build] build\n"));
+  CHECK(contains(run.out, "[deploy] job failed: it calls the reusable workflow "
+                          "'some/repo/.forgejo/workflows/deploy.yml@v1', which is not runnable locally\n"));
 }
 
 TEST_CASE("act --step runs that step, the steps its deps name and the jobs its job needs, nothing else") {
