@@ -86,7 +86,8 @@ void add_act_command(CLI::App& app, GlobalOptions& options) {
       ->allow_extra_args(false);
   cmd->add_option("--env-file", a->env_file, "environment variables from a dotenv file (default .env)");
   cmd->add_option("--step", a->options.step,
-                  "run this step (by id), the steps its deps name and the jobs its job needs; nothing else");
+                  "run this step (by id), the akbuild steps its deps name, the run: steps before it and the "
+                  "jobs its job needs; nothing else");
   cmd->add_option("--matrix", a->matrix, "run only matrix combinations with K:V")->allow_extra_args(false);
   cmd->add_flag("--explain", a->options.explain, "with -n: say why each cache miss misses");
   cmd->add_flag("--json", a->options.json, "one JSON event object per line (with -l: one object per job)");

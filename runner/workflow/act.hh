@@ -26,7 +26,7 @@ struct ActOptions {
   std::string event;                          // the positional event; empty: the only one the workflows
                                               // use, else push (act's rule)
   std::string job;                            // -j: this job (and what it needs)
-  std::string step;                           // --step: this step id, the steps it depends on and the jobs its job needs
+  std::string step;                           // --step: this step id and what it needs (step_selection.hh)
   bool list = false, graph = false, dry_run = false, explain = false, json = false;
   std::string event_file;                     // -e: the event payload
   std::map<std::string, std::string> inputs, vars, secrets, env, matrix;

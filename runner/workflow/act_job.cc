@@ -93,7 +93,8 @@ public:
     // As act: --env (and --env-file) over the workflow's and the job's env; a step's over all.
     for (const auto& [k, v] : m_run.options.env) m_env[k] = v;
     if (!m_run.options.step.empty() && m_run.options.job == m_job.id)
-      if (auto only = steps_for(m_job, m_run.options.step)) m_only = std::move(*only);
+      if (auto only = steps_for(m_job, m_run.options.step, [this](const Step& s) { return is_akbuild(s); }))
+        m_only = std::move(*only);
     auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
     if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
     event("job_started", {}, m_label, "job started");
@@ -273,6 +274,13 @@ private:
       }
       record(scope, step, result, ctx, prefix);
     }
+  }
+
+  // Whether the step goes to the engine (akbuild/step, or a local copy of its action).
+  bool is_akbuild(const Step& step) {
+    fs::path dir;
+    StepType type = classify(step, &dir);
+    return type == StepType::akbuild || (type == StepType::local_action && names_akbuild_step(dir));
   }
 
   // Whether --step leaves the step to run (every step of a composite action does).

@@ -42,7 +42,8 @@ std::vector<std::string> dep_ids(const std::string& text) {
 
 } // namespace
 
-Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id) {
+Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id,
+                                        const std::function<bool(const Step&)>& is_akbuild) {
   std::map<std::string, std::size_t> by_id;
   for (const auto& s : job.steps)
     by_id[s.id.empty() ? job.id + "-" + std::to_string(s.index + 1) : s.id] = s.index;
@@ -50,11 +51,13 @@ Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id
   if (first == by_id.end() || job.steps[first->second].id.empty())
     return fail(ErrorCode::not_found, "job '" + job.id + "' has no step with id '" + std::string(step_id) + "'");
   std::set<std::size_t> wanted;
+  for (std::size_t i = 0; i < first->second; ++i)
+    if (!is_akbuild(job.steps[i])) wanted.insert(i);
   std::vector<std::size_t> todo{first->second};
   while (!todo.empty()) {
     std::size_t i = todo.back();
     todo.pop_back();
-    if (!wanted.insert(i).second) continue;
+    if (!wanted.insert(i).second || !is_akbuild(job.steps[i])) continue;
     const Value& with = job.steps[i].with;
     if (!with.contains("deps") || !with["deps"].is_string()) continue;
     for (const auto& d : dep_ids(with["deps"].get<std::string>()))
