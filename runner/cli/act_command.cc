@@ -1,5 +1,6 @@
 // `akbuild act`: act's flags over runner/workflow/act.hh.
 
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -16,23 +17,43 @@ struct ActArgs {
   workflow::ActOptions options;
   std::string workspace;
   std::vector<std::string> inputs, vars, secrets, env, matrix;
-  std::string secret_file;
+  std::string secret_file, var_file, env_file, input_file;
 };
+
+// The values of one of act's files: the one the flag names (which must exist), else act's default
+// name in the workspace when it exists. Relative names are the workspace's, as act's are. The
+// pairs given on the command line win over the file's.
+Result<std::map<std::string, std::string>> with_file(const std::vector<std::string>& pairs, std::string_view pair_flag,
+                                                     std::string_view flag, const std::string& named,
+                                                     const char* fallback, const std::filesystem::path& workspace) {
+  auto given = AK_TRY(parse_pairs(pairs, '=', pair_flag));
+  std::filesystem::path file = workspace / (named.empty() ? std::string(fallback) : named);
+  auto values = workflow::read_values_file(file);
+  if (!values && (values.error().code != ErrorCode::not_found || !named.empty()))
+    return fail(ErrorCode::invalid_argument, std::string(flag) + ": " + values.error().message);
+  // Secret names are case-insensitive: act upper-cases them, so `--secret token=x` replaces the
+  // file's TOKEN rather than standing beside it.
+  auto name = [&](std::string k) {
+    if (flag == "--secret-file")
+      for (auto& c : k) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return k;
+  };
+  std::map<std::string, std::string> out;
+  if (values)
+    for (auto& [k, v] : *values) out[name(k)] = std::move(v);
+  for (auto& [k, v] : given) out[name(k)] = std::move(v);
+  return out;
+}
 
 Result<int> run(ActArgs& a, const GlobalOptions& global) {
   auto& o = a.options;
   o.workspace = std::filesystem::absolute(a.workspace.empty() ? std::filesystem::current_path()
                                                               : std::filesystem::path(a.workspace)).lexically_normal();
-  o.inputs = AK_TRY(parse_pairs(a.inputs, '=', "--input"));
-  o.vars = AK_TRY(parse_pairs(a.vars, '=', "--var"));
-  // As act: the file's secrets first, then --secret ones over them.
-  if (!a.secret_file.empty()) {
-    auto text = read_file(a.secret_file);
-    if (!text) return fail(ErrorCode::invalid_argument, "--secret-file: " + text.error().message);
-    o.secrets = AK_TRY(workflow::parse_dotenv(*text, a.secret_file));
-  }
-  for (auto& [k, v] : AK_TRY(parse_pairs(a.secrets, '=', "--secret"))) o.secrets[k] = std::move(v);
-  o.env = AK_TRY(parse_pairs(a.env, '=', "--env"));
+  // act's files and defaults: .input, .vars, .secrets and .env.
+  o.inputs = AK_TRY(with_file(a.inputs, "--input", "--input-file", a.input_file, ".input", o.workspace));
+  o.vars = AK_TRY(with_file(a.vars, "--var", "--var-file", a.var_file, ".vars", o.workspace));
+  o.secrets = AK_TRY(with_file(a.secrets, "--secret", "--secret-file", a.secret_file, ".secrets", o.workspace));
+  o.env = AK_TRY(with_file(a.env, "--env", "--env-file", a.env_file, ".env", o.workspace));
   o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
   o.cache_dir = resolve_cache_dir(global);
   return workflow::run_act(o, std::cout);
@@ -43,6 +64,9 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
 void add_act_command(CLI::App& app, GlobalOptions& options) {
   auto a = std::make_shared<ActArgs>();
   auto* cmd = app.add_subcommand("act", "Run workflows locally like act (akbuild steps through the cache)");
+  cmd->add_option("event", a->options.event,
+                  "the event to run (default: the only event of the workflows, else push); only the "
+                  "workflows it triggers run");
   cmd->add_option("-W,--workflows", a->options.workflows,
                   "workflow file or folder (default .forgejo/workflows, then .github/workflows)");
   cmd->add_option("-j,--job", a->options.job, "run this job (and the jobs it needs)");
@@ -54,11 +78,19 @@ void add_act_command(CLI::App& app, GlobalOptions& options) {
   cmd->add_option("--var", a->vars, "variable K=V (vars context)")->allow_extra_args(false);
   cmd->add_option("-s,--secret", a->secrets, "secret K=V (masked in all output)")->allow_extra_args(false);
   cmd->add_option("--secret-file", a->secret_file,
-                  "secrets from a dotenv file (KEY=VALUE lines, quotes as act reads them); keeps them out of argv");
-  cmd->add_option("--env", a->env, "environment variable K=V")->allow_extra_args(false);
+                  "secrets from a dotenv file (KEY=VALUE lines, quotes as act reads them; default .secrets); "
+                  "keeps them out of argv");
+  cmd->add_option("--input-file", a->input_file, "workflow inputs from a dotenv file (default .input)");
+  cmd->add_option("--var-file", a->var_file, "variables from a dotenv file (default .vars)");
+  cmd->add_option("--env", a->env, "environment variable K=V (over the workflow's and the job's env)")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", a->env_file, "environment variables from a dotenv file (default .env)");
+  cmd->add_option("--step", a->options.step,
+                  "run this step (by id), the akbuild steps its deps name, the run: steps before it and the "
+                  "jobs its job needs; nothing else");
   cmd->add_option("--matrix", a->matrix, "run only matrix combinations with K:V")->allow_extra_args(false);
   cmd->add_flag("--explain", a->options.explain, "with -n: say why each cache miss misses");
-  cmd->add_flag("--json", a->options.json, "one JSON event object per line");
+  cmd->add_flag("--json", a->options.json, "one JSON event object per line (with -l: one object per job)");
   cmd->add_option("-C,--workspace", a->workspace, "the workspace (default: the current directory)");
   cmd->callback([a, &options] {
     auto r = run(*a, options);

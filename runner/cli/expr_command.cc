@@ -1,6 +1,7 @@
 // `akbuild expr 'EXPR' [--context FILE.json]`: evaluates one expression (without `${{ }}`)
 // against the contexts in FILE.json ({"github": {...}, "env": {...}, ...}) and prints the value as
-// compact JSON. hashFiles() globs are relative to the current directory.
+// compact JSON. hashFiles() globs are relative to the current directory; the status functions
+// follow job.status.
 
 #include <filesystem>
 #include <iostream>
@@ -26,6 +27,16 @@ Result<std::string> run_expr(const ExprOptions& o) {
     ctx.contexts = AK_TRY(workflow::parse_json_value(text, o.context_file));
     if (!ctx.contexts.is_object())
       return fail(ErrorCode::invalid_argument, o.context_file + ": expected a JSON object of contexts");
+  }
+  // success(), failure() and cancelled() answer for the job.status the context gives, as in a
+  // step of that job.
+  if (ctx.contexts.contains("job") && ctx.contexts["job"].is_object() && ctx.contexts["job"].contains("status")) {
+    const auto& status = ctx.contexts["job"]["status"];
+    if (status == "failure") ctx.status.failed = true;
+    else if (status == "cancelled") ctx.status.cancelled = true;
+    else if (status != "success")
+      return fail(ErrorCode::invalid_argument, o.context_file + ": job.status must be \"success\", \"failure\" or "
+                                                                "\"cancelled\", not " + workflow::to_json_text(status));
   }
   auto value = AK_TRY(workflow::evaluate(o.expression, ctx));
   return workflow::to_json_text(value);

@@ -49,17 +49,50 @@ std::string command_line(const std::vector<std::string>& argv, const fs::path& c
   return r && r->success() ? first : std::string();
 }
 
-// The event a workflow runs for locally: its only event, else push when it has one, else its
-// first (the rule of `forgejo-runner exec`).
-std::string event_for(const Workflow& wf) {
-  if (wf.events.size() == 1) return wf.events[0];
-  if (std::find(wf.events.begin(), wf.events.end(), "push") != wf.events.end()) return "push";
-  return wf.events.empty() ? "push" : wf.events[0];
+// The name a job combination shows in log prefixes. A name holding `${{ }}` is expanded with
+// the combination's matrix; otherwise the matrix values follow it, "build (linux, 1.21)", as
+// Forgejo and GitHub name matrix jobs.
+std::string combination_name(const Job& job, const Value& matrix, bool has_matrix, EvalContext ctx) {
+  if (job.name.find("${{") != std::string::npos) {
+    ctx.contexts["matrix"] = matrix;
+    if (auto name = interpolate_string(job.name, ctx)) return *name;
+  }
+  return has_matrix ? job_name(job) + " (" + matrix_label(matrix) + ")" : job_name(job);
+}
+
+// --step: the one job (of all workflows, or -j's) holding a step with that id becomes -j, and
+// its workflow the only one; invalid_argument when no job or several hold it.
+Result<> choose_step(ActOptions& options, std::vector<Workflow>& workflows) {
+  std::vector<std::pair<std::size_t, std::string>> holders;  // workflow index, job id
+  std::vector<std::string> ids;
+  for (std::size_t w = 0; w < workflows.size(); ++w)
+    for (const auto& j : workflows[w].jobs) {
+      if (!options.job.empty() && j.id != options.job) continue;
+      for (const auto& s : j.steps) {
+        if (s.id.empty()) continue;
+        ids.push_back(j.id + "." + s.id);
+        if (s.id == options.step) holders.emplace_back(w, j.id);
+      }
+    }
+  if (holders.empty())
+    return fail(ErrorCode::invalid_argument, "--step: no job has a step with id '" + options.step +
+                                                 "'; the step ids are: " + (ids.empty() ? "(none)" : join(ids, ", ")));
+  if (holders.size() > 1) {
+    std::vector<std::string> where;
+    for (const auto& [w, job] : holders) where.push_back(job + " (" + workflows[w].file.string() + ")");
+    return fail(ErrorCode::invalid_argument, "--step: the step id '" + options.step + "' is in the jobs " +
+                                                 join(where, ", ") + "; name one with -j (and -W)");
+  }
+  options.job = holders[0].second;
+  Workflow only = std::move(workflows[holders[0].first]);
+  workflows = {std::move(only)};
+  return ok();
 }
 
 class ActRunner {
 public:
-  ActRunner(ActRun& run, std::vector<Workflow>& workflows) : m_run(run), m_workflows(workflows) {}
+  ActRunner(ActRun& run, std::vector<Workflow>& workflows, std::string event)
+      : m_run(run), m_workflows(workflows), m_event(std::move(event)) {}
 
   int run() {
     bool failed = false;
@@ -79,8 +112,9 @@ private:
   bool run_workflow(const Workflow& wf, const std::vector<std::string>& only) {
     std::map<std::string, JobOutcome> states;
     Value base = m_run.contexts;
-    base["github"]["event_name"] = event_for(wf);
+    base["github"]["event_name"] = m_event;
     base["github"]["workflow"] = wf.name;
+    if (m_event == "workflow_dispatch") base["inputs"] = dispatch_inputs(wf, base["inputs"]);
     bool ok = true;
     for (const auto& stage : job_stages(wf, only)) {
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
@@ -114,7 +148,7 @@ private:
     ctx.contexts["needs"] = needs;
     ctx.status.failed = needs_failed;
     ctx.workspace = run.options.workspace;
-    std::string label = job_name(job);
+    std::string label = combination_name(job, Value(), false, ctx);
     auto go = evaluate_condition(job.condition, ctx);
     if (!go) {
       run.out.line(label, "if: " + go.error().message);
@@ -123,6 +157,11 @@ private:
     if (!*go) {
       run.out.event("job_finished", {{"job", label}, {"result", "skipped"}}, label, "job skipped");
       return {"skipped", Value::object()};
+    }
+    if (!job.uses.empty()) {
+      run.out.event("job_finished", {{"job", label}, {"result", "failure"}}, label,
+                    "job failed: it calls the reusable workflow '" + job.uses + "', which is not runnable locally");
+      return {"failure", Value::object()};
     }
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
     if (!matrix_value) {
@@ -145,7 +184,7 @@ private:
     for (std::size_t start = 0; start < selected.size(); start += max_parallel) {
       std::vector<std::future<JobOutcome>> batch;
       for (std::size_t i = start; i < std::min(selected.size(), start + max_parallel); ++i) {
-        std::string name = has_matrix ? label + " (" + matrix_label(selected[i]) + ")" : label;
+        std::string name = combination_name(job, selected[i], has_matrix, ctx);
         Value strategy = {{"fail-fast", fail_fast}, {"job-index", i}, {"job-total", selected.size()},
                           {"max-parallel", max_parallel}};
         batch.push_back(std::async(std::launch::async, [&run, &wf, &job, &base, combo = selected[i], needs, strategy, name, &stop] {
@@ -170,6 +209,7 @@ private:
 
   ActRun& m_run;
   std::vector<Workflow>& m_workflows;
+  std::string m_event;
 };
 
 } // namespace
@@ -229,6 +269,48 @@ std::string list_table(const std::vector<Workflow>& workflows) {
   return out;
 }
 
+std::string list_json(const std::vector<Workflow>& workflows) {
+  std::string out;
+  for (const auto& wf : workflows) {
+    auto stages = job_stages(wf);
+    for (std::size_t s = 0; s < stages.size(); ++s)
+      for (const auto& id : stages[s]) {
+        const Job& j = *wf.find_job(id);
+        Value row = {{"stage", s}, {"job_id", id}, {"job_name", job_name(j)}, {"workflow_name", wf.name},
+                     {"workflow_file", wf.file.filename().string()}, {"workflow_path", wf.file.string()},
+                     {"events", wf.events}, {"needs", j.needs}, {"uses", j.uses}};
+        out += to_json_text(row) + "\n";
+      }
+  }
+  return out;
+}
+
+std::string default_event(const std::vector<Workflow>& workflows) {
+  std::set<std::string> events;
+  for (const auto& wf : workflows) events.insert(wf.events.begin(), wf.events.end());
+  return events.size() == 1 ? *events.begin() : "push";
+}
+
+bool triggered_by(const Workflow& wf, std::string_view event) {
+  return std::find(wf.events.begin(), wf.events.end(), event) != wf.events.end();
+}
+
+Value dispatch_inputs(const Workflow& wf, const Value& given) {
+  Value inputs = given.is_object() ? given : Value::object();
+  if (!wf.on.is_object() || !wf.on.contains("workflow_dispatch")) return inputs;
+  const Value& trigger = wf.on["workflow_dispatch"];
+  if (!trigger.is_object() || !trigger.contains("inputs") || !trigger["inputs"].is_object()) return inputs;
+  for (const auto& [name, spec] : trigger["inputs"].items()) {
+    Value value = given.is_object() && given.contains(name) ? given[name] : Value(nullptr);
+    if (value.is_null() && spec.is_object() && spec.contains("default") && !spec["default"].is_null())
+      value = to_display_string(spec["default"]);
+    if (value.is_null()) value = "";
+    bool boolean = spec.is_object() && spec.contains("type") && spec["type"] == "boolean";
+    inputs[name] = boolean ? Value(value == Value(true) || value == Value("true")) : value;
+  }
+  return inputs;
+}
+
 std::string stage_graph(const Workflow& wf) {
   std::string out;
   auto stages = job_stages(wf);
@@ -248,7 +330,8 @@ std::string stage_graph(const Workflow& wf) {
   return out;
 }
 
-Result<int> run_act(const ActOptions& options, std::ostream& out) {
+Result<int> run_act(const ActOptions& given, std::ostream& out) {
+  ActOptions options = given;
   auto files = AK_TRY(find_workflow_files(options));
   std::vector<Workflow> workflows;
   for (const auto& f : files) {
@@ -257,6 +340,7 @@ Result<int> run_act(const ActOptions& options, std::ostream& out) {
     fs::path shown = fs::relative(f, options.workspace, ec);
     workflows.push_back(AK_TRY(parse_workflow(text, ec || shown.empty() ? f : shown)));
   }
+  if (!options.step.empty()) AK_TRY_VOID(choose_step(options, workflows));
   if (!options.job.empty()) {
     bool found = false;
     std::vector<std::string> all;
@@ -268,17 +352,34 @@ Result<int> run_act(const ActOptions& options, std::ostream& out) {
     if (!found)
       return fail(ErrorCode::invalid_argument, "unknown job '" + options.job + "'; the workflows have: " + join(all, ", "));
   }
-  if (options.list) {
+  // As act: -j names a job in any workflow; otherwise the workflows the event triggers run, and
+  // -l and -g show those of a named event, else all.
+  std::string event_name = options.event.empty() ? default_event(workflows) : options.event;
+  auto chosen = [&](const Workflow& wf, bool showing) {
+    if (!options.job.empty()) return wf.find_job(options.job) != nullptr;
+    if (showing && options.event.empty()) return true;
+    return triggered_by(wf, event_name);
+  };
+  if (options.list || options.graph) {
     std::vector<Workflow> shown;
     for (auto& wf : workflows)
-      if (options.job.empty() || wf.find_job(options.job)) shown.push_back(wf);
-    out << list_table(shown);
+      if (chosen(wf, true)) shown.push_back(wf);
+    if (options.graph)
+      for (const auto& wf : shown) out << stage_graph(wf);
+    else out << (options.json ? list_json(shown) : list_table(shown));
     return 0;
   }
-  if (options.graph) {
-    for (const auto& wf : workflows) out << stage_graph(wf);
-    return 0;
+  std::vector<Workflow> triggered;
+  std::set<std::string> events;
+  for (auto& wf : workflows) {
+    events.insert(wf.events.begin(), wf.events.end());
+    if (chosen(wf, false)) triggered.push_back(std::move(wf));
   }
+  if (triggered.empty())
+    return fail(ErrorCode::invalid_argument, "no workflow runs on the event '" + event_name + "' (the workflows run on: " +
+                                                 join({events.begin(), events.end()}, ", ") +
+                                                 "); name one as `akbuild act EVENT`, or a job with -j");
+  workflows = std::move(triggered);
   for (const auto& [k, v] : options.secrets) add_secret(v);
 
   ActOutput output(out, options.json, options.dry_run);
@@ -323,7 +424,7 @@ Result<int> run_act(const ActOptions& options, std::ostream& out) {
                   {"jobs", Value::object()}};
   for (const auto& [k, v] : options.env) run.host_env[k] = v;
 
-  ActRunner runner(run, workflows);
+  ActRunner runner(run, workflows, event_name);
   int status = runner.run();
   if (auto e = run.usage_error()) return fail(*e);
   return status;

@@ -23,7 +23,10 @@ namespace akbuild::workflow {
 struct ActOptions {
   std::filesystem::path workspace;            // -C; the checkout (GITHUB_WORKSPACE)
   std::string workflows;                      // -W file or folder; default .forgejo/workflows, then .github/workflows
+  std::string event;                          // the positional event; empty: the only one the workflows
+                                              // use, else push (act's rule)
   std::string job;                            // -j: this job (and what it needs)
+  std::string step;                           // --step: this step id and what it needs (step_selection.hh)
   bool list = false, graph = false, dry_run = false, explain = false, json = false;
   std::string event_file;                     // -e: the event payload
   std::map<std::string, std::string> inputs, vars, secrets, env, matrix;
@@ -38,6 +41,22 @@ Result<std::vector<std::filesystem::path>> find_workflow_files(const ActOptions&
 // act -l: columns Stage, Job ID, Job name, Workflow name, Workflow file, Events, left-aligned,
 // each as wide as its longest cell plus two.
 std::string list_table(const std::vector<Workflow>& workflows);
+// act -l --json: one object per job and line, in the order of the table:
+//   {"stage": 0, "job_id": "build", "job_name": "build", "workflow_name": "CI",
+//    "workflow_file": "ci.yml", "workflow_path": ".forgejo/workflows/ci.yml",
+//    "events": ["push"], "needs": [], "uses": ""}
+// `uses` is the called workflow of a reusable workflow's job, else "".
+std::string list_json(const std::vector<Workflow>& workflows);
+// The event act runs when none is named: the only event of all the workflows, else push.
+std::string default_event(const std::vector<Workflow>& workflows);
+// Whether `wf` runs on `event`. As act, only the event's name counts: its filters (branches,
+// paths, types) are not applied locally.
+bool triggered_by(const Workflow& wf, std::string_view event);
+// The inputs context of a workflow_dispatch run (act's rule): each input the trigger declares,
+// given (in the event payload or by --input) or else its default ("" without one), booleans as
+// true/false; other given inputs as they are.
+Value dispatch_inputs(const Workflow& wf, const Value& given);
+
 // act -g: one box per job, a row per stage, arrows between stages.
 std::string stage_graph(const Workflow& workflow);
 

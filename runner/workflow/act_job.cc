@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <optional>
 #include <regex>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include "runner/exec/memory_file.hh"
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
+#include "runner/workflow/step_selection.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::workflow {
@@ -80,7 +82,6 @@ public:
     if (!dir) return fail_job(dir.error().message);
     m_dir = dir->path();
     m_env = Value::object();
-    for (const auto& [k, v] : m_run.options.env) m_env[k] = v;
     for (const Value* src : {&m_wf.env, &m_job.env}) {
       auto ctx = contexts(m_root);
       for (const auto& [k, v] : src->items()) {
@@ -89,6 +90,11 @@ public:
         m_env[k] = *s;
       }
     }
+    // As act: --env (and --env-file) over the workflow's and the job's env; a step's over all.
+    for (const auto& [k, v] : m_run.options.env) m_env[k] = v;
+    if (!m_run.options.step.empty() && m_run.options.job == m_job.id)
+      if (auto only = steps_for(m_job, m_run.options.step, [this](const Step& s) { return is_akbuild(s); }))
+        m_only = std::move(*only);
     auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
     if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
     event("job_started", {}, m_label, "job started");
@@ -214,6 +220,7 @@ private:
     for (std::size_t i = 0; i < steps.size(); ++i) {
       if (m_run.usage_error() || m_cancel.deadline_passed()) return;
       const Step& step = steps[i];
+      if (!wanted(scope, step)) continue;
       EvalContext ctx = contexts(scope);
       std::string prefix = step_prefix(scope, step, ctx);
       auto go = evaluate_condition(step.condition, ctx);
@@ -235,6 +242,7 @@ private:
         // `steps.` waits for the batch before it.
         std::size_t j = i + 1;
         for (; j < steps.size(); ++j) {
+          if (!wanted(scope, steps[j])) continue;
           fs::path d;
           StepType t = classify(steps[j], &d);
           if (t == StepType::local_action && names_akbuild_step(d)) t = StepType::akbuild;
@@ -266,6 +274,18 @@ private:
       }
       record(scope, step, result, ctx, prefix);
     }
+  }
+
+  // Whether the step goes to the engine (akbuild/step, or a local copy of its action).
+  bool is_akbuild(const Step& step) {
+    fs::path dir;
+    StepType type = classify(step, &dir);
+    return type == StepType::akbuild || (type == StepType::local_action && names_akbuild_step(dir));
+  }
+
+  // Whether --step leaves the step to run (every step of a composite action does).
+  bool wanted(const Scope& scope, const Step& step) const {
+    return scope.composite || !m_only || m_only->count(step.index);
   }
 
   // The action.yml in `dir`, read once per job.
@@ -532,8 +552,31 @@ private:
     if (!eng) return fail_all(eng.error());
     if (m_run.out.dry_run()) {
       auto plan = (*eng)->plan(requests);
-      if (!plan) return fail_all(plan.error());
+      // The engine plans a batch as a whole; when it fails, the first step whose plan fails (with
+      // the steps before it) is the one named. Those before it are planned, those after it are
+      // skipped, as after a failed step in a real run.
+      std::size_t failed_at = requests.size();
+      std::optional<Error> plan_error;
+      if (!plan) {
+        if (plan.error().code == ErrorCode::invalid_argument) return fail_all(plan.error());
+        plan_error = plan.error();
+        plan = std::vector<engine::PlannedStep>{};
+        for (failed_at = 0; failed_at < requests.size(); ++failed_at) {
+          auto head = (*eng)->plan({requests.begin(), requests.begin() + static_cast<std::ptrdiff_t>(failed_at) + 1});
+          if (!head) {
+            plan_error = head.error();
+            break;
+          }
+          plan = std::move(head);
+        }
+      }
       for (std::size_t i = 0; i < steps.size(); ++i) {
+        if (i >= failed_at) {
+          const std::string& prefix = prefixes[requests[i].id];
+          if (i == failed_at) m_run.out.line(prefix, plan_error->message);
+          record(scope, *steps[i], {i == failed_at ? "failure" : "skipped", Value::object()}, ctx, prefix);
+          continue;
+        }
         const engine::PlannedStep* p = nullptr;
         for (const auto& ps : *plan)
           if (ps.id == requests[i].id) p = &ps;
@@ -586,6 +629,7 @@ private:
   std::vector<std::string> m_path;
   int m_counter = 0;
   std::map<fs::path, Result<Action>> m_actions;  // by directory (action_at)
+  std::optional<std::set<std::size_t>> m_only;   // --step: the steps of this job that run
   // Requested when the job's timeout-minutes pass, for the step then running.
   exec::CancelToken m_cancel;
 };

@@ -2,6 +2,10 @@
 
 #include <optional>
 
+#include <yaml-cpp/yaml.h>
+
+#include "runner/core/fs.hh"
+
 namespace akbuild::workflow {
 
 namespace {
@@ -107,6 +111,29 @@ private:
 
 Result<std::map<std::string, std::string>> parse_dotenv(std::string_view text, std::string_view what) {
   return Parser(text, what).parse();
+}
+
+Result<std::map<std::string, std::string>> read_values_file(const std::filesystem::path& file) {
+  auto text = AK_TRY(read_file(file));
+  auto ext = file.extension().string();
+  if (ext != ".yml" && ext != ".yaml") return parse_dotenv(text, file.string());
+  std::map<std::string, std::string> out;
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return out;
+    if (!root.IsMap()) return fail(ErrorCode::invalid_argument, file.string() + ": expected a map of NAME: value");
+    for (const auto& kv : root) {
+      if (!kv.second.IsScalar() && !kv.second.IsNull()) {
+        auto m = kv.second.Mark();
+        return fail(ErrorCode::invalid_argument, file.string() + ":" + std::to_string(m.line + 1) + ": '" +
+                                                     kv.first.Scalar() + "' must be a scalar");
+      }
+      out[kv.first.Scalar()] = kv.second.IsNull() ? std::string() : kv.second.Scalar();
+    }
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorCode::invalid_argument, file.string() + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return out;
 }
 
 } // namespace akbuild::workflow

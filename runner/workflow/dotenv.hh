@@ -10,6 +10,7 @@
 // Keys are [A-Za-z_][A-Za-z0-9_.-]*. Unlike godotenv, `$VAR` is never expanded: a secret is
 // taken as written.
 
+#include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
@@ -20,5 +21,10 @@ namespace akbuild::workflow {
 
 // The assignments (a later one wins), or invalid_argument "<what>:<line>: <fault>".
 Result<std::map<std::string, std::string>> parse_dotenv(std::string_view text, std::string_view what);
+
+// A file of act's --secret-file, --env-file, --var-file or --input-file: dotenv, or a YAML map of
+// scalars when it is named *.yml or *.yaml (act reads both). invalid_argument naming the file
+// for a malformed one, not_found for a missing one.
+Result<std::map<std::string, std::string>> read_values_file(const std::filesystem::path& file);
 
 } // namespace akbuild::workflow

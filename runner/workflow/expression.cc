@@ -162,18 +162,19 @@ bool uses_status(const Node& n) {
 struct Part {
   bool expression = false;
   std::string text;
+  std::size_t offset = 0;  // of the text, or of an expression's `${{`
 };
 
-Result<std::vector<Part>> split_template(std::string_view s) {
+Result<std::vector<Part>> split_template(std::string_view s, std::size_t* unclosed_at = nullptr) {
   std::vector<Part> parts;
   std::size_t pos = 0;
   while (pos < s.size()) {
     std::size_t open = s.find("${{", pos);
     if (open == std::string_view::npos) {
-      parts.push_back({false, std::string(s.substr(pos))});
+      parts.push_back({false, std::string(s.substr(pos)), pos});
       break;
     }
-    if (open > pos) parts.push_back({false, std::string(s.substr(pos, open - pos))});
+    if (open > pos) parts.push_back({false, std::string(s.substr(pos, open - pos)), pos});
     // The closing braces are the first "}}" outside a quoted string.
     std::size_t i = open + 3;
     bool in_string = false;
@@ -182,9 +183,11 @@ Result<std::vector<Part>> split_template(std::string_view s) {
       if (s[i] == '\'') in_string = !in_string;
       else if (!in_string && s[i] == '}' && i + 1 < s.size() && s[i + 1] == '}') { close = i; break; }
     }
-    if (close == std::string_view::npos)
+    if (close == std::string_view::npos) {
+      if (unclosed_at) *unclosed_at = open;
       return fail(ErrorCode::invalid_argument, "unclosed '${{' at offset " + std::to_string(open + 1) + " in '" + std::string(s) + "'");
-    parts.push_back({true, std::string(s.substr(open + 3, close - open - 3))});
+    }
+    parts.push_back({true, std::string(s.substr(open + 3, close - open - 3)), open});
     pos = close + 2;
   }
   return parts;
@@ -260,6 +263,27 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
     return out;
   }
   return value;
+}
+
+Result<> check_template(std::string_view text, std::size_t* offset) {
+  *offset = 0;
+  auto parts = AK_TRY(split_template(text, offset));
+  for (const auto& p : parts) {
+    if (!p.expression) continue;
+    *offset = p.offset;
+    if (auto e = Expression::parse(p.text); !e) return fail(e.error());
+  }
+  return ok();
+}
+
+Result<> check_condition(std::string_view condition, std::size_t* offset) {
+  std::string text = trim(condition);
+  if (text.find("${{") != std::string::npos) return check_template(condition, offset);
+  *offset = condition.find_first_not_of(" \t\r\n");
+  if (*offset == std::string_view::npos) *offset = 0;
+  if (text.empty()) return ok();
+  if (auto e = Expression::parse(text); !e) return fail(e.error());
+  return ok();
 }
 
 Result<bool> evaluate_condition(std::string_view condition, const EvalContext& ctx) {

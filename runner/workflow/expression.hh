@@ -66,6 +66,13 @@ Result<std::string> interpolate_string(std::string_view text, const EvalContext&
 // Interpolates every string inside a YAML-like JSON value (keys stay as they are).
 Result<Value> interpolate_value(const Value& value, const EvalContext& ctx);
 
+// Parses every `${{ }}` of a template without evaluating it; on the first that is unclosed or
+// malformed, invalid_argument with `*offset` set to where its `${{` is in `text`.
+Result<> check_template(std::string_view text, std::size_t* offset);
+// The same for an `if:` condition (where `${{ }}` is optional); `*offset` is where the faulty
+// expression starts.
+Result<> check_condition(std::string_view condition, std::size_t* offset);
+
 // An `if:` condition: `${{ }}` optional; without a status function it means
 // `success() && (cond)`; an empty condition is `success()`.
 Result<bool> evaluate_condition(std::string_view condition, const EvalContext& ctx);

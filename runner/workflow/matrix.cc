@@ -94,10 +94,13 @@ std::vector<Value> filter_matrix(const std::vector<Value>& combos, const std::ma
 }
 
 std::string matrix_label(const Value& combo) {
+  // In the order of the sorted keys, as Forgejo names matrix jobs.
+  std::map<std::string, const Value*> sorted;
+  for (const auto& [k, v] : combo.items()) sorted[k] = &v;
   std::string out;
-  for (const auto& [k, v] : combo.items()) {
+  for (const auto& [k, v] : sorted) {
     if (!out.empty()) out += ", ";
-    out += is_primitive(v) ? to_display_string(v) : to_json_text(v);
+    out += is_primitive(*v) ? to_display_string(*v) : to_json_text(*v);
   }
   return out;
 }

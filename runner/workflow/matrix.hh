@@ -22,7 +22,8 @@ Result<std::vector<Value>> expand_matrix(const Value& matrix);
 // string form.
 std::vector<Value> filter_matrix(const std::vector<Value>& combos, const std::map<std::string, std::string>& filter);
 
-// "linux, 1.21": the values of a combination, for job names like "build (linux, 1.21)".
+// "1.21, linux": the values of a combination in the order of their sorted keys (go, os), for
+// job names like "build (1.21, linux)".
 std::string matrix_label(const Value& combo);
 
 } // namespace akbuild::workflow

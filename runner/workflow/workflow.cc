@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner/core/fs.hh"
+#include "runner/workflow/expr_check.hh"
 #include "runner/workflow/yaml_check.hh"
 
 namespace akbuild::workflow {
@@ -152,10 +153,9 @@ public:
     Job j;
     j.id = id;
     j.location = location(n);
-    if (child(n, "uses").IsDefined())
-      return fail(error(child(n, "uses").Mark(), "job '" + id + "': reusable workflows are not supported"));
     j.name = AK_TRY(string(child(n, "name"), "name"));
-    if (!child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
+    bool reusable = child(n, "uses").IsDefined();
+    if (!reusable && !child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
     j.runs_on = value(child(n, "runs-on"));
     auto needs = child(n, "needs");
     if (needs.IsScalar()) j.needs.push_back(needs.Scalar());
@@ -177,6 +177,12 @@ public:
       }
       if (child(st, "fail-fast").IsDefined()) j.strategy.fail_fast = value(child(st, "fail-fast"));
       if (child(st, "max-parallel").IsDefined()) j.strategy.max_parallel = value(child(st, "max-parallel"));
+    }
+    if (reusable) {
+      // What it runs is in the called workflow, read when the job runs.
+      j.uses = AK_TRY(string(child(n, "uses"), "uses"));
+      if (j.uses.empty()) return fail(error(child(n, "uses").Mark(), "job '" + id + "': 'uses' names no workflow"));
+      return j;
     }
     j.env = AK_TRY(string_map(child(n, "env"), "env"));
     j.outputs = AK_TRY(string_map(child(n, "outputs"), "outputs"));
@@ -289,6 +295,7 @@ Result<Workflow> parse_workflow(std::string_view yaml, const std::filesystem::pa
   } catch (const YAML::Exception& e) {
     return fail(r.error(e.mark, e.msg));
   }
+  AK_TRY_VOID(check_workflow_expressions(root, yaml, file.string()));
   AK_TRY_VOID(check_needs(wf, r));
   return wf;
 }

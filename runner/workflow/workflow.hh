@@ -51,6 +51,7 @@ struct Strategy {
 struct Job {
   std::string id;
   std::string name;                      // may be empty (then id)
+  std::string uses;                      // a reusable workflow's job: the workflow it calls (no runs-on, no steps)
   Value runs_on;
   std::vector<std::string> needs;
   std::string condition;
@@ -77,7 +78,8 @@ struct Workflow {
 };
 
 // Parses a workflow. `file` names it in errors and in Workflow::file. Fails with
-// invalid_argument "file:line:column: ..." for malformed YAML, a missing `jobs` or `runs-on`,
+// invalid_argument "file:line:column: ..." for malformed YAML, a malformed `${{ }}`, a missing
+// `jobs`, a job with neither `runs-on` nor `uses`,
 // a step with both or neither of `run`/`uses`, `uses:` without `@ref`, an unknown or
 // self-referencing job in `needs`, or a `needs` cycle.
 Result<Workflow> parse_workflow(std::string_view yaml, const std::filesystem::path& file);

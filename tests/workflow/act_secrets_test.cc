@@ -18,8 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using test::act;
-
-bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+using test::contains;
 
 std::string url_escaped(const std::string& s) {
   static constexpr char hex[] = "0123456789ABCDEF";

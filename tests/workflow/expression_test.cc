@@ -179,6 +179,23 @@ TEST_CASE("akbuild expr prints the value as JSON and exits 2 on a syntax error")
   CHECK(eval_error.exit_code == 1);
 }
 
+TEST_CASE("akbuild expr answers success(), failure() and cancelled() from the context's job.status") {
+  test::TestDir dir;
+  auto status = [&](const std::string& job_status, const std::string& expr) {
+    test::write(dir / "ctx.json", "{\"job\": {\"status\": \"" + job_status + "\"}}");
+    auto r = test::akbuild(dir, {"expr", expr, "--context", (dir / "ctx.json").string()});
+    return std::to_string(r.exit_code) + " " + r.out + r.err;
+  };
+  const std::string all = "format('{0} {1} {2} {3}', success(), failure(), cancelled(), always())";
+  CHECK(status("success", all) == "0 \"true false false true\"\n");
+  CHECK(status("failure", all) == "0 \"false true false true\"\n");
+  CHECK(status("cancelled", all) == "0 \"false false true true\"\n");
+  auto bad = status("done", "success()");
+  CHECK_MESSAGE(bad.find("2 akbuild: error: ") == 0, bad);
+  CHECK_MESSAGE(bad.find("ctx.json: job.status must be \"success\", \"failure\" or \"cancelled\", not \"done\"") !=
+                    std::string::npos, bad);
+}
+
 TEST_CASE("Numbers show 15 fractional digits; equality and contains() ignore the case of every letter") {
   // Expected values from @actions/expressions 0.3.61, the reference evaluator the table is made with.
   test::TestDir dir;
