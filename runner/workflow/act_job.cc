@@ -12,6 +12,7 @@
 #include "runner/exec/memory_file.hh"
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
+#include "steps/action_yml.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::workflow {
@@ -50,6 +51,15 @@ enum class StepType { run, akbuild, checkout, local_action, unsupported };
 bool is_akbuild_uses(const std::string& uses) {
   static const std::regex re(R"(^(https?://[^/]+/)?akbuild/step(/[^@]*)?@.+$)");
   return std::regex_match(uses, re);
+}
+
+// The akbuild/step action's `mask` input: one value per line, each masked from here on.
+void mask_lines(std::string_view text) {
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    if (auto line = text.substr(0, nl); !line.empty()) add_secret(std::string(line));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
 }
 
 struct StepOutcome {
@@ -501,7 +511,12 @@ private:
         auto str = interpolate_string(v.get<std::string>(), ctx);
         if (!str) { error = "with." + k + ": " + str.error().message; break; }
         if (k == "kind") req.kind = *str;
-        else req.with[k] = *str;
+        else if (k == "id") req.id = str->empty() ? req.id : *str;
+        else if (k == "mask") mask_lines(*str);
+        else if (k == "explain" && *str != "true" && *str != "false") error = "with.explain: '" + *str + "' is not true or false";
+        // The action's other inputs say how it starts akbuild (explain, executor, akbuild); here
+        // akbuild is already running the step.
+        else if (!steps::is_action_input(k)) req.with[k] = *str;
       }
       if (error.empty() && req.kind.empty()) error = "akbuild/step needs 'with: kind:'";
       if (error.empty()) {
