@@ -416,6 +416,16 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   return miss;
 }
 
+// Makes `manifest` the last one of step `id` unless it already is (a hit of the last run).
+Result<> remember_last(RunEnv& env, const std::string& id, const std::string& manifest) {
+  if (env.cache.read_only()) return ok();
+  if (env.cache.actions().last_manifest_size(id) == manifest.size()) {
+    auto last = AK_TRY(env.cache.actions().last_manifest(id));
+    if (last && *last == manifest) return ok();
+  }
+  return env.cache.actions().set_last_manifest(id, manifest);
+}
+
 void fill_outputs(StepResult& r, const PreparedStep& step, const v1::ActionResult& a) {
   r.outputs["cache-hit"] = r.cache_hit ? "true" : "false";
   r.outputs["key"] = r.key;
@@ -473,6 +483,8 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   bool force = updating_pin(env, step);
   auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
     if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
+    // Explain diffs against the entry last used, a hit of an older entry included.
+    if (auto l = remember_last(env, id, keyed->manifest); !l) return failed(l.error());
     return done(a, true);
   };
   if (!force) {

@@ -47,3 +47,27 @@ TEST_CASE("a step whose shell script fails names the command that failed, not 'b
   // The trap shares the script's first line: bash's own messages keep the script's line numbers.
   CHECK_MESSAGE((r.out + r.err).find("line 1: no-such-program-xyz: command not found") != std::string::npos, (r.out + r.err));
 }
+
+TEST_CASE("explain compares with the manifest of the entry last used, a hit of an older one included") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  std::vector<std::string> args{"step", "exec", "--id", "up", "--sandbox", "off", "-C", ws.string(), "--with",
+                                "inputs=src/**", "--with", "outputs=out/", "--with",
+                                "run=mkdir -p out; tr a-z A-Z < src/a.txt > out/up.txt"};
+  auto step = [&](const std::string& content) {
+    test::write(ws / "src/a.txt", content);
+    auto a = args;
+    a.push_back("--explain");
+    auto r = test::akbuild(dir, a);
+    REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    return r.out;
+  };
+  auto sha = [](const std::string& s) {
+    return test::run({"sh", "-c", "printf '%s' \"$0\" | sha256sum | cut -c1-12", s}).out.substr(0, 12);
+  };
+  step("one\n");
+  step("two\n");
+  CHECK(step("one\n").find("[up] hit") != std::string::npos);  // the first entry, used again
+  auto out = step("three\n");
+  CHECK_MESSAGE(out.find("input src/a.txt: " + sha("one\n") + " -> " + sha("three\n")) != std::string::npos, out);
+}
