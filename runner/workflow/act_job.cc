@@ -485,7 +485,13 @@ private:
       switch (e.type) {
       case T::log: m_job.m_run.out.line(prefix, e.text); break;
       case T::started: m_job.m_run.out.line(prefix, "cache miss: running"); break;
-      case T::cached: m_job.m_run.out.line(prefix, "cache hit"); break;
+      // One line as each step ends: hit or ran, and how long it took (the main job's summary).
+      case T::finished:
+        if (auto ok = e.values.find("success"); ok != e.values.end() && ok->second == "true") {
+          auto ms = e.values.count("duration_ms") ? std::strtod(e.values.at("duration_ms").c_str(), nullptr) : 0.0;
+          m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s", e.text == "hit" ? "cache hit" : "ran", ms / 1000));
+        }
+        break;
       case T::failed: m_job.m_run.out.line(prefix, "failed: " + e.text); break;
       case T::skipped: m_job.m_run.out.line(prefix, "skipped: a dependency failed"); break;
       default: break;
