@@ -74,9 +74,11 @@ while IFS= read -r line; do
   event=$(field event "$line")
   case "$event" in
     log) unescape "$(field text "$line")" ;;
-    planned) echo "akbuild: $step_id: $(field text "$line") $(field key "$line")" ;;
-    failed) echo "::error::$step_id: $(unescape "$(field text "$line")")" ;;
+    # Events of the earlier steps of the job that this one depends on come along (they hit).
+    planned) echo "akbuild: $(field step "$line"): $(field text "$line") $(field key "$line")" ;;
+    failed) echo "::error::$(field step "$line"): $(unescape "$(field text "$line")")" ;;
     finished)
+      [ "$(field step "$line")" = "$step_id" ] || continue
       for key in cache-hit key path digest; do
         value=$(field "$key" "$line")
         [ -n "$value" ] && outputs[$key]=$value

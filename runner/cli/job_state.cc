@@ -1,7 +1,7 @@
 #include "runner/cli/job_state.hh"
 
+#include <cctype>
 #include <cstdlib>
-#include <map>
 #include <set>
 
 #include <google/protobuf/descriptor.h>
