@@ -6,6 +6,7 @@
 #include "runner/cli/commands.hh"
 #include "runner/cli/console_sink.hh"
 #include "runner/cli/job_state.hh"
+#include "runner/core/log.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/client.hh"
 #include "steps/registry.hh"
@@ -25,8 +26,11 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   // Inside a runner's job, deps name earlier steps of the job, each run by its own process.
   auto job = JobState::from_environment();
   auto requests = job ? AK_TRY(job->with_deps(request)) : std::vector<engine::StepRequest>{request};
-  auto record = [&]() -> Result<int> {
-    if (job) AK_TRY_VOID(job->record(request));
+  // A job state that cannot be written costs the later steps' deps, not this step, which succeeded.
+  auto record = [&] {
+    if (!job) return 0;
+    if (auto r = job->record(request); !r)
+      log_warning("later steps of this job cannot name '{}' in deps: {}", request.id, r.error().message);
     return 0;
   };
   auto options = engine_options(o, global);

@@ -89,3 +89,12 @@ TEST_CASE("akbuild step in a job: a damaged job state is one clear error, not a 
   CHECK(u.exit_code == 2);
   CHECK(contains(u.err, "42-1-build.json: step 'gen' is damaged"));
 }
+
+TEST_CASE("akbuild step in a job: a job state it cannot write is a warning; the step still succeeds") {
+  Job job;
+  test::write(job.dir / "runner-temp/akbuild-jobs", "a file where the state dir goes\n");
+  auto g = job.gen();
+  CHECK_MESSAGE(g.exit_code == 0, (g.out + g.err));
+  CHECK_MESSAGE(contains(g.err, "akbuild: warning: later steps of this job cannot name 'gen' in deps: "), g.err);
+  CHECK(test::read(job.ws / "out/a.txt") == "generated\n");
+}
