@@ -198,8 +198,8 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   CHECK(tail[7] == "image:  stack:latest");
   CHECK(tail[8] == "digest: " + test::image_digest(dir, "stack"));
   CHECK(tail[9] == "layout: " + layout + " (OCI image layout)");
-  CHECK(tail[10] == "load:   skopeo copy oci:" + layout + ":stack:latest docker-daemon:stack:latest");
-  CHECK(tail[11] == "        podman pull oci:" + layout + ":stack:latest");
+  CHECK(tail[10] == "load:   skopeo copy oci:" + layout + ":stack:latest docker-daemon:stack:latest  (docker)");
+  CHECK(tail[11] == "        skopeo copy oci:" + layout + ":stack:latest containers-storage:stack:latest  (podman)");
   if (test::have_program("skopeo")) {
     auto inspect = test::run({"skopeo", "inspect", "oci:" + layout + ":stack:latest"});
     CHECK_MESSAGE(inspect.exit_code == 0, inspect.err);
