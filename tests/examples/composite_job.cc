@@ -1,5 +1,6 @@
 #include "tests/examples/composite_job.hh"
 
+#include <cstdlib>
 #include <regex>
 #include <stdexcept>
 
@@ -141,6 +142,15 @@ struct Runner {
 };
 
 } // namespace
+
+std::map<std::string, std::string> runner_env(const fs::path& dir, const fs::path& cache) {
+  const char* path = std::getenv("PATH");
+  return {{"PATH", akbuild_bin().parent_path().string() + ":" + (source_root() / ".tools/node_modules/.bin").string() +
+                       ":" + (path ? path : "/usr/bin:/bin")},
+          {"AKBUILD_CACHE_DIR", cache.string()},
+          {"AKBUILD_EXECUTOR", "none"},
+          {"HOME", (dir / "home").string()}};
+}
 
 JobRun run_job_as_runner(const fs::path& workflow_file, const std::string& job_id, const fs::path& workspace,
                          const fs::path& action_dir, const fs::path& runner_temp,

@@ -24,6 +24,10 @@ struct JobRun {
   std::map<std::string, std::map<std::string, std::string>> outputs;  // step id → its outputs
 };
 
+// What a runner host's steps need here: akbuild and the npm tools on PATH, the cache `cache`,
+// in-process steps (no daemon), HOME under `dir`.
+std::map<std::string, std::string> runner_env(const std::filesystem::path& dir, const std::filesystem::path& cache);
+
 // Runs job `job` of `workflow` in `workspace`, the action from `action_dir`, RUNNER_TEMP
 // `runner_temp`; `env` is added to every step's environment (PATH, the cache dir).
 JobRun run_job_as_runner(const std::filesystem::path& workflow, const std::string& job,

@@ -2,8 +2,6 @@
 // workflow: the step id, a dashed input, and deps on an earlier step of the job.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-
 #include "tests/examples/composite_job.hh"
 #include "tests/support/test_support.hh"
 
@@ -34,13 +32,9 @@ jobs:
           outputs: copy.txt
       - run: echo "use hit=${{ steps.use.outputs.cache-hit }} key=${{ steps.use.outputs.key }}"
 )yaml");
-  std::map<std::string, std::string> env{
-      {"PATH", test::akbuild_bin().parent_path().string() + ":" + std::getenv("PATH")},
-      {"AKBUILD_CACHE_DIR", (dir / "cache").string()},
-      {"AKBUILD_EXECUTOR", "none"},
-      {"HOME", (dir / "home").string()}};
   auto run = test::run_job_as_runner(dir / "ws/.forgejo/workflows/ci.yml", "build", dir / "ws",
-                                     test::source_root() / "action", dir / "runner-temp", env);
+                                     test::source_root() / "action", dir / "runner-temp",
+                                     test::runner_env(dir.path(), dir / "cache"));
   REQUIRE_MESSAGE(run.ok, run.log);
   CHECK(test::read(dir / "ws/copy.txt") == "made\n");
   // The ids are the workflow's (not the composite's own step id, "akbuild").

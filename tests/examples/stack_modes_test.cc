@@ -1,8 +1,6 @@
 // The example stack built every way a user can build it, each in its own copy and cache.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
-
 #include "tests/examples/composite_job.hh"
 #include "tests/examples/stack_support.hh"
 #include "tests/support/test_support.hh"
@@ -20,14 +18,9 @@ TEST_CASE("the example stack gives one image digest step by step, through akbuil
   test::copy_stack(dir, "by-runner");
   // The workflow's akbuild steps as action/action.yml's composite step, one akbuild process
   // each, as forgejo-runner runs them: deps, dashed inputs and step ids must carry over.
-  std::map<std::string, std::string> env{
-      {"PATH", test::akbuild_bin().parent_path().string() + ":" + (test::source_root() / ".tools/node_modules/.bin").string() +
-                   ":" + std::getenv("PATH")},
-      {"AKBUILD_CACHE_DIR", (dir / "cache-runner").string()},
-      {"AKBUILD_EXECUTOR", "none"},
-      {"HOME", (dir / "home").string()}};
   auto by_runner = test::run_job_as_runner(dir / "by-runner/.forgejo/workflows/build.yaml", "image", dir / "by-runner",
-                                           test::source_root() / "action", dir / "runner-temp", env);
+                                           test::source_root() / "action", dir / "runner-temp",
+                                           test::runner_env(dir.path(), dir / "cache-runner"));
   REQUIRE_MESSAGE(by_runner.ok, by_runner.log);
   auto by_step = test::run_main(dir, "by-step", "cache-step", "step");
   REQUIRE_MESSAGE(by_step.exit_code == 0, (by_step.out + by_step.err));
