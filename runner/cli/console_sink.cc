@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "runner/core/ansi.hh"
 #include "runner/core/secrets.hh"
 
 namespace akbuild::cli {
@@ -68,7 +69,9 @@ void ConsoleSink::print(const std::string& line) {
     std::fflush(stderr);
     m_progress_shown = false;
   }
-  std::fputs((mask_secrets(line) + "\n").c_str(), stdout);
+  // Tools' colour codes only where a terminal shows them (the action's log reads --json).
+  static const bool colour = colour_wanted(STDOUT_FILENO);
+  std::fputs(((colour ? mask_secrets(line) : strip_ansi(mask_secrets(line))) + "\n").c_str(), stdout);
   std::fflush(stdout);
 }
 

@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
                                                    "else $XDG_CACHE_HOME/akbuild)")
       ->envname("AKBUILD_CACHE_DIR");
   app.add_flag("-v,--verbose", options.verbose, "more diagnostics (repeat for debug)");
+  // --cache-dir and -v also after the subcommand (`akbuild step exec --cache-dir D`): subcommands
+  // added from here on pass the options they do not know to this one.
+  app.fallthrough();
 
   cli::add_step_command(app, options);
   cli::add_act_command(app, options);
@@ -45,6 +48,14 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // Help and --version exit 0; every other parse error is a usage error (2), one line.
     if (e.get_exit_code() == 0) return app.exit(e);
+    auto rest = app.remaining();
+    if (app.get_subcommands().empty() && !rest.empty() && !rest.front().starts_with("-")) {
+      std::string names;
+      for (const auto* sub : app.get_subcommands({}))
+        if (!sub->get_group().empty()) names += (names.empty() ? "" : ", ") + sub->get_name();
+      std::cerr << "akbuild: error: unknown subcommand '" << rest.front() << "' (subcommands: " << names << ")\n";
+      return 2;
+    }
     std::cerr << "akbuild: error: " << e.what() << "\n";
     return 2;
   }

@@ -5,6 +5,8 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/cli/console_sink.hh"
+#include "runner/cli/job_state.hh"
+#include "runner/core/log.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/client.hh"
 #include "steps/registry.hh"
@@ -21,24 +23,34 @@ struct StepOptions : StepInvocation {
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   AK_TRY_VOID(steps::find_step(o.kind));
   auto request = AK_TRY(step_request(o));
+  // Inside a runner's job, deps name earlier steps of the job, each run by its own process.
+  auto job = JobState::from_environment();
+  auto requests = job ? AK_TRY(job->with_deps(request)) : std::vector<engine::StepRequest>{request};
+  // A job state that cannot be written costs the later steps' deps, not this step, which succeeded.
+  auto record = [&] {
+    if (!job) return 0;
+    if (auto r = job->record(request); !r)
+      log_warning("later steps of this job cannot name '{}' in deps: {}", request.id, r.error().message);
+    return 0;
+  };
   auto options = engine_options(o, global);
   options.explain = o.explain;
   if (!o.dry_run) {
     // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
     // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
     ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
-    if (auto remote = service::try_execute_via_daemon(options, {request}, sink)) {
+    if (auto remote = service::try_execute_via_daemon(options, requests, sink)) {
       sink.close();
       if (!*remote) return fail(remote->error());
       for (const auto& r : **remote)
         if (!r.success) return 1;
-      return 0;
+      return record();
     }
   }
   auto engine = AK_TRY(engine::Engine::open(options));
   if (o.dry_run) {
     // Keys the step and says whether it would hit; runs nothing, stores nothing.
-    auto planned = AK_TRY(engine->plan({request}));
+    auto planned = AK_TRY(engine->plan(requests));
     for (const auto& p : planned) {
       if (o.json) {
         nlohmann::json j{{"event", "planned"}, {"step", p.id}, {"text", p.hit ? "hit" : "miss"}, {"key", p.key}};
@@ -53,12 +65,12 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
     return 0;
   }
   ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
-  auto results = engine->run({request}, sink);
+  auto results = engine->run(requests, sink);
   sink.close();
   if (!results) return fail(results.error());
   for (const auto& r : *results)
     if (!r.success) return 1;
-  return 0;
+  return record();
 }
 
 } // namespace

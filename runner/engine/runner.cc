@@ -60,6 +60,22 @@ void log(RunEnv& env, const std::string& id, const std::string& line) {
   emit(env, Event::Type::log, id, mask_secrets(line), {}, "akbuild");
 }
 
+// The marker of the line that names the command a shell script failed at.
+constexpr std::string_view k_failed_command = "\x1f" "akbuild-failed-command: ";
+
+// `bash [flags] -c SCRIPT` fails as "command 'bash' failed", which names nothing: a trap in
+// front of the script reports the command that failed (its text as written) on stderr, marked,
+// and run() takes it out of the log. Only the process's argv changes, not the step's key.
+void name_failed_shell_command(std::vector<std::string>& argv) {
+  if (argv.empty() || fs::path(argv[0]).filename() != "bash") return;
+  for (std::size_t i = 1; i + 1 < argv.size(); ++i) {
+    if (argv[i] != "-c") continue;
+    argv[i + 1] = "trap 'printf \"%s%s\\n\" \"" + std::string(k_failed_command) +
+                  "\" \"$BASH_COMMAND\" >&2' ERR; " + argv[i + 1];
+    return;
+  }
+}
+
 class StepRunContext final : public steps::RunContext {
 public:
   // The command's stdout and stderr go to `out_log` and `err_log` (created here), not memory: a
@@ -148,6 +164,7 @@ public:
     sandbox.ro_binds.assign(binds.begin(), binds.end());
     exec::ProcessSpec spec;
     spec.argv = argv;
+    name_failed_shell_command(spec.argv);
     // The declared tool is the one keyed: run it by its resolved path.
     if (auto it = m_keyed.tools.find(argv[0]); it != m_keyed.tools.end()) spec.argv[0] = it->second.path.string();
     spec.env = m_step.plan.env;
@@ -163,6 +180,11 @@ public:
       // holds the value and is not logged.
       if (auto value = parse_add_mask(l.text)) {
         add_secret(std::move(*value));
+        return;
+      }
+      if (l.text.starts_with(k_failed_command)) {
+        std::lock_guard lock(m_mutex);
+        m_failed_command = l.text.substr(k_failed_command.size());
         return;
       }
       auto text = mask_secrets(l.text);
@@ -188,9 +210,15 @@ public:
       if (!warned.exchange(true)) log("warning: running without a sandbox: " + r->fallback_reason);
     }
     m_exit_code = r->process.exit_code;
-    if (!r->process.success())
+    if (!r->process.success()) {
+      std::string command;
+      {
+        std::lock_guard lock(m_mutex);
+        command = m_failed_command.empty() ? argv[0] : mask_secrets(m_failed_command);
+      }
       return fail(r->process.cancelled ? ErrorCode::cancelled : ErrorCode::step_failed,
-                  "command '" + argv[0] + "' failed: " + r->process.describe());
+                  "command '" + command + "' failed: " + r->process.describe());
+    }
     return r->process;
   }
 
@@ -210,6 +238,7 @@ private:
   UniqueFd m_out_log, m_err_log;
   std::optional<Error> m_log_error;
   int m_exit_code = 0;
+  std::string m_failed_command;  // the last command a shell script reported failing
 };
 
 // The stored result for `key` with every output blob verified; nullopt on a miss. A corrupt
@@ -387,6 +416,16 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   return miss;
 }
 
+// Makes `manifest` the last one of step `id` unless it already is (a hit of the last run).
+Result<> remember_last(RunEnv& env, const std::string& id, const std::string& manifest) {
+  if (env.cache.read_only()) return ok();
+  if (env.cache.actions().last_manifest_size(id) == manifest.size()) {
+    auto last = AK_TRY(env.cache.actions().last_manifest(id));
+    if (last && *last == manifest) return ok();
+  }
+  return env.cache.actions().set_last_manifest(id, manifest);
+}
+
 void fill_outputs(StepResult& r, const PreparedStep& step, const v1::ActionResult& a) {
   r.outputs["cache-hit"] = r.cache_hit ? "true" : "false";
   r.outputs["key"] = r.key;
@@ -444,6 +483,8 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   bool force = updating_pin(env, step);
   auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
     if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
+    // Explain diffs against the entry last used, a hit of an older entry included.
+    if (auto l = remember_last(env, id, keyed->manifest); !l) return failed(l.error());
     return done(a, true);
   };
   if (!force) {

@@ -14,6 +14,7 @@
 #include "runner/exec/process.hh"
 #include "runner/workflow/env_files.hh"
 #include "runner/workflow/step_selection.hh"
+#include "steps/action_yml.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::workflow {
@@ -52,6 +53,15 @@ enum class StepType { run, akbuild, checkout, local_action, unsupported };
 bool is_akbuild_uses(const std::string& uses) {
   static const std::regex re(R"(^(https?://[^/]+/)?akbuild/step(/[^@]*)?@.+$)");
   return std::regex_match(uses, re);
+}
+
+// The akbuild/step action's `mask` input: one value per line, each masked from here on.
+void mask_lines(std::string_view text) {
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    if (auto line = text.substr(0, nl); !line.empty()) add_secret(std::string(line));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
 }
 
 struct StepOutcome {
@@ -495,7 +505,13 @@ private:
       switch (e.type) {
       case T::log: m_job.m_run.out.line(prefix, e.text); break;
       case T::started: m_job.m_run.out.line(prefix, "cache miss: running"); break;
-      case T::cached: m_job.m_run.out.line(prefix, "cache hit"); break;
+      // One line as each step ends: hit or ran, and how long it took (the main job's summary).
+      case T::finished:
+        if (auto ok = e.values.find("success"); ok != e.values.end() && ok->second == "true") {
+          auto ms = e.values.count("duration_ms") ? std::strtod(e.values.at("duration_ms").c_str(), nullptr) : 0.0;
+          m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s", e.text == "hit" ? "cache hit" : "ran", ms / 1000));
+        }
+        break;
       case T::failed: m_job.m_run.out.line(prefix, "failed: " + e.text); break;
       case T::skipped: m_job.m_run.out.line(prefix, "skipped: a dependency failed"); break;
       default: break;
@@ -521,7 +537,12 @@ private:
         auto str = interpolate_string(v.get<std::string>(), ctx);
         if (!str) { error = "with." + k + ": " + str.error().message; break; }
         if (k == "kind") req.kind = *str;
-        else req.with[k] = *str;
+        else if (k == "id") req.id = str->empty() ? req.id : *str;
+        else if (k == "mask") mask_lines(*str);
+        else if (k == "explain" && *str != "true" && *str != "false") error = "with.explain: '" + *str + "' is not true or false";
+        // The action's other inputs say how it starts akbuild (explain, executor, akbuild); here
+        // akbuild is already running the step.
+        else if (!steps::is_action_input(k)) req.with[k] = *str;
       }
       if (error.empty() && req.kind.empty()) error = "akbuild/step needs 'with: kind:'";
       if (error.empty()) {

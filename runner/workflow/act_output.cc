@@ -1,5 +1,8 @@
 #include "runner/workflow/act_output.hh"
 
+#include <unistd.h>
+
+#include "runner/core/ansi.hh"
 #include "runner/core/log.hh"
 
 namespace akbuild::workflow {
@@ -13,6 +16,9 @@ void mask_strings(Value& v) {
 }
 
 } // namespace
+
+ActOutput::ActOutput(std::ostream& out, bool json, bool dry_run)
+    : m_out(out), m_json(json), m_dry_run(dry_run), m_colour(colour_wanted(STDOUT_FILENO)) {}
 
 void ActOutput::line(std::string_view prefix, std::string_view text) {
   if (m_json) {
@@ -31,6 +37,7 @@ void ActOutput::line(std::string_view prefix, std::string_view text) {
     pos = nl + 1;
   }
   std::string masked = mask_secrets(out);
+  if (!m_colour) masked = strip_ansi(masked);
   std::lock_guard lock(m_mutex);
   m_out << masked << std::flush;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Output of `akbuild act`, shared by the jobs running in parallel: whole lines, never interleaved,
-// every registered secret masked. Plain `[prefix] text` lines, or one JSON object per line.
+// every registered secret masked. Plain `[prefix] text` lines (colour codes only for a terminal),
+// or one JSON object per line.
 
 #include <mutex>
 #include <ostream>
@@ -13,7 +14,8 @@ namespace akbuild::workflow {
 
 class ActOutput {
 public:
-  ActOutput(std::ostream& out, bool json, bool dry_run) : m_out(out), m_json(json), m_dry_run(dry_run) {}
+  // Plain lines keep tools' colour codes only when stdout may have them (core/ansi.hh).
+  ActOutput(std::ostream& out, bool json, bool dry_run);
 
   // `[prefix] text`, one line per line of text (plain mode only).
   void line(std::string_view prefix, std::string_view text);
@@ -24,7 +26,7 @@ public:
 
 private:
   std::ostream& m_out;
-  bool m_json, m_dry_run;
+  bool m_json, m_dry_run, m_colour;
   std::mutex m_mutex;
 };
 

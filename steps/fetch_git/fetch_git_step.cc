@@ -78,7 +78,8 @@ Result<StepOutcome> FetchGitStep::run(const google::protobuf::Message& params, R
     return ok();
   };
   if (p.rev().empty()) {
-    AK_TRY_VOID(must({"clone", "--quiet", "--depth", "1", "--no-tags", "--branch", p.ref(), "--", p.url(), tree.string()},
+    // A tag checks out a detached HEAD, and git's advice about it is noise in a build log.
+    AK_TRY_VOID(must({"-c", "advice.detachedHead=false", "clone", "--quiet", "--depth", "1", "--no-tags", "--branch", p.ref(), "--", p.url(), tree.string()},
                      scratch.path()));
   } else {
     AK_TRY_VOID(must({"init", "--quiet", tree.string()}, scratch.path()));

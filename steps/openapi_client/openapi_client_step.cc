@@ -94,6 +94,7 @@ Result<StepOutcome> OpenapiClientStep::run(const google::protobuf::Message& para
   if (generator == openapi::Generator::hey_api) {
     // openapi-ts deletes its output directory and makes it again, which it cannot do to the
     // sandbox's mount of that directory: it writes into a scratch directory, copied in after.
+    // Its log names the directory it wrote: the declared output is shown, not the scratch dir.
     // The declared (keyed) openapi-ts by its path, not whichever PATH finds first under bash.
     argv[0] = AK_TRY(ctx.tool(argv[0])).string();
     auto o = std::find(argv.begin(), argv.end(), "-o");
@@ -101,7 +102,9 @@ Result<StepOutcome> OpenapiClientStep::run(const google::protobuf::Message& para
       return fail(ErrorCode::internal, "openapi-client: openapi-ts command line without -o");
     argv.erase(o, o + 2);
     argv.insert(argv.begin(), {"bash", "-eo", "pipefail", "-c",
-                               "scratch=$(mktemp -d)\n\"$@\" -o \"$scratch\" --no-log-file\n"
+                               "scratch=$(mktemp -d)\n\"$@\" -o \"$scratch\" --no-log-file 2>&1 |\n"
+                               "  while IFS= read -r l || [ -n \"$l\" ]; do\n"
+                               "    printf '%s\\n' \"${l//\"$scratch\"/$AKBUILD_OPENAPI_OUTPUT}\"; done\n"
                                "cp -a \"$scratch\"/. \"$AKBUILD_OPENAPI_OUTPUT\"/",
                                "openapi-client"});
     AK_TRY_VOID(ctx.run(argv, {{"AKBUILD_OPENAPI_OUTPUT", p.output()}}));

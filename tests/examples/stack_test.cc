@@ -24,7 +24,7 @@ std::vector<std::string> layers(const test::TestDir& dir) {
   return out;
 }
 
-// The summary lines of run-main's output ("  id  kind  hit|ran  N ms").
+// The summary lines of run-main's output ("  id  hit|ran  S s"), after "steps:".
 std::map<std::string, std::string> states(const std::string& out) {
   std::map<std::string, std::string> s;
   std::istringstream in(out);
@@ -33,12 +33,22 @@ std::map<std::string, std::string> states(const std::string& out) {
   while (std::getline(in, line)) {
     if (line == "steps:") { in_steps = true; continue; }
     if (!in_steps) continue;
+    if (!line.starts_with("  ")) break;
     std::istringstream words(line);
-    std::string id, kind, state;
-    words >> id >> kind >> state;
+    std::string id, state;
+    words >> id >> state;
     s[id] = state;
   }
   return s;
+}
+
+// The last `n` lines of `out`.
+std::vector<std::string> last_lines(const std::string& out, std::size_t n) {
+  std::vector<std::string> lines;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(n));
+  return lines;
 }
 
 } // namespace
@@ -172,4 +182,27 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   auto again = act({});
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
   CHECK(count(again.out, "cache hit") == 6);
+
+  // The main job (scripts/main runs examples/run-main through act) ends with the per-step
+  // summary, the image's digest, where its layout is and how to load it; the reference it
+  // prints names the image.
+  auto main = test::run_main(dir, "stack", "cache", "act");
+  REQUIRE_MESSAGE(main.exit_code == 0, (main.out + main.err));
+  auto layout = (dir / "stack/image").string();
+  auto tail = last_lines(main.out, 12);
+  REQUIRE(tail.size() == 12);
+  CHECK(tail[0] == "steps:");
+  auto summary = states(main.out);
+  CHECK(summary.size() == 6);
+  for (const char* id : {"client-ts", "web-deps", "web", "venv", "server", "image"}) CHECK_MESSAGE(summary[id] == "hit", id);
+  CHECK(tail[7] == "image:  stack:latest");
+  CHECK(tail[8] == "digest: " + test::image_digest(dir, "stack"));
+  CHECK(tail[9] == "layout: " + layout + " (OCI image layout)");
+  CHECK(tail[10] == "load:   skopeo copy oci:" + layout + ":stack:latest docker-daemon:stack:latest  (docker)");
+  CHECK(tail[11] == "        skopeo copy oci:" + layout + ":stack:latest containers-storage:stack:latest  (podman)");
+  if (test::have_program("skopeo")) {
+    auto inspect = test::run({"skopeo", "inspect", "oci:" + layout + ":stack:latest"});
+    CHECK_MESSAGE(inspect.exit_code == 0, inspect.err);
+    CHECK(inspect.out.find(test::image_digest(dir, "stack")) != std::string::npos);
+  }
 }

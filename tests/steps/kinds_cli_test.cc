@@ -59,6 +59,8 @@ git init -q ../expected && git archive v1 | tar -x -C ../expected && rm -rf ../e
   CHECK(fs::is_symlink(dir / "ws/src/link.go"));
   CHECK_FALSE(fs::exists(dir / "ws/src/.git"));
   CHECK_FALSE(fs::exists(dir / "ws/src/later.txt"));
+  // A tag checks out a detached HEAD: git's advice about that is noise in a build log.
+  CHECK_FALSE(test::contains(wrong.out + wrong.err + right.out + right.err, "detached HEAD"));
 }
 
 TEST_CASE("openapi-client runs openapi-generator's exact command and checks its version") {
@@ -110,6 +112,11 @@ TEST_CASE("openapi-client generates a client with openapi-typescript and @hey-ap
   auto client = step(dir, "openapi-client", {"generator=@hey-api/openapi-ts", "schema=api/schema.yml", "output=gen/ts"}, env);
   REQUIRE_MESSAGE(client.exit_code == 0, (client.out + client.err));
   CHECK(test::contains(test::read(dir / "ws/gen/ts/sdk.gen.ts"), "export const createItem"));
+  // openapi-ts names the directory it wrote: the declared output, not the sandbox's scratch dir;
+  // and its colour codes stay out of output that is no terminal.
+  CHECK_MESSAGE(test::contains(client.out, "Your output is in gen/ts"), client.out);
+  CHECK_FALSE(test::contains(client.out + client.err, "/tmp/"));
+  CHECK_FALSE(test::contains(client.out + client.err, "\x1b["));
 }
 
 TEST_CASE("python-deps --dry-run lists the authentik wheels for CPython 3.14 on manylinux x86_64") {
