@@ -55,6 +55,8 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
     if (w.type == 'l' && it->second.target != w.target) return false;
     if (w.type == 'f' || w.type == 'x') {
       if (it->second.size != w.size) return false;
+      if (w.type == 'f' && cache.blobs().is_linked_blob(*cas::Digest::parse(w.digest), w.size, have.infos[path]))
+        continue;
       fs::path abs = is_file ? dest : dest / path;
       auto d = cas::hash_file_cached(&cache.stat_cache(), abs, have.infos[path]);
       if (!d || d->hex() != w.digest) return false;

@@ -212,8 +212,9 @@ private:
   int m_exit_code = 0;
 };
 
-// The stored result for `key` with every output blob verified; nullopt on a miss. A corrupt
-// entry is evicted and reported, and counts as a miss.
+// The stored result for `key` with every output blob present and intact (re-hashed only where
+// its intact mark is gone: once, here, not again when it is linked out); nullopt on a miss. A
+// corrupt entry is evicted and reported, and counts as a miss.
 Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
   auto got = env.cache.actions().get(key, step.plan.outputs);
   if (!got) {
@@ -225,7 +226,7 @@ Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& 
   if (!*got) return std::optional<v1::ActionResult>{};
   for (const auto& [out, hex] : (*got)->outputs()) {
     auto d = cas::Digest::parse(hex);
-    Result<cas::TreeStats> verified = d ? cas::verify_tree(env.cache.blobs(), *d)
+    Result<cas::TreeStats> verified = d ? cas::check_tree(env.cache.blobs(), *d)
                                         : Result<cas::TreeStats>(fail(d.error()));
     if (!verified) {
       (void)env.cache.actions().remove(key);
@@ -319,6 +320,19 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   Miss miss;
   auto& a = miss.action;
+  for (const auto& o : step.plan.outputs) {
+    struct stat st {};
+    if (::lstat((out / strip_trailing_slashes(o)).c_str(), &st) != 0)
+      return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
+  }
+  // A fetch step's NAR hash is read before its files move into the cache.
+  std::string sri;
+  if (step.plan.fetch) {
+    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
+    auto got = nixdrv::nar_hash(pinned);
+    if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
+    sri = got->to_sri();
+  }
   std::string file_list;
   std::map<std::string, std::string> trees;
   for (const auto& o : step.plan.outputs) {
@@ -326,7 +340,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0)
       return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
-    auto d = cas::store_tree(env.cache.blobs(), p);
+    // Moved, not copied: the run dir is thrown away, and a hit links the same blobs back out.
+    auto d = cas::store_tree(env.cache.blobs(), p, nullptr, cas::StoreMode::move);
     if (!d) return fail(d.error().context("step '" + id + "': output '" + o + "'"));
     trees[o] = d->hex();
     if (!S_ISDIR(st.st_mode)) file_list += o + "\n";
@@ -337,10 +352,6 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   std::string key = keyed.key, manifest = keyed.manifest;
   if (step.plan.fetch) {
-    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
-    auto got = nixdrv::nar_hash(pinned);
-    if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
-    std::string sri = got->to_sri();
     a.set_nar_hash(sri);
     miss.values["nar-hash"] = sri;
     if (updating_pin(env, step)) {
@@ -381,7 +392,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     log(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
     return miss;
   }
-  // Every blob is stored; only now does the result become visible.
+  // Every blob is stored and durable (one sync for all of them); only now does the result
+  // become visible.
+  AK_TRY_VOID(env.cache.blobs().sync());
   AK_TRY_VOID(env.cache.actions().put(AK_TRY(cas::Digest::parse(key)), a));
   AK_TRY_VOID(env.cache.actions().set_last_manifest(id, manifest));
   return miss;
