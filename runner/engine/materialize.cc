@@ -65,6 +65,15 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
   return true;
 }
 
+Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
+                            const std::string& rel) {
+  fs::path rel_path(strip_trailing_slashes(rel));
+  if (!is_contained_relative_path(rel_path.string())) return false;
+  auto parent = open_dir_beneath(root, rel_path.parent_path().string(), false);
+  if (!parent) return false;
+  return output_matches(cache, digest, is_file, fd_path(parent->get()) / rel_path.filename());
+}
+
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
                                 const std::string& rel) {
   fs::path rel_path(strip_trailing_slashes(rel));

@@ -215,7 +215,10 @@ private:
 // The stored result for `key` with every output blob present and intact (re-hashed only where
 // its intact mark is gone: once, here, not again when it is linked out); nullopt on a miss. A
 // corrupt entry is evicted and reported, and counts as a miss.
-Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
+// Outputs found in the workspace already, exactly as stored, go into `present`: their blobs are
+// not checked (the files are those blobs, still marked, or hash like them) and are not written.
+Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key,
+                                               std::set<std::string>& present) {
   auto got = env.cache.actions().get(key, step.plan.outputs);
   if (!got) {
     if (got.error().code != ErrorCode::corrupt) return fail(got.error());
@@ -224,8 +227,17 @@ Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& 
     return std::optional<v1::ActionResult>{};
   }
   if (!*got) return std::optional<v1::ActionResult>{};
+  auto files = file_outputs(**got);
+  present.clear();
   for (const auto& [out, hex] : (*got)->outputs()) {
     auto d = cas::Digest::parse(hex);
+    if (d) {
+      auto here = output_present(env.cache, *d, files.count(out) > 0, env.workspace, out);
+      if (here && *here) {
+        present.insert(out);
+        continue;
+      }
+    }
     Result<cas::TreeStats> verified = d ? cas::check_tree(env.cache.blobs(), *d)
                                         : Result<cas::TreeStats>(fail(d.error()));
     if (!verified) {
@@ -238,9 +250,10 @@ Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& 
   return got;
 }
 
-Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
+Result<> materialize_all(RunEnv& env, const v1::ActionResult& action, const std::set<std::string>& present = {}) {
   auto files = file_outputs(action);
   for (const auto& [out, hex] : action.outputs()) {
+    if (present.count(out)) continue;
     auto d = AK_TRY(cas::Digest::parse(hex));
     AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace, out));
   }
@@ -455,12 +468,14 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   if (!key) return failed(key.error());
 
   bool force = updating_pin(env, step);
+  std::set<std::string> present;
   auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
-    if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
+    if (auto m = materialize_all(env, a, present); !m)
+      return failed(m.error().context("step '" + id + "': materializing"));
     return done(a, true);
   };
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, *key, present);
     if (!hit) return failed(hit.error());
     if (*hit) {
       emit(env, Event::Type::planned, id, "hit", {{"key", r.key}});
@@ -486,7 +501,7 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   auto lock = env.cache.lock_action(*key);
   if (!lock) return failed(lock.error());
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, *key, present);
     if (!hit) return failed(hit.error());
     if (*hit) return finish_hit(**hit);
   }
