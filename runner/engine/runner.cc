@@ -1,5 +1,6 @@
 #include "runner/engine/runner.hh"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/tree.hh"
+#include "runner/core/beneath.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
@@ -43,6 +45,11 @@ std::set<std::string> file_outputs(const v1::ActionResult& a) {
   while (std::getline(in, line))
     if (!line.empty()) out.insert(line);
   return out;
+}
+
+// Whether `path` is `dir` or lies below it (relative paths, '/').
+bool within(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
 }
 
 void emit(RunEnv& env, Event::Type type, const std::string& id, std::string text = {},
@@ -133,6 +140,7 @@ public:
     if (argv.empty()) return fail(ErrorCode::internal, "step '" + m_step.request.id + "': empty command");
     exec::SandboxSpec sandbox;
     sandbox.input_root = m_input_root;
+    sandbox.input_dirs = m_input_dirs;
     sandbox.output_root = m_output_root;
     sandbox.outputs = m_step.plan.outputs;
     sandbox.network = m_network;
@@ -194,6 +202,8 @@ public:
     return r->process;
   }
 
+  // Whole input directories bound over their (empty) place in the input root.
+  void bind_input_dirs(std::vector<std::pair<std::string, fs::path>> dirs) { m_input_dirs = std::move(dirs); }
   // The first error writing the logs, if any.
   std::optional<Error> log_error() { std::lock_guard l(m_mutex); return m_log_error; }
   int exit_code() const { return m_exit_code; }
@@ -204,6 +214,7 @@ private:
   const KeyedStep& m_keyed;
   std::vector<const v1::ActionResult*> m_dep_results;
   fs::path m_input_root, m_output_root;
+  std::vector<std::pair<std::string, fs::path>> m_input_dirs;
   bool m_network;
   Clock::time_point m_deadline;
   std::mutex m_mutex;
@@ -290,6 +301,29 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
   return lines;
 }
 
+// The whole input directories a sandbox binds read-only instead of staging their files one
+// link at a time: only under bubblewrap (a plain run would reach the workspace through them),
+// never one holding or inside an output of the step or of a dependency (those are mounted or
+// staged at their place), and only one reached beneath the workspace without a symlink.
+Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
+    RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
+    const std::vector<const v1::ActionResult*>& dep_results) {
+  std::vector<std::pair<std::string, fs::path>> dirs;
+  if (keyed.whole_dirs.empty() || env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
+    return dirs;
+  std::vector<std::string> placed;
+  for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));
+  for (const auto* r : dep_results)
+    for (const auto& [o, hex] : r->outputs()) placed.push_back(strip_trailing_slashes(o));
+  for (const auto& d : keyed.whole_dirs) {
+    if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return within(o, d) || within(d, o); }))
+      continue;
+    if (!open_dir_beneath(env.workspace, d, false)) continue;
+    dirs.emplace_back(d, env.workspace / d);
+  }
+  return dirs;
+}
+
 struct Miss {
   v1::ActionResult action;
   std::map<std::string, std::string> values;
@@ -308,9 +342,13 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   fs::path in = tmp.path() / "in", out = tmp.path() / "out";
   AK_TRY_VOID(make_dirs(in));
   AK_TRY_VOID(make_dirs(out));
+  auto input_dirs = AK_TRY(bindable_input_dirs(env, step, keyed, dep_results));
   std::map<std::string, fs::path> files;
-  for (const auto& f : keyed.inputs) files.emplace(f.path, env.workspace / f.path);
+  for (const auto& f : keyed.inputs)
+    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.first); }))
+      files.emplace(f.path, env.workspace / f.path);
   AK_TRY_VOID(exec::stage_inputs(in, files));
+  for (const auto& [rel, host] : input_dirs) AK_TRY_VOID(open_dir_beneath(in, rel, true));
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
@@ -328,6 +366,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
                      AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
                      AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
+  ctx.bind_input_dirs(std::move(input_dirs));
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 

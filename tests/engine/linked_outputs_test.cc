@@ -113,3 +113,27 @@ jobs:
   CHECK(test::read(dir / "ws" / "use.txt") == (::geteuid() == 0 ? "65534\n" : std::to_string(::geteuid()) + "\n") +
                                                   "generated\n");
 }
+
+TEST_CASE("a whole input directory is bound read-only into the sandbox; a glob that selects part of one stages files") {
+  std::string why;
+  if (!exec::sandbox_available(&why)) return test::skip("bubblewrap does not work here: " + why);
+  test::TestDir dir;
+  test::write(dir / "ws" / "src" / "a.txt", "A\n");
+  test::write(dir / "ws" / "src" / "sub" / "b.txt", "B\n");
+  test::write(dir / "ws" / "src" / "notes.md", "N\n");
+  auto run = [&](const std::string& id, const std::string& inputs) {
+    return test::akbuild(dir, {"step", "exec", "-C", (dir / "ws").string(), "--sandbox", "require", "--id", id,
+                               "--with", "inputs=" + inputs, "--with", "outputs=seen.txt", "--with",
+                               "run=(grep -c ' /build/ws/src ' /proc/self/mountinfo || true) > seen.txt; "
+                               "ls -R src >> seen.txt; echo x >> src/a.txt 2>/dev/null || echo read-only >> seen.txt"});
+  };
+  auto whole = run("whole", "src/**");
+  INFO(whole.out, whole.err);
+  REQUIRE(whole.exit_code == 0);
+  CHECK(test::read(dir / "ws" / "seen.txt") == "1\nsrc:\na.txt\nnotes.md\nsub\n\nsrc/sub:\nb.txt\nread-only\n");
+  auto part = run("part", "src/**/*.txt");
+  INFO(part.out, part.err);
+  REQUIRE(part.exit_code == 0);
+  CHECK(test::read(dir / "ws" / "seen.txt") == "0\nsrc:\na.txt\nsub\n\nsrc/sub:\nb.txt\nread-only\n");
+  CHECK(test::read(dir / "ws" / "src" / "a.txt") == "A\n");
+}
