@@ -50,8 +50,27 @@ private:
   fs::path m_path;
 };
 
+// The intact mark (blob_store.hh): the mtime every blob gets when stored or verified. Nothing
+// else sets an mtime that far back, and any write through a link moves it to the present.
+constexpr struct timespec k_intact_mtime = {1, 0};
+constexpr mode_t k_blob_mode = 0444;
+
+bool has_intact_mark(const struct stat& st, std::uint64_t size) {
+  return S_ISREG(st.st_mode) && (st.st_mode & 07777) == k_blob_mode && st.st_mtim.tv_sec == k_intact_mtime.tv_sec &&
+         st.st_mtim.tv_nsec == k_intact_mtime.tv_nsec && static_cast<std::uint64_t>(st.st_size) == size;
+}
+
+// Makes an open blob read-only with the intact mark; its atime is its last use, for gc.
+Result<> mark_intact(int fd, const std::string& what) {
+  if (::fchmod(fd, k_blob_mode) != 0) return fail(errno_error("chmod " + what));
+  struct timespec times[2] = {{0, UTIME_NOW}, k_intact_mtime};
+  if (::futimens(fd, times) != 0) return fail(errno_error("set times of " + what));
+  return ok();
+}
+
 // The file:// backend: <root>/cas/sha256/<2 hex>/<62 hex>, temp files in <root>/tmp (the same
-// filesystem, so a finished blob is linked into place atomically). Blobs are stored read-only.
+// filesystem, so a finished blob is linked into place atomically). Blobs are stored read-only,
+// with the intact mark.
 class FileBlobStore final : public BlobStore {
 public:
   explicit FileBlobStore(fs::path root) : m_root(std::move(root)), m_tmp(m_root / "tmp") {}
@@ -131,6 +150,93 @@ public:
     return put_file_known(path, digest);
   }
 
+  Result<Digest> move_file(int dirfd, const std::string& name) override {
+    int raw = ::openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0) return fail(errno_error(name));
+    UniqueFd fd(raw);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) return fail(errno_error(name));
+    HashSink hash;
+    auto n = stream_fd(fd.get(), hash, static_cast<std::uint64_t>(st.st_size));
+    if (!n) return fail(n.error().context(name));
+    Digest digest = digest_from(hash.finish());
+    if (AK_TRY(touch_if_present(digest))) return digest;
+    // A file with another link (say, to a workspace source) must keep its mode and times.
+    if (st.st_nlink == 1 && mark_intact(fd.get(), name)) {
+      fs::path p = blob_path(digest);
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (::renameat2(dirfd, name.c_str(), AT_FDCWD, p.c_str(), RENAME_NOREPLACE) == 0 || errno == EEXIST)
+          return digest;
+        if (errno != ENOENT) break;
+        AK_TRY_VOID(make_dirs(p.parent_path()));
+      }
+      if (errno != EXDEV && errno != EPERM && errno != EACCES) return fail(errno_error("store blob " + digest.hex()));
+    }
+    // Another file system, or a file we may not move: copy it, from the start.
+    if (::lseek(fd.get(), 0, SEEK_SET) != 0) return fail(errno_error(name));
+    auto tmp = AK_TRY(TempFile::create(m_tmp));
+    HashSink again;
+    {
+      FdSink out(tmp.fd());
+      TeeSink tee(out, again);
+      auto copied = stream_fd(fd.get(), tee);
+      if (!copied) return fail(copied.error().context(name));
+      AK_TRY_VOID(out.flush());
+    }
+    if (digest_from(again.finish()) != digest)
+      return fail(ErrorCode::failed_precondition, name + ": changed while it was stored");
+    AK_TRY_VOID(commit(tmp, digest));
+    return digest;
+  }
+
+  Result<> check(const Digest& digest, std::uint64_t size) override {
+    fs::path p = blob_path(digest);
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR)
+        return fail(ErrorCode::not_found, "blob " + digest.hex() + ": not in the cache");
+      return fail(errno_error("blob " + digest.hex()));
+    }
+    if (has_intact_mark(st, size)) return ok();
+    if (static_cast<std::uint64_t>(st.st_size) != size)
+      return corrupt(digest, std::to_string(st.st_size) + " bytes where " + std::to_string(size) + " were stored");
+    // Unmarked (written through a link, or stored before the mark): re-hashed once, then marked.
+    int raw = ::open(p.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw < 0) return fail(errno_error("blob " + digest.hex()));
+    UniqueFd fd(raw);
+    HashSink hash;
+    auto n = stream_fd(fd.get(), hash);
+    if (!n) return fail(n.error().context("blob " + digest.hex()));
+    Digest actual = digest_from(hash.finish());
+    if (actual != digest) return corrupt(digest, "content hashes to " + actual.hex());
+    struct stat after {};
+    // Marked only if nothing wrote it while it was read; else it stays unmarked (copied out).
+    if (::fstat(fd.get(), &after) == 0 && after.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+        after.st_mtim.tv_nsec == st.st_mtim.tv_nsec && after.st_size == st.st_size)
+      (void)mark_intact(fd.get(), p.string());
+    return ok();
+  }
+
+  bool link_out(const Digest& digest, std::uint64_t size, int dirfd, const std::string& name) override {
+    fs::path p = blob_path(digest);
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !has_intact_mark(st, size)) return false;
+    return ::linkat(AT_FDCWD, p.c_str(), dirfd, name.c_str(), 0) == 0;
+  }
+
+  bool is_linked_blob(const Digest& digest, std::uint64_t size, const FileInfo& info) const override {
+    struct stat st {};
+    // One inode: the blob's stat is the file's, mark included.
+    return ::lstat(blob_path(digest).c_str(), &st) == 0 && st.st_dev == info.dev && st.st_ino == info.ino &&
+           has_intact_mark(st, size);
+  }
+
+  Result<> sync() override {
+    auto fd = AK_TRY(open_fd(m_root / "cas", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (::syncfs(fd.get()) != 0) return fail(errno_error("sync " + m_root.string()));
+    return ok();
+  }
+
   fs::path local_path(const Digest& digest) const override {
     fs::path p = blob_path(digest);
     struct stat st {};
@@ -149,21 +255,23 @@ private:
     return m_root / "cas" / "sha256" / hex.substr(0, 2) / hex.substr(2);
   }
 
-  // Whether the blob is present; refreshes its mtime so gc sees it as recently used.
+  // Whether the blob is present; refreshes its atime so gc sees it as recently used (the mtime
+  // is the intact mark).
   Result<bool> touch_if_present(const Digest& digest) {
     fs::path p = blob_path(digest);
-    if (::utimensat(AT_FDCWD, p.c_str(), nullptr, 0) == 0) return true;
+    struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+    if (::utimensat(AT_FDCWD, p.c_str(), times, 0) == 0) return true;
     if (errno == ENOENT || errno == ENOTDIR) return false;
     // Not ours to touch (e.g. a shared read-only cache): present is what matters.
     if (errno == EPERM || errno == EACCES || errno == EROFS) return AK_TRY(contains(digest));
     return fail(errno_error(p.string()));
   }
 
-  // fsync, then link into place; a concurrent writer of the same blob makes link fail with
-  // EEXIST, which is success: both wrote the same bytes.
+  // Marks, then links into place; a concurrent writer of the same blob makes link fail with
+  // EEXIST, which is success: both wrote the same bytes. No fsync: sync() makes a run's blobs
+  // durable at once, before any record names them.
   Result<> commit(TempFile& tmp, const Digest& digest) {
-    if (::fchmod(tmp.fd(), 0444) != 0) return fail(errno_error("chmod " + tmp.path().string()));
-    if (::fsync(tmp.fd()) != 0) return fail(errno_error("fsync " + tmp.path().string()));
+    AK_TRY_VOID(mark_intact(tmp.fd(), tmp.path().string()));
     fs::path p = blob_path(digest);
     AK_TRY_VOID(make_dirs(p.parent_path()));
     if (::link(tmp.path().c_str(), p.c_str()) == 0 || errno == EEXIST) return ok();

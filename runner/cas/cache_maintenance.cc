@@ -34,6 +34,13 @@ std::int64_t mtime_ns(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
+// A blob's last use: while it carries the intact mark (an mtime of 1 s, blob_store.hh), its
+// atime, set when it is stored or put again; else its mtime, its last write.
+std::int64_t blob_use_ns(const struct stat& st) {
+  if (st.st_mtim.tv_sec != 1 || st.st_mtim.tv_nsec != 0) return mtime_ns(st);
+  return static_cast<std::int64_t>(st.st_atim.tv_sec) * 1'000'000'000 + st.st_atim.tv_nsec;
+}
+
 struct StoredFile {
   Digest digest;
   fs::path path;
@@ -46,8 +53,9 @@ bool is_hex(std::string_view s) {
 }
 
 // The files of a two-level sharded dir (<dir>/<2 hex>/<name>) whose shard + name (or name alone,
-// when `name_is_full`) spell a digest. Temp files and other names are skipped.
-Result<std::vector<StoredFile>> list_sharded(const fs::path& dir, bool name_is_full) {
+// when `name_is_full`) spell a digest. Temp files and other names are skipped. `blobs`: their
+// time is blob_use_ns, else the mtime.
+Result<std::vector<StoredFile>> list_sharded(const fs::path& dir, bool name_is_full, bool blobs = false) {
   std::vector<StoredFile> out;
   std::error_code ec;
   for (auto shard = fs::directory_iterator(dir, ec); !ec && shard != fs::directory_iterator(); shard.increment(ec)) {
@@ -60,7 +68,8 @@ Result<std::vector<StoredFile>> list_sharded(const fs::path& dir, bool name_is_f
       if (hex.size() != 64 || !is_hex(hex) || (name_is_full && !name.starts_with(prefix))) continue;
       struct stat st {};
       if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      out.push_back({*Digest::parse(hex), it->path(), static_cast<std::uint64_t>(st.st_size), mtime_ns(st)});
+      out.push_back({*Digest::parse(hex), it->path(), static_cast<std::uint64_t>(st.st_size),
+                     blobs ? blob_use_ns(st) : mtime_ns(st)});
     }
     if (ec2) return fail(errno_error(shard->path().string(), ec2.value()));
   }
@@ -68,7 +77,7 @@ Result<std::vector<StoredFile>> list_sharded(const fs::path& dir, bool name_is_f
   return out;
 }
 
-Result<std::vector<StoredFile>> list_blobs(CacheDir& cache) { return list_sharded(cache.layout().blobs(), false); }
+Result<std::vector<StoredFile>> list_blobs(CacheDir& cache) { return list_sharded(cache.layout().blobs(), false, true); }
 Result<std::vector<StoredFile>> list_actions(CacheDir& cache) { return list_sharded(cache.layout().actions(), true); }
 Result<std::vector<StoredFile>> list_layers(CacheDir& cache) { return list_sharded(cache.layout().layers(), true); }
 
@@ -319,7 +328,7 @@ Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
     if (it == blobs.end()) return ok();
     struct stat st {};
     // Re-checked now: a put since the listing refreshed it, and it may be about to be named.
-    if (::lstat(it->second.path.c_str(), &st) != 0 || mtime_ns(st) >= young) return ok();
+    if (::lstat(it->second.path.c_str(), &st) != 0 || blob_use_ns(st) >= young) return ok();
     AK_TRY_VOID(cache.blobs().remove(d));
     ++report.removed_blobs;
     report.freed_bytes += it->second.size;

@@ -26,8 +26,8 @@ std::string_view base_name(std::string_view rel) {
 
 class StoreVisitor final : public TreeVisitor {
 public:
-  StoreVisitor(BlobStore& store, fs::path root, std::string root_name, TreeStats* stats)
-      : m_store(store), m_root(std::move(root)), m_root_name(std::move(root_name)), m_stats(stats) {}
+  StoreVisitor(BlobStore& store, fs::path root, std::string root_name, TreeStats* stats, bool move)
+      : m_store(store), m_root(std::move(root)), m_root_name(std::move(root_name)), m_stats(stats), m_move(move) {}
 
   Result<> directory_begin(std::string_view, const FileInfo&) override {
     m_stack.emplace_back();
@@ -47,9 +47,15 @@ public:
     e->set_digest(d.hex());
     return ok();
   }
-  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
-    fs::path path = rel.empty() ? m_root : m_root / std::string(rel);
-    Digest d = AK_TRY(m_store.put_file(path));
+  Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
+    Digest d;
+    if (m_move) {
+      auto moved = m_store.move_file(dirfd, std::string(name));
+      if (!moved) return fail(moved.error().context(rel.empty() ? m_root.string() : std::string(rel)));
+      d = *moved;
+    } else {
+      d = AK_TRY(m_store.put_file(rel.empty() ? m_root : m_root / std::string(rel)));
+    }
     auto* e = add(rel);
     e->set_type(info.executable ? TreeEntry::EXECUTABLE : TreeEntry::REGULAR);
     e->set_digest(d.hex());
@@ -85,6 +91,7 @@ private:
   fs::path m_root;
   std::string m_root_name;
   TreeStats* m_stats;
+  bool m_move;
   std::vector<Tree> m_stack;
   Digest m_result;
 };
@@ -143,6 +150,9 @@ Result<> write_dir(BlobStore& store, const Digest& digest, int dirfd, const std:
     }
     case TreeEntry::REGULAR:
     case TreeEntry::EXECUTABLE: {
+      // A regular file is the blob itself, linked (read-only); an executable needs its own mode,
+      // so it is a copy, as is any file the store cannot link.
+      if (e.type() == TreeEntry::REGULAR && store.link_out(entry_digest(e), e.size(), dirfd, e.name())) break;
       mode_t mode = e.type() == TreeEntry::EXECUTABLE ? 0755 : 0644;
       int fd = ::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
       if (fd < 0) return fail(errno_error(child));
@@ -180,6 +190,22 @@ Result<> verify_dir(BlobStore& store, const Digest& digest, TreeStats& stats) {
   return ok();
 }
 
+Result<> check_dir(BlobStore& store, const Digest& digest, TreeStats& stats) {
+  Tree tree = AK_TRY(load_tree(store, digest));
+  ++stats.directories;
+  for (const auto& e : tree.entries()) {
+    switch (e.type()) {
+    case TreeEntry::DIRECTORY: AK_TRY_VOID(check_dir(store, entry_digest(e), stats)); break;
+    case TreeEntry::SYMLINK: ++stats.symlinks; break;
+    default:
+      AK_TRY_VOID(store.check(entry_digest(e), e.size()));
+      ++stats.files;
+      stats.bytes += e.size();
+    }
+  }
+  return ok();
+}
+
 Result<> list_dir(BlobStore& store, const Digest& digest, const std::string& rel,
                   std::map<std::string, TreeFile>& out) {
   Tree tree = AK_TRY(load_tree(store, digest));
@@ -204,10 +230,10 @@ Result<> list_dir(BlobStore& store, const Digest& digest, const std::string& rel
 
 } // namespace
 
-Result<Digest> store_tree(BlobStore& store, const fs::path& path, TreeStats* stats) {
+Result<Digest> store_tree(BlobStore& store, const fs::path& path, TreeStats* stats, StoreMode mode) {
   auto info = AK_TRY(stat_path(path));
   std::string name = path.filename().string();
-  StoreVisitor visitor(store, path, name, stats);
+  StoreVisitor visitor(store, path, name, stats, mode == StoreMode::move);
   if (info.type == FileType::directory) {
     AK_TRY_VOID(walk_tree(path, visitor));
     return visitor.result();
@@ -238,6 +264,12 @@ Result<> materialize_tree(BlobStore& store, const Digest& root, const fs::path& 
 Result<TreeStats> verify_tree(BlobStore& store, const Digest& root) {
   TreeStats stats;
   AK_TRY_VOID(verify_dir(store, root, stats));
+  return stats;
+}
+
+Result<TreeStats> check_tree(BlobStore& store, const Digest& root) {
+  TreeStats stats;
+  AK_TRY_VOID(check_dir(store, root, stats));
   return stats;
 }
 

@@ -11,7 +11,8 @@ namespace akbuild::engine {
 namespace fs = std::filesystem;
 
 Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const GlobSet& globs,
-                                              cas::StatCache* stat_cache, unsigned threads, InputStats* stats) {
+                                              cas::StatCache* stat_cache, unsigned threads, InputStats* stats,
+                                              std::vector<std::string>* whole_dirs) {
   std::vector<InputFile> files;
   InputStats counts;
   if (globs.empty()) {
@@ -51,17 +52,49 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     const std::string& dir = files.back().path;
     if (rel.size() > dir.size() && rel.starts_with(dir) && rel[dir.size()] == '/') files.pop_back();
   };
+  // The directories open on the walk's way down, each with whether every entry below it so far
+  // is an input; one that stays so is whole (the topmost of them go to `whole_dirs`).
+  struct OpenDir {
+    std::string rel;
+    bool whole = true;
+  };
+  std::vector<OpenDir> open;
+  auto is_under = [](std::string_view path, std::string_view dir) {
+    return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
+  };
+  auto close_dirs = [&](std::string_view rel, bool all) {
+    while (!open.empty() && (all || !is_under(rel, open.back().rel))) {
+      OpenDir d = std::move(open.back());
+      open.pop_back();
+      if (!d.whole && !open.empty()) open.back().whole = false;
+      if (!d.whole || !whole_dirs) continue;
+      while (!whole_dirs->empty() && is_under(whole_dirs->back(), d.rel)) whole_dirs->pop_back();
+      whole_dirs->push_back(std::move(d.rel));
+    }
+  };
+  auto not_input = [&open] {
+    if (!open.empty()) open.back().whole = false;
+  };
   AK_TRY_VOID(tree.visit([&](ScanEntry& e) -> Result<> {
     if (e.rel.empty()) return ok();
+    close_dirs(e.rel, false);
     if (e.info.type == FileType::directory) {
       // Only a directory the walk entered is known to hold no inputs.
-      if (e.rel == ".git" || !globs.could_match_below(e.rel) || !globs.matches(e.rel)) return ok();
+      if (e.rel == ".git" || !globs.could_match_below(e.rel)) {
+        not_input();
+        return ok();
+      }
+      open.push_back({e.rel, true});
+      if (!globs.matches(e.rel)) return ok();
       drop_parent_dir(e.rel);
       files.push_back(InputFile{e.rel, FileType::directory, false, {}, {}, 0, 0, 0, 0});
       return ok();
     }
-    if (e.info.type == FileType::regular && !e.digest) return ok();  // on_file did not match it
-    if (e.info.type != FileType::regular && !globs.matches(e.rel)) return ok();
+    if ((e.info.type == FileType::regular && !e.digest) ||  // on_file did not match it
+        (e.info.type != FileType::regular && !globs.matches(e.rel))) {
+      not_input();
+      return ok();
+    }
     if (e.info.type == FileType::other) return fail(unsupported_type_error(e.rel, e.info));
     drop_parent_dir(e.rel);
     bool regular = e.info.type == FileType::regular;
@@ -76,6 +109,7 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     }
     return ok();
   }));
+  close_dirs({}, true);
   counts.files = files.size();
   if (stats) *stats = counts;
   return files;

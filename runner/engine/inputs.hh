@@ -47,9 +47,12 @@ struct InputStats {
 
 // The matching files under `workspace`, in walk order (each directory sorted by name). `threads` = 0 picks the core count
 // (at least 2). `stat_cache` may be null (hash everything); digests computed now are recorded in
-// it, and the caller flushes it. Errors name the file.
+// it, and the caller flushes it. Errors name the file. `whole_dirs` (optional) receives the
+// topmost directories of which every entry is an input (none excluded, none unmatched), which a
+// sandbox may bind whole instead of staging file by file.
 Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& workspace, const GlobSet& globs,
                                               cas::StatCache* stat_cache, unsigned threads = 0,
-                                              InputStats* stats = nullptr);
+                                              InputStats* stats = nullptr,
+                                              std::vector<std::string>* whole_dirs = nullptr);
 
 } // namespace akbuild::engine

@@ -55,12 +55,23 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
     if (w.type == 'l' && it->second.target != w.target) return false;
     if (w.type == 'f' || w.type == 'x') {
       if (it->second.size != w.size) return false;
+      if (w.type == 'f' && cache.blobs().is_linked_blob(*cas::Digest::parse(w.digest), w.size, have.infos[path]))
+        continue;
       fs::path abs = is_file ? dest : dest / path;
       auto d = cas::hash_file_cached(&cache.stat_cache(), abs, have.infos[path]);
       if (!d || d->hex() != w.digest) return false;
     }
   }
   return true;
+}
+
+Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
+                            const std::string& rel) {
+  fs::path rel_path(strip_trailing_slashes(rel));
+  if (!is_contained_relative_path(rel_path.string())) return false;
+  auto parent = open_dir_beneath(root, rel_path.parent_path().string(), false);
+  if (!parent) return false;
+  return output_matches(cache, digest, is_file, fd_path(parent->get()) / rel_path.filename());
 }
 
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,

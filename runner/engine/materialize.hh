@@ -18,6 +18,11 @@ namespace akbuild::engine {
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
                                 const std::filesystem::path& root, const std::string& rel);
 
+// Whether `root/rel` (reached beneath root, as materialize_output reaches it) already holds
+// exactly tree `digest`; false, not an error, when it cannot be reached.
+Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
+                            const std::filesystem::path& root, const std::string& rel);
+
 // Whether `dest` holds exactly tree `digest` (types, executable bits, contents, symlink targets).
 Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
                             const std::filesystem::path& dest);

@@ -176,7 +176,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   // runner/core/memory.hh).
   prefault_heap(cache.actions().last_manifest_size(step.request.id) * 3 / 2);
   InputStats counts;
-  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache(), 0, &counts);
+  auto inputs = collect_inputs(workspace, *step.globs, &cache.stat_cache(), 0, &counts, &k.whole_dirs);
   k.tools = AK_TRY(tools.get());
   // The digests just computed are written out while the manifest is made (it waits for them);
   // after the tools are resolved, whose lookups the flush would hold up.

@@ -48,6 +48,7 @@ struct KeyedStep {
   std::string manifest;
   std::string key;
   std::vector<InputFile> inputs;
+  std::vector<std::string> whole_dirs;  // input directories every entry of which is an input
   std::map<std::string, ToolInfo> tools;
 };
 

@@ -1,5 +1,6 @@
 #include "runner/engine/runner.hh"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/tree.hh"
+#include "runner/core/beneath.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
@@ -43,6 +45,11 @@ std::set<std::string> file_outputs(const v1::ActionResult& a) {
   while (std::getline(in, line))
     if (!line.empty()) out.insert(line);
   return out;
+}
+
+// Whether `path` is `dir` or lies below it (relative paths, '/').
+bool within(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
 }
 
 void emit(RunEnv& env, Event::Type type, const std::string& id, std::string text = {},
@@ -149,6 +156,7 @@ public:
     if (argv.empty()) return fail(ErrorCode::internal, "step '" + m_step.request.id + "': empty command");
     exec::SandboxSpec sandbox;
     sandbox.input_root = m_input_root;
+    sandbox.input_dirs = m_input_dirs;
     sandbox.output_root = m_output_root;
     sandbox.outputs = m_step.plan.outputs;
     sandbox.network = m_network;
@@ -222,6 +230,8 @@ public:
     return r->process;
   }
 
+  // Whole input directories bound over their (empty) place in the input root.
+  void bind_input_dirs(std::vector<std::pair<std::string, fs::path>> dirs) { m_input_dirs = std::move(dirs); }
   // The first error writing the logs, if any.
   std::optional<Error> log_error() { std::lock_guard l(m_mutex); return m_log_error; }
   int exit_code() const { return m_exit_code; }
@@ -232,6 +242,7 @@ private:
   const KeyedStep& m_keyed;
   std::vector<const v1::ActionResult*> m_dep_results;
   fs::path m_input_root, m_output_root;
+  std::vector<std::pair<std::string, fs::path>> m_input_dirs;
   bool m_network;
   Clock::time_point m_deadline;
   std::mutex m_mutex;
@@ -241,9 +252,13 @@ private:
   std::string m_failed_command;  // the last command a shell script reported failing
 };
 
-// The stored result for `key` with every output blob verified; nullopt on a miss. A corrupt
-// entry is evicted and reported, and counts as a miss.
-Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
+// The stored result for `key` with every output blob present and intact (re-hashed only where
+// its intact mark is gone: once, here, not again when it is linked out); nullopt on a miss. A
+// corrupt entry is evicted and reported, and counts as a miss.
+// Outputs found in the workspace already, exactly as stored, go into `present`: their blobs are
+// not checked (the files are those blobs, still marked, or hash like them) and are not written.
+Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key,
+                                               std::set<std::string>& present) {
   auto got = env.cache.actions().get(key, step.plan.outputs);
   if (!got) {
     if (got.error().code != ErrorCode::corrupt) return fail(got.error());
@@ -252,9 +267,18 @@ Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& 
     return std::optional<v1::ActionResult>{};
   }
   if (!*got) return std::optional<v1::ActionResult>{};
+  auto files = file_outputs(**got);
+  present.clear();
   for (const auto& [out, hex] : (*got)->outputs()) {
     auto d = cas::Digest::parse(hex);
-    Result<cas::TreeStats> verified = d ? cas::verify_tree(env.cache.blobs(), *d)
+    if (d) {
+      auto here = output_present(env.cache, *d, files.count(out) > 0, env.workspace, out);
+      if (here && *here) {
+        present.insert(out);
+        continue;
+      }
+    }
+    Result<cas::TreeStats> verified = d ? cas::check_tree(env.cache.blobs(), *d)
                                         : Result<cas::TreeStats>(fail(d.error()));
     if (!verified) {
       (void)env.cache.actions().remove(key);
@@ -266,9 +290,10 @@ Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& 
   return got;
 }
 
-Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
+Result<> materialize_all(RunEnv& env, const v1::ActionResult& action, const std::set<std::string>& present = {}) {
   auto files = file_outputs(action);
   for (const auto& [out, hex] : action.outputs()) {
+    if (present.count(out)) continue;
     auto d = AK_TRY(cas::Digest::parse(hex));
     AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace, out));
   }
@@ -305,6 +330,29 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
   return lines;
 }
 
+// The whole input directories a sandbox binds read-only instead of staging their files one
+// link at a time: only under bubblewrap (a plain run would reach the workspace through them),
+// never one holding or inside an output of the step or of a dependency (those are mounted or
+// staged at their place), and only one reached beneath the workspace without a symlink.
+Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
+    RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
+    const std::vector<const v1::ActionResult*>& dep_results) {
+  std::vector<std::pair<std::string, fs::path>> dirs;
+  if (keyed.whole_dirs.empty() || env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
+    return dirs;
+  std::vector<std::string> placed;
+  for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));
+  for (const auto* r : dep_results)
+    for (const auto& [o, hex] : r->outputs()) placed.push_back(strip_trailing_slashes(o));
+  for (const auto& d : keyed.whole_dirs) {
+    if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return within(o, d) || within(d, o); }))
+      continue;
+    if (!open_dir_beneath(env.workspace, d, false)) continue;
+    dirs.emplace_back(d, env.workspace / d);
+  }
+  return dirs;
+}
+
 struct Miss {
   v1::ActionResult action;
   std::map<std::string, std::string> values;
@@ -323,9 +371,13 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   fs::path in = tmp.path() / "in", out = tmp.path() / "out";
   AK_TRY_VOID(make_dirs(in));
   AK_TRY_VOID(make_dirs(out));
+  auto input_dirs = AK_TRY(bindable_input_dirs(env, step, keyed, dep_results));
   std::map<std::string, fs::path> files;
-  for (const auto& f : keyed.inputs) files.emplace(f.path, env.workspace / f.path);
+  for (const auto& f : keyed.inputs)
+    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.first); }))
+      files.emplace(f.path, env.workspace / f.path);
   AK_TRY_VOID(exec::stage_inputs(in, files));
+  for (const auto& [rel, host] : input_dirs) AK_TRY_VOID(open_dir_beneath(in, rel, true));
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
@@ -343,11 +395,25 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
                      AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
                      AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
+  ctx.bind_input_dirs(std::move(input_dirs));
   auto outcome = step.step->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 
   Miss miss;
   auto& a = miss.action;
+  for (const auto& o : step.plan.outputs) {
+    struct stat st {};
+    if (::lstat((out / strip_trailing_slashes(o)).c_str(), &st) != 0)
+      return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
+  }
+  // A fetch step's NAR hash is read before its files move into the cache.
+  std::string sri;
+  if (step.plan.fetch) {
+    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
+    auto got = nixdrv::nar_hash(pinned);
+    if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
+    sri = got->to_sri();
+  }
   std::string file_list;
   std::map<std::string, std::string> trees;
   for (const auto& o : step.plan.outputs) {
@@ -355,7 +421,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     struct stat st {};
     if (::lstat(p.c_str(), &st) != 0)
       return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
-    auto d = cas::store_tree(env.cache.blobs(), p);
+    // Moved, not copied: the run dir is thrown away, and a hit links the same blobs back out.
+    auto d = cas::store_tree(env.cache.blobs(), p, nullptr, cas::StoreMode::move);
     if (!d) return fail(d.error().context("step '" + id + "': output '" + o + "'"));
     trees[o] = d->hex();
     if (!S_ISDIR(st.st_mode)) file_list += o + "\n";
@@ -366,10 +433,6 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   std::string key = keyed.key, manifest = keyed.manifest;
   if (step.plan.fetch) {
-    fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
-    auto got = nixdrv::nar_hash(pinned);
-    if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
-    std::string sri = got->to_sri();
     a.set_nar_hash(sri);
     miss.values["nar-hash"] = sri;
     if (updating_pin(env, step)) {
@@ -410,7 +473,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     log(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
     return miss;
   }
-  // Every blob is stored; only now does the result become visible.
+  // Every blob is stored and durable (one sync for all of them); only now does the result
+  // become visible.
+  AK_TRY_VOID(env.cache.blobs().sync());
   AK_TRY_VOID(env.cache.actions().put(AK_TRY(cas::Digest::parse(key)), a));
   AK_TRY_VOID(env.cache.actions().set_last_manifest(id, manifest));
   return miss;
@@ -481,14 +546,16 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   if (!key) return failed(key.error());
 
   bool force = updating_pin(env, step);
+  std::set<std::string> present;
   auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
-    if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
+    if (auto m = materialize_all(env, a, present); !m)
+      return failed(m.error().context("step '" + id + "': materializing"));
     // Explain diffs against the entry last used, a hit of an older entry included.
     if (auto l = remember_last(env, id, keyed->manifest); !l) return failed(l.error());
     return done(a, true);
   };
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, *key, present);
     if (!hit) return failed(hit.error());
     if (*hit) {
       emit(env, Event::Type::planned, id, "hit", {{"key", r.key}});
@@ -514,7 +581,7 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   auto lock = env.cache.lock_action(*key);
   if (!lock) return failed(lock.error());
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, *key, present);
     if (!hit) return failed(hit.error());
     if (*hit) return finish_hit(**hit);
   }

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runner/exec/pids_limit.hh"
@@ -32,6 +33,9 @@ bool sandbox_available(std::string* why = nullptr);
 
 struct SandboxSpec {
   std::filesystem::path input_root;              // staged inputs (made read-only inside)
+  // Whole input directories (relative path, host path) bound read-only over their place in the
+  // input root, where an empty directory must stand; without namespaces, symlinked there.
+  std::vector<std::pair<std::string, std::filesystem::path>> input_dirs;
   std::vector<std::string> outputs;              // workspace-relative output paths (dirs or files)
   std::filesystem::path output_root;             // where outputs are written, same relative layout
   std::vector<std::filesystem::path> ro_binds;   // extra host paths visible read-only (tools)

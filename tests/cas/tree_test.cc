@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -55,7 +57,10 @@ TEST_CASE("store_tree and materialize_tree round-trip every entry type") {
   CHECK(test::read(dir / "out" / "a.txt") == "alpha\n");
   CHECK(test::read(dir / "out" / "sub" / "deep" / "b.txt") == "beta\n");
   CHECK(mode_of(dir / "out" / "bin" / "run.sh") == 0755);
-  CHECK(mode_of(dir / "out" / "a.txt") == 0644);
+  // A regular file is its blob, linked: read-only, one inode.
+  CHECK(mode_of(dir / "out" / "a.txt") == 0444);
+  CHECK(fs::equivalent(dir / "out" / "a.txt", store->local_path(Digest::of(std::string_view("alpha\n")))));
+  CHECK_FALSE(fs::equivalent(dir / "out" / "bin" / "run.sh", store->local_path(Digest::of(std::string_view("#!/bin/sh\necho hi\n")))));
   CHECK(mode_of(dir / "out" / "sub") == 0755);
   CHECK(fs::is_directory(dir / "out" / "empty"));
   CHECK(fs::is_empty(dir / "out" / "empty"));
@@ -183,4 +188,64 @@ TEST_CASE("materialize_tree does not replace an existing dest") {
   REQUIRE_FALSE(r);
   CHECK(r.error().code == ErrorCode::already_exists);
   CHECK(test::read(dir / "out" / "keep") == "mine");
+}
+
+TEST_CASE("a write through a materialized link, even as root, unmarks the blob: check_tree re-hashes and evicts it") {
+  test::TestDir dir;
+  auto store = open_store(dir);
+  make_sample(dir / "src");
+  auto root = *store_tree(*store, dir / "src");
+  REQUIRE(check_tree(*store, root));
+  REQUIRE(materialize_tree(*store, root, dir / "out"));
+  fs::path blob = store->local_path(Digest::of(std::string_view("alpha\n")));
+  // Root ignores the read-only mode; a user would have to chmod first. Same size, so only the
+  // mtime tells.
+  { std::ofstream edit(dir / "out" / "a.txt", std::ios::binary | std::ios::trunc); edit << "ALPHA\n"; }
+  REQUIRE(test::read(blob) == "ALPHA\n");
+  auto r = check_tree(*store, root);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::corrupt);
+  CHECK_FALSE(fs::exists(blob));
+  // The edited file is the user's now, and nothing links to it again.
+  REQUIRE_FALSE(materialize_tree(*store, root, dir / "again"));
+  CHECK(test::read(dir / "out" / "a.txt") == "ALPHA\n");
+}
+
+TEST_CASE("a blob without the intact mark is copied out, not linked, until check_tree has re-hashed it") {
+  test::TestDir dir;
+  auto store = open_store(dir);
+  make_sample(dir / "src");
+  auto root = *store_tree(*store, dir / "src");
+  fs::path blob = store->local_path(Digest::of(std::string_view("alpha\n")));
+  fs::last_write_time(blob, fs::file_time_type::clock::now());  // as stored before the mark
+  REQUIRE(materialize_tree(*store, root, dir / "copied"));
+  CHECK_FALSE(fs::equivalent(dir / "copied" / "a.txt", blob));
+  CHECK(mode_of(dir / "copied" / "a.txt") == 0644);
+  REQUIRE(check_tree(*store, root));
+  REQUIRE(materialize_tree(*store, root, dir / "linked"));
+  CHECK(fs::equivalent(dir / "linked" / "a.txt", blob));
+}
+
+TEST_CASE("store_tree in move mode moves files into the store, but copies a file with another link") {
+  test::TestDir dir;
+  auto store = open_store(dir);
+  make_sample(dir / "src");
+  test::write(dir / "source.txt", "a workspace source\n");
+  fs::create_hard_link(dir / "source.txt", dir / "src" / "linked.txt");
+  ::chmod((dir / "source.txt").c_str(), 0640);
+  auto before = fs::last_write_time(dir / "source.txt");
+  auto copied = *store_tree(*open_blob_store((dir / "copies").string()).value(), dir / "src");
+  auto moved = store_tree(*store, dir / "src", nullptr, StoreMode::move);
+  REQUIRE(moved);
+  CHECK(*moved == copied);
+  CHECK_FALSE(fs::exists(dir / "src" / "a.txt"));
+  CHECK_FALSE(fs::exists(dir / "src" / "sub" / "deep" / "b.txt"));
+  CHECK(fs::is_symlink(dir / "src" / "sub" / "link"));
+  // The other link keeps its mode and mtime: it is not the store's to mark.
+  CHECK(test::read(dir / "source.txt") == "a workspace source\n");
+  CHECK(mode_of(dir / "source.txt") == 0640);
+  CHECK(fs::last_write_time(dir / "source.txt") == before);
+  REQUIRE(materialize_tree(*store, *moved, dir / "out"));
+  CHECK(test::read(dir / "out" / "a.txt") == "alpha\n");
+  CHECK(test::read(dir / "out" / "linked.txt") == "a workspace source\n");
 }

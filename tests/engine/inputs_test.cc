@@ -146,3 +146,28 @@ TEST_CASE("changed_input names an input written, touched, replaced or removed si
   fs::remove(ws / "link");
   CHECK(changed_input(ws, files) == "link: gone");
 }
+
+TEST_CASE("collect_inputs names the topmost directories every entry of which is an input") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / "src" / "a.txt", "A");
+  test::write(ws / "src" / "sub" / "b.txt", "B");
+  fs::create_directories(ws / "src" / "empty");
+  fs::create_symlink("a.txt", ws / "src" / "link");
+  test::write(ws / "lib" / "x.txt", "X");
+  test::write(ws / "lib" / "y.md", "Y");
+  test::write(ws / "lib" / "inner" / "z.txt", "Z");
+  auto whole = [&](std::vector<std::string> include, std::vector<std::string> exclude) {
+    std::vector<std::string> dirs;
+    REQUIRE(collect_inputs(ws, *GlobSet::parse(include, exclude), nullptr, 2, nullptr, &dirs));
+    return dirs;
+  };
+  CHECK(whole({"src/**"}, {}) == std::vector<std::string>{"src"});
+  CHECK(whole({"src/"}, {}) == std::vector<std::string>{"src"});
+  // lib/y.md is not matched: lib is not whole, but lib/inner is.
+  CHECK(whole({"src/**", "lib/**/*.txt"}, {}) == std::vector<std::string>{"lib/inner", "src"});
+  // An exclude takes the directory it reaches into out, and its parents.
+  CHECK(whole({"src/**"}, {"src/sub/b.txt"}) == std::vector<std::string>{"src/empty"});
+  CHECK(whole({"**"}, {}) == std::vector<std::string>{"lib", "src"});
+  CHECK(whole({"src/*.txt"}, {}).empty());
+}
