@@ -114,7 +114,7 @@ struct Param {
 std::string action_yml() {
   std::map<std::string, Param> params;
   std::string kinds;
-  for (const Step* step : all_steps()) {
+  for (const StepKind* step : all_kinds()) {
     kinds += (kinds.empty() ? "" : ", ") + std::string(step->kind());
     const auto* message = step->params_prototype().GetDescriptor();
     for (int i = 0; i < message->field_count(); ++i) {

@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
@@ -13,8 +13,8 @@ namespace akbuild::steps {
 inline constexpr std::string_view k_action_name = "akbuild step";
 
 // The step of `kind`, or invalid_argument listing the known kinds.
-Result<const Step*> find_step(std::string_view kind);
+Result<const StepKind*> find_kind(std::string_view kind);
 // Every kind, in the table's order.
-const std::vector<const Step*>& all_steps();
+const std::vector<const StepKind*>& all_kinds();
 
 } // namespace akbuild::steps

@@ -19,7 +19,7 @@ struct StepOptions : StepInvocation {
 };
 
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
-  AK_TRY_VOID(steps::find_step(o.kind));
+  AK_TRY_VOID(steps::find_kind(o.kind));
   auto request = AK_TRY(step_request(o));
   auto options = engine_options(o, global);
   options.explain = o.explain;
@@ -67,7 +67,7 @@ void add_step_command(CLI::App& app, GlobalOptions& options) {
   auto o = std::make_shared<StepOptions>();
   auto* cmd = app.add_subcommand("step", "run one typed step through the cache: akbuild step KIND --with K=V ...");
   std::string kinds;
-  for (const auto* s : steps::all_steps()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
+  for (const auto* s : steps::all_kinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
   cmd->add_option("kind", o->kind, "the step kind (" + kinds + ")")->required();
   add_step_invocation_options(cmd, *o);
   cmd->add_flag("--explain", o->explain, "on a miss, say which manifest lines changed since the last run");

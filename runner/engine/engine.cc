@@ -6,7 +6,7 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
-#include "runner/engine/runner.hh"
+#include "runner/engine/step_execution.hh"
 #include "runner/engine/scheduler.hh"
 
 namespace akbuild::engine {

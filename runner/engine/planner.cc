@@ -74,7 +74,7 @@ Result<> check_plan(std::string_view kind, const steps::StepPlan& plan) {
 
 void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
   m.add("kind: " + step.request.kind);
-  m.add("schema: " + std::to_string(step.step->schema_version()));
+  m.add("schema: " + std::to_string(step.kind->schema_version()));
   for (auto& line : steps::params_manifest_lines(*step.params)) {
     if (skip_hash && line.rfind("hash: ", 0) == 0) continue;
     m.add("param " + line);
@@ -96,12 +96,12 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     PreparedStep p;
     p.index = i;
     p.request = r;
-    p.step = AK_TRY(steps::find_step(r.kind));
+    p.kind = AK_TRY(steps::find_kind(r.kind));
     auto where = [&](Error e) { return r.id == r.kind ? std::move(e) : std::move(e).context("step '" + r.id + "'"); };
-    auto params = steps::parse_params(p.step->params_prototype(), r.with, r.kind);
+    auto params = steps::parse_params(p.kind->params_prototype(), r.with, r.kind);
     if (!params) return fail(where(params.error()));
     p.params = std::move(*params);
-    auto plan = p.step->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
+    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
     if (!plan) return fail(where(plan.error()));
     AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);

@@ -18,7 +18,7 @@
 #include "runner/engine/engine.hh"
 #include "runner/engine/inputs.hh"
 #include "runner/engine/tools.hh"
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::cas {
 class CacheDir;
@@ -31,7 +31,7 @@ class PinFile;
 struct PreparedStep {
   std::size_t index = 0;
   StepRequest request;
-  const steps::Step* step = nullptr;
+  const steps::StepKind* kind = nullptr;  // the kind named by request.kind
   std::unique_ptr<google::protobuf::Message> params;
   steps::StepPlan plan;
   std::vector<std::size_t> deps;  // indices into the run's steps

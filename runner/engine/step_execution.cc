@@ -1,4 +1,4 @@
-#include "runner/engine/runner.hh"
+#include "runner/engine/step_execution.hh"
 
 #include <atomic>
 #include <mutex>
@@ -314,7 +314,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
                      AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
                      AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
-  auto outcome = step.step->run(*step.params, ctx);
+  auto outcome = step.kind->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 
   Miss miss;
