@@ -5,6 +5,7 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
+#include "runner/service/engine_factory.hh"
 #include "runner/workflow/act.hh"
 #include "runner/workflow/dotenv.hh"
 
@@ -35,6 +36,7 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
   o.env = AK_TRY(parse_pairs(a.env, '=', "--env"));
   o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
   o.cache_dir = resolve_cache_dir(global);
+  o.open_engine = service::open_engine;
   return workflow::run_act(o, std::cout);
 }
 

@@ -5,8 +5,7 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/cli/console_sink.hh"
-#include "runner/engine/engine.hh"
-#include "runner/service/client.hh"
+#include "runner/service/engine_factory.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::cli {
@@ -23,19 +22,9 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   auto request = AK_TRY(step_request(o));
   auto options = engine_options(o, global);
   options.explain = o.explain;
-  if (!o.dry_run) {
-    // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
-    // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
-    ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
-    if (auto remote = service::try_execute_via_daemon(options, {request}, sink)) {
-      sink.close();
-      if (!*remote) return fail(remote->error());
-      for (const auto& r : **remote)
-        if (!r.success) return 1;
-      return 0;
-    }
-  }
-  auto engine = AK_TRY(engine::Engine::open(options));
+  // The executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
+  // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
+  auto engine = AK_TRY(service::open_engine(options));
   if (o.dry_run) {
     // Keys the step and says whether it would hit; runs nothing, stores nothing.
     auto planned = AK_TRY(engine->plan({request}));

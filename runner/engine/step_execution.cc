@@ -1,20 +1,15 @@
 #include "runner/engine/step_execution.hh"
 
-#include <atomic>
 #include <mutex>
 #include <optional>
-#include <set>
-#include <sstream>
 
 #include <fcntl.h>
 
 #include "nixdrv/nar_hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/tree.hh"
-#include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
-#include "runner/core/hash.hh"
-#include "runner/core/log.hh"
+#include "runner/core/secrets.hh"
 #include "runner/engine/explain.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/materialize.hh"
@@ -34,228 +29,44 @@ bool updating_pin(const RunEnv& env, const PreparedStep& step) {
   return step.plan.fetch && env.options.update_pins && step.plan.pin.empty();
 }
 
-std::set<std::string> file_outputs(const v1::ActionResult& a) {
-  std::set<std::string> out;
-  auto it = a.values().find(k_file_outputs_value);
-  if (it == a.values().end()) return out;
-  std::istringstream in(it->second);
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.insert(line);
-  return out;
-}
-
-void emit(RunEnv& env, Event::Type type, const std::string& id, std::string text = {},
-          std::map<std::string, std::string> values = {}, std::string stream = {}) {
-  Event e;
-  e.type = type;
-  e.step_id = id;
-  e.text = std::move(text);
-  e.values = std::move(values);
-  e.stream = std::move(stream);
-  env.events.on_event(e);
-}
-
-void log(RunEnv& env, const std::string& id, const std::string& line) {
-  emit(env, Event::Type::log, id, mask_secrets(line), {}, "akbuild");
-}
-
-class StepRunContext final : public steps::RunContext {
-public:
-  // The command's stdout and stderr go to `out_log` and `err_log` (created here), not memory: a
-  // step may print gigabytes.
-  StepRunContext(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
-                 std::vector<const v1::ActionResult*> dep_results, fs::path input_root, fs::path output_root,
-                 bool network, UniqueFd out_log, UniqueFd err_log)
-      : m_env(env), m_step(step), m_keyed(keyed), m_dep_results(std::move(dep_results)),
-        m_input_root(std::move(input_root)), m_output_root(std::move(output_root)), m_network(network),
-        m_deadline(Clock::now() + (step.request.timeout.count() > 0 ? step.request.timeout
-                                                                    : std::chrono::milliseconds(k_default_step_timeout))),
-        m_out_log(std::move(out_log)), m_err_log(std::move(err_log)) {}
-
-  const std::string& step_id() const override { return m_step.request.id; }
-  const fs::path& input_root() const override { return m_input_root; }
-  const fs::path& output_root() const override { return m_output_root; }
-  const fs::path& workspace() const override { return m_env.workspace; }
-  cas::CacheDir& cache() override { return m_env.cache; }
-  const exec::CancelToken* cancel() const override { return m_env.cancel; }
-
-  Result<fs::path> tool(std::string_view name) const override {
-    auto it = m_keyed.tools.find(std::string(name));
-    if (it == m_keyed.tools.end())
-      return fail(ErrorCode::internal, "step '" + m_step.request.id + "': tool '" + std::string(name) +
-                                           "' was not declared in its plan");
-    return it->second.path;
-  }
-
-  void log(std::string_view line) override { engine::log(m_env, m_step.request.id, std::string(line)); }
-
-  std::optional<std::string> content_digest(std::string_view rel_in) const override {
-    std::string rel = strip_trailing_slashes(std::string(rel_in));
-    auto under = [](const std::string& path, const std::string& dir) {
-      return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
-    };
-    // A dep output staged at exactly `rel` is its tree; one overlapping `rel` otherwise mixes.
-    std::optional<std::string> dep_tree;
-    for (const auto* result : m_dep_results)
-      for (const auto& [out, hex] : result->outputs()) {
-        std::string o = strip_trailing_slashes(out);
-        if (o == rel) dep_tree = "tree:" + hex;
-        else if (under(o, rel) || under(rel, o)) return std::nullopt;
-      }
-    if (dep_tree) {
-      for (const auto& f : m_keyed.inputs)
-        if (under(f.path, rel)) return std::nullopt;
-      return dep_tree;
-    }
-    // Each input's path below `rel` (an empty directory's too), type, permission bits (a layer's tar records them) and
-    // content or target, in one buffer hashed once. The digests are from keying time: a file
-    // changed since then is staged in its new form, so the caller must read the content instead.
-    std::string lines;
-    for (const auto& f : m_keyed.inputs) {
-      if (!under(f.path, rel)) continue;
-      if (input_change(m_env.workspace, f)) return std::nullopt;
-      lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
-      lines.append(1, '\0').append(f.type == FileType::directory ? "d"
-                                    : f.type == FileType::symlink ? "l"
-                                    : f.executable                ? "x"
-                                                                  : "f");
-      lines.append(1, '\0').append(std::to_string(f.permissions));
-      lines.append(1, '\0').append(f.type == FileType::symlink ? f.target : f.digest).append(1, '\n');
-    }
-    if (lines.empty()) return std::nullopt;
-    return "inputs:" + to_hex(sha256(lines));
-  }
-
-  Result<exec::ProcessResult> run(const std::vector<std::string>& argv,
-                                  const std::map<std::string, std::string>& extra_env,
-                                  const std::string& working_directory) override {
-    if (argv.empty()) return fail(ErrorCode::internal, "step '" + m_step.request.id + "': empty command");
-    exec::SandboxSpec sandbox;
-    sandbox.input_root = m_input_root;
-    sandbox.output_root = m_output_root;
-    sandbox.outputs = m_step.plan.outputs;
-    sandbox.network = m_network;
-    sandbox.mode = m_env.options.sandbox;
-    sandbox.working_directory = working_directory;
-    std::set<fs::path> binds;
-    for (const auto& [name, t] : m_keyed.tools) {
-      binds.insert(t.path.parent_path());
-      binds.insert(t.real_path.parent_path());
-      // An npm package's dependencies are its siblings: the whole node_modules tree it is in.
-      if (!t.node_modules.empty()) binds.insert(t.node_modules);
-    }
-    sandbox.ro_binds.assign(binds.begin(), binds.end());
-    exec::ProcessSpec spec;
-    spec.argv = argv;
-    // The declared tool is the one keyed: run it by its resolved path.
-    if (auto it = m_keyed.tools.find(argv[0]); it != m_keyed.tools.end()) spec.argv[0] = it->second.path.string();
-    spec.env = m_step.plan.env;
-    for (const auto& [k, v] : extra_env) spec.env[k] = v;
-    spec.env.try_emplace("PATH", sandbox_path(m_keyed.tools));
-    // The kind's limit for each command, within what is left of the step's.
-    auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - Clock::now()),
-                         std::chrono::milliseconds(1));
-    std::chrono::milliseconds own = std::chrono::seconds(m_step.plan.timeout_seconds);
-    spec.timeout = own.count() > 0 ? std::min(own, left) : left;
-    auto on_line = [this](const exec::LogLine& l) {
-      // A command may register a value to mask, as on GitHub's runner; the command line itself
-      // holds the value and is not logged.
-      if (auto value = parse_add_mask(l.text)) {
-        add_secret(std::move(*value));
-        return;
-      }
-      auto text = mask_secrets(l.text);
-      {
-        std::lock_guard lock(m_mutex);
-        int fd = (l.stream == exec::LogLine::Stream::out ? m_out_log : m_err_log).get();
-        if (!m_log_error) {
-          if (auto w = write_all(fd, as_bytes(text + "\n")); !w) m_log_error = w.error();
-        }
-      }
-      Event e;
-      e.type = Event::Type::log;
-      e.step_id = m_step.request.id;
-      e.stream = l.stream == exec::LogLine::Stream::out ? "stdout" : "stderr";
-      e.text = std::move(text);
-      e.time = l.time;
-      m_env.events.on_event(e);
-    };
-    auto r = exec::run_sandboxed(sandbox, std::move(spec), on_line, m_env.cancel);
-    if (!r) return fail(r.error().context("step '" + m_step.request.id + "'"));
-    if (!r->sandboxed && !r->fallback_reason.empty() && m_env.options.sandbox == exec::SandboxMode::automatic) {
-      static std::atomic<bool> warned{false};
-      if (!warned.exchange(true)) log("warning: running without a sandbox: " + r->fallback_reason);
-    }
-    m_exit_code = r->process.exit_code;
-    if (!r->process.success())
-      return fail(r->process.cancelled ? ErrorCode::cancelled : ErrorCode::step_failed,
-                  "command '" + argv[0] + "' failed: " + r->process.describe());
-    return r->process;
-  }
-
-  // The first error writing the logs, if any.
-  std::optional<Error> log_error() { std::lock_guard l(m_mutex); return m_log_error; }
-  int exit_code() const { return m_exit_code; }
-
-private:
-  RunEnv& m_env;
-  const PreparedStep& m_step;
-  const KeyedStep& m_keyed;
-  std::vector<const v1::ActionResult*> m_dep_results;
-  fs::path m_input_root, m_output_root;
-  bool m_network;
-  Clock::time_point m_deadline;
-  std::mutex m_mutex;
-  UniqueFd m_out_log, m_err_log;
-  std::optional<Error> m_log_error;
-  int m_exit_code = 0;
-};
-
 // The stored result for `key` with every output blob verified; nullopt on a miss. A corrupt
 // entry is evicted and reported, and counts as a miss.
-Result<std::optional<v1::ActionResult>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
+Result<std::optional<cas::ActionRecord>> lookup(RunEnv& env, const PreparedStep& step, const cas::Digest& key) {
   auto got = env.cache.actions().get(key, step.plan.outputs);
   if (!got) {
     if (got.error().code != ErrorCode::corrupt) return fail(got.error());
-    log(env, step.request.id, "cache entry for " + step.request.id + " was corrupt (" + got.error().message +
-                                  "); re-running");
-    return std::optional<v1::ActionResult>{};
+    log_line(env, step.request.id, "cache entry for " + step.request.id + " was corrupt (" + got.error().message +
+                                       "); re-running");
+    return std::optional<cas::ActionRecord>{};
   }
-  if (!*got) return std::optional<v1::ActionResult>{};
-  for (const auto& [out, hex] : (*got)->outputs()) {
-    auto d = cas::Digest::parse(hex);
-    Result<cas::TreeStats> verified = d ? cas::verify_tree(env.cache.blobs(), *d)
-                                        : Result<cas::TreeStats>(fail(d.error()));
-    if (!verified) {
+  if (!*got) return std::optional<cas::ActionRecord>{};
+  for (const auto& [out, output] : (*got)->outputs) {
+    if (auto verified = cas::verify_tree(env.cache.blobs(), output.digest); !verified) {
       (void)env.cache.actions().remove(key);
-      log(env, step.request.id, "cache entry for " + step.request.id + " was corrupt (" +
-                                    verified.error().message + "); re-running");
-      return std::optional<v1::ActionResult>{};
+      log_line(env, step.request.id, "cache entry for " + step.request.id + " was corrupt (" +
+                                         verified.error().message + "); re-running");
+      return std::optional<cas::ActionRecord>{};
     }
   }
   return got;
 }
 
-Result<> materialize_all(RunEnv& env, const v1::ActionResult& action) {
-  auto files = file_outputs(action);
-  for (const auto& [out, hex] : action.outputs()) {
-    auto d = AK_TRY(cas::Digest::parse(hex));
-    AK_TRY_VOID(materialize_output(env.cache, d, files.count(out) > 0, env.workspace, out));
-  }
+Result<> materialize_all(RunEnv& env, const cas::ActionRecord& action) {
+  for (const auto& [out, output] : action.outputs)
+    AK_TRY_VOID(materialize_output(env.cache, output.digest, output.kind == cas::ActionOutput::Kind::file,
+                                   env.workspace, out));
   return ok();
 }
 
 // Lists which files differ between two sets of output trees (for a pin mismatch).
-std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& before,
-                                      const std::map<std::string, std::string>& after) {
+std::vector<std::string> diff_outputs(RunEnv& env, const cas::ActionRecord& before,
+                                      const std::map<std::string, cas::ActionOutput>& after) {
   std::vector<std::string> lines;
-  for (const auto& [out, hex] : after) {
-    auto it = before.outputs().find(out);
-    if (it == before.outputs().end()) { lines.push_back("  + " + out); continue; }
-    auto a = cas::Digest::parse(it->second), b = cas::Digest::parse(hex);
-    if (!a || !b) continue;
-    auto la = cas::list_tree(env.cache.blobs(), *a), lb = cas::list_tree(env.cache.blobs(), *b);
+  for (const auto& [out, output] : after) {
+    auto it = before.outputs.find(out);
+    if (it == before.outputs.end()) { lines.push_back("  + " + out); continue; }
+    auto la = cas::list_tree(env.cache.blobs(), it->second.digest);
+    auto lb = cas::list_tree(env.cache.blobs(), output.digest);
     if (!la || !lb) continue;
     // Captured by an init-capture: clang before 16 cannot capture a structured binding.
     auto name = [&, &dir = out](const std::string& p) { return strip_trailing_slashes(dir) + (p.empty() ? "" : "/" + p); };
@@ -277,12 +88,12 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
 }
 
 struct Miss {
-  v1::ActionResult action;
+  cas::ActionRecord action;
   std::map<std::string, std::string> values;
 };
 
 Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
-                      const std::vector<const v1::ActionResult*>& dep_results,
+                      const std::vector<const cas::ActionRecord*>& dep_results,
                       const std::vector<const PreparedStep*>& dep_steps) {
   const auto& id = step.request.id;
   auto started = std::chrono::system_clock::now();
@@ -298,17 +109,15 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   for (const auto& f : keyed.inputs) files.emplace(f.path, env.workspace / f.path);
   AK_TRY_VOID(exec::stage_inputs(in, files));
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
-    auto dep_files = file_outputs(*dep_results[i]);
-    for (const auto& [o, hex] : dep_results[i]->outputs()) {
-      auto d = AK_TRY(cas::Digest::parse(hex));
+    for (const auto& [o, output] : dep_results[i]->outputs) {
       // Whatever was staged at o is swapped out, never written through.
-      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, in, o);
+      auto staged = materialize_output(env.cache, output.digest, output.kind == cas::ActionOutput::Kind::file, in, o);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
                                                       dep_steps[i]->request.id + "'"));
     }
   }
 
-  emit(env, Event::Type::started, id, {}, {{"key", keyed.key}});
+  emit_state(env, id, StepState::started, {}, {{"key", keyed.key.hex()}});
   bool network = step.plan.fetch && (!step.pin.empty() || updating_pin(env, step));
   fs::path out_log = tmp.path() / "stdout", err_log = tmp.path() / "stderr";
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
@@ -319,8 +128,6 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   Miss miss;
   auto& a = miss.action;
-  std::string file_list;
-  std::map<std::string, std::string> trees;
   for (const auto& o : step.plan.outputs) {
     auto p = out / strip_trailing_slashes(o);
     struct stat st {};
@@ -328,20 +135,18 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
       return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
     auto d = cas::store_tree(env.cache.blobs(), p);
     if (!d) return fail(d.error().context("step '" + id + "': output '" + o + "'"));
-    trees[o] = d->hex();
-    if (!S_ISDIR(st.st_mode)) file_list += o + "\n";
+    a.outputs[o] = {S_ISDIR(st.st_mode) ? cas::ActionOutput::Kind::tree : cas::ActionOutput::Kind::file, *d};
   }
-  for (const auto& [k, v] : outcome->values) a.mutable_values()->insert({k, v});
-  if (!file_list.empty()) (*a.mutable_values())[k_file_outputs_value] = file_list;
-  for (const auto& [o, d] : trees) (*a.mutable_outputs())[o] = d;
+  a.values = outcome->values;
 
-  std::string key = keyed.key, manifest = keyed.manifest;
+  cas::Digest key = keyed.key;
+  std::string manifest = keyed.manifest;
   if (step.plan.fetch) {
     fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
     auto got = nixdrv::nar_hash(pinned);
     if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
     std::string sri = got->to_sri();
-    a.set_nar_hash(sri);
+    a.nar_hash = sri;
     miss.values["nar-hash"] = sri;
     if (updating_pin(env, step)) {
       manifest = AK_TRY(key_secret_lines(fetch_manifest(step, env.platform, sri), env.cache.root()));
@@ -351,11 +156,9 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
                         "\n  got:       " + sri;
       auto last = env.cache.actions().last_manifest(id);
       if (last && *last) {
-        auto k = cas::Digest::parse(Manifest::key_of(**last));
-        auto before = k ? env.cache.actions().get(*k, step.plan.outputs)
-                        : Result<std::optional<v1::ActionResult>>(std::nullopt);
+        auto before = env.cache.actions().get(Manifest::key_of(**last), step.plan.outputs);
         if (before && *before) {
-          auto lines = diff_outputs(env, **before, trees);
+          auto lines = diff_outputs(env, **before, a.outputs);
           if (!lines.empty()) msg += "\nfiles that differ from the last output of '" + id + "':";
           for (const auto& l : lines) msg += "\n" + l;
         }
@@ -366,41 +169,40 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   if (auto e = ctx.log_error()) return fail(e->context("step '" + id + "': writing its log"));
   auto out_blob = AK_TRY(env.cache.blobs().put_file(out_log));
   auto err_blob = AK_TRY(env.cache.blobs().put_file(err_log));
-  a.set_key(key);
-  a.set_exit_code(ctx.exit_code());
-  a.set_stdout_digest(out_blob.hex());
-  a.set_stderr_digest(err_blob.hex());
-  a.set_started_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(started.time_since_epoch()).count());
-  a.set_duration_ms(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count());
-  a.set_step_id(id);
-  a.set_kind(step.request.kind);
+  a.key = key;
+  a.exit_code = ctx.exit_code();
+  a.stdout_log = out_blob;
+  a.stderr_log = err_blob;
+  a.started = started;
+  a.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+  a.step_id = id;
+  a.kind = step.request.kind;
   // An input that changed since it was keyed (an editor saving, or the step writing it through
   // its staged link) may have entered the outputs in its new form: such a result is used this
   // once, never cached under the old key.
   if (auto changed = changed_input(env.workspace, keyed.inputs)) {
-    log(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
+    log_line(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
     return miss;
   }
   // Every blob is stored; only now does the result become visible.
-  AK_TRY_VOID(env.cache.actions().put(AK_TRY(cas::Digest::parse(key)), a));
+  AK_TRY_VOID(env.cache.actions().put(a));
   AK_TRY_VOID(env.cache.actions().set_last_manifest(id, manifest));
   return miss;
 }
 
-void fill_outputs(StepResult& r, const PreparedStep& step, const v1::ActionResult& a) {
+void fill_outputs(StepResult& r, const PreparedStep& step, const cas::ActionRecord& a) {
   r.outputs["cache-hit"] = r.cache_hit ? "true" : "false";
   r.outputs["key"] = r.key;
   std::string paths;
   for (const auto& o : step.plan.outputs) paths += (paths.empty() ? "" : "\n") + strip_trailing_slashes(o);
   if (!paths.empty()) r.outputs["path"] = paths;
-  for (const auto& [k, v] : a.values())
-    if (k.rfind("_akbuild", 0) != 0) r.outputs[k] = v;
-  if (!a.nar_hash().empty()) r.outputs["nar-hash"] = a.nar_hash();
+  for (const auto& [k, v] : a.values) r.outputs[k] = v;
+  if (!a.nar_hash.empty()) r.outputs["nar-hash"] = a.nar_hash;
 }
 
 } // namespace
 
-StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
+StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<const cas::ActionRecord*>& dep_results,
                      const std::vector<const PreparedStep*>& dep_steps) {
   auto t0 = Clock::now();
   const auto& id = step.request.id;
@@ -413,11 +215,11 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
     r.success = false;
     r.error = e;
     r.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
-    emit(env, Event::Type::failed, id, e.message, {{"code", std::string(to_string(e.code))}});
-    emit(env, Event::Type::finished, id, "failed", {{"success", "false"}});
+    emit_state(env, id, StepState::failed, e.message, {{"code", std::string(to_string(e.code))}});
+    emit_state(env, id, StepState::finished, "failed", {{"success", "false"}});
     return run;
   };
-  auto done = [&](const v1::ActionResult& a, bool hit) -> StepRun& {
+  auto done = [&](const cas::ActionRecord& a, bool hit) -> StepRun& {
     r.success = true;
     r.cache_hit = hit;
     fill_outputs(r, step, a);
@@ -426,8 +228,8 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
     auto values = r.outputs;
     values["success"] = "true";
     values["duration_ms"] = std::to_string(r.duration.count());
-    if (hit) emit(env, Event::Type::cached, id, {}, {{"key", r.key}});
-    emit(env, Event::Type::finished, id, hit ? "hit" : "ran", std::move(values));
+    if (hit) emit_state(env, id, StepState::cached, {}, {{"key", r.key}});
+    emit_state(env, id, StepState::finished, hit ? "hit" : "ran", std::move(values));
     return run;
   };
 
@@ -437,20 +239,19 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
                             "` to compute it (or give `hash:`)"});
   auto keyed = key_step(step, dep_results, dep_steps, env.cache, env.workspace, env.platform);
   if (!keyed) return failed(keyed.error());
-  r.key = keyed->key;
-  auto key = cas::Digest::parse(keyed->key);
-  if (!key) return failed(key.error());
+  const cas::Digest& key = keyed->key;
+  r.key = key.hex();
 
   bool force = updating_pin(env, step);
-  auto finish_hit = [&](const v1::ActionResult& a) -> StepRun& {
+  auto finish_hit = [&](const cas::ActionRecord& a) -> StepRun& {
     if (auto m = materialize_all(env, a); !m) return failed(m.error().context("step '" + id + "': materializing"));
     return done(a, true);
   };
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, key);
     if (!hit) return failed(hit.error());
     if (*hit) {
-      emit(env, Event::Type::planned, id, "hit", {{"key", r.key}});
+      emit_state(env, id, StepState::planned, "hit", {{"key", r.key}});
       return finish_hit(**hit);
     }
   }
@@ -462,24 +263,24 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   for (const auto& l : r.explain) explain_text += (explain_text.empty() ? "" : "\n") + l;
   std::map<std::string, std::string> planned{{"key", r.key}};
   if (!explain_text.empty()) planned["explain"] = explain_text;
-  emit(env, Event::Type::planned, id, "miss", std::move(planned));
+  emit_state(env, id, StepState::planned, "miss", std::move(planned));
 
   if (auto writable = env.cache.require_writable("run step '" + id + "' (a read-only cache dir serves hits only)");
       !writable)
     return failed(writable.error());
   // Identical actions in flight run once: one thread of this process, then one process.
-  auto mutex = env.locks.get(keyed->key);
+  auto mutex = env.locks.get(r.key);
   std::lock_guard in_process(*mutex);
-  auto lock = env.cache.lock_action(*key);
+  auto lock = env.cache.lock_action(key);
   if (!lock) return failed(lock.error());
   if (!force) {
-    auto hit = lookup(env, step, *key);
+    auto hit = lookup(env, step, key);
     if (!hit) return failed(hit.error());
     if (*hit) return finish_hit(**hit);
   }
   auto miss = run_miss(env, step, *keyed, dep_results, dep_steps);
   if (!miss) return failed(miss.error());
-  r.key = miss->action.key();
+  r.key = miss->action.key.hex();
   if (auto m = materialize_all(env, miss->action); !m)
     return failed(m.error().context("step '" + id + "': materializing"));
   for (const auto& [k, v] : miss->values) r.outputs[k] = v;
