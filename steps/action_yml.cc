@@ -133,7 +133,7 @@ bool is_action_input(std::string_view name) {
 std::string action_yml() {
   std::map<std::string, Param> params;
   std::string kinds;
-  for (const Step* step : all_steps()) {
+  for (const StepKind* step : all_kinds()) {
     kinds += (kinds.empty() ? "" : ", ") + std::string(step->kind());
     const auto* message = step->params_prototype().GetDescriptor();
     for (int i = 0; i < message->field_count(); ++i) {

@@ -14,14 +14,14 @@ namespace akbuild::steps {
 namespace {
 
 template <class T>
-const Step* instance() {
+const StepKind* instance() {
   static const T step;
   return &step;
 }
 
 // The table of kinds: one line per kind, in the order help and errors list them.
-const std::vector<const Step*>& table() {
-  static const std::vector<const Step*> steps{
+const KindTable& table() {
+  static const KindTable steps{
       instance<ExecStep>(),
       instance<FetchGitStep>(),
       instance<OpenapiClientStep>(),
@@ -36,11 +36,13 @@ const std::vector<const Step*>& table() {
 
 } // namespace
 
-const std::vector<const Step*>& all_steps() { return table(); }
+const KindTable& all_kinds() { return table(); }
 
-Result<const Step*> find_step(std::string_view kind) {
+Result<const StepKind*> find_kind(std::string_view kind) { return find_kind(kind, table()); }
+
+Result<const StepKind*> find_kind(std::string_view kind, const KindTable& kinds) {
   std::string known;
-  for (const Step* s : table()) {
+  for (const StepKind* s : kinds) {
     if (s->kind() == kind) return s;
     known += (known.empty() ? "" : ", ") + std::string(s->kind());
   }

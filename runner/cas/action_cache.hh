@@ -1,6 +1,6 @@
 #pragma once
-// The action cache: action key -> the result of running that action once. Records are
-// akbuild.v1.ActionResult messages, sealed (runner/cas/sealed_record.hh) and stored atomically
+// The action cache: action key -> the result of running that action once (cas::ActionRecord).
+// Records are stored as akbuild.v1.ActionResult messages, converted here and nowhere else, sealed (runner/cas/sealed_record.hh) and stored atomically
 // under <cache>/ac/<2 hex>/<key hex>; an entry is written only after every blob it names is in
 // the CAS, so a reader never sees a partial result. A shared cache dir may hold records someone
 // edited: a record is used only when its seal verifies, it parses completely, it names its own
@@ -12,7 +12,7 @@
 #include <span>
 #include <string>
 
-#include "akbuild/v1/cache.pb.h"
+#include "runner/cas/action_record.hh"
 #include "runner/cas/blob_store.hh"
 #include "runner/cas/digest.hh"
 
@@ -28,13 +28,13 @@ public:
   // The stored result, nullopt on a miss. A record that is not valid for `key` and the step's
   // `declared_outputs` is removed and reported as ErrorCode::corrupt naming the fault. A hit
   // refreshes the record's mtime, the access time gc orders by.
-  Result<std::optional<akbuild::v1::ActionResult>> get(const Digest& key,
-                                                       std::span<const std::string> declared_outputs);
+  Result<std::optional<ActionRecord>> get(const Digest& key, std::span<const std::string> declared_outputs);
   // The record as stored, checked as far as it can be without the step (seal, parse, key, output
   // paths contained); does not count as a use. not_found when absent, corrupt when invalid.
-  Result<akbuild::v1::ActionResult> read(const Digest& key) const;
-  // Writes the record atomically; failed_precondition naming the blob if one it names is missing.
-  Result<> put(const Digest& key, const akbuild::v1::ActionResult& result);
+  Result<ActionRecord> read(const Digest& key) const;
+  // Writes the record under its key atomically; invalid_argument for an output path outside the
+  // workspace, failed_precondition naming the blob if one it names is missing.
+  Result<> put(const ActionRecord& record);
   Result<> remove(const Digest& key);
 
   // The manifest of the last run of step `step_id` (any key), for explain.

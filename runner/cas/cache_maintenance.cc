@@ -159,19 +159,11 @@ std::uint64_t bytes_of(const fs::path& p) {
 }
 
 // Every blob a record keeps alive: its output trees (records and contents), its logs.
-Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const v1::ActionResult& result) {
+Result<std::unordered_set<Digest>> action_blobs(BlobStore& store, const ActionRecord& record) {
   std::unordered_set<Digest> blobs;
-  for (const auto& [path, hex] : result.outputs()) {
-    auto d = Digest::parse(hex);
-    if (!d) return fail(ErrorCode::corrupt, "output " + path + ": " + d.error().message);
-    AK_TRY_VOID(collect_tree_blobs(store, *d, blobs));
-  }
-  for (const auto* hex : {&result.stdout_digest(), &result.stderr_digest()}) {
-    if (hex->empty()) continue;
-    auto d = Digest::parse(*hex);
-    if (!d) return fail(ErrorCode::corrupt, d.error().message);
-    blobs.insert(*d);
-  }
+  for (const auto& [path, output] : record.outputs) AK_TRY_VOID(collect_tree_blobs(store, output.digest, blobs));
+  for (const auto* log : {&record.stdout_log, &record.stderr_log})
+    if (*log) blobs.insert(**log);
   return blobs;
 }
 
@@ -230,7 +222,7 @@ Result<VerifyReport> verify_cache(CacheDir& cache) {
   }
   for (const auto& a : AK_TRY(list_actions(cache))) {
     ++report.actions_checked;
-    auto problem = AK_TRY(verify_record(cache.actions(), cache.blobs(), a, [&](const v1::ActionResult& r) {
+    auto problem = AK_TRY(verify_record(cache.actions(), cache.blobs(), a, [&](const ActionRecord& r) {
       return action_blobs(cache.blobs(), r);
     }));
     if (problem.empty()) continue;

@@ -6,6 +6,7 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
+#include "runner/service/engine_factory.hh"
 #include "runner/workflow/act.hh"
 #include "runner/workflow/dotenv.hh"
 
@@ -56,6 +57,7 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
   o.env = AK_TRY(with_file(a.env, "--env", "--env-file", a.env_file, ".env", o.workspace));
   o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
   o.cache_dir = resolve_cache_dir(global);
+  o.open_engine = service::open_engine;
   return workflow::run_act(o, std::cout);
 }
 

@@ -13,8 +13,6 @@ namespace akbuild::cli {
 
 namespace {
 
-using engine::Event;
-
 std::string seconds(const std::string& ms_text) {
   double ms = 0;
   try { ms = std::stod(ms_text); } catch (...) {}
@@ -55,8 +53,8 @@ void ConsoleSink::close() {
 void ConsoleSink::draw_progress() {
   if (m_mode != Mode::tty || m_stop.load()) return;
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
-  std::fputs(fmt::format("\r\033[K[{}/{}] running {}, cached {}, {:.1f}s", m_done, m_total, m_running, m_cached,
-                         elapsed)
+  std::fputs(fmt::format("\r\033[K[{}/{}] running {}, cached {}, {:.1f}s", m_progress.done, m_progress.total,
+                         m_progress.running, m_progress.cached, elapsed)
                  .c_str(),
              stderr);
   std::fflush(stderr);
@@ -80,29 +78,42 @@ void ConsoleSink::on_event(const engine::Event& e) {
   if (m_mode == Mode::json) {
     // Masked before encoding, where a secret holding '"' or '\\' is as registered, and after.
     engine::Event masked = e;
-    masked.text = mask_secrets(e.text);
-    for (auto& [k, v] : masked.values) v = mask_secrets(v);
+    if (auto* log = std::get_if<engine::LogLine>(&masked.body)) log->text = mask_secrets(log->text);
+    if (auto* state = std::get_if<engine::StateChange>(&masked.body)) {
+      state->text = mask_secrets(state->text);
+      for (auto& [k, v] : state->values) v = mask_secrets(v);
+    }
     auto text = to_json(masked).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::fputs((mask_secrets(text) + "\n").c_str(), stdout);
     std::fflush(stdout);
     return;
   }
-  const std::string tag = "[" + e.step_id + "] ";
+  if (const auto* progress = std::get_if<engine::Progress>(&e.body)) {
+    m_progress = *progress;
+  } else if (const auto* log = std::get_if<engine::LogLine>(&e.body)) {
+    print("[" + log->step_id + "] " + log->text);
+  } else {
+    on_state(std::get<engine::StateChange>(e.body));
+  }
+  draw_progress();
+}
+
+void ConsoleSink::on_state(const engine::StateChange& s) {
+  const std::string tag = "[" + s.step_id + "] ";
   auto value = [&](const char* k) {
-    auto it = e.values.find(k);
-    return it == e.values.end() ? std::string() : it->second;
+    auto it = s.values.find(k);
+    return it == s.values.end() ? std::string() : it->second;
   };
-  switch (e.type) {
-  case Event::Type::log: print(tag + e.text); break;
-  case Event::Type::planned:
-    if (m_explain && e.text == "miss") {
+  switch (s.state) {
+  case engine::StepState::planned:
+    if (m_explain && s.text == "miss") {
       std::istringstream in(value("explain"));
       std::string line;
       while (std::getline(in, line)) print(tag + "miss: " + line);
     }
     break;
-  case Event::Type::failed: {
-    std::istringstream in(e.text);
+  case engine::StepState::failed: {
+    std::istringstream in(s.text);
     std::string line;
     bool first = true;
     while (std::getline(in, line)) {
@@ -111,21 +122,14 @@ void ConsoleSink::on_event(const engine::Event& e) {
     }
     break;
   }
-  case Event::Type::finished:
+  case engine::StepState::finished:
     if (value("success") == "true")
-      print(tag + e.text + " (key " + value("key").substr(0, 12) + ") in " + seconds(value("duration_ms")));
+      print(tag + s.text + " (key " + value("key").substr(0, 12) + ") in " + seconds(value("duration_ms")));
     break;
-  case Event::Type::skipped: print(tag + "skipped: " + e.text); break;
-  case Event::Type::progress:
-    m_done = value("done");
-    m_total = value("total");
-    m_running = value("running");
-    m_cached = value("cached");
-    break;
-  case Event::Type::started:
-  case Event::Type::cached: break;
+  case engine::StepState::skipped: print(tag + "skipped: " + s.text); break;
+  case engine::StepState::started:
+  case engine::StepState::cached: break;
   }
-  draw_progress();
 }
 
 } // namespace akbuild::cli

@@ -35,11 +35,12 @@ public:
 private:
   void print(const std::string& line);  // holds m_mutex
   void draw_progress();                 // holds m_mutex
+  void on_state(const engine::StateChange& state);  // holds m_mutex
 
   Mode m_mode;
   bool m_explain;
   std::mutex m_mutex;
-  std::string m_done = "0", m_total = "0", m_running = "0", m_cached = "0";
+  engine::Progress m_progress;
   std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
   bool m_progress_shown = false;
   std::atomic<bool> m_stop{false};

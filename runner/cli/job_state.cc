@@ -73,7 +73,7 @@ std::optional<JobState> JobState::from_environment() {
 }
 
 Result<std::vector<std::string>> declared_deps(const engine::StepRequest& request) {
-  const auto* step = AK_TRY(steps::find_step(request.kind));
+  const auto* step = AK_TRY(steps::find_kind(request.kind));
   auto params = AK_TRY(steps::parse_params(step->params_prototype(), request.with, request.kind));
   const auto* field = params->GetDescriptor()->FindFieldByName("deps");
   std::vector<std::string> out;

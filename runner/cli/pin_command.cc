@@ -15,7 +15,7 @@ Result<int> run_pin_update(const StepInvocation& o, const GlobalOptions& global)
     return fail(ErrorCode::invalid_argument,
                 "pin update: give the fetch step as KIND --with K=V ... [--id ID] (workflow steps are read by "
                 "`akbuild act`)");
-  AK_TRY_VOID(steps::find_step(o.kind));
+  AK_TRY_VOID(steps::find_kind(o.kind));
   auto request = AK_TRY(step_request(o));
   auto options = engine_options(o, global);
   ConsoleSink sink(ConsoleSink::pick(o.json), false);

@@ -7,8 +7,7 @@
 #include "runner/cli/console_sink.hh"
 #include "runner/cli/job_state.hh"
 #include "runner/core/log.hh"
-#include "runner/engine/engine.hh"
-#include "runner/service/client.hh"
+#include "runner/service/engine_factory.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::cli {
@@ -21,7 +20,7 @@ struct StepOptions : StepInvocation {
 };
 
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
-  AK_TRY_VOID(steps::find_step(o.kind));
+  AK_TRY_VOID(steps::find_kind(o.kind));
   auto request = AK_TRY(step_request(o));
   // Inside a runner's job, deps name earlier steps of the job, each run by its own process.
   auto job = JobState::from_environment();
@@ -35,19 +34,9 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   };
   auto options = engine_options(o, global);
   options.explain = o.explain;
-  if (!o.dry_run) {
-    // Through the executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
-    // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
-    ConsoleSink sink(ConsoleSink::pick(o.json), o.explain);
-    if (auto remote = service::try_execute_via_daemon(options, requests, sink)) {
-      sink.close();
-      if (!*remote) return fail(remote->error());
-      for (const auto& r : **remote)
-        if (!r.success) return 1;
-      return record();
-    }
-  }
-  auto engine = AK_TRY(engine::Engine::open(options));
+  // The executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
+  // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
+  auto engine = AK_TRY(service::open_engine(options));
   if (o.dry_run) {
     // Keys the step and says whether it would hit; runs nothing, stores nothing.
     auto planned = AK_TRY(engine->plan(requests));
@@ -79,7 +68,7 @@ void add_step_command(CLI::App& app, GlobalOptions& options) {
   auto o = std::make_shared<StepOptions>();
   auto* cmd = app.add_subcommand("step", "run one typed step through the cache: akbuild step KIND --with K=V ...");
   std::string kinds;
-  for (const auto* s : steps::all_steps()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
+  for (const auto* s : steps::all_kinds()) kinds += (kinds.empty() ? "" : ", ") + std::string(s->kind());
   cmd->add_option("kind", o->kind, "the step kind (" + kinds + ")")->required();
   add_step_invocation_options(cmd, *o);
   cmd->add_flag("--explain", o->explain, "on a miss, say which manifest lines changed since the last run");

@@ -6,8 +6,9 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
-#include "runner/engine/runner.hh"
 #include "runner/engine/scheduler.hh"
+#include "runner/engine/step_execution.hh"
+#include "steps/registry.hh"
 
 namespace akbuild::engine {
 
@@ -24,9 +25,9 @@ public:
 
   Result<std::vector<PlannedStep>> plan(const std::vector<StepRequest>& requests) override {
     auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform));
+    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds));
     std::vector<PlannedStep> out(steps.size());
-    std::vector<std::optional<v1::ActionResult>> cached(steps.size());
+    std::vector<std::optional<cas::ActionRecord>> cached(steps.size());
     std::vector<bool> known(steps.size(), false);
     // Deps first: a step's key needs the output trees of its deps, known only when they hit.
     auto order = topological(steps);
@@ -35,7 +36,7 @@ public:
       auto& p = out[i];
       p.id = s.request.id;
       p.kind = s.request.kind;
-      std::vector<const v1::ActionResult*> dep_results;
+      std::vector<const cas::ActionRecord*> dep_results;
       std::vector<const PreparedStep*> dep_steps;
       std::string unknown_dep;
       for (auto d : s.deps) {
@@ -52,8 +53,8 @@ public:
         continue;
       }
       auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));
-      p.key = keyed.key;
-      auto got = m_cache->actions().get(AK_TRY(cas::Digest::parse(keyed.key)), s.plan.outputs);
+      p.key = keyed.key.hex();
+      auto got = m_cache->actions().get(keyed.key, s.plan.outputs);
       if (got && *got) {
         p.hit = true;
         cached[i] = **got;
@@ -70,21 +71,15 @@ public:
   Result<std::vector<StepResult>> run(const std::vector<StepRequest>& requests, EventSink& events,
                                       const exec::CancelToken* cancel) override {
     auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform));
+    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds));
     std::vector<StepRun> runs(steps.size());
     std::vector<std::vector<std::size_t>> deps;
     for (const auto& s : steps) deps.push_back(s.deps);
     RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks};
 
     std::mutex progress_mutex;
-    std::size_t done = 0, cached = 0, running = 0;
-    auto progress = [&] {
-      Event e;
-      e.type = Event::Type::progress;
-      e.values = {{"done", std::to_string(done)}, {"total", std::to_string(steps.size())},
-                  {"running", std::to_string(running)}, {"cached", std::to_string(cached)}};
-      events.on_event(e);
-    };
+    Progress counts{.total = static_cast<std::uint32_t>(steps.size())};
+    auto progress = [&] { events.on_event(Event{counts}); };
     {
       std::lock_guard lock(progress_mutex);
       progress();
@@ -93,10 +88,10 @@ public:
     callbacks.run = [&](std::size_t i) {
       {
         std::lock_guard lock(progress_mutex);
-        ++running;
+        ++counts.running;
         progress();
       }
-      std::vector<const v1::ActionResult*> dep_results;
+      std::vector<const cas::ActionRecord*> dep_results;
       std::vector<const PreparedStep*> dep_steps;
       for (auto d : steps[i].deps) {
         dep_results.push_back(&*runs[d].action);
@@ -104,9 +99,9 @@ public:
       }
       runs[i] = execute_step(env, steps[i], dep_results, dep_steps);
       std::lock_guard lock(progress_mutex);
-      --running;
-      ++done;
-      if (runs[i].result.cache_hit) ++cached;
+      --counts.running;
+      ++counts.done;
+      if (runs[i].result.cache_hit) ++counts.cached;
       progress();
       return runs[i].result.success;
     };
@@ -116,13 +111,9 @@ public:
       r.kind = steps[i].request.kind;
       r.skipped = true;
       std::string why = because == i ? "cancelled" : "dependency '" + steps[because].request.id + "' failed";
-      Event e;
-      e.type = Event::Type::skipped;
-      e.step_id = r.id;
-      e.text = why;
-      events.on_event(e);
+      events.on_event(Event{StateChange{r.id, StepState::skipped, why, {}}});
       std::lock_guard lock(progress_mutex);
-      ++done;
+      ++counts.done;
       progress();
     };
     run_dag(deps, m_options.jobs, callbacks, cancel);
@@ -161,6 +152,7 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
     return fail(ErrorCode::invalid_argument, "workspace " + options.workspace.string() + ": not a directory");
   options.workspace = ws;
   if (options.jobs == 0) options.jobs = std::max(1u, std::thread::hardware_concurrency());
+  if (options.kinds.empty()) options.kinds = steps::all_kinds();
   auto cache = AK_TRY(cas::CacheDir::open(options.cache_dir));
   clean_stale_runs(*cache);
   return std::unique_ptr<Engine>(new EngineImpl(std::move(options), std::move(cache)));

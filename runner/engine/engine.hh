@@ -19,6 +19,10 @@
 #include "runner/exec/process.hh"
 #include "runner/exec/sandbox.hh"
 
+namespace akbuild::steps {
+class StepKind;
+}
+
 namespace akbuild::engine {
 
 // A step may take this long at most unless its request says otherwise (forgejo-runner's
@@ -40,6 +44,7 @@ struct EngineOptions {
   bool explain = false;                        // compute explain lines for misses
   bool update_pins = false;                    // fetch steps run ignoring their pins (akbuild pin update);
                                                // the NAR hash is returned as outputs["nar-hash"]
+  std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
 };
 
 struct PlannedStep {
@@ -61,8 +66,12 @@ struct StepResult {
   std::chrono::milliseconds duration{0};
 };
 
+// Plans and runs steps: in this process (Engine::open), or through a daemon
+// (runner/service/engine_factory.hh picks one).
 class Engine {
 public:
+  // The in-process engine over options.cache_dir. invalid_argument when the workspace is not a
+  // directory; the cache dir's errors when it cannot be opened.
   static Result<std::unique_ptr<Engine>> open(EngineOptions options);
   virtual ~Engine() = default;
 

@@ -26,9 +26,9 @@ std::string Manifest::text() const {
   return out;
 }
 
-std::string Manifest::key() const { return key_of(text()); }
+cas::Digest Manifest::key() const { return key_of(text()); }
 
-std::string Manifest::key_of(std::string_view text) { return to_hex(sha256(text)); }
+cas::Digest Manifest::key_of(std::string_view text) { return cas::Digest::of(text); }
 
 void append_manifest_path(std::string& out, std::string_view path) {
   bool plain = !path.empty() && path.front() != ' ' && path.back() != ' ' && path.front() != '"';

@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "runner/cas/digest.hh"
+
 namespace akbuild::engine {
 
 class Manifest {
@@ -40,10 +42,10 @@ public:
   }
   // Sorted, '\n'-terminated lines.
   std::string text() const;
-  // sha256 hex of text().
-  std::string key() const;
+  // The action key: sha256 of text().
+  cas::Digest key() const;
   // The key of a manifest's text(), for callers that have it already.
-  static std::string key_of(std::string_view text);
+  static cas::Digest key_of(std::string_view text);
 
 private:
   std::string m_buffer;

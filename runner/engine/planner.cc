@@ -74,7 +74,7 @@ Result<> check_plan(std::string_view kind, const steps::StepPlan& plan) {
 
 void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
   m.add("kind: " + step.request.kind);
-  m.add("schema: " + std::to_string(step.step->schema_version()));
+  m.add("schema: " + std::to_string(step.kind->schema_version()));
   for (auto& line : steps::params_manifest_lines(*step.params)) {
     if (skip_hash && line.rfind("hash: ", 0) == 0) continue;
     m.add("param " + line);
@@ -85,7 +85,8 @@ void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
 } // namespace
 
 Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests, const fs::path& workspace,
-                                                const PinFile& pins, const std::string& platform) {
+                                                const PinFile& pins, const std::string& platform,
+                                                const std::vector<const steps::StepKind*>& kinds) {
   std::vector<PreparedStep> out;
   std::map<std::string, std::size_t> by_id;
   for (std::size_t i = 0; i < requests.size(); ++i) {
@@ -96,12 +97,12 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     PreparedStep p;
     p.index = i;
     p.request = r;
-    p.step = AK_TRY(steps::find_step(r.kind));
+    p.kind = AK_TRY(steps::find_kind(r.kind, kinds));
     auto where = [&](Error e) { return r.id == r.kind ? std::move(e) : std::move(e).context("step '" + r.id + "'"); };
-    auto params = steps::parse_params(p.step->params_prototype(), r.with, r.kind);
+    auto params = steps::parse_params(p.kind->params_prototype(), r.with, r.kind);
     if (!params) return fail(where(params.error()));
     p.params = std::move(*params);
-    auto plan = p.step->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
+    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
     if (!plan) return fail(where(plan.error()));
     AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);
@@ -156,7 +157,7 @@ std::string sandbox_path(const std::map<std::string, ToolInfo>& tools) {
   return path;
 }
 
-Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
+Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas::ActionRecord*>& dep_results,
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
                            const fs::path& workspace, const std::string& platform) {
   KeyedStep k;
@@ -209,9 +210,8 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1:
   }
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     std::string line = "dep " + dep_steps[i]->request.id + ":";
-    for (const auto& [out, digest] : std::map<std::string, std::string>(dep_results[i]->outputs().begin(),
-                                                                        dep_results[i]->outputs().end()))
-      line += " " + manifest_path(out) + "=" + digest;
+    for (const auto& [out, output] : dep_results[i]->outputs)
+      line += " " + manifest_path(out) + "=" + output.digest.hex();
     m.add(std::move(line));
   }
   for (const auto& [name, t] : k.tools)

@@ -13,12 +13,12 @@
 
 #include <google/protobuf/message.h>
 
-#include "akbuild/v1/cache.pb.h"
+#include "runner/cas/action_record.hh"
 #include "runner/core/glob.hh"
 #include "runner/engine/engine.hh"
 #include "runner/engine/inputs.hh"
 #include "runner/engine/tools.hh"
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::cas {
 class CacheDir;
@@ -31,7 +31,7 @@ class PinFile;
 struct PreparedStep {
   std::size_t index = 0;
   StepRequest request;
-  const steps::Step* step = nullptr;
+  const steps::StepKind* kind = nullptr;  // the kind named by request.kind
   std::unique_ptr<google::protobuf::Message> params;
   steps::StepPlan plan;
   std::vector<std::size_t> deps;  // indices into the run's steps
@@ -39,21 +39,23 @@ struct PreparedStep {
   std::optional<GlobSet> globs;   // inputs minus excludes and every declared output of the run
 };
 
-// Validates and orders nothing; deps are resolved to indices. Errors: invalid_argument.
+// Validates and orders nothing; deps are resolved to indices; kinds are looked up in `kinds`.
+// Errors: invalid_argument.
 Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests,
                                                 const std::filesystem::path& workspace, const PinFile& pins,
-                                                const std::string& platform);
+                                                const std::string& platform,
+                                                const std::vector<const steps::StepKind*>& kinds);
 
 struct KeyedStep {
   std::string manifest;
-  std::string key;
+  cas::Digest key;                // sha256 of the manifest
   std::vector<InputFile> inputs;
   std::vector<std::string> whole_dirs;  // input directories every entry of which is an input
   std::map<std::string, ToolInfo> tools;
 };
 
 // The manifest and key of `step`, given each dep's stored result (same order as step.deps).
-Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const v1::ActionResult*>& dep_results,
+Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas::ActionRecord*>& dep_results,
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
                            const std::filesystem::path& workspace, const std::string& platform);
 

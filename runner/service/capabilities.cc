@@ -27,7 +27,7 @@ std::string type_name(const FieldDescriptor* field) {
 
 } // namespace
 
-akbuild::v1::StepKind step_kind_schema(const steps::Step& step) {
+akbuild::v1::StepKind step_kind_schema(const steps::StepKind& step) {
   akbuild::v1::StepKind out;
   out.set_kind(std::string(step.kind()));
   out.set_schema_version(step.schema_version());
@@ -58,7 +58,7 @@ akbuild::v1::Capabilities capabilities(const std::string& version, const std::st
   akbuild::v1::Capabilities out;
   out.set_version(version);
   out.set_max_message_bytes(max_message_bytes);
-  for (const steps::Step* step : steps::all_steps()) *out.add_kinds() = step_kind_schema(*step);
+  for (const steps::StepKind* step : steps::all_kinds()) *out.add_kinds() = step_kind_schema(*step);
   for (const char* name : k_tools) {
     auto* tool = out.add_tools();
     tool->set_name(name);

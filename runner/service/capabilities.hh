@@ -5,13 +5,13 @@
 #include <string>
 
 #include "akbuild/v1/executor.pb.h"
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::service {
 
 // The parameter schema of one kind, from its message descriptor (field comments when the
 // step table carries them).
-akbuild::v1::StepKind step_kind_schema(const steps::Step& step);
+akbuild::v1::StepKind step_kind_schema(const steps::StepKind& step);
 
 // Version, every kind's schema, the tools the kinds call as found on `path_env`, and whether
 // the sandbox works here.

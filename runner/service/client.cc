@@ -89,30 +89,28 @@ std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target) {
   return grpc::CreateCustomChannel(target.address.grpc_target(), creds, args);
 }
 
-namespace {
-// A channel to the daemon once it answers within `timeout`; null when nothing listens (a unix
-// socket that does not exist is not waited for) or, with a warning, when the socket is not to
-// be trusted (socket_trust.hh): the steps then run in-process rather than at another user's.
-std::shared_ptr<grpc::Channel> reachable_channel(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
+Result<std::shared_ptr<grpc::Channel>> reachable_channel(const ExecutorTarget& target,
+                                                         std::chrono::milliseconds timeout) {
   if (target.address.kind == ListenAddress::Kind::unix_socket) {
     struct stat st {};
-    if (::lstat(target.address.path.c_str(), &st) != 0) return nullptr;
+    if (::lstat(target.address.path.c_str(), &st) != 0)
+      return fail(ErrorCode::unavailable, target.address.path.string() + ": no such socket");
     // Only this user can replace the socket in a dir that passed the check, so the channel
     // gRPC opens next reaches the peer checked here.
     if (auto trusted = connect_trusted(target.address.path); !trusted) {
       if (trusted.error().code == ErrorCode::permission_denied)
-        log_warning("executor socket not used: {}", trusted.error().message);
-      return nullptr;  // else nothing listens (a stale socket file)
+        return fail(trusted.error().context("executor socket not used"));
+      return fail(ErrorCode::unavailable, trusted.error().message);  // a stale socket file
     }
   }
   auto channel = connect(target);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout)) return nullptr;
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + timeout))
+    return fail(ErrorCode::unavailable, target.address.grpc_target() + ": no executor answers");
   return channel;
 }
-} // namespace
 
 Result<bool> daemon_reachable(const ExecutorTarget& target, std::chrono::milliseconds timeout) {
-  return reachable_channel(target, timeout) != nullptr;
+  return reachable_channel(target, timeout).has_value();
 }
 
 Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInterface& stub,
@@ -147,8 +145,7 @@ Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInt
         result = event.result();
         continue;
       }
-      engine::Event domain;
-      if (from_proto(event, &domain)) events.on_event(domain);
+      if (auto domain = from_proto(event)) events.on_event(*domain);
     }
     grpc::Status status = reader->Finish();
     finished.store(true);
@@ -162,21 +159,6 @@ Result<std::vector<engine::StepResult>> execute_via_daemon(v1::Executor::StubInt
   return out;
 }
 
-std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
-    const engine::EngineOptions& options, const std::vector<engine::StepRequest>& steps, engine::EventSink& events) {
-  using Out = Result<std::vector<engine::StepResult>>;
-  auto target = executor_target_from_env();
-  if (!target) return Out(fail(target.error()));
-  if (!*target) return std::nullopt;
-  auto channel = reachable_channel(**target, std::chrono::milliseconds(500));
-  if (!channel) return std::nullopt;
-  auto stub = v1::Executor::NewStub(channel);
-  return execute_via_daemon(*stub,
-                            {.workspace = options.workspace, .steps = steps, .jobs = options.jobs,
-                             .sandbox = options.sandbox, .explain = options.explain},
-                            events);
-}
-
 std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon(const std::filesystem::path& path) {
   using Out = Result<nixdrv::WatchedNarHashes::Answer>;
   auto target = executor_target_from_env();
@@ -186,7 +168,10 @@ std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
   auto channel = reachable_channel(**target, std::chrono::milliseconds(500));
-  if (!channel) return std::nullopt;
+  if (!channel) {
+    if (channel.error().code == ErrorCode::permission_denied) log_warning("{}", channel.error().message);
+    return std::nullopt;
+  }
   v1::HashPathRequest request;
   request.set_path(path.string());
   request.set_dev(st.st_dev);
@@ -194,7 +179,7 @@ std::optional<Result<nixdrv::WatchedNarHashes::Answer>> try_hash_path_via_daemon
   request.set_mount_namespace(mount_namespace());
   v1::HashPathResponse response;
   grpc::ClientContext ctx;
-  grpc::Status status = v1::Executor::NewStub(channel)->HashPath(&ctx, request, &response);
+  grpc::Status status = v1::Executor::NewStub(*channel)->HashPath(&ctx, request, &response);
   // An older daemon, or one that sees another file there or may not read it (another mount
   // namespace or user): hashing in-process gives this process's own answer.
   switch (status.error_code()) {

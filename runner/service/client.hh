@@ -3,6 +3,8 @@
 // and run or plan steps through it with the same events and results as the in-process engine.
 // The calls take the generated StubInterface, so tests can hand them a fake.
 //
+// Commands take an engine from engine_factory.hh, which wraps these calls in an engine::Engine.
+//
 // Usage:
 //   auto target = AK_TRY(executor_target_from_env());
 //   if (target && AK_TRY(daemon_reachable(*target))) {
@@ -37,6 +39,12 @@ Result<std::optional<ExecutorTarget>> executor_target_from_env();
 // A channel to the daemon (credentials and bearer token by the target's kind).
 std::shared_ptr<grpc::Channel> connect(const ExecutorTarget& target);
 
+// A channel to the daemon once it answers within `timeout` (a missing socket is not waited for).
+// unavailable when nothing answers; permission_denied when the socket is not to be trusted
+// (socket_trust.hh), so steps run in-process rather than at another user's daemon.
+Result<std::shared_ptr<grpc::Channel>> reachable_channel(const ExecutorTarget& target,
+                                                         std::chrono::milliseconds timeout);
+
 // Whether a daemon answers at the target within `timeout` (a missing socket answers at once).
 Result<bool> daemon_reachable(const ExecutorTarget& target,
                               std::chrono::milliseconds timeout = std::chrono::milliseconds(500));
@@ -54,12 +62,6 @@ struct DaemonRequest {
 Result<std::vector<engine::StepResult>> execute_via_daemon(akbuild::v1::Executor::StubInterface& stub,
                                                            const DaemonRequest& request, engine::EventSink& events,
                                                            const exec::CancelToken* cancel = nullptr);
-
-// `akbuild step`'s choice: the steps through the daemon AKBUILD_EXECUTOR names (else the default
-// socket) when it answers; nullopt when there is none (AKBUILD_EXECUTOR=none, nothing listening),
-// so the caller runs them in-process. `options` carries workspace, jobs, sandbox and explain.
-std::optional<Result<std::vector<engine::StepResult>>> try_execute_via_daemon(
-    const engine::EngineOptions& options, const std::vector<engine::StepRequest>& steps, engine::EventSink& events);
 
 // `akbuild nix hash-path`'s choice: the NAR hash of `path` (absolute) from the daemon, which
 // keeps watching the trees it hashed; nullopt when there is none (AKBUILD_EXECUTOR=none, nothing

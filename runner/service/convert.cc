@@ -12,33 +12,32 @@ using google::protobuf::util::TimeUtil;
 using Clock = std::chrono::system_clock;
 
 struct StatePair {
-  engine::Event::Type type;
-  v1::StepState state;
+  engine::StepState state;
+  v1::StepState proto;
 };
 constexpr StatePair k_states[] = {
-    {engine::Event::Type::planned, v1::STEP_STATE_PLANNED},
-    {engine::Event::Type::started, v1::STEP_STATE_STARTED},
-    {engine::Event::Type::cached, v1::STEP_STATE_CACHED},
-    {engine::Event::Type::finished, v1::STEP_STATE_FINISHED},
-    {engine::Event::Type::failed, v1::STEP_STATE_FAILED},
-    {engine::Event::Type::skipped, v1::STEP_STATE_SKIPPED},
+    {engine::StepState::planned, v1::STEP_STATE_PLANNED},
+    {engine::StepState::started, v1::STEP_STATE_STARTED},
+    {engine::StepState::cached, v1::STEP_STATE_CACHED},
+    {engine::StepState::finished, v1::STEP_STATE_FINISHED},
+    {engine::StepState::failed, v1::STEP_STATE_FAILED},
+    {engine::StepState::skipped, v1::STEP_STATE_SKIPPED},
 };
 
-v1::LogStream to_log_stream(const std::string& stream) {
-  if (stream == "stdout") return v1::LOG_STREAM_STDOUT;
-  if (stream == "stderr") return v1::LOG_STREAM_STDERR;
-  if (stream == "akbuild") return v1::LOG_STREAM_AKBUILD;
-  return v1::LOG_STREAM_UNSPECIFIED;
-}
+struct StreamPair {
+  engine::LogStream stream;
+  v1::LogStream proto;
+};
+constexpr StreamPair k_streams[] = {
+    {engine::LogStream::out, v1::LOG_STREAM_STDOUT},
+    {engine::LogStream::err, v1::LOG_STREAM_STDERR},
+    {engine::LogStream::akbuild, v1::LOG_STREAM_AKBUILD},
+};
 
-std::string from_log_stream(v1::LogStream stream) {
-  switch (stream) {
-  case v1::LOG_STREAM_STDOUT: return "stdout";
-  case v1::LOG_STREAM_STDERR: return "stderr";
-  case v1::LOG_STREAM_AKBUILD: return "akbuild";
-  default: return "";
-  }
-}
+template <class... F>
+struct Overload : F... {
+  using F::operator()...;
+};
 
 google::protobuf::Timestamp to_timestamp(Clock::time_point time) {
   auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();
@@ -131,57 +130,55 @@ engine::StepResult from_proto(const v1::StepResult& result) {
 v1::ExecuteEvent to_proto(const engine::Event& event) {
   v1::ExecuteEvent out;
   *out.mutable_time() = to_timestamp(event.time);
-  if (event.type == engine::Event::Type::log) {
-    auto* log = out.mutable_log();
-    log->set_step_id(event.step_id);
-    log->set_stream(to_log_stream(event.stream));
-    log->set_text(event.text);
-    return out;
-  }
-  if (event.type == engine::Event::Type::progress) {
-    auto count = [&](const char* name) -> uint32_t {
-      auto it = event.values.find(name);
-      return it == event.values.end() ? 0 : static_cast<uint32_t>(std::strtoul(it->second.c_str(), nullptr, 10));
-    };
-    out.mutable_progress()->set_done(count("done"));
-    out.mutable_progress()->set_total(count("total"));
-    return out;
-  }
-  auto* state = out.mutable_state();
-  state->set_step_id(event.step_id);
-  for (const auto& pair : k_states)
-    if (pair.type == event.type) state->set_state(pair.state);
-  state->set_message(event.text);
-  state->mutable_values()->insert(event.values.begin(), event.values.end());
+  std::visit(Overload{[&](const engine::StateChange& s) {
+                        auto* state = out.mutable_state();
+                        state->set_step_id(s.step_id);
+                        for (const auto& pair : k_states)
+                          if (pair.state == s.state) state->set_state(pair.proto);
+                        state->set_message(s.text);
+                        state->mutable_values()->insert(s.values.begin(), s.values.end());
+                      },
+                      [&](const engine::LogLine& l) {
+                        auto* log = out.mutable_log();
+                        log->set_step_id(l.step_id);
+                        for (const auto& pair : k_streams)
+                          if (pair.stream == l.stream) log->set_stream(pair.proto);
+                        log->set_text(l.text);
+                      },
+                      [&](const engine::Progress& p) {
+                        auto* progress = out.mutable_progress();
+                        progress->set_done(p.done);
+                        progress->set_total(p.total);
+                        progress->set_running(p.running);
+                        progress->set_cached(p.cached);
+                      }},
+             event.body);
   return out;
 }
 
-bool from_proto(const v1::ExecuteEvent& message, engine::Event* out) {
-  out->time = from_timestamp(message.time());
+std::optional<engine::Event> from_proto(const v1::ExecuteEvent& message) {
+  auto time = from_timestamp(message.time());
   switch (message.event_case()) {
-  case v1::ExecuteEvent::kLog:
-    out->type = engine::Event::Type::log;
-    out->step_id = message.log().step_id();
-    out->stream = from_log_stream(message.log().stream());
-    out->text = message.log().text();
-    return true;
-  case v1::ExecuteEvent::kProgress:
-    out->type = engine::Event::Type::progress;
-    out->values = {{"done", std::to_string(message.progress().done())},
-                   {"total", std::to_string(message.progress().total())}};
-    return true;
+  case v1::ExecuteEvent::kLog: {
+    // A stream this client does not know (a newer daemon's) is shown as akbuild's own line.
+    engine::LogLine log{message.log().step_id(), engine::LogStream::akbuild, message.log().text()};
+    for (const auto& pair : k_streams)
+      if (pair.proto == message.log().stream()) log.stream = pair.stream;
+    return engine::Event{std::move(log), time};
+  }
+  case v1::ExecuteEvent::kProgress: {
+    const auto& p = message.progress();
+    return engine::Event{engine::Progress{p.done(), p.total(), p.running(), p.cached()}, time};
+  }
   case v1::ExecuteEvent::kState:
     for (const auto& pair : k_states)
-      if (pair.state == message.state().state()) {
-        out->type = pair.type;
-        out->step_id = message.state().step_id();
-        out->text = message.state().message();
-        out->values = {message.state().values().begin(), message.state().values().end()};
-        return true;
-      }
-    return false;
+      if (pair.proto == message.state().state())
+        return engine::Event{engine::StateChange{message.state().step_id(), pair.state, message.state().message(),
+                                                 {message.state().values().begin(), message.state().values().end()}},
+                             time};
+    return std::nullopt;
   default:
-    return false;
+    return std::nullopt;
   }
 }
 

@@ -2,6 +2,7 @@
 // Conversions between the executor protos and the engine's domain types. No logic of their own:
 // every field maps onto one field.
 
+#include <optional>
 #include <vector>
 
 #include "akbuild/v1/executor.pb.h"
@@ -30,7 +31,8 @@ Result<nixdrv::WatchedNarHashes::Answer> from_proto(const v1::HashPathResponse& 
 
 // An engine event as an ExecuteEvent (state, log or progress).
 v1::ExecuteEvent to_proto(const engine::Event& event);
-// The engine event an ExecuteEvent stands for; false for accepted/result messages.
-bool from_proto(const v1::ExecuteEvent& message, engine::Event* out);
+// The engine event an ExecuteEvent stands for; nullopt for accepted/result messages and states
+// this client does not know.
+std::optional<engine::Event> from_proto(const v1::ExecuteEvent& message);
 
 } // namespace akbuild::service

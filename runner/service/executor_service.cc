@@ -232,7 +232,8 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
                                              .cache_dir = m_options.cache_dir,
                                              .jobs = jobs,
                                              .sandbox = to_sandbox_mode(options.sandbox()),
-                                             .explain = options.explain()}));
+                                             .explain = options.explain(),
+                                             .kinds = {}}));
   std::shared_ptr<engine::Engine> shared(std::move(engine));
   m_engines.emplace(key, shared);
   return shared;

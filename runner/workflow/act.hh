@@ -10,12 +10,15 @@
 // with json, one object per line instead.
 
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "runner/core/result.hh"
+#include "runner/engine/engine.hh"
 #include "runner/workflow/workflow.hh"
 
 namespace akbuild::workflow {
@@ -32,6 +35,9 @@ struct ActOptions {
   std::map<std::string, std::string> inputs, vars, secrets, env, matrix;
   std::filesystem::path cache_dir;
   unsigned engine_jobs = 0;                   // parallel akbuild steps, 0 = cores
+  // Opens the engine akbuild steps run in, once per act run (the CLI's may pick the daemon);
+  // unset: engine::Engine::open, in this process.
+  std::function<Result<std::unique_ptr<engine::Engine>>(engine::EngineOptions)> open_engine;
 };
 
 // The workflow files -W names (a file, or the *.yml/*.yaml in a folder, sorted), resolved against

@@ -29,7 +29,7 @@ Result<engine::Engine*> ActRun::engine() {
     eo.cache_dir = options.cache_dir;
     eo.jobs = options.engine_jobs;
     eo.explain = options.explain;
-    m_engine = AK_TRY(engine::Engine::open(std::move(eo)));
+    m_engine = AK_TRY(options.open_engine ? options.open_engine(std::move(eo)) : engine::Engine::open(std::move(eo)));
   }
   return m_engine.get();
 }
@@ -491,29 +491,37 @@ private:
   public:
     BatchSink(JobRunner& job, const std::map<std::string, std::string>& prefixes) : m_job(job), m_prefixes(prefixes) {}
     void on_event(const engine::Event& e) override {
-      auto it = m_prefixes.find(e.step_id);
-      std::string prefix = it != m_prefixes.end() ? it->second : m_job.m_label + "/" + e.step_id;
+      if (std::holds_alternative<engine::Progress>(e.body)) return;
+      const std::string& id = engine::step_id(e);
+      auto it = m_prefixes.find(id);
+      std::string prefix = it != m_prefixes.end() ? it->second : m_job.m_label + "/" + id;
+      const auto* log = std::get_if<engine::LogLine>(&e.body);
+      const auto* state = std::get_if<engine::StateChange>(&e.body);
+      const std::string& text = log ? log->text : state->text;
       if (m_job.m_run.out.json()) {
-        if (e.type == engine::Event::Type::progress) return;
         Value fields(engine::to_json(e));  // converted, not dumped and re-parsed
         fields.erase("event");
         fields["job"] = m_job.m_label;
-        m_job.m_run.out.event(std::string("engine_") + std::string(engine::to_string(e.type)), fields, prefix, e.text);
+        m_job.m_run.out.event("engine_" + std::string(engine::event_name(e)), fields, prefix, text);
         return;
       }
-      using T = engine::Event::Type;
-      switch (e.type) {
-      case T::log: m_job.m_run.out.line(prefix, e.text); break;
-      case T::started: m_job.m_run.out.line(prefix, "cache miss: running"); break;
+      if (log) {
+        m_job.m_run.out.line(prefix, text);
+        return;
+      }
+      using S = engine::StepState;
+      switch (state->state) {
+      case S::started: m_job.m_run.out.line(prefix, "cache miss: running"); break;
       // One line as each step ends: hit or ran, and how long it took (the main job's summary).
-      case T::finished:
-        if (auto ok = e.values.find("success"); ok != e.values.end() && ok->second == "true") {
-          auto ms = e.values.count("duration_ms") ? std::strtod(e.values.at("duration_ms").c_str(), nullptr) : 0.0;
-          m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s", e.text == "hit" ? "cache hit" : "ran", ms / 1000));
+      case S::finished:
+        if (auto ok = state->values.find("success"); ok != state->values.end() && ok->second == "true") {
+          auto d = state->values.find("duration_ms");
+          double ms = d != state->values.end() ? std::strtod(d->second.c_str(), nullptr) : 0.0;
+          m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s", text == "hit" ? "cache hit" : "ran", ms / 1000));
         }
         break;
-      case T::failed: m_job.m_run.out.line(prefix, "failed: " + e.text); break;
-      case T::skipped: m_job.m_run.out.line(prefix, "skipped: a dependency failed"); break;
+      case S::failed: m_job.m_run.out.line(prefix, "failed: " + text); break;
+      case S::skipped: m_job.m_run.out.line(prefix, "skipped: a dependency failed"); break;
       default: break;
       }
     }

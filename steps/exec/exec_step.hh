@@ -6,11 +6,11 @@
 //   working_directory; timeout_seconds;
 //   hash (SRI NAR hash) or fetch: true makes it a fetch step: network allowed, outputs pinned.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class ExecStep final : public Step {
+class ExecStep final : public StepKind {
 public:
   std::string_view kind() const override { return "exec"; }
   int schema_version() const override { return 1; }

@@ -6,11 +6,11 @@
 // submodules) gives. It runs git outside the sandbox, so local repositories (paths, file://)
 // work as remote ones do; nothing but the tree reaches the output.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class FetchGitStep final : public Step {
+class FetchGitStep final : public StepKind {
 public:
   std::string_view kind() const override { return "fetch-git"; }
   int schema_version() const override { return 1; }

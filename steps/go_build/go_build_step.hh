@@ -10,11 +10,11 @@
 //            so go.mod and the download pin stay untouched.
 // Before anything runs: go.mod parses and go.sum holds a hash for every requirement.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class GoBuildStep final : public Step {
+class GoBuildStep final : public StepKind {
 public:
   std::string_view kind() const override { return "go-build"; }
   int schema_version() const override { return 1; }

@@ -8,11 +8,11 @@
 //   directory: where package.json and package-lock.json are; omit: npm --omit values;
 //   scripts: run install scripts; hash: the pin (else akbuild.lock).
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class NodeDepsStep final : public Step {
+class NodeDepsStep final : public StepKind {
 public:
   std::string_view kind() const override { return "node-deps"; }
   int schema_version() const override { return 1; }

@@ -7,11 +7,11 @@
 //   workdir, user, ports, volumes, labels, stop_signal, os, architecture; tag (required);
 //   layout (default image/); base; compression; docker_archive; push; insecure; deps.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class OciImageStep final : public Step {
+class OciImageStep final : public StepKind {
 public:
   std::string_view kind() const override { return "oci-image"; }
   // 2: the history no longer names the step.

@@ -6,11 +6,11 @@
 // path, digest and version are keyed by the engine either way. The npm generators run outside
 // the sandbox (they need their whole package tree), reading the staged inputs.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class OpenapiClientStep final : public Step {
+class OpenapiClientStep final : public StepKind {
 public:
   std::string_view kind() const override { return "openapi-client"; }
   int schema_version() const override { return 1; }

@@ -12,11 +12,11 @@
 // direct_url.json, *.pyc and __pycache__ are removed. `dry_run` lists the wheels (into
 // `<output>/wheels.txt` and the log) instead of installing; it needs no pin.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class PythonDepsStep final : public Step {
+class PythonDepsStep final : public StepKind {
 public:
   std::string_view kind() const override { return "python-deps"; }
   int schema_version() const override { return 1; }

@@ -10,11 +10,11 @@
 //   inputs (globs relative to directory; default src/**, package.json, tsconfig*.json and
 //   build configs); env; deps; link; tools.
 
-#include "steps/step.hh"
+#include "steps/step_kind.hh"
 
 namespace akbuild::steps {
 
-class WebBundleStep final : public Step {
+class WebBundleStep final : public StepKind {
 public:
   std::string_view kind() const override { return "web-bundle"; }
   int schema_version() const override { return 1; }

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "akbuild/v1/cache.pb.h"
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/sealed_record.hh"
 #include "runner/cas/tree.hh"
@@ -27,10 +28,10 @@ Digest populate(const test::TestDir& dir, const std::string& content) {
   auto root = store_tree((*cache)->blobs(), dir / "out" / content);
   REQUIRE(root);
   auto key = Digest::of(std::string_view(content));
-  v1::ActionResult r;
-  r.set_key(key.hex());
-  (*r.mutable_outputs())["out/"] = root->hex();
-  REQUIRE((*cache)->actions().put(key, r));
+  ActionRecord r;
+  r.key = key;
+  r.outputs["out/"] = {ActionOutput::Kind::tree, *root};
+  REQUIRE((*cache)->actions().put(r));
   return key;
 }
 
@@ -259,7 +260,7 @@ TEST_CASE("akbuild cache verify removes empty, truncated and hostile action reco
     REQUIRE(payload);
     v1::ActionResult r;
     REQUIRE(r.ParseFromString(std::string(*payload)));
-    std::string tree = r.outputs().at("out/");
+    auto tree = r.outputs().at("out/");
     r.mutable_outputs()->clear();
     (*r.mutable_outputs())["../x"] = tree;
     test::write(record, seal_record("action", r.SerializeAsString()));

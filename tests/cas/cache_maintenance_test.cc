@@ -49,11 +49,11 @@ Digest add_action(CacheDir& cache, const test::TestDir& dir, const std::string& 
   auto root = store_tree(cache.blobs(), out);
   REQUIRE(root);
   auto key = Digest::of(std::string_view(name));
-  v1::ActionResult r;
-  r.set_key(key.hex());
-  r.set_step_id(name);
-  (*r.mutable_outputs())["out/"] = root->hex();
-  REQUIRE(cache.actions().put(key, r));
+  ActionRecord r;
+  r.key = key;
+  r.step_id = name;
+  r.outputs["out/"] = {ActionOutput::Kind::tree, *root};
+  REQUIRE(cache.actions().put(r));
   return key;
 }
 
@@ -132,9 +132,9 @@ TEST_CASE("gc removes least recently used actions first and keeps blobs live act
   CHECK_FALSE(has_action(*cache, c));
   CHECK(has_action(*cache, b));
   auto record = *cache->actions().get(b, k_declared);
-  auto root = Digest::parse(record->outputs().at("out/"));
-  CHECK(verify_tree(cache->blobs(), *root));
-  REQUIRE(materialize_tree(cache->blobs(), *root, dir / "restored"));
+  auto root = record->outputs.at("out/").digest;
+  CHECK(verify_tree(cache->blobs(), root));
+  REQUIRE(materialize_tree(cache->blobs(), root, dir / "restored"));
   CHECK(test::read(dir / "restored" / "shared.txt") == "shared content");
 }
 

@@ -63,7 +63,7 @@ TEST_CASE("an action record edited to name a path outside the workspace is a mis
   SUBCASE("an absolute path") { planted = (dir / "abs").string() + "/"; }
   CAPTURE(planted);
   edit_record(record, [&](v1::ActionResult& r) {
-    std::string tree = r.outputs().at("out/");
+    auto tree = r.outputs().at("out/");
     r.mutable_outputs()->clear();
     (*r.mutable_outputs())[planted] = tree;
   });

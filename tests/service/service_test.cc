@@ -16,37 +16,15 @@
 #include "runner/service/client.hh"
 #include "runner/service/server.hh"
 #include "runner/service/status.hh"
+#include "tests/service/daemon.hh"
 #include "tests/support/test_support.hh"
 
 namespace v1 = akbuild::v1;
 using namespace akbuild;
+using test::Daemon;
+using test::socket_options;
 
 namespace {
-
-// Options for a daemon on `dir`/run/executor.sock with its cache in `dir`/cache.
-service::ServerOptions socket_options(const test::TestDir& dir) {
-  service::ServerOptions options;
-  options.listen.path = dir / "run" / "executor.sock";
-  options.service.cache_dir = dir / "cache";
-  return options;
-}
-
-// A daemon serving `dir`/run/executor.sock with its cache in `dir`/cache.
-struct Daemon {
-  explicit Daemon(const test::TestDir& dir, uint64_t max_bytes = 1u << 20) {
-    auto options = socket_options(dir);
-    options.service = {.cache_dir = dir / "cache", .jobs = 4, .version = "test", .max_message_bytes = max_bytes,
-                       .path_env = "/usr/bin:/bin"};
-    auto started = service::Server::start(options);
-    REQUIRE_MESSAGE(started.has_value(), (started ? "" : started.error().message));
-    server = std::move(*started);
-    target.address = server->address();
-  }
-  std::unique_ptr<v1::Executor::Stub> stub() const { return v1::Executor::NewStub(service::connect(target)); }
-
-  std::unique_ptr<service::Server> server;
-  service::ExecutorTarget target;
-};
 
 struct CollectingSink : engine::EventSink {
   void on_event(const engine::Event& event) override {
@@ -191,7 +169,9 @@ TEST_CASE("Plan and Execute over the socket: a miss runs, the same step again is
   CHECK(test::read(dir / "ws" / "out-a.txt") == "a\n");
   CHECK(count_lines(marker) == 1);
   bool saw_planned = false;
-  for (const auto& e : sink.events) saw_planned |= e.type == engine::Event::Type::planned && e.step_id == "hello";
+  for (const auto& e : sink.events)
+    if (const auto* state = std::get_if<engine::StateChange>(&e.body))
+      saw_planned |= state->state == engine::StepState::planned && state->step_id == "hello";
   CHECK(saw_planned);
 
   CollectingSink again;

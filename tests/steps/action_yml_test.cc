@@ -39,7 +39,7 @@ std::string dashed(std::string s) {
 
 TEST_CASE("action.yml declares the action's own inputs and every kind's parameters, dashed and underscored") {
   std::set<std::string> expected{"kind", "id", "explain", "mask", "executor", "akbuild"};
-  for (const auto* step : steps::all_steps()) {
+  for (const auto* step : steps::all_kinds()) {
     const auto* message = step->params_prototype().GetDescriptor();
     for (int i = 0; i < message->field_count(); ++i) {
       expected.insert(message->field(i)->name());

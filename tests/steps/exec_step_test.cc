@@ -10,15 +10,15 @@ using namespace akbuild::steps;
 
 namespace {
 Result<StepPlan> plan_exec(const WithMap& with, const std::filesystem::path& ws) {
-  const Step* step = *find_step("exec");
+  const StepKind* step = *find_kind("exec");
   auto params = AK_TRY(parse_params(step->params_prototype(), with, "exec"));
   return step->plan(*params, PlanContext{"exec", ws, "x86_64-linux"});
 }
 } // namespace
 
-TEST_CASE("find_step knows exec and lists the kinds for an unknown one") {
-  REQUIRE(find_step("exec"));
-  auto r = find_step("nope");
+TEST_CASE("find_kind knows exec and lists the kinds for an unknown one") {
+  REQUIRE(find_kind("exec"));
+  auto r = find_kind("nope");
   REQUIRE(!r);
   CHECK(r.error().code == ErrorCode::invalid_argument);
   CHECK(r.error().message.find("unknown step kind 'nope' (kinds: exec") == 0);

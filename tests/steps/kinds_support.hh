@@ -11,7 +11,7 @@ namespace akbuild::test {
 
 inline Result<steps::StepPlan> plan_kind(std::string_view kind, const google::protobuf::Message& params,
                                          const std::filesystem::path& workspace) {
-  auto step = steps::find_step(kind);
+  auto step = steps::find_kind(kind);
   if (!step) return fail(step.error());
   return (*step)->plan(params, steps::PlanContext{"test", workspace, "x86_64-linux"});
 }

@@ -83,9 +83,9 @@ struct StepOutcome {
   std::map<std::string, std::string> values;  // extra step outputs (e.g. "digest", "ref")
 };
 
-class Step {
+class StepKind {
 public:
-  virtual ~Step() = default;
+  virtual ~StepKind() = default;
   virtual std::string_view kind() const = 0;
   // Bumped when the kind's behaviour changes in a way that must invalidate old results.
   virtual int schema_version() const = 0;
