@@ -302,14 +302,17 @@ std::vector<std::string> diff_outputs(RunEnv& env, const v1::ActionResult& befor
 }
 
 // The whole input directories a sandbox binds read-only instead of staging their files one
-// link at a time: only under bubblewrap (a plain run would reach the workspace through them),
-// never one holding or inside an output of the step or of a dependency (those are mounted or
-// staged at their place), and only one reached beneath the workspace without a symlink.
+// link at a time: only for kinds that run commands, under bubblewrap (a plain run would reach
+// the workspace through them), never one holding or inside an output of the step or of a
+// dependency (those are mounted or staged at their place), and only one reached beneath the
+// workspace without a symlink.
 Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
     RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
     const std::vector<const v1::ActionResult*>& dep_results) {
   std::vector<std::pair<std::string, fs::path>> dirs;
-  if (keyed.whole_dirs.empty() || env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
+  // A kind that reads its inputs in-process (oci-image) reads the input root itself.
+  if (keyed.whole_dirs.empty() || !step.plan.sandboxed || env.options.sandbox == exec::SandboxMode::off ||
+      !exec::sandbox_available())
     return dirs;
   std::vector<std::string> placed;
   for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));
