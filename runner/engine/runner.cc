@@ -356,8 +356,10 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     auto dep_files = file_outputs(*dep_results[i]);
     for (const auto& [o, hex] : dep_results[i]->outputs()) {
       auto d = AK_TRY(cas::Digest::parse(hex));
-      // Whatever was staged at o is swapped out, never written through.
-      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, in, o);
+      // Whatever was staged at o is swapped out, never written through. A kind that reads its
+      // inputs in-process (an image layer records modes) gets copies with the modes a tree
+      // stands for, not read-only links.
+      auto staged = materialize_output(env.cache, d, dep_files.count(o) > 0, in, o, step.plan.sandboxed);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
                                                       dep_steps[i]->request.id + "'"));
     }
