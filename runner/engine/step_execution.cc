@@ -107,14 +107,17 @@ std::vector<std::string> diff_outputs(RunEnv& env, const cas::ActionRecord& befo
 }
 
 // The whole input directories a sandbox binds read-only instead of staging their files one
-// link at a time: only under bubblewrap (a plain run would reach the workspace through them),
-// never one holding or inside an output of the step or of a dependency (those are mounted or
-// staged at their place), and only one reached beneath the workspace without a symlink.
+// link at a time: only for kinds that run commands, under bubblewrap (a plain run would reach
+// the workspace through them), never one holding or inside an output of the step or of a
+// dependency (those are mounted or staged at their place), and only one reached beneath the
+// workspace without a symlink.
 Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
     RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
     const std::vector<const cas::ActionRecord*>& dep_results) {
   std::vector<std::pair<std::string, fs::path>> dirs;
-  if (keyed.whole_dirs.empty() || env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
+  // A kind that reads its inputs in-process (oci-image) reads the input root itself.
+  if (keyed.whole_dirs.empty() || !step.plan.sandboxed || env.options.sandbox == exec::SandboxMode::off ||
+      !exec::sandbox_available())
     return dirs;
   std::vector<std::string> placed;
   for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));
@@ -156,8 +159,11 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   for (const auto& [rel, host] : input_dirs) AK_TRY_VOID(open_dir_beneath(in, rel, true));
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     for (const auto& [o, output] : dep_results[i]->outputs) {
-      // Whatever was staged at o is swapped out, never written through.
-      auto staged = materialize_output(env.cache, output.digest, output.kind == cas::ActionOutput::Kind::file, in, o);
+      // Whatever was staged at o is swapped out, never written through. A kind that reads its
+      // inputs in-process (an image layer records modes) gets copies with the modes a tree
+      // stands for, not read-only links.
+      auto staged = materialize_output(env.cache, output.digest, output.kind == cas::ActionOutput::Kind::file, in, o,
+                                       step.plan.sandboxed);
       if (!staged) return fail(staged.error().context("step '" + id + "': staging outputs of '" +
                                                       dep_steps[i]->request.id + "'"));
     }
