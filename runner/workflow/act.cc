@@ -89,8 +89,8 @@ private:
         Value needs = Value::object();
         bool needs_failed = false;
         for (const auto& n : job.needs) {
-          needs[n] = {{"result", states[n].result}, {"outputs", states[n].outputs}};
-          needs_failed = needs_failed || states[n].result != "success";
+          needs[n] = {{"result", to_string(states[n].result)}, {"outputs", states[n].outputs}};
+          needs_failed = needs_failed || states[n].result != Outcome::success;
         }
         running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, base] {
           return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base));
@@ -99,7 +99,7 @@ private:
       for (auto& f : running) {
         auto [id, state] = f.get();
         const Job& job = *wf.find_job(id);
-        if (state.result == "failure" && !truthy(job.continue_on_error)) ok = false;
+        if (state.result == Outcome::failure && !truthy(job.continue_on_error)) ok = false;
         states[id] = std::move(state);
       }
     }
@@ -118,21 +118,21 @@ private:
     auto go = evaluate_condition(job.condition, ctx);
     if (!go) {
       run.out.line(label, "if: " + go.error().message);
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     if (!*go) {
       run.out.event("job_finished", {{"job", label}, {"result", "skipped"}}, label, "job skipped");
-      return {"skipped", Value::object()};
+      return {Outcome::skipped, Value::object()};
     }
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
     if (!matrix_value) {
       run.set_usage_error(matrix_value.error().context("job '" + job.id + "'"));
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     auto combos = expand_matrix(*matrix_value);
     if (!combos) {
       run.set_usage_error(combos.error().context(wf.file.string() + ": job '" + job.id + "'"));
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     bool has_matrix = !matrix_value->is_null();
     std::vector<Value> selected = filter_matrix(*combos, run.options.matrix);
@@ -151,15 +151,15 @@ private:
         batch.push_back(std::async(std::launch::async, [&run, &wf, &job, &base, combo = selected[i], needs, strategy, name, &stop] {
           if (stop.load()) {
             run.out.event("job_finished", {{"job", name}, {"result", "cancelled"}}, name, "job cancelled (fail-fast)");
-            return JobOutcome{"cancelled", Value::object()};
+            return JobOutcome{Outcome::cancelled, Value::object()};
           }
           return run_job(run, wf, job, base, combo, needs, strategy, name);
         }));
       }
       for (auto& f : batch) {
         JobOutcome o = f.get();
-        if (o.result == "failure" || o.result == "cancelled") {
-          state.result = "failure";
+        if (o.result == Outcome::failure || o.result == Outcome::cancelled) {
+          state.result = Outcome::failure;
           if (fail_fast) stop = true;
         }
         for (const auto& [k, v] : o.outputs.items()) state.outputs[k] = v;

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "runner/core/result.hh"
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 

@@ -111,9 +111,9 @@ public:
     return d;
   }
 
-  Result<Step> step(const YAML::Node& n, std::size_t index) const {
+  Result<WorkflowStep> step(const YAML::Node& n, std::size_t index) const {
     if (!n.IsMap()) return fail(error(n.Mark(), "a step must be a map"));
-    Step s;
+    WorkflowStep s;
     s.index = index;
     s.location = location(n);
     static const std::set<std::string> known{"id", "name", "uses", "run", "with", "env", "if", "shell",
@@ -244,7 +244,7 @@ Result<> check_needs(const Workflow& wf, const Reader& reader) {
 
 } // namespace
 
-std::string Step::display_name() const {
+std::string WorkflowStep::display_name() const {
   if (!name.empty()) return name;
   if (!run.empty()) return "Run " + run.substr(0, run.find('\n'));
   // Several unnamed steps often use one action (akbuild/step@v1): the id tells them apart.

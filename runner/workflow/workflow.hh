@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "runner/core/result.hh"
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 
@@ -26,7 +26,8 @@ struct RunDefaults {
   std::string working_directory;
 };
 
-struct Step {
+// One entry of a job's (or a composite action's) `steps:` as written in YAML, not a step kind.
+struct WorkflowStep {
   std::size_t index = 0;                 // position in the job, from 0
   std::string id;                        // may be empty
   std::string name;                      // as written (may hold expressions)
@@ -60,7 +61,7 @@ struct Job {
   RunDefaults defaults;
   Value timeout_minutes;
   Value continue_on_error = false;
-  std::vector<Step> steps;
+  std::vector<WorkflowStep> steps;
   Location location;
 };
 
@@ -95,7 +96,7 @@ struct Action {
   std::vector<std::pair<std::string, std::string>> input_defaults;  // only inputs with a default
   std::vector<std::pair<std::string, std::string>> outputs;         // name → value template
   std::string runs_using;
-  std::vector<Step> steps;
+  std::vector<WorkflowStep> steps;
 };
 
 // Fails with invalid_argument "file:line:column: ..." for malformed YAML, a document that is

@@ -5,7 +5,7 @@
 
 #include "runner/core/encoding.hh"
 #include "runner/core/hash.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;

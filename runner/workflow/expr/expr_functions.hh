@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "runner/core/result.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 namespace akbuild::workflow::expr {
 

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <limits>
 
-#include "runner/workflow/expr_ast.hh"
-#include "runner/workflow/expr_functions.hh"
+#include "runner/workflow/expr/expr_ast.hh"
+#include "runner/workflow/expr/expr_functions.hh"
 
 namespace akbuild::workflow::expr {
 

@@ -1,10 +1,10 @@
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 #include <cmath>
 #include <optional>
 
-#include "runner/workflow/expr_ast.hh"
-#include "runner/workflow/expr_functions.hh"
+#include "runner/workflow/expr/expr_ast.hh"
+#include "runner/workflow/expr/expr_functions.hh"
 
 namespace akbuild::workflow {
 

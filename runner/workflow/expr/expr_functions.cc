@@ -1,4 +1,4 @@
-#include "runner/workflow/expr_functions.hh"
+#include "runner/workflow/expr/expr_functions.hh"
 
 #include <algorithm>
 #include <array>

@@ -6,7 +6,7 @@
 #include <cctype>
 #include <cmath>
 
-#include "runner/workflow/expr_ast.hh"
+#include "runner/workflow/expr/expr_ast.hh"
 
 namespace akbuild::workflow::expr {
 

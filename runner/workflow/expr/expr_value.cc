@@ -1,4 +1,4 @@
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 #include <cmath>
 #include <cstdio>

@@ -1,0 +1,89 @@
+#pragma once
+// The inside of one act job (act_job.hh's run_job), in three parts: the step loop with its
+// conditions and composite actions (act_job.cc), `run:` steps with their shell, environment and
+// env files (act_job_shell.cc), and batches of akbuild steps handed to the engine
+// (act_job_batch.cc). Internal to runner/workflow.
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runner/exec/process.hh"
+#include "runner/workflow/act_job.hh"
+
+namespace akbuild::workflow {
+
+struct StepOutcome {
+  Outcome outcome = Outcome::success;
+  Value outputs = Value::object();
+};
+
+// Steps of the job, or of a composite action inside it.
+struct Scope {
+  std::string prefix;               // "build" or "build/Use my action"
+  Value steps = Value::object();    // the steps context
+  std::optional<Value> inputs;      // the inputs context of a composite action
+  std::filesystem::path action_path;
+  bool composite = false;
+  bool failed = false;
+};
+
+class ActJob {
+public:
+  ActJob(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
+         const Value& needs, const Value& strategy, std::string label)
+      : m_run(run), m_wf(wf), m_job(job), m_contexts(contexts), m_matrix(matrix), m_needs(needs),
+        m_strategy(strategy), m_label(std::move(label)) {}
+
+  // Runs every step; the job's result and outputs.
+  JobOutcome run();
+
+private:
+  class BatchSink;
+
+  // act_job.cc: the step loop, conditions, composite actions.
+  JobOutcome fail_job(const std::string& message);
+  void event(std::string_view type, Value fields, std::string_view prefix, std::string_view text);
+  EvalContext contexts(const Scope& scope) const;
+  std::string step_prefix(const Scope& scope, const WorkflowStep& step, const EvalContext& ctx) const;
+  void record(Scope& scope, const WorkflowStep& step, const StepOutcome& result, const EvalContext& ctx,
+              const std::string& prefix);
+  void run_steps(const std::vector<WorkflowStep>& steps, Scope& scope);
+  // The action.yml in `dir`, read once per job.
+  const Result<Action>& action_at(const std::filesystem::path& dir);
+  bool names_akbuild_step(const std::filesystem::path& dir);
+  StepOutcome run_local_action(const WorkflowStep& step, const std::filesystem::path& dir, const EvalContext& ctx,
+                               const std::string& prefix);
+
+  // act_job_shell.cc: `run:` steps.
+  std::map<std::string, std::string> process_env(const Scope& scope, const WorkflowStep& step, const EvalContext& ctx,
+                                                 const std::map<std::string, std::string>& files,
+                                                 std::string* error) const;
+  StepOutcome run_script(const WorkflowStep& step, Scope& scope, const EvalContext& ctx, const std::string& prefix);
+
+  // act_job_batch.cc: consecutive akbuild steps, planned or run by the engine together.
+  void run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Scope& scope);
+
+  ActRun& m_run;
+  const Workflow& m_wf;
+  const Job& m_job;
+  Value m_contexts, m_matrix, m_needs, m_strategy;
+  std::string m_label;
+  Scope m_root{m_label, Value::object(), std::nullopt, {}, false, false};
+  std::filesystem::path m_dir;
+  Value m_env;
+  std::vector<std::string> m_path;
+  int m_counter = 0;
+  std::map<std::filesystem::path, Result<Action>> m_actions;  // by directory (action_at)
+  // Requested when the job's timeout-minutes pass, for the step then running.
+  exec::CancelToken m_cancel;
+};
+
+// A timeout-minutes value (a number, or an expression giving one) as a duration; nullopt when
+// not set; invalid_argument for anything else, or outside (0, 525600].
+Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v, const EvalContext& ctx);
+
+} // namespace akbuild::workflow
