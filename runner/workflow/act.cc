@@ -81,8 +81,10 @@ private:
     Value base = m_run.contexts;
     base["github"]["event_name"] = event_for(wf);
     base["github"]["workflow"] = wf.name;
+    apply_event_contexts(wf, base);
     bool ok = true;
-    for (const auto& stage : job_stages(wf, only)) {
+    auto stages = job_stages(wf, only);
+    for (const auto& stage : stages) {
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
       for (const auto& id : stage) {
         const Job& job = *wf.find_job(id);
@@ -103,7 +105,50 @@ private:
         states[id] = std::move(state);
       }
     }
+    // act's last word on a failed run, which scripts grep for: the first failed job in stage order.
+    for (const auto& stage : stages)
+      for (const auto& id : stage)
+        if (!ok && states[id].result == Outcome::failure) {
+          m_run.out.error("Job '" + job_name(*wf.find_job(id)) + "' failed");
+          return ok;
+        }
     return ok;
+  }
+
+  // What the event adds to the contexts, as act does: the head and base refs of a pull request,
+  // and the declared inputs of workflow_dispatch and workflow_call with their defaults (a
+  // boolean input is true only as `true`).
+  static void apply_event_contexts(const Workflow& wf, Value& base) {
+    const std::string event = base["github"]["event_name"].get<std::string>();
+    const Value& payload = base["github"]["event"];
+    if (event == "pull_request" || event == "pull_request_target") {
+      auto ref = [&](const char* side) {
+        const Value* v = &payload;
+        for (const char* k : {"pull_request", side, "ref"}) {
+          if (!v->is_object() || !v->contains(k)) return std::string();
+          v = &(*v)[k];
+        }
+        return v->is_string() ? v->get<std::string>() : std::string();
+      };
+      base["github"]["head_ref"] = ref("head");
+      base["github"]["base_ref"] = ref("base");
+    }
+    if (event != "workflow_dispatch" && event != "workflow_call") return;
+    if (!wf.on.is_object() || !wf.on.contains(event) || !wf.on[event].is_object()) return;
+    const Value& declared = wf.on[event].contains("inputs") ? wf.on[event]["inputs"] : Value();
+    if (!declared.is_object()) return;
+    for (const auto& [name, spec] : declared.items()) {
+      Value v;
+      if (payload.is_object() && payload.contains("inputs") && payload["inputs"].contains(name))
+        v = payload["inputs"][name];
+      else if (base["inputs"].contains(name))
+        v = base["inputs"][name];
+      else if (spec.is_object() && spec.contains("default"))
+        v = spec["default"];
+      if (spec.is_object() && spec.contains("type") && spec["type"] == "boolean")
+        v = v == Value(true) || v == Value("true");
+      base["inputs"][name] = v;
+    }
   }
 
   // One job with every matrix combination; `needs_failed` makes success() false for its `if:`.
@@ -112,6 +157,12 @@ private:
     EvalContext ctx;
     ctx.contexts = base;
     ctx.contexts["needs"] = needs;
+    // The workflow's and the job's env, as act gives a job's `if:`.
+    ctx.contexts["env"] = Value::object();
+    for (const Value* src : {&wf.env, &job.env})
+      for (const auto& [k, v] : src->items())
+        ctx.contexts["env"][k] = interpolate_string(v.get<std::string>(), ctx).value_or(v.get<std::string>());
+    ctx.contexts["env"]["ACT"] = "true";
     ctx.status.failed = needs_failed;
     ctx.workspace = run.options.workspace;
     std::string label = job_name(job);
@@ -141,11 +192,17 @@ private:
     if (auto mp = interpolate_value(job.strategy.max_parallel, ctx); mp && mp->is_number() && mp->get<double>() >= 1)
       max_parallel = static_cast<std::size_t>(mp->get<double>());
     JobOutcome state;
+    if (selected.empty()) {
+      // act plans no run for an empty product (a matrix dimension an earlier job left empty).
+      run.out.event("job_finished", {{"job", label}, {"result", "success"}}, label,
+                    "no matrix combinations: the job has no runs");
+      return state;
+    }
     std::atomic<bool> stop{false};
     for (std::size_t start = 0; start < selected.size(); start += max_parallel) {
       std::vector<std::future<JobOutcome>> batch;
       for (std::size_t i = start; i < std::min(selected.size(), start + max_parallel); ++i) {
-        std::string name = has_matrix ? label + " (" + matrix_label(selected[i]) + ")" : label;
+        std::string name = has_matrix && !selected[i].empty() ? label + " (" + matrix_label(selected[i]) + ")" : label;
         Value strategy = {{"fail-fast", fail_fast}, {"job-index", i}, {"job-total", selected.size()},
                           {"max-parallel", max_parallel}};
         batch.push_back(std::async(std::launch::async, [&run, &wf, &job, &base, combo = selected[i], needs, strategy, name, &stop] {
@@ -308,7 +365,7 @@ Result<int> run_act(const ActOptions& options, std::ostream& out) {
   std::string repo = "local/" + fs::absolute(options.workspace).lexically_normal().filename().string();
   Value github = {{"event", event}, {"sha", sha}, {"ref", ref}, {"ref_name", ref.substr(ref.rfind('/') + 1)},
                   {"ref_type", "branch"}, {"repository", repo}, {"repository_owner", "local"},
-                  {"actor", "akbuild"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
+                  {"actor", "nektos/act"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
                   {"run_number", "1"}, {"run_attempt", "1"}, {"server_url", "http://localhost"},
                   {"api_url", "http://localhost/api/v1"}, {"token", ""}, {"action", ""}, {"retention_days", "0"}};
   Value inputs = event.contains("inputs") && event["inputs"].is_object() ? event["inputs"] : Value::object();

@@ -111,6 +111,8 @@ JobOutcome ActJob::run() {
       m_env[k] = *s;
     }
   }
+  // As act does, whatever the workflow says: scripts test `env.ACT` to know where they run.
+  m_env["ACT"] = "true";
   auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
   if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
   event("job_started", {}, m_label, "job started");
@@ -151,6 +153,8 @@ EvalContext ActJob::contexts(const Scope& scope) const {
   ctx.contexts = m_contexts;
   ctx.contexts["github"]["job"] = m_job.id;
   ctx.contexts["env"] = m_env;
+  for (const auto& [k, v] : scope.env.items()) ctx.contexts["env"][k] = v;
+  if (scope.composite) ctx.contexts["github"]["action_path"] = scope.action_path.string();
   ctx.contexts["matrix"] = m_matrix;
   ctx.contexts["needs"] = m_needs;
   ctx.contexts["strategy"] = m_strategy;
@@ -233,7 +237,7 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
     case StepType::checkout:
       m_run.out.line(prefix, "actions/checkout: the workspace is the checkout; nothing to do");
       break;
-    case StepType::local_action: result = run_local_action(step, action_dir, ctx, prefix); break;
+    case StepType::local_action: result = run_local_action(step, action_dir, scope, ctx, prefix); break;
     default:
       m_run.out.line(prefix, "'" + step.uses + "' is not runnable locally (only akbuild/step, actions/checkout, "
                              "run: steps and local composite actions are)");
@@ -256,8 +260,8 @@ bool ActJob::names_akbuild_step(const fs::path& dir) {
   return name == steps::k_action_name || name.find("akbuild/step") != std::string::npos;
 }
 
-StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& dir, const EvalContext& ctx,
-                                     const std::string& prefix) {
+StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& dir, const Scope& outer,
+                                     const EvalContext& ctx, const std::string& prefix) {
   StepOutcome r;
   r.outcome = Outcome::failure;
   const auto& loaded = action_at(dir);
@@ -286,10 +290,11 @@ StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& d
     if (!s) { m_run.out.line(prefix, "with." + k + ": " + s.error().message); return r; }
     (*inner.inputs)[k] = *s;
   }
-  Value saved_env = m_env;
-  for (const auto& [k, v] : step.env.items()) m_env[k] = interpolate_string(v.get<std::string>(), ctx).value_or("");
+  // The step's env holds for the action's steps only, beneath what they write to GITHUB_ENV,
+  // which outlives the action.
+  inner.env = outer.env;
+  for (const auto& [k, v] : step.env.items()) inner.env[k] = interpolate_string(v.get<std::string>(), ctx).value_or("");
   run_steps(action.steps, inner);
-  m_env = saved_env;
   if (!action.outputs.empty()) {
     EvalContext ictx = contexts(inner);
     for (const auto& [k, value] : action.outputs) r.outputs[k] = interpolate_string(value, ictx).value_or("");

@@ -13,6 +13,7 @@
 
 #include "runner/exec/process.hh"
 #include "runner/workflow/act_job.hh"
+#include "runner/workflow/stdout_commands.hh"
 
 namespace akbuild::workflow {
 
@@ -26,6 +27,7 @@ struct Scope {
   std::string prefix;               // "build" or "build/Use my action"
   Value steps = Value::object();    // the steps context
   std::optional<Value> inputs;      // the inputs context of a composite action
+  Value env = Value::object();      // env of the steps that run a composite action, over the job's
   std::filesystem::path action_path;
   bool composite = false;
   bool failed = false;
@@ -55,13 +57,16 @@ private:
   // The action.yml in `dir`, read once per job.
   const Result<Action>& action_at(const std::filesystem::path& dir);
   bool names_akbuild_step(const std::filesystem::path& dir);
-  StepOutcome run_local_action(const WorkflowStep& step, const std::filesystem::path& dir, const EvalContext& ctx,
-                               const std::string& prefix);
+  StepOutcome run_local_action(const WorkflowStep& step, const std::filesystem::path& dir, const Scope& outer,
+                               const EvalContext& ctx, const std::string& prefix);
 
   // act_job_shell.cc: `run:` steps.
   std::map<std::string, std::string> process_env(const Scope& scope, const WorkflowStep& step, const EvalContext& ctx,
                                                  const std::map<std::string, std::string>& files,
                                                  std::string* error) const;
+  // A `::set-output`, `::set-env` or `::add-path` line of a step: into `outputs`, the job's env
+  // or PATH.
+  void apply_command(const StdoutCommand& c, Value& outputs, const std::string& prefix);
   StepOutcome run_script(const WorkflowStep& step, Scope& scope, const EvalContext& ctx, const std::string& prefix);
 
   // act_job_batch.cc: consecutive akbuild steps, planned or run by the engine together.
@@ -72,7 +77,7 @@ private:
   const Job& m_job;
   Value m_contexts, m_matrix, m_needs, m_strategy;
   std::string m_label;
-  Scope m_root{m_label, Value::object(), std::nullopt, {}, false, false};
+  Scope m_root{m_label, Value::object(), std::nullopt, Value::object(), {}, false, false};
   std::filesystem::path m_dir;
   Value m_env;
   std::vector<std::string> m_path;

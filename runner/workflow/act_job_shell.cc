@@ -6,6 +6,7 @@
 #include "runner/exec/process.hh"
 #include "runner/workflow/act_job_impl.hh"
 #include "runner/workflow/env_files.hh"
+#include "runner/workflow/stdout_commands.hh"
 
 namespace akbuild::workflow {
 
@@ -38,6 +39,21 @@ Result<std::vector<std::string>> shell_command(const std::string& shell, const f
 
 } // namespace
 
+void ActJob::apply_command(const StdoutCommand& c, Value& outputs, const std::string& prefix) {
+  // act's lines for the commands it acts on; the deprecated ones still work as they did.
+  if (c.name == "set-output") {
+    outputs[c.props.count("name") ? c.props.at("name") : ""] = c.data;
+    m_run.out.line(prefix, "\u2699  ::set-output:: " + (c.props.count("name") ? c.props.at("name") : "") + "=" + c.data);
+  } else if (c.name == "set-env") {
+    std::string name = c.props.count("name") ? c.props.at("name") : "";
+    m_env[name] = c.data;
+    m_run.out.line(prefix, "\u2699  ::set-env:: " + name + "=" + c.data);
+  } else if (c.name == "add-path") {
+    m_path.push_back(c.data);
+    m_run.out.line(prefix, "\u2699  ::add-path:: " + c.data);
+  }
+}
+
 std::map<std::string, std::string> ActJob::process_env(const Scope& scope, const WorkflowStep& step,
                                                        const EvalContext& ctx,
                                                        const std::map<std::string, std::string>& files,
@@ -64,6 +80,7 @@ std::map<std::string, std::string> ActJob::process_env(const Scope& scope, const
     if (k.starts_with("GITHUB_")) env["FORGEJO_" + k.substr(7)] = v;
   }
   for (const auto& [k, v] : m_env.items()) env[k] = v.get<std::string>();
+  for (const auto& [k, v] : scope.env.items()) env[k] = v.get<std::string>();
   for (const auto& [k, v] : step.env.items()) {
     auto s = interpolate_string(v.get<std::string>(), ctx);
     if (!s) { *error = "env." + k + ": " + s.error().message; break; }
@@ -91,7 +108,12 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
     m_run.out.line(prefix, script.error().message);
     return r;
   }
-  std::string shell = step.shell;
+  auto given_shell = interpolate_string(step.shell, ctx);
+  if (!given_shell) {
+    m_run.out.line(prefix, "shell: " + given_shell.error().message);
+    return r;
+  }
+  std::string shell = *given_shell;
   if (shell.empty() && !scope.composite) shell = !m_job.defaults.shell.empty() ? m_job.defaults.shell : m_wf.defaults.shell;
   if (scope.composite && shell.empty()) {
     m_run.out.line(prefix, "a run step of a composite action needs 'shell'");
@@ -123,10 +145,17 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
   auto limit = timeout_minutes(step.timeout_minutes, ctx);
   if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
   if (*limit) spec.timeout = **limit;
+  StdoutCommands commands;
+  Value printed_outputs = Value::object();
   auto on_line = [&](const exec::LogLine& l) {
     // `::add-mask::VALUE` registers a secret for the rest of the run; the line is not shown.
-    if (auto value = parse_add_mask(l.text)) add_secret(std::move(*value));
-    else m_run.out.line(prefix, l.text);
+    if (auto value = parse_add_mask(l.text)) {
+      add_secret(std::move(*value));
+      return;
+    }
+    m_run.out.line(prefix, l.text);
+    if (l.stream != exec::LogLine::Stream::out) return;
+    if (auto c = commands.feed(l.text)) apply_command(*c, printed_outputs, prefix);
   };
   auto result = exec::run_process(spec, on_line, &m_cancel);
   if (!result) { m_run.out.line(prefix, result.error().message); return r; }
@@ -135,6 +164,7 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
   } else {
     r.outcome = Outcome::success;
   }
+  for (const auto& [k, v] : printed_outputs.items()) r.outputs[k] = v;
   // The files are honoured after failures too, as GitHub's runner does.
   if (auto t = read_file(files["GITHUB_OUTPUT"])) {
     if (auto kv = parse_env_file(*t, "GITHUB_OUTPUT")) for (auto& [k, v] : *kv) r.outputs[k] = v;

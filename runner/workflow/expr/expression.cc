@@ -247,6 +247,18 @@ Result<std::string> interpolate_string(std::string_view text, const EvalContext&
   return is_primitive(v) ? to_display_string(v) : to_json_text(v, 2);
 }
 
+namespace {
+
+// `${{ insert }}` as a map key: GitHub's (undocumented, act honours it) merge of the value's map
+// into the map holding the key.
+bool is_insert_directive(std::string_view key) {
+  std::string t = trim(key);
+  if (!t.starts_with("${{") || !t.ends_with("}}")) return false;
+  return trim(std::string_view(t).substr(3, t.size() - 5)) == "insert";
+}
+
+} // namespace
+
 Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
   if (value.is_string()) return interpolate(value.get_ref<const std::string&>(), ctx);
   if (value.is_array()) {
@@ -256,7 +268,16 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
   }
   if (value.is_object()) {
     Value out = Value::object();
-    for (const auto& [k, item] : value.items()) out[k] = AK_TRY(interpolate_value(item, ctx));
+    for (const auto& [k, item] : value.items()) {
+      Value v = AK_TRY(interpolate_value(item, ctx));
+      if (!is_insert_directive(k)) {
+        out[k] = std::move(v);
+        continue;
+      }
+      if (!v.is_object())
+        return fail(ErrorCode::invalid_argument, "'" + k + "' needs a map to insert, got " + to_json_text(v));
+      for (auto& [ik, iv] : v.items()) out[ik] = iv;
+    }
     return out;
   }
   return value;

@@ -1,0 +1,257 @@
+// `akbuild act` agrees with act where act's runner tests and documentation say what it does.
+#include <doctest/doctest.h>
+
+#include "runner/workflow/stdout_commands.hh"
+#include "tests/support/test_support.hh"
+#include "tests/workflow/act_support.hh"
+
+using namespace akbuild;
+using test::TestDir;
+
+namespace {
+
+using test::act;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+} // namespace
+
+TEST_CASE("parse_stdout_command reads name, properties and unescaped data") {
+  auto c = workflow::parse_stdout_command("::set-output name=a%3Ab%2Cc::x%0Ay%25\r\n");
+  REQUIRE(c);
+  CHECK(c->name == "set-output");
+  CHECK(c->props.at("name") == "a:b,c");
+  CHECK(c->data == "x\ny%");
+  CHECK_FALSE(workflow::parse_stdout_command("plain text"));
+  CHECK_FALSE(workflow::parse_stdout_command(":: no name"));
+  workflow::StdoutCommands commands;
+  CHECK_FALSE(commands.feed("::stop-commands::tok"));
+  CHECK_FALSE(commands.feed("::set-env name=a::b"));
+  CHECK_FALSE(commands.feed("::tok::"));
+  CHECK(commands.feed("::set-env name=a::b"));
+}
+
+TEST_CASE("act honours the deprecated ::set-output, ::set-env and ::add-path, and ::stop-commands") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo "::set-env name=foo::bar"
+      - run: test "$foo" = bar
+      - id: out
+        run: echo "::set-output name=zoo::zar"
+      - run: echo "::add-path::/zip"
+      - run: case ":$PATH:" in *:/zip:*) ;; *) exit 1;; esac
+      - if: steps.out.outputs.zoo == 'zar'
+        run: echo "::set-env name=cond::yes"
+      - run: test "$cond" = yes
+      - run: |
+          echo "::stop-commands::end-token"
+          echo "::set-env name=foo::baz"
+          echo "::end-token::"
+          echo "::set-env name=foo::qux"
+      - run: test "$foo" = qux
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "[build/Run echo \"::set-env name=foo::bar\"] \u2699  ::set-env:: foo=bar"));
+  CHECK(contains(r.out, "\u2699  ::set-output:: zoo=zar"));
+  CHECK(contains(r.out, "\u2699  ::add-path:: /zip"));
+}
+
+TEST_CASE("act gives the contexts act gives: env.ACT, input defaults, workflow env in job if, head_ref, actor") {
+  TestDir dir;
+  SUBCASE("env.ACT and act's default actor") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - if: ${{ !env.ACT }}
+        run: exit 1
+      - if: ${{ env.ACT }}
+        run: test "$ACT" = true && test '${{ github.actor }}' = nektos/act && test "$GITHUB_ACTOR" = nektos/act
+)");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("workflow_dispatch inputs: given, default, boolean") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on:
+  workflow_dispatch:
+    inputs:
+      required: { required: true }
+      with_default: { default: the-default }
+      flag: { type: boolean }
+      off: { type: boolean, default: false }
+jobs:
+  test:
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ inputs.required }}' = given && test '${{ inputs.with_default }}' = the-default
+      - run: test '${{ tojson(inputs.flag) }}' = true && test '${{ tojson(inputs.off) }}' = false
+)");
+    test::write(dir / "event.json", R"({"inputs": {"required": "given", "flag": "true"}})");
+    auto r = act(dir, {"-e", (dir / "event.json").string()});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("workflow env and the job's env in a job-level if") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+env: { T: true, F: false }
+jobs:
+  yes:
+    runs-on: self-hosted
+    if: ${{ env.T == 'true' }}
+    steps: [{ run: "true" }]
+  own:
+    runs-on: self-hosted
+    if: ${{ env.MINE == 'true' }}
+    env: { MINE: true }
+    steps: [{ run: "true" }]
+  no:
+    runs-on: self-hosted
+    if: ${{ env.F == 'true' }}
+    steps: [{ run: "true" }]
+  check:
+    if: always()
+    needs: [yes, own, no]
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ needs.yes.result }}/${{ needs.own.result }}/${{ needs.no.result }}' = success/success/skipped
+)");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("github.head_ref and base_ref of a pull_request event") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: pull_request
+jobs:
+  pr:
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ github.head_ref }}' = feature && test '${{ github.base_ref }}' = main
+)");
+    test::write(dir / "event.json", R"({"pull_request": {"head": {"ref": "feature"}, "base": {"ref": "main"}}})");
+    auto r = act(dir, {"-e", (dir / "event.json").string()});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("github.action_path inside a composite action") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: ./act/here
+)");
+    test::write(dir / "ws/act/here/action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: test '${{ github.action_path }}' = "$GITHUB_ACTION_PATH" && test -f '${{ github.action_path }}/action.yml'
+)");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+}
+
+TEST_CASE("act evaluates shell: given as an expression") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+env: { MY_SHELL: sh }
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - shell: ${{ env.MY_SHELL }}
+        run: test -z "$BASH_VERSION"
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+}
+
+TEST_CASE("act expands ${{ insert }} and expressions in matrices; an empty dimension leaves the job no runs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  merge:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        a:
+          - env:
+              key1: val1
+              ${{ insert }}: ${{ fromJSON('{"key2":"val2"}') }}
+    steps:
+      - run: test '${{ matrix.a.env.key1 }}${{ matrix.a.env.key2 }}' = val1val2
+  from-json:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        n: ${{ fromJSON('[1, 2]') }}
+    steps:
+      - run: echo "n=${{ matrix.n }}"
+  empty:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        datacenter: []
+    steps:
+      - run: echo "ran without ${{ matrix.datacenter }}"
+  after-empty:
+    needs: empty
+    runs-on: self-hosted
+    steps:
+      - run: echo "after-empty ran"
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "n=1"));
+  CHECK(contains(r.out, "n=2"));
+  CHECK(contains(r.out, "[empty] no matrix combinations: the job has no runs"));
+  CHECK_FALSE(contains(r.out, "ran without"));
+  CHECK(contains(r.out, "after-empty ran"));
+}
+
+TEST_CASE("act ends a failed run with act's \"Job 'X' failed\" and skips the jobs that need it") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    name: Build it
+    runs-on: self-hosted
+    steps: [{ run: exit 1 }]
+  after:
+    needs: build
+    runs-on: self-hosted
+    steps: [{ run: touch ran-after }]
+)");
+  auto r = act(dir, {});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out, "\nError: Job 'Build it' failed\n"));
+  CHECK(contains(r.out, "[after] job skipped"));
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/ran-after"));
+}
+
+TEST_CASE("$GITHUB_ENV written in a composite action outlives the step's env for later steps") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    env: { MY_ENV: job }
+    steps:
+      - run: echo "MY_ENV=first" >> "$GITHUB_ENV"
+      - run: test "$MY_ENV" = first && test '${{ env.MY_ENV }}' = first
+      - uses: ./act
+        env: { MY_ENV: step }
+      - run: test "$MY_ENV" = returned && test '${{ env.MY_ENV }}' = returned
+)");
+  test::write(dir / "ws/act/action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: test "$MY_ENV" = step && echo "MY_ENV=returned" >> "$GITHUB_ENV"
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+}
