@@ -118,6 +118,7 @@ JobOutcome ActJob::run() {
   event("job_started", {}, m_label, "job started");
   if (*limit) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
   run_steps(m_job.steps, m_root);
+  run_post_stages();
   if (m_run.usage_error()) return {Outcome::failure, Value::object()};
   if (m_cancel.deadline_passed()) {
     // As on a runner: the job is cancelled, its outputs are not evaluated.
@@ -258,49 +259,6 @@ bool ActJob::names_akbuild_step(const fs::path& dir) {
   if (!action) return false;
   auto name = lower_ascii(action->name);
   return name == steps::k_action_name || name.find("akbuild/step") != std::string::npos;
-}
-
-StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& dir, const Scope& outer,
-                                     const EvalContext& ctx, const std::string& prefix) {
-  StepOutcome r;
-  r.outcome = Outcome::failure;
-  const auto& loaded = action_at(dir);
-  if (!loaded) {
-    m_run.out.line(prefix, "'" + step.uses + "': " + loaded.error().message);
-    return r;
-  }
-  const Action& action = *loaded;
-  if (action.runs_using != "composite") {
-    m_run.out.line(prefix, "'" + step.uses + "': runs.using '" + action.runs_using +
-                               "' is not runnable locally (composite is)");
-    return r;
-  }
-  if (m_run.out.dry_run()) m_run.out.line(prefix, "composite action " + step.uses);
-  Scope inner;
-  inner.prefix = prefix;
-  inner.composite = true;
-  inner.action_path = dir;
-  inner.inputs = Value::object();
-  for (const auto& [k, d] : action.input_defaults) {
-    auto v = interpolate_string(d, ctx);
-    (*inner.inputs)[k] = v ? *v : std::string();
-  }
-  for (const auto& [k, v] : step.with.items()) {
-    auto s = interpolate_string(v.get<std::string>(), ctx);
-    if (!s) { m_run.out.line(prefix, "with." + k + ": " + s.error().message); return r; }
-    (*inner.inputs)[k] = *s;
-  }
-  // The step's env holds for the action's steps only, beneath what they write to GITHUB_ENV,
-  // which outlives the action.
-  inner.env = outer.env;
-  for (const auto& [k, v] : step.env.items()) inner.env[k] = interpolate_string(v.get<std::string>(), ctx).value_or("");
-  run_steps(action.steps, inner);
-  if (!action.outputs.empty()) {
-    EvalContext ictx = contexts(inner);
-    for (const auto& [k, value] : action.outputs) r.outputs[k] = interpolate_string(value, ictx).value_or("");
-  }
-  r.outcome = inner.failed ? Outcome::failure : Outcome::success;
-  return r;
 }
 
 JobOutcome run_job(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,

@@ -33,6 +33,25 @@ struct Scope {
   bool failed = false;
 };
 
+// A process that runs as (a stage of) a step, with the runner's env files.
+struct StepProcess {
+  std::vector<std::string> argv;
+  std::vector<int> keep_fds;
+  std::map<std::string, std::string> env;    // over the step's environment
+  std::filesystem::path cwd;
+  std::string state_key;                     // where its GITHUB_STATE and ::save-state go
+};
+
+// A post stage to run when the job's steps are done (a JavaScript action's `runs.post`).
+struct PostStage {
+  const WorkflowStep* step;
+  std::filesystem::path dir;
+  const Action* action;
+  Scope scope;
+  std::string prefix;
+  std::string state_key;
+};
+
 class ActJob {
 public:
   ActJob(ActRun& run, const Workflow& wf, const Job& job, const Value& contexts, const Value& matrix,
@@ -46,7 +65,7 @@ public:
 private:
   class BatchSink;
 
-  // act_job.cc: the step loop, conditions, composite actions.
+  // act_job.cc: the step loop and conditions.
   JobOutcome fail_job(const std::string& message);
   void event(std::string_view type, Value fields, std::string_view prefix, std::string_view text);
   EvalContext contexts(const Scope& scope) const;
@@ -57,6 +76,7 @@ private:
   // The action.yml in `dir`, read once per job.
   const Result<Action>& action_at(const std::filesystem::path& dir);
   bool names_akbuild_step(const std::filesystem::path& dir);
+  // act_job_action.cc: local actions.
   StepOutcome run_local_action(const WorkflowStep& step, const std::filesystem::path& dir, const Scope& outer,
                                const EvalContext& ctx, const std::string& prefix);
 
@@ -68,6 +88,14 @@ private:
   // or PATH.
   void apply_command(const StdoutCommand& c, Value& outputs, const std::string& prefix);
   StepOutcome run_script(const WorkflowStep& step, Scope& scope, const EvalContext& ctx, const std::string& prefix);
+  StepOutcome run_step_process(const WorkflowStep& step, const Scope& scope, const EvalContext& ctx,
+                               const std::string& prefix, const StepProcess& p);
+
+  // act_job_action.cc: JavaScript actions, their post stages.
+  StepOutcome run_node_action(const WorkflowStep& step, const std::filesystem::path& dir, const Action& action,
+                              const Scope& scope, const EvalContext& ctx, const std::string& prefix);
+  // The post stages registered so far, last first; a failed one fails the job.
+  void run_post_stages();
 
   // act_job_batch.cc: consecutive akbuild steps, planned or run by the engine together.
   void run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Scope& scope);
@@ -83,6 +111,9 @@ private:
   std::vector<std::string> m_path;
   int m_counter = 0;
   std::map<std::filesystem::path, Result<Action>> m_actions;  // by directory (action_at)
+  std::map<std::string, std::map<std::string, std::string>> m_state;  // GITHUB_STATE by state key
+  std::vector<PostStage> m_posts;
+  std::map<std::string, std::map<std::string, std::string>> m_inputs_env;  // INPUT_* by state key
   // Requested when the job's timeout-minutes pass, for the step then running.
   exec::CancelToken m_cancel;
 };

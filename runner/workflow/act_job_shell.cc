@@ -119,29 +119,41 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
     m_run.out.line(prefix, "a run step of a composite action needs 'shell'");
     return r;
   }
+  // The script may hold secrets: it stays in memory (not on disk, not in argv), and the shell
+  // reads it through its descriptor.
+  auto file = exec::memory_file("step-" + std::to_string(m_counter), *script + "\n");
+  if (!file) { m_run.out.line(prefix, file.error().message); return r; }
+  auto argv = shell_command(shell, "/dev/fd/" + std::to_string(file->get()));
+  if (!argv) { m_run.out.line(prefix, argv.error().message); return r; }
+  StepProcess p;
+  p.argv = std::move(*argv);
+  p.keep_fds = {file->get()};
+  std::string wd = interpolate_string(step.working_directory, ctx).value_or(step.working_directory);
+  if (wd.empty() && !scope.composite)
+    wd = !m_job.defaults.working_directory.empty() ? m_job.defaults.working_directory : m_wf.defaults.working_directory;
+  p.cwd = wd.empty() ? m_run.options.workspace : m_run.options.workspace / wd;
+  return run_step_process(step, scope, ctx, prefix, p);
+}
+
+StepOutcome ActJob::run_step_process(const WorkflowStep& step, const Scope& scope, const EvalContext& ctx,
+                                     const std::string& prefix, const StepProcess& p) {
+  StepOutcome r;
+  r.outcome = Outcome::failure;
   std::string n = std::to_string(m_counter++);
   std::map<std::string, std::string> files = {
       {"GITHUB_OUTPUT", (m_dir / ("output-" + n)).string()}, {"GITHUB_ENV", (m_dir / ("env-" + n)).string()},
       {"GITHUB_PATH", (m_dir / ("path-" + n)).string()}, {"GITHUB_STATE", (m_dir / ("state-" + n)).string()},
       {"GITHUB_STEP_SUMMARY", (m_dir / ("summary-" + n)).string()}};
-  for (const auto& [k, p] : files)
-    if (auto w = write_file(p, ""); !w) { m_run.out.line(prefix, w.error().message); return r; }
-  // The script may hold secrets: it stays in memory (not on disk, not in argv), and the shell
-  // reads it through its descriptor.
-  auto file = exec::memory_file("step-" + n, *script + "\n");
-  if (!file) { m_run.out.line(prefix, file.error().message); return r; }
-  auto argv = shell_command(shell, "/dev/fd/" + std::to_string(file->get()));
-  if (!argv) { m_run.out.line(prefix, argv.error().message); return r; }
+  for (const auto& [k, path] : files)
+    if (auto w = write_file(path, ""); !w) { m_run.out.line(prefix, w.error().message); return r; }
   std::string env_error;
   exec::ProcessSpec spec;
-  spec.argv = *argv;
-  spec.keep_fds = {file->get()};
+  spec.argv = p.argv;
+  spec.keep_fds = p.keep_fds;
   spec.env = process_env(scope, step, ctx, files, &env_error);
   if (!env_error.empty()) { m_run.out.line(prefix, env_error); return r; }
-  std::string wd = interpolate_string(step.working_directory, ctx).value_or(step.working_directory);
-  if (wd.empty() && !scope.composite)
-    wd = !m_job.defaults.working_directory.empty() ? m_job.defaults.working_directory : m_wf.defaults.working_directory;
-  spec.cwd = wd.empty() ? m_run.options.workspace : m_run.options.workspace / wd;
+  for (const auto& [k, v] : p.env) spec.env[k] = v;
+  spec.cwd = p.cwd;
   auto limit = timeout_minutes(step.timeout_minutes, ctx);
   if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
   if (*limit) spec.timeout = **limit;
@@ -155,7 +167,9 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
     }
     m_run.out.line(prefix, l.text);
     if (l.stream != exec::LogLine::Stream::out) return;
-    if (auto c = commands.feed(l.text)) apply_command(*c, printed_outputs, prefix);
+    auto c = commands.feed(l.text);
+    if (c && c->name == "save-state" && c->props.count("name")) m_state[p.state_key][c->props.at("name")] = c->data;
+    else if (c) apply_command(*c, printed_outputs, prefix);
   };
   auto result = exec::run_process(spec, on_line, &m_cancel);
   if (!result) { m_run.out.line(prefix, result.error().message); return r; }
@@ -174,8 +188,12 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
     if (auto kv = parse_env_file(*t, "GITHUB_ENV")) for (auto& [k, v] : *kv) m_env[k] = v;
     else { m_run.out.line(prefix, kv.error().message); r.outcome = Outcome::failure; }
   }
+  if (auto t = read_file(files["GITHUB_STATE"])) {
+    if (auto kv = parse_env_file(*t, "GITHUB_STATE")) for (auto& [k, v] : *kv) m_state[p.state_key][k] = v;
+    else { m_run.out.line(prefix, kv.error().message); r.outcome = Outcome::failure; }
+  }
   if (auto t = read_file(files["GITHUB_PATH"]))
-    for (auto& p : parse_path_file(*t)) m_path.push_back(p);
+    for (auto& path : parse_path_file(*t)) m_path.push_back(path);
   return r;
 }
 

@@ -321,6 +321,11 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
     if (!runs.IsMap()) return fail(r.error(root.Mark(), "the action has no 'runs' map"));
     action.runs_using = AK_TRY(r.string(child(runs, "using"), "runs.using"));
     if (action.runs_using.empty()) return fail(r.error(runs.Mark(), "the action has no 'runs.using'"));
+    action.main = AK_TRY(r.string(child(runs, "main"), "runs.main"));
+    action.pre = AK_TRY(r.string(child(runs, "pre"), "runs.pre"));
+    action.post = AK_TRY(r.string(child(runs, "post"), "runs.post"));
+    if (auto post_if = AK_TRY(r.string(child(runs, "post-if"), "runs.post-if")); !post_if.empty())
+      action.post_if = post_if;
     if (auto steps = child(runs, "steps"); steps.IsDefined()) {
       if (!steps.IsSequence()) return fail(r.error(steps.Mark(), "'runs.steps' must be a list"));
       for (std::size_t i = 0; i < steps.size(); ++i) action.steps.push_back(AK_TRY(r.step(steps[i], i)));

@@ -255,3 +255,62 @@ jobs:
   auto r = act(dir, {});
   CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
 }
+
+TEST_CASE("act runs a local JavaScript action with the host's node: INPUT_*, env files, ::save-state, post last") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: greet
+        uses: ./actions/node20
+        with:
+          who-to-greet: Mona the Octocat
+      - run: test '${{ steps.greet.outputs.greeting }}' = 'Hello Mona the Octocat (default-mood)' && test "$FROM_MAIN" = main
+      - uses: ./actions/node24
+)");
+  test::write(dir / "ws/actions/node20/action.yml", R"(name: greet
+inputs:
+  who-to-greet: { required: true }
+  mood: { default: default-mood }
+runs:
+  using: node20
+  main: dist/index.js
+  post: dist/post.js
+)");
+  test::write(dir / "ws/actions/node20/dist/index.js", R"(const fs = require('fs');
+const who = process.env['INPUT_WHO-TO-GREET'], mood = process.env['INPUT_MOOD'];
+fs.appendFileSync(process.env.GITHUB_OUTPUT, `greeting=Hello ${who} (${mood})\n`);
+fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_MAIN=main\n');
+fs.appendFileSync(process.env.GITHUB_STATE, 'saved=by-main\n');
+console.log('::save-state name=printed::by-command');
+if (process.env.GITHUB_ACTION_PATH !== __dirname.replace(/\/dist$/, '')) process.exit(3);
+)");
+  test::write(dir / "ws/actions/node20/dist/post.js", R"(
+console.log(`post sees ${process.env.STATE_saved} ${process.env.STATE_printed} ${process.env['INPUT_WHO-TO-GREET']}`);
+)");
+  test::write(dir / "ws/actions/node24/action.yml", "runs:\n  using: node24\n  main: main.js\n  post: post.js\n");
+  test::write(dir / "ws/actions/node24/main.js", "console.log('node24 main');\n");
+  test::write(dir / "ws/actions/node24/post.js", "console.log('node24 post');\n");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "post sees by-main by-command Mona the Octocat"));
+  // Post stages run after every step, the last registered first.
+  auto main24 = r.out.find("node24 main"), post24 = r.out.find("node24 post"), post20 = r.out.find("post sees");
+  CHECK(main24 < post24);
+  CHECK(post24 < post20);
+
+  SUBCASE("a failing post stage fails the job") {
+    test::write(dir / "ws/actions/node24/post.js", "process.exit(1);\n");
+    auto f = act(dir, {});
+    CHECK(f.exit_code == 1);
+    CHECK(contains(f.out, "Error: Job 'build' failed"));
+  }
+  SUBCASE("a dry run runs no script") {
+    auto n = act(dir, {"-n"});
+    CHECK(n.exit_code == 0);
+    CHECK(contains(n.out, "would run: node dist/index.js"));
+    CHECK_FALSE(contains(n.out, "node24 main"));
+  }
+}
