@@ -77,14 +77,28 @@ public:
 
 private:
   bool run_workflow(const Workflow& wf, const std::vector<std::string>& only) {
-    std::map<std::string, JobOutcome> states;
     Value base = m_run.contexts;
     base["github"]["event_name"] = event_for(wf);
     base["github"]["workflow"] = wf.name;
     apply_event_contexts(wf, base);
+    auto [ok, states] = run_jobs(wf, only, base, "");
+    // act's last word on a failed run, which scripts grep for: the first failed job in stage order.
+    for (const auto& stage : job_stages(wf, only))
+      for (const auto& id : stage)
+        if (!ok && states[id].result == Outcome::failure) {
+          m_run.out.error("Job '" + job_name(*wf.find_job(id)) + "' failed");
+          return ok;
+        }
+    return ok;
+  }
+
+  // The jobs of `wf` in `needs` order with the contexts `base`; `prefix` goes before their labels
+  // (the calling job's, for a reusable workflow). Whether none failed, and each job's outcome.
+  std::pair<bool, std::map<std::string, JobOutcome>> run_jobs(const Workflow& wf, const std::vector<std::string>& only,
+                                                              const Value& base, const std::string& prefix) {
+    std::map<std::string, JobOutcome> states;
     bool ok = true;
-    auto stages = job_stages(wf, only);
-    for (const auto& stage : stages) {
+    for (const auto& stage : job_stages(wf, only)) {
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
       for (const auto& id : stage) {
         const Job& job = *wf.find_job(id);
@@ -94,8 +108,8 @@ private:
           needs[n] = {{"result", to_string(states[n].result)}, {"outputs", states[n].outputs}};
           needs_failed = needs_failed || states[n].result != Outcome::success;
         }
-        running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, base] {
-          return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base));
+        running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, &base, &prefix] {
+          return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base, prefix));
         }));
       }
       for (auto& f : running) {
@@ -105,14 +119,62 @@ private:
         states[id] = std::move(state);
       }
     }
-    // act's last word on a failed run, which scripts grep for: the first failed job in stage order.
-    for (const auto& stage : stages)
-      for (const auto& id : stage)
-        if (!ok && states[id].result == Outcome::failure) {
-          m_run.out.error("Job '" + job_name(*wf.find_job(id)) + "' failed");
-          return ok;
-        }
-    return ok;
+    return {ok, std::move(states)};
+  }
+
+  // A job that calls a local reusable workflow, as act runs it: the callee's jobs with the
+  // caller's github context (event_name included), `inputs` from `with:` over the declared
+  // workflow_call defaults, `secrets` as given (or all of the caller's with `inherit`), and the
+  // declared outputs evaluated over the `jobs` context. Remote ones are reported, not fetched.
+  JobOutcome run_reusable(const Job& job, const EvalContext& ctx, const Value& base, const std::string& label) {
+    if (!job.uses.starts_with("./")) {
+      m_run.out.line(label, "'" + job.uses + "' is a remote reusable workflow: not runnable locally (./ paths are)");
+      return {Outcome::failure, Value::object()};
+    }
+    auto loaded = load_workflow(m_run.options.workspace / job.uses.substr(2));
+    if (!loaded) {
+      m_run.out.line(label, "'" + job.uses + "': " + loaded.error().message);
+      return {Outcome::failure, Value::object()};
+    }
+    const Workflow& callee = *loaded;
+    const Value* call = callee.on.is_object() && callee.on.contains("workflow_call") ? &callee.on["workflow_call"] : nullptr;
+    auto declared = [&](const char* what) {
+      return call && call->is_object() && call->contains(what) && (*call)[what].is_object() ? (*call)[what] : Value::object();
+    };
+    Value called = base;
+    called["inputs"] = Value::object();
+    EvalContext inner;
+    inner.contexts = base;
+    inner.workspace = ctx.workspace;
+    const Value inputs = declared("inputs"), outputs = declared("outputs");
+    for (const auto& [name, spec] : inputs.items()) {
+      Result<Value> v = Value();
+      if (job.with.contains(name)) v = interpolate_value(job.with[name], ctx);
+      else if (spec.is_object() && spec.contains("default")) v = interpolate_value(spec["default"], inner);
+      if (!v) {
+        m_run.out.line(label, "with." + name + ": " + v.error().message);
+        return {Outcome::failure, Value::object()};
+      }
+      called["inputs"][name] = *v;
+    }
+    if (job.secrets.is_string()) {
+      called["secrets"] = base["secrets"];  // inherit
+    } else {
+      called["secrets"] = Value::object();
+      for (const auto& [k, v] : job.secrets.items())
+        called["secrets"][k] = v.is_string() ? Value(interpolate_string(v.get<std::string>(), ctx).value_or("")) : v;
+    }
+    auto [ok, states] = run_jobs(callee, {}, called, label + "/");
+    JobOutcome outcome{ok ? Outcome::success : Outcome::failure, Value::object()};
+    EvalContext out_ctx;
+    out_ctx.contexts = called;
+    out_ctx.contexts["jobs"] = Value::object();
+    for (const auto& [id, state] : states)
+      out_ctx.contexts["jobs"][id] = {{"result", to_string(state.result)}, {"outputs", state.outputs}};
+    for (const auto& [name, spec] : outputs.items())
+      if (spec.is_object() && spec.contains("value") && spec["value"].is_string())
+        outcome.outputs[name] = interpolate_string(spec["value"].get<std::string>(), out_ctx).value_or("");
+    return outcome;
   }
 
   // What the event adds to the contexts, as act does: the head and base refs of a pull request,
@@ -152,7 +214,8 @@ private:
   }
 
   // One job with every matrix combination; `needs_failed` makes success() false for its `if:`.
-  JobOutcome run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base) {
+  JobOutcome run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base,
+                         const std::string& prefix) {
     ActRun& run = m_run;
     EvalContext ctx;
     ctx.contexts = base;
@@ -165,7 +228,7 @@ private:
     ctx.contexts["env"]["ACT"] = "true";
     ctx.status.failed = needs_failed;
     ctx.workspace = run.options.workspace;
-    std::string label = job_name(job);
+    std::string label = prefix + job_name(job);
     auto go = evaluate_condition(job.condition, ctx);
     if (!go) {
       run.out.line(label, "if: " + go.error().message);
@@ -175,6 +238,7 @@ private:
       run.out.event("job_finished", {{"job", label}, {"result", "skipped"}}, label, "job skipped");
       return {Outcome::skipped, Value::object()};
     }
+    if (!job.uses.empty()) return run_reusable(job, ctx, base, label);
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
     if (!matrix_value) {
       run.set_usage_error(matrix_value.error().context("job '" + job.id + "'"));

@@ -152,11 +152,28 @@ public:
     Job j;
     j.id = id;
     j.location = location(n);
-    if (child(n, "uses").IsDefined())
-      return fail(error(child(n, "uses").Mark(), "job '" + id + "': reusable workflows are not supported"));
     j.name = AK_TRY(string(child(n, "name"), "name"));
-    if (!child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
-    j.runs_on = value(child(n, "runs-on"));
+    j.uses = AK_TRY(string(child(n, "uses"), "uses"));
+    if (!j.uses.empty()) {
+      static const std::regex local(R"(^\./.+\.ya?ml$)");
+      static const std::regex remote(R"(^(https?://[^/]+/)?[^/@]+/[^/@]+/[^@]+\.ya?ml@.+$)");
+      if (!std::regex_match(j.uses, local) && !std::regex_match(j.uses, remote))
+        return fail(error(child(n, "uses").Mark(), "job '" + id + "': '" + j.uses +
+                                                       "' is not a reusable workflow (./path.yml or "
+                                                       "{owner}/{repo}/path.yml@ref)"));
+      if (auto with = child(n, "with"); with.IsDefined() && !with.IsNull()) {
+        if (!with.IsMap()) return fail(error(with.Mark(), "job '" + id + "': 'with' must be a map"));
+        j.with = value(with);
+      }
+      if (auto secrets = child(n, "secrets"); secrets.IsDefined() && !secrets.IsNull()) {
+        if (!secrets.IsMap() && !(secrets.IsScalar() && secrets.Scalar() == "inherit"))
+          return fail(error(secrets.Mark(), "job '" + id + "': 'secrets' must be a map or 'inherit'"));
+        j.secrets = value(secrets);
+      }
+    } else {
+      if (!child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
+      j.runs_on = value(child(n, "runs-on"));
+    }
     auto needs = child(n, "needs");
     if (needs.IsScalar()) j.needs.push_back(needs.Scalar());
     else if (needs.IsSequence())
@@ -184,6 +201,10 @@ public:
     if (child(n, "timeout-minutes").IsDefined()) j.timeout_minutes = AK_TRY(minutes(child(n, "timeout-minutes")));
     if (child(n, "continue-on-error").IsDefined()) j.continue_on_error = value(child(n, "continue-on-error"));
     auto steps = child(n, "steps");
+    if (!j.uses.empty()) {
+      if (steps.IsDefined()) return fail(error(steps.Mark(), "job '" + id + "': a job with 'uses' has no 'steps'"));
+      return j;
+    }
     if (!steps.IsSequence() || steps.size() == 0)
       return fail(error(steps.IsDefined() ? steps.Mark() : n.Mark(), "job '" + id + "' has no steps"));
     std::set<std::string> ids;

@@ -62,6 +62,11 @@ struct Job {
   Value timeout_minutes;
   Value continue_on_error = false;
   std::vector<WorkflowStep> steps;
+  // A job that calls a reusable workflow: `uses:` (./path.yml, or owner/repo/path.yml@ref), its
+  // `with:` values as written (typed) and `secrets:` (a map, or the string "inherit").
+  std::string uses;
+  Value with = Value::object();
+  Value secrets;
   Location location;
 };
 

@@ -314,3 +314,89 @@ console.log(`post sees ${process.env.STATE_saved} ${process.env.STATE_printed} $
     CHECK_FALSE(contains(n.out, "node24 main"));
   }
 }
+
+namespace {
+
+const char* k_reusable = R"(name: reusable
+on:
+  workflow_call:
+    inputs:
+      text: { required: true, type: string }
+      text_default: { type: string, default: the-default }
+      flag: { required: true, type: boolean }
+      flag_default: { type: boolean, default: true }
+      number: { required: true, type: number }
+      number_default: { type: number, default: "${{ 1 }}" }
+    outputs:
+      output:
+        value: ${{ jobs.inner.outputs.out }}
+jobs:
+  inner:
+    runs-on: self-hosted
+    outputs:
+      out: ${{ steps.o.outputs.value }}
+    steps:
+      - run: test '${{ inputs.text }}/${{ inputs.text_default }}' = given/the-default
+      - run: test '${{ tojson(inputs.flag) }}/${{ tojson(inputs.flag_default) }}' = true/true
+      - run: test '${{ tojson(inputs.number) }}/${{ tojson(inputs.number_default) }}' = 1/1
+      - run: test '${{ secrets.secret }}' = keep_it_private
+      - run: test '${{ github.event_name }}' = push
+      - id: o
+        run: echo "value=${{ inputs.text }}" >> "$GITHUB_OUTPUT"
+)";
+
+} // namespace
+
+TEST_CASE("act runs a local reusable workflow with inputs, defaults, secrets (inherit too) and outputs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  given:
+    uses: ./.forgejo/reusable/called.yml
+    with: { text: given, flag: "${{ true }}", number: 1 }
+    secrets: { secret: keep_it_private }
+  inherited:
+    uses: ./.forgejo/reusable/called.yml
+    with: { text: given, flag: "${{ true }}", number: 1 }
+    secrets: inherit
+  check:
+    needs: [given, inherited]
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ needs.given.outputs.output }}/${{ needs.inherited.outputs.output }}' = given/given
+)");
+  test::write(dir / "ws/.forgejo/reusable/called.yml", k_reusable);
+  auto r = act(dir, {"--secret", "secret=keep_it_private"});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "[given/inner] job succeeded"));
+  CHECK(contains(r.out, "[check] job succeeded"));
+
+  SUBCASE("a wrong secret fails the calling job with act's message") {
+    auto f = act(dir, {"--secret", "secret=other"});
+    CHECK(f.exit_code == 1);
+    CHECK(contains(f.out, "Error: Job 'inherited' failed"));
+    CHECK(contains(f.out, "[check] job skipped"));
+  }
+  SUBCASE("a dry run runs nothing") {
+    auto n = act(dir, {"-n", "--secret", "secret=keep_it_private"});
+    CHECK(n.exit_code == 0);
+    CHECK(contains(n.out, "*DRYRUN* [given/inner/Run test"));
+  }
+}
+
+TEST_CASE("act -l lists a remote reusable workflow; running it says it is not runnable locally") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  remote:
+    uses: some-org/some-repo/.forgejo/workflows/build.yml@v1
+)");
+  auto l = act(dir, {"-l"});
+  CHECK(l.exit_code == 0);
+  CHECK(contains(l.out, "remote"));
+  auto r = act(dir, {});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is a remote reusable workflow: "
+                        "not runnable locally"));
+  CHECK(contains(r.out, "Error: Job 'remote' failed"));
+}
