@@ -8,6 +8,7 @@
 
 #include "runner/core/fs.hh"
 #include "runner/workflow/act_job_impl.hh"
+#include "runner/workflow/remote_action.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::workflow {
@@ -60,7 +61,10 @@ Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v,
 
 namespace {
 
-enum class StepType { run, akbuild, checkout, local_action, unsupported };
+// Where `owner/repo@ref` is cloned from, as act and forgejo-runner default it.
+constexpr const char* k_default_actions_url = "https://data.forgejo.org";
+
+enum class StepType { run, akbuild, checkout, local_action, remote_action, unsupported };
 
 // `uses: akbuild/step@ref`, also with a path or an absolute https://host/ prefix.
 bool is_akbuild_uses(const std::string& uses) {
@@ -77,6 +81,7 @@ StepType classify(const WorkflowStep& step, const fs::path& workspace, fs::path*
     *action_dir = workspace / step.uses.substr(2);
     return StepType::local_action;
   }
+  if (!step.uses.starts_with("docker://")) return StepType::remote_action;
   return StepType::unsupported;
 }
 
@@ -239,6 +244,17 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
       m_run.out.line(prefix, "actions/checkout: the workspace is the checkout; nothing to do");
       break;
     case StepType::local_action: result = run_local_action(step, action_dir, scope, ctx, prefix); break;
+    case StepType::remote_action: {
+      // As act: cloned (a dry run too), then run as a local action.
+      auto dir = remote_action_dir(step.uses);
+      if (dir) {
+        result = run_local_action(step, *dir, scope, ctx, prefix);
+        break;
+      }
+      m_run.out.line(prefix, "'" + step.uses + "' is not runnable locally: " + dir.error().message);
+      result.outcome = Outcome::failure;
+      break;
+    }
     default:
       m_run.out.line(prefix, "'" + step.uses + "' is not runnable locally (only akbuild/step, actions/checkout, "
                              "run: steps and local composite actions are)");
@@ -246,6 +262,12 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
     }
     record(scope, step, result, ctx, prefix);
   }
+}
+
+Result<fs::path> ActJob::remote_action_dir(const std::string& uses) {
+  auto url = m_run.host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
+  auto action = AK_TRY(parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url));
+  return fetch_remote_action(action, m_run.options.cache_dir, m_run.host_env);
 }
 
 const Result<Action>& ActJob::action_at(const fs::path& dir) {

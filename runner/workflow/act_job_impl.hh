@@ -73,6 +73,9 @@ private:
   void record(Scope& scope, const WorkflowStep& step, const StepOutcome& result, const EvalContext& ctx,
               const std::string& prefix);
   void run_steps(const std::vector<WorkflowStep>& steps, Scope& scope);
+  // A remote action's folder, cloned into the cache (AKBUILD_DEFAULT_ACTIONS_URL names the
+  // server of `owner/repo@ref`); unavailable when it cannot be fetched.
+  Result<std::filesystem::path> remote_action_dir(const std::string& uses);
   // The action.yml in `dir`, read once per job.
   const Result<Action>& action_at(const std::filesystem::path& dir);
   bool names_akbuild_step(const std::filesystem::path& dir);

@@ -400,3 +400,43 @@ jobs:
                         "not runnable locally"));
   CHECK(contains(r.out, "Error: Job 'remote' failed"));
 }
+
+TEST_CASE("act clones a remote action into the cache pinned by commit, and reports one it cannot reach") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: hi
+        uses: some-org/hello/sub@v1
+        with: { who: world }
+      - run: test '${{ steps.hi.outputs.said }}' = 'hello world'
+)");
+  SUBCASE("no network: one line naming the repository and git's reason") {
+    auto r = act(dir, {});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.out, "[build/Run some-org/hello/sub@v1 (hi)] 'some-org/hello/sub@v1' is not runnable locally: cannot fetch "
+                          "https://data.forgejo.org/some-org/hello@v1: "));
+    CHECK(contains(r.out, "Error: Job 'build' failed"));
+  }
+  SUBCASE("a server that answers (a local repository as the actions URL)") {
+    std::filesystem::path repo = dir / "server/some-org/hello";
+    test::write(repo / "sub/action.yml", R"(inputs: { who: {} }
+outputs: { said: { value: "${{ steps.say.outputs.said }}" } }
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: bash
+      run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+)");
+    auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
+                         {.cwd = repo});
+    REQUIRE(init.exit_code == 0);
+    std::string url = "file://" + (dir / "server").string();
+    auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(std::filesystem::exists(dir / "cache/actions" / (dir / "server").relative_path() / "some-org/hello"));
+  }
+}
