@@ -240,6 +240,11 @@ private:
     }
     if (!job.uses.empty()) return run_reusable(job, ctx, base, label);
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
+    if (!matrix_value && run.out.dry_run()) {
+      // A matrix made from earlier jobs' outputs, which a dry run does not have.
+      run.out.line(label, "strategy.matrix cannot be known in a dry run: " + matrix_value.error().message);
+      return {Outcome::success, Value::object()};
+    }
     if (!matrix_value) {
       run.set_usage_error(matrix_value.error().context("job '" + job.id + "'"));
       return {Outcome::failure, Value::object()};

@@ -21,8 +21,12 @@ Result<std::vector<std::string>> shell_command(const std::string& shell, const f
   if (s == "bash") return std::vector<std::string>{"bash", "--noprofile", "--norc", "-eo", "pipefail", f};
   if (s == "sh") return std::vector<std::string>{"sh", "-e", f};
   if (s == "python") return std::vector<std::string>{"python3", f};
+  // node resolves a script path to its real path, which a memfd has not: it evaluates the text.
+  if (s == "node" && script.string().starts_with("/dev/fd/"))
+    return std::vector<std::string>{"node", "-e", "eval(require('fs').readFileSync(" + script.filename().string() + ", 'utf8'))"};
+  if (s == "node") return std::vector<std::string>{"node", f};
   if (s.find("{0}") == std::string::npos)
-    return fail(ErrorCode::invalid_argument, "shell '" + s + "' is not supported (bash, sh, python, or a command with {0})");
+    return fail(ErrorCode::invalid_argument, "shell '" + s + "' is not supported (bash, sh, python, node, or a command with {0})");
   std::vector<std::string> argv;
   std::size_t pos = 0;
   while (pos < s.size()) {
@@ -108,13 +112,15 @@ StepOutcome ActJob::run_script(const WorkflowStep& step, Scope& scope, const Eva
     m_run.out.line(prefix, script.error().message);
     return r;
   }
-  auto given_shell = interpolate_string(step.shell, ctx);
+  std::string shell = step.shell;
+  if (shell.empty() && !scope.composite) shell = !m_job.defaults.shell.empty() ? m_job.defaults.shell : m_wf.defaults.shell;
+  // Written or defaulted, a shell may be an expression (`${{ env.MY_SHELL }}`).
+  auto given_shell = interpolate_string(shell, ctx);
   if (!given_shell) {
     m_run.out.line(prefix, "shell: " + given_shell.error().message);
     return r;
   }
-  std::string shell = *given_shell;
-  if (shell.empty() && !scope.composite) shell = !m_job.defaults.shell.empty() ? m_job.defaults.shell : m_wf.defaults.shell;
+  shell = *given_shell;
   if (scope.composite && shell.empty()) {
     m_run.out.line(prefix, "a run step of a composite action needs 'shell'");
     return r;
