@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "runner/cas/cache_layout.hh"
 #include "runner/core/fs.hh"
 #include "runner/workflow/act_job_impl.hh"
 #include "runner/workflow/remote_action.hh"
@@ -267,7 +268,7 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
 Result<fs::path> ActJob::remote_action_dir(const std::string& uses) {
   auto url = m_run.host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
   auto action = AK_TRY(parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url));
-  return fetch_remote_action(action, m_run.options.cache_dir, m_run.host_env);
+  return fetch_remote_action(action, cas::CacheLayout{m_run.options.cache_dir}.remote_actions(), m_run.host_env);
 }
 
 const Result<Action>& ActJob::action_at(const fs::path& dir) {

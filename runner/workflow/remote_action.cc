@@ -47,11 +47,11 @@ Result<RemoteAction> parse_remote_action(const std::string& uses, const std::str
   return RemoteAction{base + "/" + m[2].str() + "/" + m[3].str(), m[6].str(), m[5].str()};
 }
 
-Result<fs::path> fetch_remote_action(const RemoteAction& action, const fs::path& cache_dir,
+Result<fs::path> fetch_remote_action(const RemoteAction& action, const fs::path& area,
                                      const std::map<std::string, std::string>& env) {
   std::error_code ec;
-  fs::create_directories(cache_dir, ec);
-  auto listed = git({"ls-remote", "--", action.url, action.ref, action.ref + "^{}"}, cache_dir, env);
+  fs::create_directories(area, ec);
+  auto listed = git({"ls-remote", "--", action.url, action.ref, action.ref + "^{}"}, area, env);
   std::string commit;
   if (listed.ok && listed.out.size() >= 40) commit = listed.out.substr(0, 40);
   else if (std::regex_match(action.ref, std::regex("[0-9a-f]{40}"))) commit = action.ref;
@@ -60,7 +60,7 @@ Result<fs::path> fetch_remote_action(const RemoteAction& action, const fs::path&
                                             (listed.ok ? "no such ref" : listed.err));
   std::string where = action.url.substr(action.url.find("://") + 3);
   while (where.starts_with("/")) where.erase(0, 1);  // file:///srv/x: below actions/, not at /srv
-  fs::path dir = cache_dir / "actions" / where / commit;
+  fs::path dir = area / where / commit;
   if (!fs::is_directory(dir, ec)) {
     fs::create_directories(dir.parent_path(), ec);
     auto tmp = AK_TRY(TempDir::create(commit + ".tmp-", dir.parent_path()));

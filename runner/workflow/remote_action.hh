@@ -1,8 +1,8 @@
 #pragma once
 // Remote actions (`uses: owner/repo[/path]@ref`, or `https://host/owner/repo[/path]@ref`), as act
 // resolves them: cloned from `<default actions URL>/owner/repo` (or the given host), here into
-// `<cache dir>/actions/<host>/<owner>/<repo>/<commit>`, so a ref that moves fetches again and a
-// commit already there is used without the network.
+// `<area>/<host>/<owner>/<repo>/<commit>` (the cache dir's remote-actions area), so a ref that
+// moves fetches again and a commit already there is used without the network.
 
 #include <filesystem>
 #include <map>
@@ -23,7 +23,7 @@ Result<RemoteAction> parse_remote_action(const std::string& uses, const std::str
 
 // The action's folder in the cache, cloned at the commit `ref` names now. unavailable, naming
 // the repository and git's reason, when it cannot be reached (an offline host).
-Result<std::filesystem::path> fetch_remote_action(const RemoteAction& action, const std::filesystem::path& cache_dir,
+Result<std::filesystem::path> fetch_remote_action(const RemoteAction& action, const std::filesystem::path& area,
                                                   const std::map<std::string, std::string>& env);
 
 } // namespace akbuild::workflow

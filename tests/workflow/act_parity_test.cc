@@ -437,6 +437,6 @@ runs:
     std::string url = "file://" + (dir / "server").string();
     auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
     CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
-    CHECK(std::filesystem::exists(dir / "cache/actions" / (dir / "server").relative_path() / "some-org/hello"));
+    CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() / "some-org/hello"));
   }
 }
