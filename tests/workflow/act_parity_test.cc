@@ -96,6 +96,21 @@ jobs:
     auto r = act(dir, {"-e", (dir / "event.json").string()});
     CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
   }
+  SUBCASE("workflow_call inputs of a workflow run on its own: defaults, booleans") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on:
+  workflow_call:
+    inputs:
+      with_default: { default: the-default }
+      flag: { type: boolean, default: true }
+jobs:
+  test:
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ inputs.with_default }}/${{ tojson(inputs.flag) }}' = the-default/true
+)");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
   SUBCASE("workflow env and the job's env in a job-level if") {
     test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
 env: { T: true, F: false }
