@@ -123,6 +123,7 @@ JobOutcome ActJob::run() {
   if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
   event("job_started", {}, m_label, "job started");
   if (*limit) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
+  run_pre_stages();
   run_steps(m_job.steps, m_root);
   run_post_stages();
   if (m_run.usage_error()) return {Outcome::failure, Value::object()};
@@ -266,9 +267,50 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
 }
 
 Result<fs::path> ActJob::remote_action_dir(const std::string& uses) {
+  if (auto it = m_remote_dirs.find(uses); it != m_remote_dirs.end()) return it->second;
   auto url = m_run.host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
-  auto action = AK_TRY(parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url));
-  return fetch_remote_action(action, cas::CacheLayout{m_run.options.cache_dir}.remote_actions(), m_run.host_env);
+  auto action = parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url);
+  auto dir = action ? fetch_remote_action(*action, cas::CacheLayout{m_run.options.cache_dir}.remote_actions(),
+                                          m_run.host_env)
+                    : Result<fs::path>(fail(action.error()));
+  return m_remote_dirs.emplace(uses, dir).first->second;
+}
+
+void ActJob::run_pre_stages() {
+  for (const auto& step : m_job.steps) {
+    fs::path ignored;
+    if (classify(step, m_run.options.workspace, &ignored) != StepType::remote_action) continue;
+    auto dir = remote_action_dir(step.uses);
+    if (!dir) continue;  // the step itself reports it
+    const auto& action = action_at(*dir);
+    if (!action || action->pre.empty() || !action->runs_using.starts_with("node")) continue;
+    EvalContext ctx = contexts(m_root);
+    std::string prefix = m_label + "/Pre " + step_prefix(m_root, step, ctx).substr(m_label.size() + 1);
+    auto go = evaluate_condition(action->pre_if, ctx);
+    if (!go || !*go) {
+      if (!go) m_run.out.line(prefix, "pre-if: " + go.error().message);
+      m_root.failed = m_root.failed || !go;
+      continue;
+    }
+    if (m_run.out.dry_run()) {
+      event("step_plan", {{"step", prefix.substr(prefix.find('/') + 1)}, {"type", "node"}, {"main", action->pre}},
+            prefix, "would run: node " + action->pre);
+      continue;
+    }
+    std::string error;
+    StepProcess p;
+    p.argv = {"node", (*dir / action->pre).string()};
+    p.cwd = m_run.options.workspace;
+    p.state_key = m_root.prefix + "/" + std::to_string(step.index);  // main's, which sees the state
+    p.env = action_inputs(step, *action, ctx, &error);
+    p.env["GITHUB_ACTION_PATH"] = dir->string();
+    StepOutcome r;
+    if (error.empty()) r = run_step_process(step, m_root, ctx, prefix, p);
+    else m_run.out.line(prefix, error);
+    if (!error.empty() || r.outcome == Outcome::failure) m_root.failed = true;
+    event("step_finished", {{"step", prefix.substr(prefix.find('/') + 1)}, {"outcome", to_string(r.outcome)}}, prefix,
+          std::string(error.empty() ? to_string(r.outcome) : "failure"));
+  }
 }
 
 const Result<Action>& ActJob::action_at(const fs::path& dir) {

@@ -94,19 +94,32 @@ StepOutcome ActJob::run_node_action(const WorkflowStep& step, const fs::path& di
   p.argv = {"node", (dir / action.main).string()};
   p.cwd = m_run.options.workspace;
   p.state_key = state_key;
+  std::string error;
+  p.env = action_inputs(step, action, ctx, &error);
+  if (!error.empty()) {
+    m_run.out.line(prefix, error);
+    r.outcome = Outcome::failure;
+    return r;
+  }
   p.env["GITHUB_ACTION_PATH"] = dir.string();
-  for (const auto& [k, d] : action.input_defaults) p.env[input_env_name(k)] = interpolate_string(d, ctx).value_or(d);
+  m_inputs_env[state_key] = p.env;
+  for (const auto& [k, v] : m_state[state_key]) p.env["STATE_" + k] = v;  // what the pre stage saved
+  return run_step_process(step, scope, ctx, prefix, p);
+}
+
+std::map<std::string, std::string> ActJob::action_inputs(const WorkflowStep& step, const Action& action,
+                                                         const EvalContext& ctx, std::string* error) const {
+  std::map<std::string, std::string> env;
+  for (const auto& [k, d] : action.input_defaults) env[input_env_name(k)] = interpolate_string(d, ctx).value_or(d);
   for (const auto& [k, v] : step.with.items()) {
     auto s = interpolate_string(v.get<std::string>(), ctx);
     if (!s) {
-      m_run.out.line(prefix, "with." + k + ": " + s.error().message);
-      r.outcome = Outcome::failure;
-      return r;
+      *error = "with." + k + ": " + s.error().message;
+      return {};
     }
-    p.env[input_env_name(k)] = *s;
+    env[input_env_name(k)] = *s;
   }
-  m_inputs_env[state_key] = p.env;
-  return run_step_process(step, scope, ctx, prefix, p);
+  return env;
 }
 
 void ActJob::run_post_stages() {

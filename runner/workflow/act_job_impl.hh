@@ -76,6 +76,7 @@ private:
   // A remote action's folder, cloned into the cache (AKBUILD_DEFAULT_ACTIONS_URL names the
   // server of `owner/repo@ref`); unavailable when it cannot be fetched.
   Result<std::filesystem::path> remote_action_dir(const std::string& uses);
+  std::map<std::string, Result<std::filesystem::path>> m_remote_dirs;  // by `uses:`, fetched once per job
   // The action.yml in `dir`, read once per job.
   const Result<Action>& action_at(const std::filesystem::path& dir);
   bool names_akbuild_step(const std::filesystem::path& dir);
@@ -99,6 +100,13 @@ private:
                               const Scope& scope, const EvalContext& ctx, const std::string& prefix);
   // The post stages registered so far, last first; a failed one fails the job.
   void run_post_stages();
+  // The pre stages of the job's remote JavaScript actions, in step order, before any step (as act
+  // runs them; local actions have none). A failed one fails the job.
+  void run_pre_stages();
+  // INPUT_* for a JavaScript action: its input defaults, then the step's `with:`; "" and
+  // `error` set when a value cannot be interpolated.
+  std::map<std::string, std::string> action_inputs(const WorkflowStep& step, const Action& action,
+                                                   const EvalContext& ctx, std::string* error) const;
 
   // act_job_batch.cc: consecutive akbuild steps, planned or run by the engine together.
   void run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Scope& scope);

@@ -345,6 +345,8 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
     action.main = AK_TRY(r.string(child(runs, "main"), "runs.main"));
     action.pre = AK_TRY(r.string(child(runs, "pre"), "runs.pre"));
     action.post = AK_TRY(r.string(child(runs, "post"), "runs.post"));
+    if (auto pre_if = AK_TRY(r.string(child(runs, "pre-if"), "runs.pre-if")); !pre_if.empty())
+      action.pre_if = pre_if;
     if (auto post_if = AK_TRY(r.string(child(runs, "post-if"), "runs.post-if")); !post_if.empty())
       action.post_if = post_if;
     if (auto steps = child(runs, "steps"); steps.IsDefined()) {

@@ -95,7 +95,8 @@ std::vector<std::vector<std::string>> job_stages(const Workflow& wf, const std::
 
 // A local action (action.yml), the parts akbuild reads: its name, input defaults and output
 // templates (scalars as written: `3.10` stays "3.10"), runs.using, a composite action's steps,
-// read with the workflow's step rules, and a JavaScript action's main, pre, post and post-if.
+// read with the workflow's step rules, and a JavaScript action's main, pre, post, pre-if and
+// post-if.
 struct Action {
   std::string name;
   std::vector<std::pair<std::string, std::string>> input_defaults;  // only inputs with a default
@@ -103,7 +104,7 @@ struct Action {
   std::string runs_using;
   std::vector<WorkflowStep> steps;
   std::string main, pre, post;           // a JavaScript action's scripts, relative to its folder
-  std::string post_if = "always()";
+  std::string pre_if = "always()", post_if = "always()";
 };
 
 // Fails with invalid_argument "file:line:column: ..." for malformed YAML, a document that is

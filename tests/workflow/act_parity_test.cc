@@ -455,3 +455,36 @@ runs:
     CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() / "some-org/hello"));
   }
 }
+
+TEST_CASE("act runs a remote JavaScript action's pre stage before every step, its state reaching main and post") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo "first step"
+      - uses: some-org/js@v1
+        with: { who: world }
+)");
+  std::filesystem::path repo = dir / "server/some-org/js";
+  test::write(repo / "action.yml", "inputs: { who: {} }\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n");
+  test::write(repo / "pre.js", "console.log(`pre for ${process.env.INPUT_WHO}`);\n"
+                               "console.log('::save-state name=from_pre::pre-state');\n");
+  test::write(repo / "main.js", "console.log(`main sees ${process.env.STATE_from_pre}`);\n");
+  test::write(repo / "post.js", "console.log(`post sees ${process.env.STATE_from_pre}`);\n");
+  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
+                       {.cwd = repo});
+  REQUIRE(init.exit_code == 0);
+  std::string url = "file://" + (dir / "server").string();
+  auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  auto pre = r.out.find("pre for world"), first = r.out.find("first step"), main = r.out.find("main sees pre-state"),
+       post = r.out.find("post sees pre-state");
+  REQUIRE(pre != std::string::npos);
+  REQUIRE(main != std::string::npos);
+  REQUIRE(post != std::string::npos);
+  CHECK(pre < first);
+  CHECK(first < main);
+  CHECK(main < post);
+}
