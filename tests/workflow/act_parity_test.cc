@@ -14,6 +14,16 @@ using test::act;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1 and runs act on <dir>/ws with
+// <dir>/server as the server of remote actions: a real git clone, over file://.
+test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
+  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
+                       {.cwd = repo});
+  REQUIRE(init.exit_code == 0);
+  std::string url = "file://" + (dir / "server").string();
+  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+}
+
 } // namespace
 
 TEST_CASE("parse_stdout_command reads name, properties and unescaped data") {
@@ -446,11 +456,7 @@ runs:
       shell: bash
       run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
 )");
-    auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                         {.cwd = repo});
-    REQUIRE(init.exit_code == 0);
-    std::string url = "file://" + (dir / "server").string();
-    auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+    auto r = act_with_actions_from(dir, repo);
     CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
     CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() / "some-org/hello"));
   }
@@ -473,11 +479,7 @@ jobs:
                                "console.log('::save-state name=from_pre::pre-state');\n");
   test::write(repo / "main.js", "console.log(`main sees ${process.env.STATE_from_pre}`);\n");
   test::write(repo / "post.js", "console.log(`post sees ${process.env.STATE_from_pre}`);\n");
-  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                       {.cwd = repo});
-  REQUIRE(init.exit_code == 0);
-  std::string url = "file://" + (dir / "server").string();
-  auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+  auto r = act_with_actions_from(dir, repo);
   CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
   auto pre = r.out.find("pre for world"), first = r.out.find("first step"), main = r.out.find("main sees pre-state"),
        post = r.out.find("post sees pre-state");
