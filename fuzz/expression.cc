@@ -1,7 +1,7 @@
-// ${{ }} expressions (runner/workflow/expression.hh): parsed, then evaluated against a small
+// ${{ }} expressions (runner/workflow/expr/expression.hh): parsed, then evaluated against a small
 // context, alone and interpolated in text.
 #include "fuzz/fuzz_support.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 using namespace akbuild;
 using namespace akbuild::workflow;

@@ -1,7 +1,7 @@
 // JSON contexts and event payloads (`akbuild expr --context`, `act -e`): parsed with the depth
 // bound, then walked by the evaluator and printed.
 #include "fuzz/fuzz_support.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 using namespace akbuild;
 using namespace akbuild::workflow;

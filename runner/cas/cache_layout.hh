@@ -9,6 +9,7 @@
 //   <root>/tools/<digest>.version         a tool binary's `--version` line
 //   <root>/nar-hash/<path hash>           NAR hashes by a stat fingerprint (nixdrv/nar_hash_cache)
 //   <root>/pushed/<registry>/<hex>        which repository of a registry holds a blob (mounts)
+//   <root>/remote-actions/<host>/<owner>/<repo>/<commit>   remote workflow actions (akbuild act)
 //   <root>/stat-cache                     stat cache (runner/cas/stat_cache.hh)
 //   <root>/locks/<key hex>.lock           in-flight action locks (cross-process dedupe)
 //   <root>/gc.lock                        held by gc
@@ -31,6 +32,7 @@ struct CacheLayout {
   std::filesystem::path tools() const { return root / "tools"; }
   std::filesystem::path nar_hashes() const { return root / "nar-hash"; }
   std::filesystem::path pushed() const { return root / "pushed"; }
+  std::filesystem::path remote_actions() const { return root / "remote-actions"; }
   std::filesystem::path stat_cache() const { return root / "stat-cache"; }
   std::filesystem::path locks() const { return root / "locks"; }
   std::filesystem::path gc_lock() const { return root / "gc.lock"; }

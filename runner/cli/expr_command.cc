@@ -8,7 +8,7 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 namespace akbuild::cli {
 

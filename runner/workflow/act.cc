@@ -110,11 +110,28 @@ public:
 
 private:
   bool run_workflow(const Workflow& wf, const std::vector<std::string>& only) {
-    std::map<std::string, JobOutcome> states;
     Value base = m_run.contexts;
     base["github"]["event_name"] = m_event;
     base["github"]["workflow"] = wf.name;
+    apply_event_contexts(wf, base);
+    // Every declared input is given, its default or "" (booleans as booleans), as act does.
     if (m_event == "workflow_dispatch") base["inputs"] = dispatch_inputs(wf, base["inputs"]);
+    auto [ok, states] = run_jobs(wf, only, base, "");
+    // act's last word on a failed run, which scripts grep for: the first failed job in stage order.
+    for (const auto& stage : job_stages(wf, only))
+      for (const auto& id : stage)
+        if (!ok && states[id].result == Outcome::failure) {
+          m_run.out.error("Job '" + job_name(*wf.find_job(id)) + "' failed");
+          return ok;
+        }
+    return ok;
+  }
+
+  // The jobs of `wf` in `needs` order with the contexts `base`; `prefix` goes before their labels
+  // (the calling job's, for a reusable workflow). Whether none failed, and each job's outcome.
+  std::pair<bool, std::map<std::string, JobOutcome>> run_jobs(const Workflow& wf, const std::vector<std::string>& only,
+                                                              const Value& base, const std::string& prefix) {
+    std::map<std::string, JobOutcome> states;
     bool ok = true;
     for (const auto& stage : job_stages(wf, only)) {
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
@@ -123,55 +140,154 @@ private:
         Value needs = Value::object();
         bool needs_failed = false;
         for (const auto& n : job.needs) {
-          needs[n] = {{"result", states[n].result}, {"outputs", states[n].outputs}};
-          needs_failed = needs_failed || states[n].result != "success";
+          needs[n] = {{"result", to_string(states[n].result)}, {"outputs", states[n].outputs}};
+          needs_failed = needs_failed || states[n].result != Outcome::success;
         }
-        running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, base] {
-          return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base));
+        running.push_back(std::async(std::launch::async, [this, &wf, &job, needs, needs_failed, &base, &prefix] {
+          return std::make_pair(job.id, run_job_all(wf, job, needs, needs_failed, base, prefix));
         }));
       }
       for (auto& f : running) {
         auto [id, state] = f.get();
         const Job& job = *wf.find_job(id);
-        if (state.result == "failure" && !truthy(job.continue_on_error)) ok = false;
+        if (state.result == Outcome::failure && !truthy(job.continue_on_error)) ok = false;
         states[id] = std::move(state);
       }
     }
-    return ok;
+    return {ok, std::move(states)};
+  }
+
+  // A job that calls a local reusable workflow, as act runs it: the callee's jobs with the
+  // caller's github context (event_name included), `inputs` from `with:` over the declared
+  // workflow_call defaults, `secrets` as given (or all of the caller's with `inherit`), and the
+  // declared outputs evaluated over the `jobs` context. Remote ones are reported, not fetched.
+  JobOutcome run_reusable(const Job& job, const EvalContext& ctx, const Value& base, const std::string& label) {
+    if (!job.uses.starts_with("./")) {
+      m_run.out.line(label, "'" + job.uses + "' is a remote reusable workflow: not runnable locally (./ paths are)");
+      return {Outcome::failure, Value::object()};
+    }
+    auto loaded = load_workflow(m_run.options.workspace / job.uses.substr(2));
+    if (!loaded) {
+      m_run.out.line(label, "'" + job.uses + "': " + loaded.error().message);
+      return {Outcome::failure, Value::object()};
+    }
+    const Workflow& callee = *loaded;
+    const Value* call = callee.on.is_object() && callee.on.contains("workflow_call") ? &callee.on["workflow_call"] : nullptr;
+    auto declared = [&](const char* what) {
+      return call && call->is_object() && call->contains(what) && (*call)[what].is_object() ? (*call)[what] : Value::object();
+    };
+    Value called = base;
+    called["inputs"] = Value::object();
+    EvalContext inner;
+    inner.contexts = base;
+    inner.workspace = ctx.workspace;
+    const Value inputs = declared("inputs"), outputs = declared("outputs");
+    for (const auto& [name, spec] : inputs.items()) {
+      Result<Value> v = Value();
+      if (job.with.contains(name)) v = interpolate_value(job.with[name], ctx);
+      else if (spec.is_object() && spec.contains("default")) v = interpolate_value(spec["default"], inner);
+      if (!v) {
+        m_run.out.line(label, "with." + name + ": " + v.error().message);
+        return {Outcome::failure, Value::object()};
+      }
+      called["inputs"][name] = *v;
+    }
+    if (job.secrets.is_string()) {
+      called["secrets"] = base["secrets"];  // inherit
+    } else {
+      called["secrets"] = Value::object();
+      for (const auto& [k, v] : job.secrets.items())
+        called["secrets"][k] = v.is_string() ? Value(interpolate_string(v.get<std::string>(), ctx).value_or("")) : v;
+    }
+    auto [ok, states] = run_jobs(callee, {}, called, label + "/");
+    JobOutcome outcome{ok ? Outcome::success : Outcome::failure, Value::object()};
+    EvalContext out_ctx;
+    out_ctx.contexts = called;
+    out_ctx.contexts["jobs"] = Value::object();
+    for (const auto& [id, state] : states)
+      out_ctx.contexts["jobs"][id] = {{"result", to_string(state.result)}, {"outputs", state.outputs}};
+    for (const auto& [name, spec] : outputs.items())
+      if (spec.is_object() && spec.contains("value") && spec["value"].is_string())
+        outcome.outputs[name] = interpolate_string(spec["value"].get<std::string>(), out_ctx).value_or("");
+    return outcome;
+  }
+
+  // What the event adds to the contexts, as act does: the head and base refs of a pull request,
+  // and the declared inputs of workflow_dispatch and workflow_call with their defaults (a
+  // boolean input is true only as `true`).
+  static void apply_event_contexts(const Workflow& wf, Value& base) {
+    const std::string event = base["github"]["event_name"].get<std::string>();
+    const Value& payload = base["github"]["event"];
+    if (event == "pull_request" || event == "pull_request_target") {
+      auto ref = [&](const char* side) {
+        const Value* v = &payload;
+        for (const char* k : {"pull_request", side, "ref"}) {
+          if (!v->is_object() || !v->contains(k)) return std::string();
+          v = &(*v)[k];
+        }
+        return v->is_string() ? v->get<std::string>() : std::string();
+      };
+      base["github"]["head_ref"] = ref("head");
+      base["github"]["base_ref"] = ref("base");
+    }
+    if (event != "workflow_dispatch" && event != "workflow_call") return;
+    if (!wf.on.is_object() || !wf.on.contains(event) || !wf.on[event].is_object()) return;
+    const Value& declared = wf.on[event].contains("inputs") ? wf.on[event]["inputs"] : Value();
+    if (!declared.is_object()) return;
+    for (const auto& [name, spec] : declared.items()) {
+      Value v;
+      if (payload.is_object() && payload.contains("inputs") && payload["inputs"].contains(name))
+        v = payload["inputs"][name];
+      else if (base["inputs"].contains(name))
+        v = base["inputs"][name];
+      else if (spec.is_object() && spec.contains("default"))
+        v = spec["default"];
+      if (spec.is_object() && spec.contains("type") && spec["type"] == "boolean")
+        v = v == Value(true) || v == Value("true");
+      base["inputs"][name] = v;
+    }
   }
 
   // One job with every matrix combination; `needs_failed` makes success() false for its `if:`.
-  JobOutcome run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base) {
+  JobOutcome run_job_all(const Workflow& wf, const Job& job, const Value& needs, bool needs_failed, const Value& base,
+                         const std::string& prefix) {
     ActRun& run = m_run;
     EvalContext ctx;
     ctx.contexts = base;
     ctx.contexts["needs"] = needs;
+    // The workflow's and the job's env, as act gives a job's `if:`.
+    ctx.contexts["env"] = Value::object();
+    for (const Value* src : {&wf.env, &job.env})
+      for (const auto& [k, v] : src->items())
+        ctx.contexts["env"][k] = interpolate_string(v.get<std::string>(), ctx).value_or(v.get<std::string>());
+    ctx.contexts["env"]["ACT"] = "true";
     ctx.status.failed = needs_failed;
     ctx.workspace = run.options.workspace;
-    std::string label = combination_name(job, Value(), false, ctx);
+    std::string label = prefix + combination_name(job, Value(), false, ctx);
     auto go = evaluate_condition(job.condition, ctx);
     if (!go) {
       run.out.line(label, "if: " + go.error().message);
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     if (!*go) {
       run.out.event("job_finished", {{"job", label}, {"result", "skipped"}}, label, "job skipped");
-      return {"skipped", Value::object()};
+      return {Outcome::skipped, Value::object()};
     }
-    if (!job.uses.empty()) {
-      run.out.event("job_finished", {{"job", label}, {"result", "failure"}}, label,
-                    "job failed: it calls the reusable workflow '" + job.uses + "', which is not runnable locally");
-      return {"failure", Value::object()};
-    }
+    if (!job.uses.empty()) return run_reusable(job, ctx, base, label);
     auto matrix_value = interpolate_value(job.strategy.matrix, ctx);
+    if (!matrix_value && run.out.dry_run()) {
+      // A matrix made from earlier jobs' outputs, which a dry run does not have.
+      run.out.line(label, "strategy.matrix cannot be known in a dry run: " + matrix_value.error().message);
+      return {Outcome::success, Value::object()};
+    }
     if (!matrix_value) {
       run.set_usage_error(matrix_value.error().context("job '" + job.id + "'"));
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     auto combos = expand_matrix(*matrix_value);
     if (!combos) {
       run.set_usage_error(combos.error().context(wf.file.string() + ": job '" + job.id + "'"));
-      return {"failure", Value::object()};
+      return {Outcome::failure, Value::object()};
     }
     bool has_matrix = !matrix_value->is_null();
     std::vector<Value> selected = filter_matrix(*combos, run.options.matrix);
@@ -180,25 +296,31 @@ private:
     if (auto mp = interpolate_value(job.strategy.max_parallel, ctx); mp && mp->is_number() && mp->get<double>() >= 1)
       max_parallel = static_cast<std::size_t>(mp->get<double>());
     JobOutcome state;
+    if (selected.empty()) {
+      // act plans no run for an empty product (a matrix dimension an earlier job left empty).
+      run.out.event("job_finished", {{"job", label}, {"result", "success"}}, label,
+                    "no matrix combinations: the job has no runs");
+      return state;
+    }
     std::atomic<bool> stop{false};
     for (std::size_t start = 0; start < selected.size(); start += max_parallel) {
       std::vector<std::future<JobOutcome>> batch;
       for (std::size_t i = start; i < std::min(selected.size(), start + max_parallel); ++i) {
-        std::string name = combination_name(job, selected[i], has_matrix, ctx);
+        std::string name = prefix + combination_name(job, selected[i], has_matrix && !selected[i].empty(), ctx);
         Value strategy = {{"fail-fast", fail_fast}, {"job-index", i}, {"job-total", selected.size()},
                           {"max-parallel", max_parallel}};
         batch.push_back(std::async(std::launch::async, [&run, &wf, &job, &base, combo = selected[i], needs, strategy, name, &stop] {
           if (stop.load()) {
             run.out.event("job_finished", {{"job", name}, {"result", "cancelled"}}, name, "job cancelled (fail-fast)");
-            return JobOutcome{"cancelled", Value::object()};
+            return JobOutcome{Outcome::cancelled, Value::object()};
           }
           return run_job(run, wf, job, base, combo, needs, strategy, name);
         }));
       }
       for (auto& f : batch) {
         JobOutcome o = f.get();
-        if (o.result == "failure" || o.result == "cancelled") {
-          state.result = "failure";
+        if (o.result == Outcome::failure || o.result == Outcome::cancelled) {
+          state.result = Outcome::failure;
           if (fail_fast) stop = true;
         }
         for (const auto& [k, v] : o.outputs.items()) state.outputs[k] = v;
@@ -409,7 +531,7 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
   std::string repo = "local/" + fs::absolute(options.workspace).lexically_normal().filename().string();
   Value github = {{"event", event}, {"sha", sha}, {"ref", ref}, {"ref_name", ref.substr(ref.rfind('/') + 1)},
                   {"ref_type", "branch"}, {"repository", repo}, {"repository_owner", "local"},
-                  {"actor", "akbuild"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
+                  {"actor", "nektos/act"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
                   {"run_number", "1"}, {"run_attempt", "1"}, {"server_url", "http://localhost"},
                   {"api_url", "http://localhost/api/v1"}, {"token", ""}, {"action", ""}, {"retention_days", "0"}};
   Value inputs = event.contains("inputs") && event["inputs"].is_object() ? event["inputs"] : Value::object();

@@ -13,7 +13,8 @@
 #include "runner/engine/engine.hh"
 #include "runner/workflow/act.hh"
 #include "runner/workflow/act_output.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
+#include "runner/workflow/outcome.hh"
 #include "runner/workflow/workflow.hh"
 
 namespace akbuild::workflow {
@@ -41,7 +42,7 @@ private:
 };
 
 struct JobOutcome {
-  std::string result = "success";                   // success, failure, skipped, cancelled
+  Outcome result = Outcome::success;
   Value outputs = Value::object();
 };
 

@@ -42,6 +42,16 @@ void ActOutput::line(std::string_view prefix, std::string_view text) {
   m_out << masked << std::flush;
 }
 
+void ActOutput::error(std::string_view text) {
+  if (m_json) {
+    event("error", {{"text", std::string(text)}}, "", text);
+    return;
+  }
+  std::string masked = mask_secrets((m_dry_run ? "*DRYRUN* Error: " : "Error: ") + std::string(text) + "\n");
+  std::lock_guard lock(m_mutex);
+  m_out << masked << std::flush;
+}
+
 void ActOutput::event(std::string_view type, const Value& fields, std::string_view prefix, std::string_view text) {
   if (!m_json) {
     line(prefix, text);

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 
@@ -19,6 +19,8 @@ public:
 
   // `[prefix] text`, one line per line of text (plain mode only).
   void line(std::string_view prefix, std::string_view text);
+  // `Error: text` on a line of its own, as act ends a failed run (json: an "error" event).
+  void error(std::string_view text);
   // An event: printed as JSON in json mode ({"event": type, ...fields}), as `[prefix] text` otherwise.
   void event(std::string_view type, const Value& fields, std::string_view prefix, std::string_view text);
   bool json() const { return m_json; }

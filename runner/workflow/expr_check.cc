@@ -1,6 +1,6 @@
 #include "runner/workflow/expr_check.hh"
 
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 
 namespace akbuild::workflow {
 

@@ -76,7 +76,6 @@ Result<std::vector<Value>> expand_matrix(const Value& matrix) {
     for (auto& e : extra) combos.push_back(std::move(e));
     if (combos.size() > k_max_combinations) return fail(too_many());
   }
-  if (combos.empty()) return fail(ErrorCode::invalid_argument, "strategy.matrix has no combinations left");
   return combos;
 }
 

@@ -9,13 +9,13 @@
 #include <vector>
 
 #include "runner/core/result.hh"
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 
-// The combinations of an (already interpolated) `strategy.matrix` object; a null matrix gives
-// one empty combination. Fails with invalid_argument when a dimension is not a list or the
-// result is empty.
+// The combinations of an (already interpolated) `strategy.matrix` object; a null matrix gives one
+// empty combination; an empty dimension, or excluding them all, none (as act: the job has no
+// runs). Fails with invalid_argument when a dimension is not a list.
 Result<std::vector<Value>> expand_matrix(const Value& matrix);
 
 // Keeps the combinations whose value for each key of `filter` (akbuild act --matrix K:V) has that

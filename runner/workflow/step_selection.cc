@@ -43,7 +43,7 @@ std::vector<std::string> dep_ids(const std::string& text) {
 } // namespace
 
 Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id,
-                                        const std::function<bool(const Step&)>& is_akbuild) {
+                                        const std::function<bool(const WorkflowStep&)>& is_akbuild) {
   std::map<std::string, std::size_t> by_id;
   for (const auto& s : job.steps)
     by_id[s.id.empty() ? job.id + "-" + std::to_string(s.index + 1) : s.id] = s.index;

@@ -18,6 +18,6 @@ namespace akbuild::workflow {
 // steps take it; an unnamed akbuild step is "<job>-<n>"); and the steps before it for which
 // `is_akbuild` is false. not_found when no step of the job has the id.
 Result<std::set<std::size_t>> steps_for(const Job& job, std::string_view step_id,
-                                        const std::function<bool(const Step&)>& is_akbuild);
+                                        const std::function<bool(const WorkflowStep&)>& is_akbuild);
 
 } // namespace akbuild::workflow

@@ -112,9 +112,9 @@ public:
     return d;
   }
 
-  Result<Step> step(const YAML::Node& n, std::size_t index) const {
+  Result<WorkflowStep> step(const YAML::Node& n, std::size_t index) const {
     if (!n.IsMap()) return fail(error(n.Mark(), "a step must be a map"));
-    Step s;
+    WorkflowStep s;
     s.index = index;
     s.location = location(n);
     static const std::set<std::string> known{"id", "name", "uses", "run", "with", "env", "if", "shell",
@@ -154,9 +154,27 @@ public:
     j.id = id;
     j.location = location(n);
     j.name = AK_TRY(string(child(n, "name"), "name"));
-    bool reusable = child(n, "uses").IsDefined();
-    if (!reusable && !child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
-    j.runs_on = value(child(n, "runs-on"));
+    j.uses = AK_TRY(string(child(n, "uses"), "uses"));
+    if (!j.uses.empty()) {
+      static const std::regex local(R"(^\./.+\.ya?ml$)");
+      static const std::regex remote(R"(^(https?://[^/]+/)?[^/@]+/[^/@]+/[^@]+\.ya?ml@.+$)");
+      if (!std::regex_match(j.uses, local) && !std::regex_match(j.uses, remote))
+        return fail(error(child(n, "uses").Mark(), "job '" + id + "': '" + j.uses +
+                                                       "' is not a reusable workflow (./path.yml or "
+                                                       "{owner}/{repo}/path.yml@ref)"));
+      if (auto with = child(n, "with"); with.IsDefined() && !with.IsNull()) {
+        if (!with.IsMap()) return fail(error(with.Mark(), "job '" + id + "': 'with' must be a map"));
+        j.with = value(with);
+      }
+      if (auto secrets = child(n, "secrets"); secrets.IsDefined() && !secrets.IsNull()) {
+        if (!secrets.IsMap() && !(secrets.IsScalar() && secrets.Scalar() == "inherit"))
+          return fail(error(secrets.Mark(), "job '" + id + "': 'secrets' must be a map or 'inherit'"));
+        j.secrets = value(secrets);
+      }
+    } else {
+      if (!child(n, "runs-on").IsDefined()) return fail(error(n.Mark(), "job '" + id + "' has no 'runs-on'"));
+      j.runs_on = value(child(n, "runs-on"));
+    }
     auto needs = child(n, "needs");
     if (needs.IsScalar()) j.needs.push_back(needs.Scalar());
     else if (needs.IsSequence())
@@ -178,18 +196,16 @@ public:
       if (child(st, "fail-fast").IsDefined()) j.strategy.fail_fast = value(child(st, "fail-fast"));
       if (child(st, "max-parallel").IsDefined()) j.strategy.max_parallel = value(child(st, "max-parallel"));
     }
-    if (reusable) {
-      // What it runs is in the called workflow, read when the job runs.
-      j.uses = AK_TRY(string(child(n, "uses"), "uses"));
-      if (j.uses.empty()) return fail(error(child(n, "uses").Mark(), "job '" + id + "': 'uses' names no workflow"));
-      return j;
-    }
     j.env = AK_TRY(string_map(child(n, "env"), "env"));
     j.outputs = AK_TRY(string_map(child(n, "outputs"), "outputs"));
     j.defaults = AK_TRY(defaults(child(n, "defaults")));
     if (child(n, "timeout-minutes").IsDefined()) j.timeout_minutes = AK_TRY(minutes(child(n, "timeout-minutes")));
     if (child(n, "continue-on-error").IsDefined()) j.continue_on_error = value(child(n, "continue-on-error"));
     auto steps = child(n, "steps");
+    if (!j.uses.empty()) {
+      if (steps.IsDefined()) return fail(error(steps.Mark(), "job '" + id + "': a job with 'uses' has no 'steps'"));
+      return j;
+    }
     if (!steps.IsSequence() || steps.size() == 0)
       return fail(error(steps.IsDefined() ? steps.Mark() : n.Mark(), "job '" + id + "' has no steps"));
     std::set<std::string> ids;
@@ -250,7 +266,7 @@ Result<> check_needs(const Workflow& wf, const Reader& reader) {
 
 } // namespace
 
-std::string Step::display_name() const {
+std::string WorkflowStep::display_name() const {
   if (!name.empty()) return name;
   if (!run.empty()) return "Run " + run.substr(0, run.find('\n'));
   // Several unnamed steps often use one action (akbuild/step@v1): the id tells them apart.
@@ -328,6 +344,13 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
     if (!runs.IsMap()) return fail(r.error(root.Mark(), "the action has no 'runs' map"));
     action.runs_using = AK_TRY(r.string(child(runs, "using"), "runs.using"));
     if (action.runs_using.empty()) return fail(r.error(runs.Mark(), "the action has no 'runs.using'"));
+    action.main = AK_TRY(r.string(child(runs, "main"), "runs.main"));
+    action.pre = AK_TRY(r.string(child(runs, "pre"), "runs.pre"));
+    action.post = AK_TRY(r.string(child(runs, "post"), "runs.post"));
+    if (auto pre_if = AK_TRY(r.string(child(runs, "pre-if"), "runs.pre-if")); !pre_if.empty())
+      action.pre_if = pre_if;
+    if (auto post_if = AK_TRY(r.string(child(runs, "post-if"), "runs.post-if")); !post_if.empty())
+      action.post_if = post_if;
     if (auto steps = child(runs, "steps"); steps.IsDefined()) {
       if (!steps.IsSequence()) return fail(r.error(steps.Mark(), "'runs.steps' must be a list"));
       for (std::size_t i = 0; i < steps.size(); ++i) action.steps.push_back(AK_TRY(r.step(steps[i], i)));

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "runner/core/result.hh"
-#include "runner/workflow/expr_value.hh"
+#include "runner/workflow/expr/expr_value.hh"
 
 namespace akbuild::workflow {
 
@@ -26,7 +26,8 @@ struct RunDefaults {
   std::string working_directory;
 };
 
-struct Step {
+// One entry of a job's (or a composite action's) `steps:` as written in YAML, not a step kind.
+struct WorkflowStep {
   std::size_t index = 0;                 // position in the job, from 0
   std::string id;                        // may be empty
   std::string name;                      // as written (may hold expressions)
@@ -51,7 +52,6 @@ struct Strategy {
 struct Job {
   std::string id;
   std::string name;                      // may be empty (then id)
-  std::string uses;                      // a reusable workflow's job: the workflow it calls (no runs-on, no steps)
   Value runs_on;
   std::vector<std::string> needs;
   std::string condition;
@@ -61,7 +61,12 @@ struct Job {
   RunDefaults defaults;
   Value timeout_minutes;
   Value continue_on_error = false;
-  std::vector<Step> steps;
+  std::vector<WorkflowStep> steps;
+  // A job that calls a reusable workflow: `uses:` (./path.yml, or owner/repo/path.yml@ref), its
+  // `with:` values as written (typed) and `secrets:` (a map, or the string "inherit").
+  std::string uses;
+  Value with = Value::object();
+  Value secrets;
   Location location;
 };
 
@@ -90,14 +95,17 @@ Result<Workflow> load_workflow(const std::filesystem::path& file);
 std::vector<std::vector<std::string>> job_stages(const Workflow& wf, const std::vector<std::string>& only = {});
 
 // A local action (action.yml), the parts akbuild reads: its name, input defaults and output
-// templates (scalars as written: `3.10` stays "3.10"), runs.using, and a composite action's
-// steps, read with the workflow's step rules.
+// templates (scalars as written: `3.10` stays "3.10"), runs.using, a composite action's steps,
+// read with the workflow's step rules, and a JavaScript action's main, pre, post, pre-if and
+// post-if.
 struct Action {
   std::string name;
   std::vector<std::pair<std::string, std::string>> input_defaults;  // only inputs with a default
   std::vector<std::pair<std::string, std::string>> outputs;         // name → value template
   std::string runs_using;
-  std::vector<Step> steps;
+  std::vector<WorkflowStep> steps;
+  std::string main, pre, post;           // a JavaScript action's scripts, relative to its folder
+  std::string pre_if = "always()", post_if = "always()";
 };
 
 // Fails with invalid_argument "file:line:column: ..." for malformed YAML, a document that is

@@ -7,7 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner/workflow/env_files.hh"
-#include "runner/workflow/expression.hh"
+#include "runner/workflow/expr/expression.hh"
 #include "runner/workflow/workflow.hh"
 #include "tests/support/test_support.hh"
 
@@ -100,7 +100,7 @@ struct Runner {
   }
 
   // The akbuild/step composite for the workflow step `outer` (id `outer_id`).
-  bool run_action(const workflow::Step& outer, const std::string& outer_id, const Value& steps,
+  bool run_action(const workflow::WorkflowStep& outer, const std::string& outer_id, const Value& steps,
                   std::map<std::string, std::string>& outputs) {
     auto action = must(workflow::load_action(action_dir), "action.yml");
     auto yml = YAML::LoadFile((action_dir / "action.yml").string());

@@ -1,10 +1,7 @@
-// `akbuild act` where users compare it with act: the event, the files of values, job names,
-// listing, one step with its deps, and dry runs that fail.
-
+// `akbuild act` agrees with act where act's runner tests and documentation say what it does.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-
+#include "runner/workflow/stdout_commands.hh"
 #include "tests/support/test_support.hh"
 #include "tests/workflow/act_support.hh"
 
@@ -14,302 +11,482 @@ using test::TestDir;
 namespace {
 
 using test::act;
-using test::contains;
 
-void write_event_workflows(const TestDir& dir) {
-  test::write(dir / "ws/.forgejo/workflows/push.yml", R"(name: Push only
-on:
-  push:
-    branches: [release]
-jobs:
-  p:
-    runs-on: self-hosted
-    steps:
-      - run: echo "push job for $GITHUB_EVENT_NAME"
-)");
-  test::write(dir / "ws/.forgejo/workflows/review.yml", R"(name: Review
-on: [pull_request, workflow_dispatch]
-jobs:
-  r:
-    runs-on: self-hosted
-    steps:
-      - run: echo "review job for ${{ github.event_name }}"
-)");
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1 and runs act on <dir>/ws with
+// <dir>/server as the server of remote actions: a real git clone, over file://.
+test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
+  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
+                       {.cwd = repo});
+  REQUIRE(init.exit_code == 0);
+  std::string url = "file://" + (dir / "server").string();
+  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
 }
 
 } // namespace
 
-TEST_CASE("act EVENT runs only the workflows that event triggers; push is the default") {
-  TestDir dir;
-  write_event_workflows(dir);
-  auto pr = act(dir, {"pull_request"});
-  REQUIRE_MESSAGE(pr.exit_code == 0, (pr.out + pr.err));
-  CHECK(contains(pr.out, "review job for pull_request"));
-  CHECK_FALSE(contains(pr.out, "push job"));
-
-  // Without an event: push, whose branch filter act does not apply locally.
-  auto push = act(dir, {});
-  REQUIRE_MESSAGE(push.exit_code == 0, (push.out + push.err));
-  CHECK(contains(push.out, "push job for push"));
-  CHECK_FALSE(contains(push.out, "review job"));
-
-  // -j names a job whatever the event.
-  auto job = act(dir, {"-j", "r"});
-  CHECK(contains(job.out, "review job for push"));
-
-  auto none = act(dir, {"schedule"});
-  CHECK(none.exit_code == 2);
-  CHECK_MESSAGE(contains(none.err, "no workflow runs on the event 'schedule' (the workflows run on: pull_request, push, "
-                              "workflow_dispatch)"), none.err);
-
-  // -l shows every workflow, or those of the named event.
-  CHECK(contains(act(dir, {"-l"}).out, "Push only"));
-  auto listed = act(dir, {"-l", "pull_request"});
-  CHECK(contains(listed.out, "Review"));
-  CHECK_FALSE(contains(listed.out, "Push only"));
+TEST_CASE("parse_stdout_command reads name, properties and unescaped data") {
+  auto c = workflow::parse_stdout_command("::set-output name=a%3Ab%2Cc::x%0Ay%25\r\n");
+  REQUIRE(c);
+  CHECK(c->name == "set-output");
+  CHECK(c->props.at("name") == "a:b,c");
+  CHECK(c->data == "x\ny%");
+  CHECK_FALSE(workflow::parse_stdout_command("plain text"));
+  CHECK_FALSE(workflow::parse_stdout_command(":: no name"));
+  workflow::StdoutCommands commands;
+  CHECK_FALSE(commands.feed("::stop-commands::tok"));
+  CHECK_FALSE(commands.feed("::set-env name=a::b"));
+  CHECK_FALSE(commands.feed("::tok::"));
+  CHECK(commands.feed("::set-env name=a::b"));
 }
 
-TEST_CASE("act without an event runs the only event the workflows use") {
+TEST_CASE("act honours the deprecated ::set-output, ::set-env and ::add-path, and ::stop-commands") {
   TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/a.yml",
-              "on: pull_request\njobs:\n  a: {runs-on: x, steps: [{run: 'echo a for $GITHUB_EVENT_NAME'}]}\n");
-  test::write(dir / "ws/.forgejo/workflows/b.yml",
-              "on: {pull_request: {paths: [docs/**]}}\njobs:\n  b: {runs-on: x, steps: [{run: 'echo b ran'}]}\n");
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo "::set-env name=foo::bar"
+      - run: test "$foo" = bar
+      - id: out
+        run: echo "::set-output name=zoo::zar"
+      - run: echo "::add-path::/zip"
+      - run: case ":$PATH:" in *:/zip:*) ;; *) exit 1;; esac
+      - if: steps.out.outputs.zoo == 'zar'
+        run: echo "::set-env name=cond::yes"
+      - run: test "$cond" = yes
+      - run: |
+          echo "::stop-commands::end-token"
+          echo "::set-env name=foo::baz"
+          echo "::end-token::"
+          echo "::set-env name=foo::qux"
+      - run: test "$foo" = qux
+)");
   auto r = act(dir, {});
-  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(contains(r.out, "a for pull_request"));
-  CHECK(contains(r.out, "b ran"));
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "[build/Run echo \"::set-env name=foo::bar\"] \u2699  ::set-env:: foo=bar"));
+  CHECK(contains(r.out, "\u2699  ::set-output:: zoo=zar"));
+  CHECK(contains(r.out, "\u2699  ::add-path:: /zip"));
 }
 
-TEST_CASE("act workflow_dispatch gives each declared input its default, booleans as booleans") {
+TEST_CASE("act gives the contexts act gives: env.ACT, input defaults, workflow env in job if, head_ref, actor") {
   TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/d.yml", R"(on:
+  SUBCASE("env.ACT and act's default actor") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - if: ${{ !env.ACT }}
+        run: exit 1
+      - if: ${{ env.ACT }}
+        run: test "$ACT" = true && test '${{ github.actor }}' = nektos/act && test "$GITHUB_ACTOR" = nektos/act
+)");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("workflow_dispatch inputs: given, default, boolean") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on:
   workflow_dispatch:
     inputs:
-      level: {default: low}
-      retries: {default: 3}
-      debug: {type: boolean, default: true}
-      quiet: {type: boolean}
-      note: {description: no default}
+      required: { required: true }
+      with_default: { default: the-default }
+      flag: { type: boolean }
+      off: { type: boolean, default: false }
 jobs:
-  d:
+  test:
     runs-on: self-hosted
     steps:
-      - run: echo "level=${{ inputs.level }} retries=${{ inputs.retries }} debug=${{ toJSON(inputs.debug) }} quiet=${{ toJSON(inputs.quiet) }} note=[${{ inputs.note }}]"
+      - run: test '${{ inputs.required }}' = given && test '${{ inputs.with_default }}' = the-default
+      - run: test '${{ tojson(inputs.flag) }}' = true && test '${{ tojson(inputs.off) }}' = false
 )");
-  auto defaults = act(dir, {});
-  REQUIRE_MESSAGE(defaults.exit_code == 0, (defaults.out + defaults.err));
-  CHECK_MESSAGE(contains(defaults.out, "] level=low retries=3 debug=true quiet=false note=[]"), defaults.out);
-  auto given = act(dir, {"workflow_dispatch", "--input", "level=high", "--input", "debug=false"});
-  CHECK_MESSAGE(contains(given.out, "] level=high retries=3 debug=false quiet=false note=[]"), given.out);
-  // Not a workflow_dispatch run: no defaults (act's rule).
-  test::write(dir / "ws/.forgejo/workflows/d.yml",
-              "on: [push, workflow_dispatch]\njobs:\n  d: {runs-on: x, steps: [{run: 'echo level=[${{ inputs.level }}]'}]}\n");
-  CHECK(contains(act(dir, {"push"}).out, "] level=[]"));
-}
-
-TEST_CASE("act reads --input-file, --var-file and --env-file, .input, .vars and .env by default; flags win") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/v.yml", R"(on: workflow_dispatch
-env:
-  FROM: workflow
-  KEEP: workflow
+    test::write(dir / "event.json", R"({"inputs": {"required": "given", "flag": "true"}})");
+    auto r = act(dir, {"-e", (dir / "event.json").string()});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("workflow_call inputs of a workflow run on its own: defaults, booleans") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on:
+  workflow_call:
+    inputs:
+      with_default: { default: the-default }
+      flag: { type: boolean, default: true }
 jobs:
-  v:
+  test:
     runs-on: self-hosted
     steps:
-      - run: echo "input=${{ inputs.who }} var=${{ vars.COLOR }} env=$FROM keep=$KEEP other=$OTHER"
+      - run: test '${{ inputs.with_default }}/${{ tojson(inputs.flag) }}' = the-default/true
 )");
-  test::write(dir / "ws/.input", "who=file\n");
-  test::write(dir / "ws/.vars", "COLOR=\"dark blue\" # a comment\n");
-  test::write(dir / "ws/.env", "export FROM=envfile\nOTHER='x y'\n");
-  auto defaults = act(dir, {});
-  REQUIRE_MESSAGE(defaults.exit_code == 0, (defaults.out + defaults.err));
-  // --env and .env are over the workflow's env, as act's are.
-  CHECK_MESSAGE(contains(defaults.out, "] input=file var=dark blue env=envfile keep=workflow other=x y"), defaults.out);
-
-  test::write(dir / "ws/conf/vars.yml", "COLOR: green\n");
-  test::write(dir / "ws/conf/in.env", "who=named\n");
-  auto named = act(dir, {"--var-file", "conf/vars.yml", "--input-file", "conf/in.env", "--env-file", "conf/in.env",
-                         "--env", "FROM=flag", "--input", "who=flag"});
-  REQUIRE_MESSAGE(named.exit_code == 0, (named.out + named.err));
-  CHECK_MESSAGE(contains(named.out, "] input=flag var=green env=flag keep=workflow other=\n"), named.out);
-
-  auto missing = act(dir, {"--var-file", "nope.env"});
-  CHECK(missing.exit_code == 2);
-  CHECK_MESSAGE((contains(missing.err, "--var-file: ") && contains(missing.err, "nope.env")), missing.err);
-  test::write(dir / "ws/.env", "1BAD=x\n");
-  auto bad = act(dir, {});
-  CHECK(bad.exit_code == 2);
-  CHECK_MESSAGE((contains(bad.err, "--env-file: ") && contains(bad.err, ".env:1: ")), bad.err);
-}
-
-TEST_CASE("act expands a job name's ${{ }} for each matrix combination; other names get the values, by sorted key") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/m.yml", R"(on: push
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("workflow env and the job's env in a job-level if") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+env: { T: true, F: false }
 jobs:
-  t:
-    name: test ${{ matrix.os }}-${{ matrix.v }}
+  yes:
     runs-on: self-hosted
-    strategy:
-      matrix: {os: [linux, bsd], v: [1]}
-    steps:
-      - run: echo hi
-  u:
+    if: ${{ env.T == 'true' }}
+    steps: [{ run: "true" }]
+  own:
     runs-on: self-hosted
-    strategy:
-      matrix: {os: [linux], arch: [arm]}
+    if: ${{ env.MINE == 'true' }}
+    env: { MINE: true }
+    steps: [{ run: "true" }]
+  no:
+    runs-on: self-hosted
+    if: ${{ env.F == 'true' }}
+    steps: [{ run: "true" }]
+  check:
+    if: always()
+    needs: [yes, own, no]
+    runs-on: self-hosted
     steps:
-      - run: echo hi
+      - run: test '${{ needs.yes.result }}/${{ needs.own.result }}/${{ needs.no.result }}' = success/success/skipped
 )");
-  auto r = act(dir, {});
-  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(contains(r.out, "[test linux-1/Run echo hi] hi\n"));
-  CHECK(contains(r.out, "[test bsd-1/Run echo hi] hi\n"));
-  // As Forgejo names them: the values in the order of their sorted keys.
-  CHECK(contains(r.out, "[u (arm, linux)/Run echo hi] hi\n"));
-  CHECK_FALSE(contains(r.out, "${{"));
-}
-
-TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job; a run says they do not run here") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(name: CI
-on: [push, pull_request]
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("github.head_ref and base_ref of a pull_request event") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: pull_request
+jobs:
+  pr:
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ github.head_ref }}' = feature && test '${{ github.base_ref }}' = main
+)");
+    test::write(dir / "event.json", R"({"pull_request": {"head": {"ref": "feature"}, "base": {"ref": "main"}}})");
+    auto r = act(dir, {"-e", (dir / "event.json").string()});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  }
+  SUBCASE("github.action_path inside a composite action") {
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
 jobs:
   build:
     runs-on: self-hosted
     steps:
-      - run: echo build
-  deploy:
-    needs: build
-    uses: some/repo/.forgejo/workflows/deploy.yml@v1
-    with: {where: staging}
+      - uses: ./act/here
 )");
-  auto table = act(dir, {"-l"});
-  REQUIRE_MESSAGE(table.exit_code == 0, table.err);
-  CHECK(table.out ==
-        "Stage  Job ID  Job name  Workflow name  Workflow file  Events\n"
-        "0      build   build     CI             ci.yml         push,pull_request\n"
-        "1      deploy  deploy    CI             ci.yml         push,pull_request\n");
-  auto json = act(dir, {"-l", "--json"});
-  REQUIRE_MESSAGE(json.exit_code == 0, json.err);
-  CHECK(json.out ==
-        "{\"stage\":0,\"job_id\":\"build\",\"job_name\":\"build\",\"workflow_name\":\"CI\",\"workflow_file\":\"ci.yml\","
-        "\"workflow_path\":\".forgejo/workflows/ci.yml\",\"events\":[\"push\",\"pull_request\"],\"needs\":[],\"uses\":\"\"}\n"
-        "{\"stage\":1,\"job_id\":\"deploy\",\"job_name\":\"deploy\",\"workflow_name\":\"CI\",\"workflow_file\":\"ci.yml\","
-        "\"workflow_path\":\".forgejo/workflows/ci.yml\",\"events\":[\"push\",\"pull_request\"],\"needs\":[\"build\"],"
-        "\"uses\":\"some/repo/.forgejo/workflows/deploy.yml@v1\"}\n");
-  auto run = act(dir, {});
-  CHECK(run.exit_code == 1);
-  CHECK(contains(run.out, "[build/Run echo build] build\n"));
-  CHECK(contains(run.out, "[deploy] job failed: it calls the reusable workflow "
-                          "'some/repo/.forgejo/workflows/deploy.yml@v1', which is not runnable locally\n"));
-}
-
-TEST_CASE("act --step runs that step, the steps its deps name, the run steps before it and the jobs its job needs") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
-jobs:
-  pre:
-    runs-on: self-hosted
-    steps:
-      - run: echo pre ran
-  build:
-    needs: pre
-    runs-on: self-hosted
-    steps:
-      - run: echo first run step
-      - id: api
-        uses: akbuild/step@v1
-        with: {kind: exec, run: 'echo api > api.txt', outputs: api.txt}
-      - id: other
-        uses: akbuild/step@v1
-        with: {kind: exec, run: 'echo other > other.txt', outputs: other.txt}
-      - id: web
-        uses: akbuild/step@v1
-        with:
-          kind: exec
-          deps: '["api"]'
-          run: 'cp api.txt web.txt'
-          outputs: web.txt
-      - run: echo after
-  unrelated:
-    runs-on: self-hosted
-    steps:
-      - run: echo unrelated ran
+    test::write(dir / "ws/act/here/action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: test '${{ github.action_path }}' = "$GITHUB_ACTION_PATH" && test -f '${{ github.action_path }}/action.yml'
 )");
-  auto r = act(dir, {"--step", "web"});
-  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(contains(r.out, "pre ran"));
-  CHECK(std::filesystem::exists(dir / "ws/api.txt"));
-  CHECK(test::read(dir / "ws/web.txt") == "api\n");
-  CHECK_FALSE(std::filesystem::exists(dir / "ws/other.txt"));
-  // A run: step before it may make its inputs: it runs.
-  CHECK(contains(r.out, "] first run step\n"));
-  CHECK_FALSE(contains(r.out, "after"));
-  CHECK_FALSE(contains(r.out, "unrelated"));
-
-  auto unknown = act(dir, {"--step", "nope"});
-  CHECK(unknown.exit_code == 2);
-  CHECK_MESSAGE(contains(unknown.err, "--step: no job has a step with id 'nope'; the step ids are: build.api, build.other, "
-                                 "build.web"), unknown.err);
-}
-
-TEST_CASE("act -n names the one akbuild step whose plan fails; the steps after it are skipped") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
-jobs:
-  b:
-    runs-on: self-hosted
-    steps:
-      - id: one
-        uses: akbuild/step@v1
-        with: {kind: exec, run: 'echo 1 > one.txt', outputs: one.txt}
-      - id: two
-        uses: akbuild/step@v1
-        with: {kind: exec, run: 'no-such-tool-akb', tools: '["no-such-tool-akb"]', outputs: two.txt}
-      - id: three
-        uses: akbuild/step@v1
-        with: {kind: exec, run: 'echo 3 > three.txt', outputs: three.txt}
-)");
-  auto r = act(dir, {"-n"});
-  CHECK(r.exit_code == 1);
-  CHECK_MESSAGE(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] akbuild exec: key "), r.out);
-  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (one)] success\n"));
-  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] step 'two': tool: no-such-tool-akb: not found"));
-  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (two)] failure\n"));
-  CHECK(contains(r.out, "*DRYRUN* [b/Run akbuild/step@v1 (three)] skipped\n"));
-  std::size_t named = 0;
-  for (std::size_t at = r.out.find("no-such-tool-akb: not found"); at != std::string::npos;
-       at = r.out.find("no-such-tool-akb: not found", at + 1))
-    ++named;
-  CHECK(named == 1);
-}
-
-TEST_CASE("act -l and -n refuse a malformed ${{ }} with its file, line and column") {
-  TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/ci.yml",
-              "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ github.event_name == }}\n");
-  for (const char* flag : {"-l", "-n"}) {
-    auto r = act(dir, {flag});
-    CHECK(r.exit_code == 2);
-    CHECK_MESSAGE(contains(r.err, ".forgejo/workflows/ci.yml:6:19: expression ' github.event_name == ': "), r.err);
-    CHECK(r.out.empty());
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
   }
 }
 
-TEST_CASE("act takes secret names as act does, case-insensitively: --secret token= replaces the file's TOKEN") {
+TEST_CASE("act evaluates shell: given as an expression") {
   TestDir dir;
-  test::write(dir / "ws/.forgejo/workflows/s.yml", R"(on: push
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+env: { MY_SHELL: sh }
 jobs:
-  s:
+  build:
     runs-on: self-hosted
     steps:
-      - run: test "${{ secrets.token }}" = from-flag && test "$T" = from-flag && echo flag won
-        env: {T: '${{ secrets.TOKEN }}'}
+      - shell: ${{ env.MY_SHELL }}
+        run: test -z "$BASH_VERSION"
 )");
-  test::write(dir / "ws/secrets.env", "TOKEN=from-file\n");
-  auto r = act(dir, {"--secret-file", (dir / "ws/secrets.env").string(), "--secret", "token=from-flag"});
+  auto r = act(dir, {});
   CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
-  CHECK(contains(r.out, "] flag won\n"));
+}
+
+TEST_CASE("act expands ${{ insert }} and expressions in matrices; an empty dimension leaves the job no runs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  merge:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        a:
+          - env:
+              key1: val1
+              ${{ insert }}: ${{ fromJSON('{"key2":"val2"}') }}
+    steps:
+      - run: test '${{ matrix.a.env.key1 }}${{ matrix.a.env.key2 }}' = val1val2
+  from-json:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        n: ${{ fromJSON('[1, 2]') }}
+    steps:
+      - run: echo "n=${{ matrix.n }}"
+  empty:
+    runs-on: self-hosted
+    strategy:
+      matrix:
+        datacenter: []
+    steps:
+      - run: echo "ran without ${{ matrix.datacenter }}"
+  after-empty:
+    needs: empty
+    runs-on: self-hosted
+    steps:
+      - run: echo "after-empty ran"
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "n=1"));
+  CHECK(contains(r.out, "n=2"));
+  CHECK(contains(r.out, "[empty] no matrix combinations: the job has no runs"));
+  CHECK_FALSE(contains(r.out, "ran without"));
+  CHECK(contains(r.out, "after-empty ran"));
+}
+
+TEST_CASE("act ends a failed run with act's \"Job 'X' failed\" and skips the jobs that need it") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    name: Build it
+    runs-on: self-hosted
+    steps: [{ run: exit 1 }]
+  after:
+    needs: build
+    runs-on: self-hosted
+    steps: [{ run: touch ran-after }]
+)");
+  auto r = act(dir, {});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out, "\nError: Job 'Build it' failed\n"));
+  CHECK(contains(r.out, "[after] job skipped"));
+  CHECK_FALSE(std::filesystem::exists(dir / "ws/ran-after"));
+}
+
+TEST_CASE("$GITHUB_ENV written in a composite action outlives the step's env for later steps") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    env: { MY_ENV: job }
+    steps:
+      - run: echo "MY_ENV=first" >> "$GITHUB_ENV"
+      - run: test "$MY_ENV" = first && test '${{ env.MY_ENV }}' = first
+      - uses: ./act
+        env: { MY_ENV: step }
+      - run: test "$MY_ENV" = returned && test '${{ env.MY_ENV }}' = returned
+)");
+  test::write(dir / "ws/act/action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: test "$MY_ENV" = step && echo "MY_ENV=returned" >> "$GITHUB_ENV"
+)");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+}
+
+TEST_CASE("act runs a local JavaScript action with the host's node: INPUT_*, env files, ::save-state, post last") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: greet
+        uses: ./actions/node20
+        with:
+          who-to-greet: Mona the Octocat
+      - run: test '${{ steps.greet.outputs.greeting }}' = 'Hello Mona the Octocat (default-mood)' && test "$FROM_MAIN" = main
+      - uses: ./actions/node24
+)");
+  test::write(dir / "ws/actions/node20/action.yml", R"(name: greet
+inputs:
+  who-to-greet: { required: true }
+  mood: { default: default-mood }
+runs:
+  using: node20
+  main: dist/index.js
+  post: dist/post.js
+)");
+  test::write(dir / "ws/actions/node20/dist/index.js", R"(const fs = require('fs');
+const who = process.env['INPUT_WHO-TO-GREET'], mood = process.env['INPUT_MOOD'];
+fs.appendFileSync(process.env.GITHUB_OUTPUT, `greeting=Hello ${who} (${mood})\n`);
+fs.appendFileSync(process.env.GITHUB_ENV, 'FROM_MAIN=main\n');
+fs.appendFileSync(process.env.GITHUB_STATE, 'saved=by-main\n');
+console.log('::save-state name=printed::by-command');
+if (process.env.GITHUB_ACTION_PATH !== __dirname.replace(/\/dist$/, '')) process.exit(3);
+)");
+  test::write(dir / "ws/actions/node20/dist/post.js", R"(
+console.log(`post sees ${process.env.STATE_saved} ${process.env.STATE_printed} ${process.env['INPUT_WHO-TO-GREET']}`);
+)");
+  test::write(dir / "ws/actions/node24/action.yml", "runs:\n  using: node24\n  main: main.js\n  post: post.js\n");
+  test::write(dir / "ws/actions/node24/main.js", "console.log('node24 main');\n");
+  test::write(dir / "ws/actions/node24/post.js", "console.log('node24 post');\n");
+  auto r = act(dir, {});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "post sees by-main by-command Mona the Octocat"));
+  // Post stages run after every step, the last registered first.
+  auto main24 = r.out.find("node24 main"), post24 = r.out.find("node24 post"), post20 = r.out.find("post sees");
+  CHECK(main24 < post24);
+  CHECK(post24 < post20);
+
+  SUBCASE("a failing post stage fails the job") {
+    test::write(dir / "ws/actions/node24/post.js", "process.exit(1);\n");
+    auto f = act(dir, {});
+    CHECK(f.exit_code == 1);
+    CHECK(contains(f.out, "Error: Job 'build' failed"));
+  }
+  SUBCASE("a dry run runs no script") {
+    auto n = act(dir, {"-n"});
+    CHECK(n.exit_code == 0);
+    CHECK(contains(n.out, "would run: node dist/index.js"));
+    CHECK_FALSE(contains(n.out, "node24 main"));
+  }
+}
+
+namespace {
+
+const char* k_reusable = R"(name: reusable
+on:
+  workflow_call:
+    inputs:
+      text: { required: true, type: string }
+      text_default: { type: string, default: the-default }
+      flag: { required: true, type: boolean }
+      flag_default: { type: boolean, default: true }
+      number: { required: true, type: number }
+      number_default: { type: number, default: "${{ 1 }}" }
+    outputs:
+      output:
+        value: ${{ jobs.inner.outputs.out }}
+jobs:
+  inner:
+    runs-on: self-hosted
+    outputs:
+      out: ${{ steps.o.outputs.value }}
+    steps:
+      - run: test '${{ inputs.text }}/${{ inputs.text_default }}' = given/the-default
+      - run: test '${{ tojson(inputs.flag) }}/${{ tojson(inputs.flag_default) }}' = true/true
+      - run: test '${{ tojson(inputs.number) }}/${{ tojson(inputs.number_default) }}' = 1/1
+      - run: test '${{ secrets.secret }}' = keep_it_private
+      - run: test '${{ github.event_name }}' = push
+      - id: o
+        run: echo "value=${{ inputs.text }}" >> "$GITHUB_OUTPUT"
+)";
+
+} // namespace
+
+TEST_CASE("act runs a local reusable workflow with inputs, defaults, secrets (inherit too) and outputs") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  given:
+    uses: ./.forgejo/reusable/called.yml
+    with: { text: given, flag: "${{ true }}", number: 1 }
+    secrets: { secret: keep_it_private }
+  inherited:
+    uses: ./.forgejo/reusable/called.yml
+    with: { text: given, flag: "${{ true }}", number: 1 }
+    secrets: inherit
+  check:
+    needs: [given, inherited]
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ needs.given.outputs.output }}/${{ needs.inherited.outputs.output }}' = given/given
+)");
+  test::write(dir / "ws/.forgejo/reusable/called.yml", k_reusable);
+  auto r = act(dir, {"--secret", "secret=keep_it_private"});
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "[given/inner] job succeeded"));
+  CHECK(contains(r.out, "[check] job succeeded"));
+
+  SUBCASE("a wrong secret fails the calling job with act's message") {
+    auto f = act(dir, {"--secret", "secret=other"});
+    CHECK(f.exit_code == 1);
+    CHECK(contains(f.out, "Error: Job 'inherited' failed"));
+    CHECK(contains(f.out, "[check] job skipped"));
+  }
+  SUBCASE("a dry run runs nothing") {
+    auto n = act(dir, {"-n", "--secret", "secret=keep_it_private"});
+    CHECK(n.exit_code == 0);
+    CHECK(contains(n.out, "*DRYRUN* [given/inner/Run test"));
+  }
+}
+
+TEST_CASE("act -l lists a remote reusable workflow; running it says it is not runnable locally") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  remote:
+    uses: some-org/some-repo/.forgejo/workflows/build.yml@v1
+)");
+  auto l = act(dir, {"-l"});
+  CHECK(l.exit_code == 0);
+  CHECK(contains(l.out, "remote"));
+  auto r = act(dir, {});
+  CHECK(r.exit_code == 1);
+  CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is a remote reusable workflow: "
+                        "not runnable locally"));
+  CHECK(contains(r.out, "Error: Job 'remote' failed"));
+}
+
+TEST_CASE("act clones a remote action into the cache pinned by commit, and reports one it cannot reach") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - id: hi
+        uses: some-org/hello/sub@v1
+        with: { who: world }
+      - run: test '${{ steps.hi.outputs.said }}' = 'hello world'
+)");
+  SUBCASE("no network: one line naming the repository and git's reason") {
+    auto r = act(dir, {});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.out, "[build/Run some-org/hello/sub@v1 (hi)] 'some-org/hello/sub@v1' is not runnable locally: cannot fetch "
+                          "https://data.forgejo.org/some-org/hello@v1: "));
+    CHECK(contains(r.out, "Error: Job 'build' failed"));
+  }
+  SUBCASE("a server that answers (a local repository as the actions URL)") {
+    std::filesystem::path repo = dir / "server/some-org/hello";
+    test::write(repo / "sub/action.yml", R"(inputs: { who: {} }
+outputs: { said: { value: "${{ steps.say.outputs.said }}" } }
+runs:
+  using: composite
+  steps:
+    - id: say
+      shell: bash
+      run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+)");
+    auto r = act_with_actions_from(dir, repo);
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() / "some-org/hello"));
+  }
+}
+
+TEST_CASE("act runs a remote JavaScript action's pre stage before every step, its state reaching main and post") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo "first step"
+      - uses: some-org/js@v1
+        with: { who: world }
+)");
+  std::filesystem::path repo = dir / "server/some-org/js";
+  test::write(repo / "action.yml", "inputs: { who: {} }\nruns:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n");
+  test::write(repo / "pre.js", "console.log(`pre for ${process.env.INPUT_WHO}`);\n"
+                               "console.log('::save-state name=from_pre::pre-state');\n");
+  test::write(repo / "main.js", "console.log(`main sees ${process.env.STATE_from_pre}`);\n");
+  test::write(repo / "post.js", "console.log(`post sees ${process.env.STATE_from_pre}`);\n");
+  auto r = act_with_actions_from(dir, repo);
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  auto pre = r.out.find("pre for world"), first = r.out.find("first step"), main = r.out.find("main sees pre-state"),
+       post = r.out.find("post sees pre-state");
+  REQUIRE(pre != std::string::npos);
+  REQUIRE(main != std::string::npos);
+  REQUIRE(post != std::string::npos);
+  CHECK(pre < first);
+  CHECK(first < main);
+  CHECK(main < post);
 }

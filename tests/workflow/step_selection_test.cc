@@ -13,7 +13,7 @@ Job job_of(const std::string& steps_yaml) {
   return wf->jobs[0];
 }
 
-bool is_akbuild(const Step& s) { return s.uses.starts_with("akbuild/step@"); }
+bool is_akbuild(const WorkflowStep& s) { return s.uses.starts_with("akbuild/step@"); }
 
 } // namespace
 

@@ -1,0 +1,1 @@
+if (process.env.INPUT_FAIL === 'true') process.exit(1);

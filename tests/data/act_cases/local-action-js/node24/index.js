@@ -1,0 +1,1 @@
+if (!process.version.startsWith('v')) process.exit(1);

@@ -1,0 +1,117 @@
+// act's own runner tests (forgejo-runner's act/runner/runner_test.go, TestRunEvent), the cases
+// that need neither Docker nor the network, run the way act runs them: the workflow with the
+// case's folder as the workspace, its event (and event.json payload), the secrets the table
+// gives, and act's verdict: success, or an error holding the message listed. The workflows in
+// tests/data/act_cases/ are written here from what each act case checks.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include "tests/support/test_support.hh"
+#include "tests/workflow/act_support.hh"
+
+using namespace akbuild;
+using test::TestDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct ActCase {
+  const char* name;
+  const char* error;   // act's error message; "" when act expects success
+  std::vector<std::string> secrets{};
+};
+
+const std::vector<ActCase>& cases() {
+  static const std::vector<ActCase> all = {
+      {"shells-defaults", ""},
+      {"shells-bash", ""},
+      {"shells-sh", ""},
+      {"shells-python", ""},
+      {"shells-node", ""},
+      {"shells-custom", ""},
+      {"local-action-js", ""},
+      {"uses-composite", ""},
+      {"uses-composite-with-error", "Job 'failing-composite-action' failed"},
+      {"uses-nested-composite", ""},
+      {"uses-workflow-local", "", {"secret=keep_it_private"}},
+      {"evalmatrix", ""},
+      {"evalmatrixneeds", ""},
+      {"evalmatrix-merge-map", ""},
+      {"fail", "Job 'build' failed"},
+      {"checkout", ""},
+      {"matrix", ""},
+      {"matrix-include-exclude", ""},
+      {"matrix-exitcode", "Job 'test' failed"},
+      {"commands", ""},
+      {"defaults-run", ""},
+      {"composite-fail-with-output", ""},
+      {"if-env-act", ""},
+      {"if-access-env", ""},
+      {"environment-files", ""},
+      {"non-existent-action", "Job 'nopanic' failed"},
+      {"outputs", ""},
+      {"steps-context-conclusion", ""},
+      {"steps-context-outcome", ""},
+      {"job-status-check", "Job 'fail' failed"},
+      {"if-expressions", "Job 'mytest' failed"},
+      {"evalenv", ""},
+      {"ensure-post-steps", "Job 'second-post-step-should-fail' failed"},
+      {"workflow_dispatch", ""},
+      {"workflow_dispatch-scalar", ""},
+      {"uses-workflow-defaults", ""},
+      {"job-needs-context-contains-result", ""},
+      {"do-not-leak-step-env-in-composite", ""},
+      {"set-env-step-env-override", ""},
+      {"set-env-new-env-file-per-step", ""},
+      {"stepsummary", ""},
+      {"pull-request", ""},
+  };
+  return all;
+}
+
+std::set<std::string> files_under(const fs::path& dir) {
+  std::set<std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) out.insert(fs::relative(e.path(), dir).string());
+  return out;
+}
+
+test::CommandResult run_case(const TestDir& dir, const ActCase& c, bool dry_run) {
+  std::vector<std::string> args{"-W", "workflow.yml"};
+  if (fs::exists(dir / "ws/event.json")) args.insert(args.end(), {"-e", (dir / "ws/event.json").string()});
+  for (const auto& s : c.secrets) args.insert(args.end(), {"--secret", s});
+  if (dry_run) args.push_back("-n");
+  return test::act(dir, args);
+}
+
+} // namespace
+
+TEST_CASE("act's runner test cases that run here agree with act, case by case, and their dry runs run nothing") {
+  fs::path data = test::source_root() / "tests/data/act_cases";
+  int agree = 0, dry_agree = 0;
+  for (const auto& c : cases()) {
+    std::string name = c.name;
+    CAPTURE(name);
+    TestDir dir;
+    fs::copy(data / c.name, dir / "ws", fs::copy_options::recursive);
+    auto before = files_under(dir / "ws");
+    auto dry = run_case(dir, c, true);
+    // act's dry run plans every job and runs no step: it succeeds whatever the steps would do.
+    bool dry_ok = dry.exit_code == 0 && files_under(dir / "ws") == before;
+    std::istringstream lines(dry.out);
+    for (std::string line; std::getline(lines, line);) dry_ok = dry_ok && line.starts_with("*DRYRUN* ");
+    CHECK_MESSAGE(dry_ok, (dry.out + dry.err));
+    dry_agree += dry_ok;
+
+    auto r = run_case(dir, c, false);
+    std::string expected = c.error;
+    bool ok = expected.empty() ? r.exit_code == 0
+                               : r.exit_code == 1 && r.out.find("Error: " + expected + "\n") != std::string::npos;
+    CHECK_MESSAGE(ok, (r.out + r.err));
+    agree += ok;
+  }
+  MESSAGE(agree << " of " << cases().size() << " act runner cases agree; dry runs: " << dry_agree);
+  CHECK(agree == static_cast<int>(cases().size()));
+}
