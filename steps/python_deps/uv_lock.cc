@@ -8,6 +8,7 @@
 #include <toml++/toml.h>
 
 #include "runner/core/fs.hh"
+#include "steps/python_deps/toml_guard.hh"
 
 namespace akbuild::steps::python {
 namespace {
@@ -64,6 +65,7 @@ LockFile read_file_entry(const toml::table& t) {
 } // namespace
 
 Result<UvLock> UvLock::parse(std::string_view text, const std::string& where) {
+  AK_TRY_VOID(check_toml_text(text, where));
   toml::table doc;
   try {
     doc = toml::parse(text, where);
