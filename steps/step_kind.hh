@@ -39,6 +39,9 @@ struct StepPlan {
   bool fetch = false;                         // may use the network; output pinned by NAR hash
   std::string pin;                            // SRI NAR hash when known (with: hash or akbuild.lock)
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
+  // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
+  // whole input directories may then be bind-mounted read-only instead of staged file by file.
+  bool inputs_bindable = false;
   unsigned timeout_seconds = 0;               // limit for each command run(); 0 = none (not keyed)
 };
 

@@ -13,6 +13,9 @@ template <class... F>
 struct Overload : F... {
   using F::operator()...;
 };
+// Spelled out: clang before 17 does not deduce an aggregate's template arguments (C++20 P1816).
+template <class... F>
+Overload(F...) -> Overload<F...>;
 
 std::string iso_time(std::chrono::system_clock::time_point time) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();

@@ -107,7 +107,7 @@ std::vector<std::string> diff_outputs(RunEnv& env, const cas::ActionRecord& befo
 }
 
 // The whole input directories a sandbox binds read-only instead of staging their files one
-// link at a time: only for kinds that run commands, under bubblewrap (a plain run would reach
+// link at a time: only for kinds that only run commands, under bubblewrap (a plain run would reach
 // the workspace through them), never one holding or inside an output of the step or of a
 // dependency (those are mounted or staged at their place), and only one reached beneath the
 // workspace without a symlink.
@@ -115,9 +115,10 @@ Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
     RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
     const std::vector<const cas::ActionRecord*>& dep_results) {
   std::vector<std::pair<std::string, fs::path>> dirs;
-  // A kind that reads its inputs in-process (oci-image) reads the input root itself.
-  if (keyed.whole_dirs.empty() || !step.plan.sandboxed || env.options.sandbox == exec::SandboxMode::off ||
-      !exec::sandbox_available())
+  // A kind that reads its inputs in-process (go.mod, a lockfile, an image's layers) reads the
+  // staged input root itself, where a bind mount would show an empty directory.
+  if (keyed.whole_dirs.empty() || !step.plan.sandboxed || !step.plan.inputs_bindable ||
+      env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
     return dirs;
   std::vector<std::string> placed;
   for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));

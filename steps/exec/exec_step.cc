@@ -22,6 +22,7 @@ Result<StepPlan> ExecStep::plan(const google::protobuf::Message& params, const P
   if (!p.run().empty() && !p.command().empty())
     return fail(ErrorCode::invalid_argument, "exec: with: run and command exclude each other; give one");
   StepPlan plan;
+  plan.inputs_bindable = true;  // run() only runs the command
   plan.inputs = list(p.inputs());
   plan.exclude = list(p.exclude());
   AK_TRY_VOID(validate_globs(kind(), "inputs", plan.inputs));

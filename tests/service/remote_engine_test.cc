@@ -208,7 +208,7 @@ TEST_CASE("akbuild act and step --dry-run print the same through a daemon as in-
   CHECK_FALSE(has_record(dir / "client-cache"));
 
   // All hits now, in the daemon's cache: the same lines either way (timings aside).
-  auto strip = [](const std::string& s) { return std::regex_replace(s, std::regex("[0-9.]+m?s\\b"), "T"); };
+  auto strip = [](const std::string& s) { return std::regex_replace(s, std::regex("[0-9.]+ ?m?s\\b"), "T"); };
   auto remote_again = act({}, remote);
   auto local_again = act({}, local);
   CHECK(remote_again.out.find("hit=true") != std::string::npos);

@@ -202,8 +202,8 @@ jobs:
   auto run = act(dir, {});
   CHECK(run.exit_code == 1);
   CHECK(contains(run.out, "[build/Run echo build] build\n"));
-  CHECK(contains(run.out, "[deploy] job failed: it calls the reusable workflow "
-                          "'some/repo/.forgejo/workflows/deploy.yml@v1', which is not runnable locally\n"));
+  CHECK(contains(run.out, "[deploy] 'some/repo/.forgejo/workflows/deploy.yml@v1' is a remote reusable workflow: "
+                          "not runnable locally (./ paths are)\n"));
 }
 
 TEST_CASE("act --step runs that step, the steps its deps name, the run steps before it and the jobs its job needs") {
