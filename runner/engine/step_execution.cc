@@ -69,11 +69,14 @@ Result<std::optional<cas::ActionRecord>> lookup(RunEnv& env, const PreparedStep&
   return got;
 }
 
+// Into the workspace as copies with the modes the trees stand for (0644, 0755), not as links to
+// the read-only blobs: later steps key, and images layer, what they find there, and a 0444 link
+// would make a step-by-step build differ from one whose steps get their deps staged.
 Result<> materialize_all(RunEnv& env, const cas::ActionRecord& action, const std::set<std::string>& present = {}) {
   for (const auto& [out, output] : action.outputs)
     if (!present.count(out))
       AK_TRY_VOID(materialize_output(env.cache, output.digest, output.kind == cas::ActionOutput::Kind::file,
-                                   env.workspace, out));
+                                     env.workspace, out, /*link=*/false));
   return ok();
 }
 
