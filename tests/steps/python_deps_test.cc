@@ -196,21 +196,19 @@ TEST_CASE("a malformed uv.lock is an error with line and column") {
 }
 
 // Found by fuzzing: toml++ 3.3 reaches __builtin_unreachable() on a non-ASCII character where
-// whitespace may stand. Such text is refused before the parser sees it; strings and comments
-// keep theirs.
-TEST_CASE("a non-ASCII character outside a string or comment of uv.lock is refused with its position") {
-  for (std::string text : {"\xEF\xBA\xBF", "version = 1 \xC3\xA9\n", "version = 1\nx = \xE3\x81\x82\n"}) {
+// its lexer looks for whitespace. uv.lock text is refused with the position of its first
+// non-ASCII character before the parser sees it; a \u escape in a string still works.
+TEST_CASE("a non-ASCII character in uv.lock is refused with its position") {
+  for (std::string text : {"\xEF\xBA\xBF", "version = 1 \xC3\xA9\n", "version = 1\nx = \xE3\x81\x82\n",
+                           "ve=3E['&\xEF\xBB\xBC", "version = 1 # caf\xC3\xA9\n"}) {
     auto r = UvLock::parse(text, "py/uv.lock");
     REQUIRE_FALSE(r);
-    CHECK(r.error().message.find("non-ASCII character outside a string or comment") != std::string::npos);
+    CHECK(r.error().message.find("non-ASCII character") != std::string::npos);
   }
   auto at = UvLock::parse("version = 1\nname = 'ok'  \xC3\xA9\n", "py/uv.lock");
   REQUIRE_FALSE(at);
   CHECK(at.error().message.rfind("py/uv.lock:2:14: non-ASCII", 0) == 0);
-  auto fine = UvLock::parse("\xEF\xBB\xBFversion = 1 # caf\xC3\xA9\n"
-                            "[[package]]\nname = \"caf\xC3\xA9\"\nsummary = '''\xC3\xA9'''\n"
-                            "source = { registry = \"\\\"\xC3\xA9\" }\n",
-                            "py/uv.lock");
+  auto fine = UvLock::parse("\xEF\xBB\xBFversion = 1\n[[package]]\nname = \"caf\\u00e9\"\n", "py/uv.lock");
   CHECK_MESSAGE(fine, (fine ? "" : fine.error().message));
 }
 
