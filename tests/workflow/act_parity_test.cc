@@ -17,11 +17,14 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 // Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1 and runs act on <dir>/ws with
 // <dir>/server as the server of remote actions: a real git clone, over file://.
 test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
+  test::CommandOptions in_repo;
+  in_repo.cwd = repo;
   auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                       {.cwd = repo});
+                       in_repo);
   REQUIRE(init.exit_code == 0);
-  std::string url = "file://" + (dir / "server").string();
-  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, {.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", url}}});
+  test::CommandOptions with_server;
+  with_server.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", "file://" + (dir / "server").string()}};
+  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, with_server);
 }
 
 } // namespace
