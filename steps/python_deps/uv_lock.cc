@@ -75,9 +75,14 @@ Result<UvLock> UvLock::parse(std::string_view text, const std::string& where) {
   }
   const toml::table& cdoc = doc;
   UvLock lock;
-  lock.version = static_cast<int>(cdoc["version"].value_or(0));
-  if (lock.version != 1)
-    return fail(ErrorCode::invalid_argument, fmt::format("{}: lock version {} is not supported (need 1)", where, lock.version));
+  // An integer only: value_or(0) would convert a float such as 3e31 to an integer, which is
+  // undefined behaviour when it does not fit (found by fuzzing).
+  const auto* version = cdoc["version"].as_integer();
+  if (!version || version->get() != 1)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("{}: lock version {} is not supported (need 1)", where,
+                            version ? std::to_string(version->get()) : std::string("(missing, or not an integer)")));
+  lock.version = 1;
   lock.requires_python = str(cdoc["requires-python"]);
   const auto* packages = cdoc["package"].as_array();
   if (!packages) return lock;

@@ -193,6 +193,10 @@ TEST_CASE("a malformed uv.lock is an error with line and column") {
   auto v = UvLock::parse("version = 2\n", "py/uv.lock");
   REQUIRE_FALSE(v);
   CHECK(v.error().message.find("lock version 2 is not supported") != std::string::npos);
+  // Found by fuzzing: a float version was converted to an integer, undefined when out of range.
+  auto f = UvLock::parse("version =3333333e31\n", "py/uv.lock");
+  REQUIRE_FALSE(f);
+  CHECK(f.error().message.find("not an integer") != std::string::npos);
 }
 
 // Found by fuzzing: toml++ 3.3 reaches __builtin_unreachable() on a non-ASCII character where
