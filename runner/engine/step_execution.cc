@@ -185,10 +185,13 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
 
   Miss miss;
   auto& a = miss.action;
+  // Each output's kind, from one lstat (the run is over: nothing changes them any more).
+  std::map<std::string, cas::ActionOutput::Kind> kinds;
   for (const auto& o : step.plan.outputs) {
     struct stat st {};
     if (::lstat((out / strip_trailing_slashes(o)).c_str(), &st) != 0)
       return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
+    kinds[o] = S_ISDIR(st.st_mode) ? cas::ActionOutput::Kind::tree : cas::ActionOutput::Kind::file;
   }
   // A fetch step's NAR hash is read before its files move into the cache.
   std::string sri;
@@ -200,13 +203,10 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   }
   for (const auto& o : step.plan.outputs) {
     auto p = out / strip_trailing_slashes(o);
-    struct stat st {};
-    if (::lstat(p.c_str(), &st) != 0)
-      return fail(ErrorCode::step_failed, "step '" + id + "': output '" + o + "' was not produced");
     // Moved, not copied: the run dir is thrown away, and a hit links the same blobs back out.
     auto d = cas::store_tree(env.cache.blobs(), p, nullptr, cas::StoreMode::move);
     if (!d) return fail(d.error().context("step '" + id + "': output '" + o + "'"));
-    a.outputs[o] = {S_ISDIR(st.st_mode) ? cas::ActionOutput::Kind::tree : cas::ActionOutput::Kind::file, *d};
+    a.outputs[o] = {kinds.at(o), *d};
   }
   a.values = outcome->values;
 
