@@ -1,6 +1,12 @@
 #include "steps/tool_hint.hh"
 
 #include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
+#include <sys/stat.h>
 
 #include <fmt/format.h>
 
@@ -43,8 +49,46 @@ Result<std::filesystem::path> require_tool(std::string_view kind, std::string_vi
                           provider.empty() ? std::string() : " (install the " + provider + ")"));
 }
 
+namespace {
+
+// A probe's answer is remembered for the life of the process (a daemon answers many plans) when
+// the program is a native executable: its answer then depends on the file itself, identified by
+// device, inode, size and both times, and a changed file is asked again. A script (a pyenv shim,
+// a wrapper) may answer from other files, so it is always run.
+struct ProbeKey {
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  long long mtime_ns, ctime_ns;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;
+  auto operator<=>(const ProbeKey&) const = default;
+};
+
+std::optional<ProbeKey> probe_key(const std::filesystem::path& program, const std::vector<std::string>& args,
+                                  const std::map<std::string, std::string>& env) {
+  struct stat st {};
+  if (::stat(program.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  char magic[4] = {};
+  std::ifstream in(program, std::ios::binary);
+  if (!in.read(magic, 4) || std::string_view(magic, 4) != "\x7f" "ELF") return std::nullopt;
+  return ProbeKey{st.st_dev, st.st_ino, st.st_size,
+                  st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
+                  st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec, args, env};
+}
+
+std::mutex g_probes_mutex;
+std::map<ProbeKey, std::string> g_probes;
+
+} // namespace
+
 Result<std::string> tool_output_line(const std::filesystem::path& program, const std::vector<std::string>& args,
                                      const std::map<std::string, std::string>& env) {
+  auto key = probe_key(program, args, env);
+  if (key) {
+    std::lock_guard lock(g_probes_mutex);
+    if (auto it = g_probes.find(*key); it != g_probes.end()) return it->second;
+  }
   exec::ProcessSpec spec;
   spec.argv.push_back(program.string());
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
@@ -62,6 +106,11 @@ Result<std::string> tool_output_line(const std::filesystem::path& program, const
   if (!r->success())
     return fail(ErrorCode::step_failed, fmt::format("{} {}: {}{}", program.string(), fmt::join(args, " "), r->describe(),
                                                     first.empty() ? "" : ": " + first));
+  if (key) {
+    std::lock_guard lock(g_probes_mutex);
+    if (g_probes.size() >= 256) g_probes.clear();  // a bound, not an LRU: probes are few
+    g_probes.emplace(std::move(*key), first);
+  }
   return first;
 }
 

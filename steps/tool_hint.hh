@@ -20,7 +20,8 @@ std::string tool_provider(std::string_view program);
 Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program);
 
 // The first non-empty line the program prints for `args` (stdout and stderr), run with a
-// minimal environment; step_failed if it exits non-zero.
+// minimal environment; step_failed if it exits non-zero. A native executable's answer is
+// remembered while the file is unchanged (same inode, size and times).
 Result<std::string> tool_output_line(const std::filesystem::path& program, const std::vector<std::string>& args,
                                      const std::map<std::string, std::string>& env = {});
 

@@ -35,18 +35,18 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
-// The first line of a command's stdout, or "" when it cannot run or fails.
-std::string command_line(const std::vector<std::string>& argv, const fs::path& cwd,
-                         const std::map<std::string, std::string>& env) {
+// The lines of a command's stdout, or none when it cannot run or fails.
+std::vector<std::string> command_lines(const std::vector<std::string>& argv, const fs::path& cwd,
+                                       const std::map<std::string, std::string>& env) {
   exec::ProcessSpec spec;
   spec.argv = argv;
   spec.env = env;
   spec.cwd = cwd;
-  std::string first;
+  std::vector<std::string> lines;
   auto r = exec::run_process(spec, [&](const exec::LogLine& l) {
-    if (l.stream == exec::LogLine::Stream::out && first.empty()) first = l.text;
+    if (l.stream == exec::LogLine::Stream::out) lines.push_back(l.text);
   });
-  return r && r->success() ? first : std::string();
+  return r && r->success() ? lines : std::vector<std::string>();
 }
 
 // The name a job combination shows in log prefixes. A name holding `${{ }}` is expanded with
@@ -524,8 +524,17 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
   }
   AK_TRY_VOID(write_file_atomic(run.temp_root / "event.json", to_json_text(event, 2)));
 
-  std::string sha = command_line({"git", "rev-parse", "HEAD"}, options.workspace, run.host_env);
-  std::string ref = command_line({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
+  // The commit and the branch in one git call (a detached HEAD names no branch: "HEAD"); only
+  // an unborn branch, which has no commit, needs a second call for its name.
+  std::string sha, ref;
+  auto head = command_lines({"git", "rev-parse", "HEAD", "--symbolic-full-name", "HEAD"}, options.workspace, run.host_env);
+  if (head.size() == 2) {
+    sha = head[0];
+    if (head[1] != "HEAD") ref = head[1];
+  } else {
+    auto branch = command_lines({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
+    if (!branch.empty()) ref = branch[0];
+  }
   if (sha.empty()) sha = std::string(40, '0');
   if (ref.empty()) ref = "refs/heads/main";
   std::string repo = "local/" + fs::absolute(options.workspace).lexically_normal().filename().string();

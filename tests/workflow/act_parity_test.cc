@@ -493,3 +493,53 @@ jobs:
   CHECK(first < main);
   CHECK(main < post);
 }
+
+TEST_CASE("act takes github.sha and github.ref from the workspace's git checkout, as act does") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - run: echo "${{ github.sha }} ${{ github.ref }} ${{ github.ref_name }}" > "$RUNNER_TEMP/../seen"; cat "$RUNNER_TEMP/../seen"
+)");
+  auto git = [&](const std::string& args) {
+    auto r = test::sh("cd '" + (dir / "ws").string() + "' && git -c user.name=t -c user.email=t@t " + args);
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    return r.out;
+  };
+  // git looks no higher than the test dir, wherever that is.
+  test::CommandOptions options;
+  options.env["GIT_CEILING_DIRECTORIES"] = dir.path().string();
+  auto act = [&](const TestDir& d, std::vector<std::string> args) {
+    args.insert(args.begin(), {"act", "-C", (d / "ws").string()});
+    return test::akbuild(d, args, options);
+  };
+  SUBCASE("not a git checkout: act's placeholders") {
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, std::string(40, '0') + " refs/heads/main main"));
+  }
+  SUBCASE("on a branch: its commit and its full name") {
+    git("init -q -b topic && git add -A && git -c user.name=t -c user.email=t@t commit -qm one");
+    std::string sha = git("rev-parse HEAD");
+    sha.erase(sha.find_last_not_of('\n') + 1);
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, sha + " refs/heads/topic topic"));
+  }
+  SUBCASE("a detached HEAD: its commit, no branch") {
+    git("init -q -b topic && git add -A && git -c user.name=t -c user.email=t@t commit -qm one && git checkout -q --detach");
+    std::string sha = git("rev-parse HEAD");
+    sha.erase(sha.find_last_not_of('\n') + 1);
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, sha + " refs/heads/main main"));
+  }
+  SUBCASE("an unborn branch: no commit yet, the branch's name") {
+    git("init -q -b fresh");
+    auto r = act(dir, {});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, std::string(40, '0') + " refs/heads/fresh fresh"));
+  }
+}
