@@ -225,6 +225,11 @@ public:
   }
 
   bool is_linked_blob(const Digest& digest, std::uint64_t size, const FileInfo& info) const override {
+    // A link to a blob carries the blob's mark itself: a file without it (a copy) is told apart
+    // without looking up the blob's path.
+    constexpr std::int64_t k_intact_mtime_ns = k_intact_mtime.tv_sec * 1'000'000'000LL + k_intact_mtime.tv_nsec;
+    if (info.nlink < 2 || (info.mode & 07777) != k_blob_mode || info.mtime_ns != k_intact_mtime_ns || info.size != size)
+      return false;
     struct stat st {};
     // One inode: the blob's stat is the file's, mark included.
     return ::lstat(blob_path(digest).c_str(), &st) == 0 && st.st_dev == info.dev && st.st_ino == info.ino &&

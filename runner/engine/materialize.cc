@@ -17,25 +17,46 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Lister : TreeVisitor {
-  std::map<std::string, cas::TreeFile> files;
-  std::map<std::string, FileInfo> infos;
-  std::string prefix;  // the file name, when listing a single file
-  std::string name(std::string_view rel) const { return rel.empty() ? prefix : std::string(rel); }
+// Compares a tree on disk with a stored listing as the walk goes, stopping at the first
+// difference: nothing is collected, so a big unchanged output costs one stat per entry.
+struct Matcher : TreeVisitor {
+  const std::map<std::string, cas::TreeFile>& want;
+  cas::CacheDir& cache;
+  const fs::path& dest;
+  bool is_file = false;
+  std::string file_name;  // the entry's name when the tree wraps a single file
+  std::size_t seen = 0;
+
+  Matcher(const std::map<std::string, cas::TreeFile>& w, cas::CacheDir& c, const fs::path& d, bool single)
+      : want(w), cache(c), dest(d), is_file(single), file_name(single ? d.filename().string() : std::string()) {}
+
+  static Result<> differs() { return fail(ErrorCode::failed_precondition, "differs"); }
+  const cas::TreeFile* expect(std::string_view rel) {
+    auto it = want.find(rel.empty() ? file_name : std::string(rel));
+    if (it == want.end()) return nullptr;
+    ++seen;
+    return &it->second;
+  }
   Result<> directory_begin(std::string_view rel, const FileInfo&) override {
-    if (!rel.empty()) files[std::string(rel)] = cas::TreeFile{'d', {}, {}, 0};
-    return ok();
+    if (rel.empty()) return ok();
+    auto w = expect(rel);
+    return w && w->type == 'd' ? ok() : differs();
   }
   Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
-    files[name(rel)] = cas::TreeFile{info.executable ? 'x' : 'f', {}, {}, info.size};
-    infos[name(rel)] = info;
-    return ok();
+    auto w = expect(rel);
+    if (!w || w->type != (info.executable ? 'x' : 'f') || info.size != w->size) return differs();
+    if (w->type == 'f') {
+      auto digest = cas::Digest::parse(w->digest);
+      if (digest && cache.blobs().is_linked_blob(*digest, w->size, info)) return ok();
+    }
+    auto d = cas::hash_file_cached(&cache.stat_cache(), is_file ? dest : dest / rel, info);
+    return d && d->hex() == w->digest ? ok() : differs();
   }
   Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
-    files[name(rel)] = cas::TreeFile{'l', {}, std::string(target), 0};
-    return ok();
+    auto w = expect(rel);
+    return w && w->type == 'l' && w->target == target ? ok() : differs();
   }
-  Result<> other(std::string_view, const FileInfo&) override { return ok(); }
+  Result<> other(std::string_view, const FileInfo&) override { return differs(); }
 };
 
 } // namespace
@@ -45,24 +66,9 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
   if (::lstat(dest.c_str(), &st) != 0) return false;
   if (is_file == S_ISDIR(st.st_mode)) return false;
   auto want = AK_TRY(cas::list_tree(cache.blobs(), digest));
-  Lister have;
-  if (is_file) have.prefix = dest.filename().string();
-  if (!walk_tree(dest, have)) return false;
-  if (have.files.size() != want.size()) return false;
-  for (const auto& [path, w] : want) {
-    auto it = have.files.find(path);
-    if (it == have.files.end() || it->second.type != w.type) return false;
-    if (w.type == 'l' && it->second.target != w.target) return false;
-    if (w.type == 'f' || w.type == 'x') {
-      if (it->second.size != w.size) return false;
-      if (w.type == 'f' && cache.blobs().is_linked_blob(*cas::Digest::parse(w.digest), w.size, have.infos[path]))
-        continue;
-      fs::path abs = is_file ? dest : dest / path;
-      auto d = cas::hash_file_cached(&cache.stat_cache(), abs, have.infos[path]);
-      if (!d || d->hex() != w.digest) return false;
-    }
-  }
-  return true;
+  Matcher matcher(want, cache, dest, is_file);
+  if (!walk_tree(dest, matcher)) return false;
+  return matcher.seen == want.size();
 }
 
 Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
