@@ -35,6 +35,18 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
   return out;
 }
 
+// Whether git could find a repository for `dir`: $GIT_DIR is set, or `dir` or a directory above
+// it holds a `.git`. Saves starting git where it can only answer "not a git repository".
+bool in_git_checkout(const fs::path& dir, const std::map<std::string, std::string>& env) {
+  if (env.contains("GIT_DIR")) return true;
+  std::error_code ec;
+  for (fs::path d = fs::absolute(dir, ec).lexically_normal(); !ec; d = d.parent_path()) {
+    if (fs::exists(d / ".git", ec)) return true;
+    if (d == d.root_path() || d.empty()) break;
+  }
+  return false;
+}
+
 // The lines of a command's stdout, or none when it cannot run or fails.
 std::vector<std::string> command_lines(const std::vector<std::string>& argv, const fs::path& cwd,
                                        const std::map<std::string, std::string>& env) {
@@ -525,15 +537,18 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
   AK_TRY_VOID(write_file_atomic(run.temp_root / "event.json", to_json_text(event, 2)));
 
   // The commit and the branch in one git call (a detached HEAD names no branch: "HEAD"); only
-  // an unborn branch, which has no commit, needs a second call for its name.
+  // an unborn branch, which has no commit, needs a second call for its name. No git at all
+  // outside a checkout.
   std::string sha, ref;
-  auto head = command_lines({"git", "rev-parse", "HEAD", "--symbolic-full-name", "HEAD"}, options.workspace, run.host_env);
-  if (head.size() == 2) {
-    sha = head[0];
-    if (head[1] != "HEAD") ref = head[1];
-  } else {
-    auto branch = command_lines({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
-    if (!branch.empty()) ref = branch[0];
+  if (in_git_checkout(options.workspace, run.host_env)) {
+    auto head = command_lines({"git", "rev-parse", "HEAD", "--symbolic-full-name", "HEAD"}, options.workspace, run.host_env);
+    if (head.size() == 2) {
+      sha = head[0];
+      if (head[1] != "HEAD") ref = head[1];
+    } else if (auto branch = command_lines({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
+               !branch.empty()) {
+      ref = branch[0];
+    }
   }
   if (sha.empty()) sha = std::string(40, '0');
   if (ref.empty()) ref = "refs/heads/main";
