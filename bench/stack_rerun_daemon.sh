@@ -57,7 +57,7 @@ AKBUILD_EXECUTOR="unix:$sock" bash -c "$act" > /dev/null 2> "$work/act.err"
 nix=$(bench_median "$nix_build")
 through=$(bench_median "AKBUILD_EXECUTOR=unix:$sock $act")
 local_run=$(bench_median "AKBUILD_EXECUTOR=none $act")
-# Keying alone (act -n runs no `run:` step; the re-run also runs the workflow's wheelhouse step).
+# Keying alone: act -n plans every step and materializes nothing.
 dry=$(bench_median "AKBUILD_EXECUTOR=unix:$sock $act -n")
 bench_line "stack re-run, nothing changed, through the daemon" "<= 3x nix-build no-op (7 drvs)" "$through" "$nix"
 bench_line "stack re-run, nothing changed, in-process" "- (same nix-build no-op)" "$local_run" "$nix"

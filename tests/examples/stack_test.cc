@@ -165,8 +165,8 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   // Nothing built yet: every akbuild step has a key and would run; nothing is written.
   auto dry = act({"-n"});
   REQUIRE_MESSAGE(dry.exit_code == 0, (dry.out + dry.err));
-  CHECK(count(dry.out, ": key ") == 6);
-  CHECK(count(dry.out, "miss: would run") == 6);
+  CHECK(count(dry.out, ": key ") == 7);
+  CHECK(count(dry.out, "miss: would run") == 7);
   CHECK_FALSE(fs::exists(dir / "stack/image"));
 
   auto run = act({});
@@ -174,14 +174,14 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   CHECK(run.out.find("image stack:latest: sha256:") != std::string::npos);
   CHECK(fs::exists(dir / "stack/image/index.json"));
 
-  // Built: the dry run says hit for all six, and a real run is six cache hits.
+  // Built: the dry run says hit for all seven, and a real run is seven cache hits.
   auto dry_after = act({"-n"});
   REQUIRE(dry_after.exit_code == 0);
   CHECK(count(dry_after.out, "miss: would run") == 0);
-  CHECK(count(dry_after.out, " hit\n") == 6);
+  CHECK(count(dry_after.out, " hit\n") == 7);
   auto again = act({});
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
-  CHECK(count(again.out, "cache hit") == 6);
+  CHECK(count(again.out, "cache hit") == 7);
 
   // The main job (scripts/main runs examples/run-main through act) ends with the per-step
   // summary, the image's digest, where its layout is and how to load it; the reference it
@@ -189,17 +189,17 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   auto main = test::run_main(dir, "stack", "cache", "act");
   REQUIRE_MESSAGE(main.exit_code == 0, (main.out + main.err));
   auto layout = (dir / "stack/image").string();
-  auto tail = last_lines(main.out, 12);
-  REQUIRE(tail.size() == 12);
+  auto tail = last_lines(main.out, 13);
+  REQUIRE(tail.size() == 13);
   CHECK(tail[0] == "steps:");
   auto summary = states(main.out);
-  CHECK(summary.size() == 6);
-  for (const char* id : {"client-ts", "web-deps", "web", "venv", "server", "image"}) CHECK_MESSAGE(summary[id] == "hit", id);
-  CHECK(tail[7] == "image:  stack:latest");
-  CHECK(tail[8] == "digest: " + test::image_digest(dir, "stack"));
-  CHECK(tail[9] == "layout: " + layout + " (OCI image layout)");
-  CHECK(tail[10] == "load:   skopeo copy oci:" + layout + ":stack:latest docker-daemon:stack:latest  (docker)");
-  CHECK(tail[11] == "        skopeo copy oci:" + layout + ":stack:latest containers-storage:stack:latest  (podman)");
+  CHECK(summary.size() == 7);
+  for (const char* id : {"wheelhouse", "client-ts", "web-deps", "web", "venv", "server", "image"}) CHECK_MESSAGE(summary[id] == "hit", id);
+  CHECK(tail[8] == "image:  stack:latest");
+  CHECK(tail[9] == "digest: " + test::image_digest(dir, "stack"));
+  CHECK(tail[10] == "layout: " + layout + " (OCI image layout)");
+  CHECK(tail[11] == "load:   skopeo copy oci:" + layout + ":stack:latest docker-daemon:stack:latest  (docker)");
+  CHECK(tail[12] == "        skopeo copy oci:" + layout + ":stack:latest containers-storage:stack:latest  (podman)");
   if (test::have_program("skopeo")) {
     auto inspect = test::run({"skopeo", "inspect", "oci:" + layout + ":stack:latest"});
     CHECK_MESSAGE(inspect.exit_code == 0, inspect.err);
