@@ -6,6 +6,7 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
+#include "runner/engine/present_outputs.hh"
 #include "runner/engine/scheduler.hh"
 #include "runner/engine/step_execution.hh"
 #include "steps/registry.hh"
@@ -19,7 +20,8 @@ namespace {
 class EngineImpl final : public Engine {
 public:
   EngineImpl(EngineOptions options, std::unique_ptr<cas::CacheDir> cache)
-      : m_options(std::move(options)), m_cache(std::move(cache)), m_platform(current_platform()) {}
+      : m_options(std::move(options)), m_cache(std::move(cache)), m_platform(current_platform()),
+        m_present(m_options.watcher) {}
 
   const EngineOptions& options() const override { return m_options; }
 
@@ -75,7 +77,7 @@ public:
     std::vector<StepRun> runs(steps.size());
     std::vector<std::vector<std::size_t>> deps;
     for (const auto& s : steps) deps.push_back(s.deps);
-    RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks};
+    RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks, &m_present};
 
     std::mutex progress_mutex;
     Progress counts{.total = static_cast<std::uint32_t>(steps.size())};
@@ -140,6 +142,7 @@ private:
   std::unique_ptr<cas::CacheDir> m_cache;
   std::string m_platform;
   KeyLocks m_locks;
+  PresentOutputs m_present;
 };
 
 } // namespace

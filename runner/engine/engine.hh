@@ -19,6 +19,10 @@
 #include "runner/exec/process.hh"
 #include "runner/exec/sandbox.hh"
 
+namespace akbuild {
+class TreeWatcher;
+}
+
 namespace akbuild::steps {
 class StepKind;
 }
@@ -45,6 +49,8 @@ struct EngineOptions {
   bool update_pins = false;                    // fetch steps run ignoring their pins (akbuild pin update);
                                                // the NAR hash is returned as outputs["nar-hash"]
   std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
+  TreeWatcher* watcher = nullptr;              // a daemon's: outputs found in place are remembered while it
+                                               // sees no change under them (present_outputs.hh)
 };
 
 struct PlannedStep {

@@ -8,6 +8,7 @@
 
 #include "runner/cas/tree.hh"
 #include "runner/core/beneath.hh"
+#include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
 
@@ -23,12 +24,15 @@ struct Matcher : TreeVisitor {
   const std::map<std::string, cas::TreeFile>& want;
   cas::CacheDir& cache;
   const fs::path& dest;
+  const fs::path& known_as;  // the path the stat cache knows the tree by (dest is an fd path)
   bool is_file = false;
   std::string file_name;  // the entry's name when the tree wraps a single file
   std::size_t seen = 0;
 
-  Matcher(const std::map<std::string, cas::TreeFile>& w, cas::CacheDir& c, const fs::path& d, bool single)
-      : want(w), cache(c), dest(d), is_file(single), file_name(single ? d.filename().string() : std::string()) {}
+  Matcher(const std::map<std::string, cas::TreeFile>& w, cas::CacheDir& c, const fs::path& d, const fs::path& k,
+          bool single)
+      : want(w), cache(c), dest(d), known_as(k), is_file(single),
+        file_name(single ? d.filename().string() : std::string()) {}
 
   static Result<> differs() { return fail(ErrorCode::failed_precondition, "differs"); }
   const cas::TreeFile* expect(std::string_view rel) {
@@ -42,15 +46,24 @@ struct Matcher : TreeVisitor {
     auto w = expect(rel);
     return w && w->type == 'd' ? ok() : differs();
   }
-  Result<> regular(std::string_view rel, const FileInfo& info, int, std::string_view) override {
+  Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
     auto w = expect(rel);
     if (!w || w->type != (info.executable ? 'x' : 'f') || info.size != w->size) return differs();
     if (w->type == 'f') {
       auto digest = cas::Digest::parse(w->digest);
       if (digest && cache.blobs().is_linked_blob(*digest, w->size, info)) return ok();
     }
-    auto d = cas::hash_file_cached(&cache.stat_cache(), is_file ? dest : dest / rel, info);
-    return d && d->hex() == w->digest ? ok() : differs();
+    // Keyed by the workspace path, the same in every process (an fd path is not); read through
+    // the walk's open directory.
+    std::string key = (is_file ? known_as : known_as / rel).string();
+    auto digest = cache.stat_cache().lookup(key, info);
+    if (!digest) {
+      auto bytes = hash_file_at(dirfd, std::string(name).c_str(), info.size);
+      if (!bytes) return differs();
+      digest = cas::Digest(*bytes);
+      cache.stat_cache().record(key, info, *digest);
+    }
+    return digest->hex() == w->digest ? ok() : differs();
   }
   Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
     auto w = expect(rel);
@@ -61,12 +74,13 @@ struct Matcher : TreeVisitor {
 
 } // namespace
 
-Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& dest) {
+Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& dest,
+                            const fs::path& known_as) {
   struct stat st {};
   if (::lstat(dest.c_str(), &st) != 0) return false;
   if (is_file == S_ISDIR(st.st_mode)) return false;
   auto want = AK_TRY(cas::list_tree(cache.blobs(), digest));
-  Matcher matcher(want, cache, dest, is_file);
+  Matcher matcher(want, cache, dest, known_as.empty() ? dest : known_as, is_file);
   if (!walk_tree(dest, matcher)) return false;
   return matcher.seen == want.size();
 }
@@ -77,7 +91,7 @@ Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, boo
   if (!is_contained_relative_path(rel_path.string())) return false;
   auto parent = open_dir_beneath(root, rel_path.parent_path().string(), false);
   if (!parent) return false;
-  return output_matches(cache, digest, is_file, fd_path(parent->get()) / rel_path.filename());
+  return output_matches(cache, digest, is_file, fd_path(parent->get()) / rel_path.filename(), root / rel_path);
 }
 
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
@@ -89,7 +103,7 @@ Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest,
   // Every path below goes through the opened parent, never through rel's components again.
   auto parent = AK_TRY(open_dir_beneath(root, rel_path.parent_path().string(), true));
   fs::path dest = fd_path(parent.get()) / name;
-  if (AK_TRY(output_matches(cache, digest, is_file, dest))) return false;
+  if (AK_TRY(output_matches(cache, digest, is_file, dest, root / rel_path))) return false;
   auto tmp = AK_TRY(TempDir::create("." + name + ".akbuild-", fd_path(parent.get())));
   fs::path written = tmp.path() / "t";
   AK_TRY_VOID(cas::materialize_tree(cache.blobs(), digest, written, link));

@@ -26,7 +26,8 @@ Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, boo
                             const std::filesystem::path& root, const std::string& rel);
 
 // Whether `dest` holds exactly tree `digest` (types, executable bits, contents, symlink targets).
+// `known_as`: the path the stat cache knows it by, when dest is reached another way (an fd path).
 Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
-                            const std::filesystem::path& dest);
+                            const std::filesystem::path& dest, const std::filesystem::path& known_as = {});
 
 } // namespace akbuild::engine

@@ -55,7 +55,15 @@ Result<std::optional<cas::ActionRecord>> lookup(RunEnv& env, const PreparedStep&
   present.clear();
   for (const auto& [out, output] : (*got)->outputs) {
     bool file = output.kind == cas::ActionOutput::Kind::file;
+    // A directory output the daemon saw in place, unchanged since: no walk at all.
+    fs::path dest = env.workspace / strip_trailing_slashes(out);
+    if (!file && env.present && env.present->unchanged(dest, output.digest)) {
+      present.insert(out);
+      continue;
+    }
+    auto mark = !file && env.present ? env.present->arm(dest) : std::nullopt;
     if (auto here = output_present(env.cache, output.digest, file, env.workspace, out); here && *here) {
+      if (env.present) env.present->remember(dest, output.digest, mark);
       present.insert(out);
       continue;
     }

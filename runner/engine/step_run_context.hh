@@ -13,6 +13,7 @@
 #include "runner/core/fs.hh"
 #include "runner/engine/engine.hh"
 #include "runner/engine/planner.hh"
+#include "runner/engine/present_outputs.hh"
 #include "runner/engine/scheduler.hh"
 
 namespace akbuild::cas {
@@ -29,6 +30,7 @@ struct RunEnv {
   EventSink& events;
   const exec::CancelToken* cancel = nullptr;
   KeyLocks& locks;
+  PresentOutputs* present = nullptr;  // outputs known to be in place (the daemon's engine)
 };
 
 // Reports a state change of step `id`.

@@ -183,7 +183,9 @@ const grpc::Status k_draining(grpc::StatusCode::UNAVAILABLE, "executor is shutti
 } // namespace
 
 ExecutorService::ExecutorService(ServiceOptions options)
-    : m_options(std::move(options)), m_hashes(cas::CacheLayout{m_options.cache_dir}.nar_hashes()) {}
+    : m_options(std::move(options)), m_hashes(cas::CacheLayout{m_options.cache_dir}.nar_hashes()) {
+  if (auto watcher = TreeWatcher::open()) m_output_watcher = std::move(*watcher);
+}
 
 ExecutorService::~ExecutorService() {
   cancel_all();
@@ -233,7 +235,8 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
                                              .jobs = jobs,
                                              .sandbox = to_sandbox_mode(options.sandbox()),
                                              .explain = options.explain(),
-                                             .kinds = {}}));
+                                             .kinds = {},
+                                             .watcher = m_output_watcher.get()}));
   std::shared_ptr<engine::Engine> shared(std::move(engine));
   m_engines.emplace(key, shared);
   return shared;

@@ -13,6 +13,7 @@
 
 #include "akbuild/v1/executor.grpc.pb.h"
 #include "nixdrv/watched_nar_hashes.hh"
+#include "runner/core/tree_watcher.hh"
 #include "runner/engine/engine.hh"
 #include "runner/service/execution.hh"
 
@@ -68,6 +69,9 @@ private:
   unsigned m_active = 0;
   bool m_accepting = true;
   uint64_t m_next_id = 1;
+  // Outputs found in place, for every engine below (declared first: it outlives them); null
+  // without inotify.
+  std::unique_ptr<TreeWatcher> m_output_watcher;
   std::map<std::string, std::shared_ptr<engine::Engine>> m_engines;
   std::map<std::string, std::shared_ptr<Execution>> m_executions;  // running, by id
   std::map<std::string, std::string> m_by_fingerprint;             // joinable, fingerprint → id
