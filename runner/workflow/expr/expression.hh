@@ -63,7 +63,9 @@ Result<Value> evaluate(std::string_view text, const EvalContext& ctx);
 Result<Value> interpolate(std::string_view text, const EvalContext& ctx);
 // interpolate() coerced to a string.
 Result<std::string> interpolate_string(std::string_view text, const EvalContext& ctx);
-// Interpolates every string inside a YAML-like JSON value (keys stay as they are).
+// Interpolates every string inside a YAML-like JSON value, as act evaluates a YAML node: map
+// keys too (`${{ insert }}` merges the map it names), and an array item that is a string giving
+// an array adds that array's items in its place.
 Result<Value> interpolate_value(const Value& value, const EvalContext& ctx);
 
 // Parses every `${{ }}` of a template without evaluating it; on the first that is unclosed or
