@@ -55,9 +55,10 @@ Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v,
   } else {
     return fail(ErrorCode::invalid_argument, "must be a number of minutes");
   }
-  // At most a year: larger values (inf too) would overflow the conversion.
-  if (!(minutes > 0) || minutes > 525600)
-    return fail(ErrorCode::invalid_argument, "must be a number of minutes above 0, at most 525600");
+  // At most a year: larger values (inf too) would overflow the conversion. Zero, as in act, is
+  // a limit already reached.
+  if (!(minutes >= 0) || minutes > 525600)
+    return fail(ErrorCode::invalid_argument, "must be a number of minutes from 0 to 525600");
   return std::optional<std::chrono::milliseconds>{static_cast<long long>(minutes * 60000)};
 }
 
@@ -127,7 +128,8 @@ JobOutcome ActJob::run() {
   auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
   if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
   event("job_started", {}, m_label, "job started");
-  if (*limit) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
+  // A dry run runs nothing, so no time limit applies to it.
+  if (*limit && !m_run.out.dry_run()) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
   run_pre_stages();
   run_steps(m_job.steps, m_root);
   run_post_stages();
@@ -137,7 +139,7 @@ JobOutcome ActJob::run() {
     m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + format_minutes(**limit) +
                                 ") and was cancelled");
     event("job_finished", {{"result", "cancelled"}, {"outputs", Value::object()}}, m_label, "job cancelled");
-    return {Outcome::cancelled, Value::object()};
+    return {Outcome::cancelled, Value::object(), "context deadline exceeded"};  // act's words
   }
   auto ctx = contexts(m_root);
   for (const auto& [name, tmpl] : m_job.outputs.items()) {
@@ -146,6 +148,7 @@ JobOutcome ActJob::run() {
     else m_run.out.line(m_label, "output '" + name + "': " + v.error().message);
   }
   outcome.result = m_root.failed ? Outcome::failure : Outcome::success;
+  outcome.error = m_error;
   event("job_finished", {{"result", to_string(outcome.result)}, {"outputs", outcome.outputs}}, m_label,
         outcome.result == Outcome::success ? "job succeeded" : "job failed");
   return outcome;

@@ -44,6 +44,9 @@ private:
 struct JobOutcome {
   Outcome result = Outcome::success;
   Value outputs = Value::object();
+  // Why the job stopped, when act ends the run with that error rather than "Job 'X' failed"
+  // alone (a composite action without steps, the job's time running out); else empty.
+  std::string error{};
 };
 
 // Runs `job` of `wf` with the workflow's contexts (`contexts`: the run's, with github.event_name

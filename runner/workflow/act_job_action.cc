@@ -47,6 +47,13 @@ StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& d
                                "' is not runnable locally (composite and node12/16/20/24 are)");
     return r;
   }
+  if (!action.has_steps) {
+    // act's words, which end its run (JobOutcome::error).
+    m_run.out.line(prefix, "'" + step.uses + "': missing steps in composite action");
+    if (m_run.out.dry_run()) r.outcome = Outcome::success;  // the plan does not fail, as above
+    else if (m_error.empty()) m_error = "missing steps in composite action";
+    return r;
+  }
   if (m_run.out.dry_run()) m_run.out.line(prefix, "composite action " + step.uses);
   Scope inner;
   inner.prefix = prefix;

@@ -131,6 +131,8 @@ private:
   std::map<std::string, std::map<std::string, std::string>> m_state;  // GITHUB_STATE by state key
   std::vector<PostStage> m_posts;
   std::map<std::string, std::map<std::string, std::string>> m_inputs_env;  // INPUT_* by state key
+  // The first error that ends act's run, not only this job (JobOutcome::error).
+  std::string m_error;
   // Requested when the job's timeout-minutes pass, for the step then running.
   exec::CancelToken m_cancel;
 };

@@ -162,6 +162,10 @@ StepOutcome ActJob::run_step_process(const WorkflowStep& step, const Scope& scop
   spec.cwd = p.cwd;
   auto limit = timeout_minutes(step.timeout_minutes, ctx);
   if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
+  if (*limit && **limit == std::chrono::milliseconds(0)) {
+    m_run.out.line(prefix, "failed: timed out after 0s");  // a limit already reached (act)
+    return r;
+  }
   if (*limit) spec.timeout = **limit;
   StdoutCommands commands;
   Value printed_outputs = Value::object();

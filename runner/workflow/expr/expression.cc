@@ -294,13 +294,17 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
   return value;
 }
 
-Result<> check_template(std::string_view text, std::size_t* offset) {
+Result<> check_template(std::string_view text, std::size_t* offset, const std::vector<std::string>* contexts) {
   *offset = 0;
   auto parts = AK_TRY(split_template(text, offset));
   for (const auto& p : parts) {
     if (!p.expression) continue;
     *offset = p.offset;
-    if (auto e = Expression::parse(p.text); !e) return fail(e.error());
+    if (!contexts) {
+      if (auto e = Expression::parse(p.text); !e) return fail(e.error());
+    } else if (auto root = expr::parse(p.text, *contexts); !root) {
+      return fail(root.error().context("expression '" + p.text + "'"));
+    }
   }
   return ok();
 }

@@ -69,8 +69,11 @@ Result<std::string> interpolate_string(std::string_view text, const EvalContext&
 Result<Value> interpolate_value(const Value& value, const EvalContext& ctx);
 
 // Parses every `${{ }}` of a template without evaluating it; on the first that is unclosed or
-// malformed, invalid_argument with `*offset` set to where its `${{` is in `text`.
-Result<> check_template(std::string_view text, std::size_t* offset);
+// malformed, invalid_argument with `*offset` set to where its `${{` is in `text`. `contexts`,
+// when given, are the only named values it may use (where a schema limits them); another one is
+// an "Unrecognized named-value" error.
+Result<> check_template(std::string_view text, std::size_t* offset,
+                        const std::vector<std::string>* contexts = nullptr);
 // The same for an `if:` condition (where `${{ }}` is optional); `*offset` is where the faulty
 // expression starts.
 Result<> check_condition(std::string_view condition, std::size_t* offset);
