@@ -169,13 +169,19 @@ private:
   // A job that calls a local reusable workflow, as act runs it: the callee's jobs with the
   // caller's github context (event_name included), `inputs` from `with:` over the declared
   // workflow_call defaults, `secrets` as given (or all of the caller's with `inherit`), and the
-  // declared outputs evaluated over the `jobs` context. Remote ones are reported, not fetched.
+  // declared outputs evaluated over the `jobs` context. A remote one (owner/repo/path@ref) is
+  // cloned into the cache as remote actions are, a dry run too.
   JobOutcome run_reusable(const Job& job, const EvalContext& ctx, const Value& base, const std::string& label) {
+    fs::path file = m_run.options.workspace / job.uses.substr(std::min<std::size_t>(2, job.uses.size()));
     if (!job.uses.starts_with("./")) {
-      m_run.out.line(label, "'" + job.uses + "' is a remote reusable workflow: not runnable locally (./ paths are)");
-      return {Outcome::failure, Value::object()};
+      auto fetched = m_run.fetch_remote(job.uses);
+      if (!fetched) {
+        m_run.out.line(label, "'" + job.uses + "' is not runnable locally: " + fetched.error().message);
+        return {Outcome::failure, Value::object()};
+      }
+      file = *fetched;
     }
-    auto loaded = load_workflow(m_run.options.workspace / job.uses.substr(2));
+    auto loaded = load_workflow(file);
     if (!loaded) {
       m_run.out.line(label, "'" + job.uses + "': " + loaded.error().message);
       return {Outcome::failure, Value::object()};

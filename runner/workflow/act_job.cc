@@ -30,6 +30,13 @@ Result<engine::Engine*> ActRun::engine() {
   return m_engine.get();
 }
 
+Result<fs::path> ActRun::fetch_remote(const std::string& uses) const {
+  // Where `owner/repo@ref` is cloned from, as act and forgejo-runner default it.
+  auto url = host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
+  auto remote = AK_TRY(parse_remote_action(uses, url != host_env.end() ? url->second : "https://data.forgejo.org"));
+  return fetch_remote_action(remote, cas::CacheLayout{options.cache_dir}, host_env);
+}
+
 void ActRun::set_usage_error(Error e) {
   std::lock_guard lock(m_mutex);
   if (!m_usage_error) m_usage_error = std::move(e);
@@ -63,9 +70,6 @@ Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v,
 }
 
 namespace {
-
-// Where `owner/repo@ref` is cloned from, as act and forgejo-runner default it.
-constexpr const char* k_default_actions_url = "https://data.forgejo.org";
 
 enum class StepType { run, akbuild, checkout, local_action, remote_action, unsupported };
 
@@ -278,12 +282,7 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
 
 Result<fs::path> ActJob::remote_action_dir(const std::string& uses) {
   if (auto it = m_remote_dirs.find(uses); it != m_remote_dirs.end()) return it->second;
-  auto url = m_run.host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
-  auto action = parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url);
-  auto dir = action ? fetch_remote_action(*action, cas::CacheLayout{m_run.options.cache_dir}.remote_actions(),
-                                          m_run.host_env)
-                    : Result<fs::path>(fail(action.error()));
-  return m_remote_dirs.emplace(uses, dir).first->second;
+  return m_remote_dirs.emplace(uses, m_run.fetch_remote(uses)).first->second;
 }
 
 void ActJob::run_pre_stages() {

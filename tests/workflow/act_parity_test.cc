@@ -412,21 +412,67 @@ jobs:
   }
 }
 
-TEST_CASE("act -l lists a remote reusable workflow; running it says it is not runnable locally") {
+TEST_CASE("act runs a remote reusable workflow cloned into the cache by commit, and reports one it cannot reach") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
 jobs:
   remote:
     uses: some-org/some-repo/.forgejo/workflows/build.yml@v1
+    with: { who: world }
+    secrets: inherit
+  after:
+    needs: remote
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ needs.remote.outputs.said }}' = 'hello world'
 )");
   auto l = act(dir, {"-l"});
   CHECK(l.exit_code == 0);
   CHECK(contains(l.out, "remote"));
-  auto r = act(dir, {});
-  CHECK(r.exit_code == 1);
-  CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is a remote reusable workflow: "
-                        "not runnable locally"));
-  CHECK(contains(r.out, "Error: Job 'remote' failed"));
+  SUBCASE("no network: one line naming the repository and git's reason") {
+    auto r = act(dir, {});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is not runnable locally: "
+                          "cannot fetch https://data.forgejo.org/some-org/some-repo@v1: "));
+    CHECK(contains(r.out, "[after] job skipped"));
+    CHECK(contains(r.out, "Error: Job 'remote' failed"));
+  }
+  SUBCASE("a server that answers (a local repository as the actions URL)") {
+    std::filesystem::path repo = dir / "server/some-org/some-repo";
+    test::write(repo / ".forgejo/workflows/build.yml", R"(on:
+  workflow_call:
+    inputs: { who: { required: true, type: string } }
+    outputs: { said: { value: "${{ jobs.say.outputs.said }}" } }
+jobs:
+  say:
+    runs-on: self-hosted
+    outputs: { said: "${{ steps.s.outputs.said }}" }
+    steps:
+      - run: test '${{ secrets.token }}' = abcdefgh
+      - id: s
+        run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+)");
+    test::CommandOptions in_repo;
+    in_repo.cwd = repo;
+    REQUIRE(test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
+                     in_repo).exit_code == 0);
+    test::CommandOptions with_server;
+    with_server.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", "file://" + (dir / "server").string()}};
+    auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string(), "--secret", "token=abcdefgh"}, with_server);
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, "[remote/say] job succeeded"));
+    auto commit = test::sh("git rev-parse HEAD", in_repo).out;
+    commit = commit.substr(0, 40);
+    CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() /
+                                  "some-org/some-repo" / commit / ".forgejo/workflows/build.yml"));
+    // Named by that commit, the workflow is used from the cache: the server is gone.
+    std::filesystem::remove_all(dir / "server");
+    std::string ci = test::read(dir / "ws/.forgejo/workflows/ci.yml");
+    ci.replace(ci.find("@v1"), 3, "@" + commit);
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", ci);
+    auto again = test::akbuild(dir, {"act", "-C", (dir / "ws").string(), "--secret", "token=abcdefgh"}, with_server);
+    CHECK_MESSAGE(again.exit_code == 0, (again.out + again.err));
+  }
 }
 
 TEST_CASE("act clones a remote action into the cache pinned by commit, and reports one it cannot reach") {
