@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <optional>
 #include <regex>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -174,7 +175,11 @@ EvalContext ActJob::contexts(const Scope& scope) const {
   ctx.contexts["github"]["job"] = m_job.id;
   ctx.contexts["env"] = m_env;
   for (const auto& [k, v] : scope.env.items()) ctx.contexts["env"][k] = v;
-  if (scope.composite) ctx.contexts["github"]["action_path"] = scope.action_path.string();
+  if (scope.composite) {
+    ctx.contexts["github"]["action_path"] = scope.action_path.string();
+    ctx.contexts["github"]["action_repository"] = scope.action_repository;
+    ctx.contexts["github"]["action_ref"] = scope.action_ref;
+  }
   ctx.contexts["matrix"] = m_matrix;
   ctx.contexts["needs"] = m_needs;
   ctx.contexts["strategy"] = m_strategy;
@@ -313,6 +318,7 @@ void ActJob::run_pre_stages() {
     p.state_key = m_root.prefix + "/" + std::to_string(step.index);  // main's, which sees the state
     p.env = action_inputs(step, *action, ctx, &error);
     p.env["GITHUB_ACTION_PATH"] = dir->string();
+    std::tie(p.env["GITHUB_ACTION_REPOSITORY"], p.env["GITHUB_ACTION_REF"]) = action_identity(step.uses);
     StepOutcome r;
     if (error.empty()) r = run_step_process(step, m_root, ctx, prefix, p);
     else m_run.out.line(prefix, error);

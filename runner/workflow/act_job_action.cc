@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
+#include <tuple>
 
 namespace akbuild::workflow {
 
@@ -28,6 +30,13 @@ std::string input_env_name(const std::string& input) {
 }
 
 } // namespace
+
+std::pair<std::string, std::string> action_identity(const std::string& uses) {
+  static const std::regex re(R"(^(?:https?://[^/]+/)?([^/@]+/[^/@]+)(?:/[^@]*)?@(.+)$)");
+  std::smatch m;
+  if (uses.starts_with("./") || !std::regex_match(uses, m, re)) return {};
+  return {m[1].str(), m[2].str()};
+}
 
 StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& dir, const Scope& outer,
                                      const EvalContext& ctx, const std::string& prefix) {
@@ -59,6 +68,7 @@ StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& d
   inner.prefix = prefix;
   inner.composite = true;
   inner.action_path = dir;
+  std::tie(inner.action_repository, inner.action_ref) = action_identity(step.uses);
   inner.inputs = Value::object();
   for (const auto& [k, d] : action.input_defaults) {
     auto v = interpolate_string(d, ctx);
@@ -109,6 +119,7 @@ StepOutcome ActJob::run_node_action(const WorkflowStep& step, const fs::path& di
     return r;
   }
   p.env["GITHUB_ACTION_PATH"] = dir.string();
+  std::tie(p.env["GITHUB_ACTION_REPOSITORY"], p.env["GITHUB_ACTION_REF"]) = action_identity(step.uses);
   m_inputs_env[state_key] = p.env;
   for (const auto& [k, v] : m_state[state_key]) p.env["STATE_" + k] = v;  // what the pre stage saved
   return run_step_process(step, scope, ctx, prefix, p);

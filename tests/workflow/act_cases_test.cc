@@ -98,6 +98,7 @@ const std::vector<ActCase>& cases() {
       {"remote-action-js", ""},
       {"uses-workflow-remote-relative", "", {"secret=keep_it_private"}},
       {"timeout-minutes-job", "context deadline exceeded"},
+      {"remote-action-composite-action-ref", ""},
   };
   return all;
 }

@@ -539,3 +539,35 @@ jobs:
   CHECK(first < main);
   CHECK(main < post);
 }
+
+TEST_CASE("an action sees the repository and ref its uses: names (github.action_repository, GITHUB_ACTION_REF), empty when local") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: some-org/both@v1
+      - uses: some-org/both/js@v1
+      - uses: ./local-js
+)");
+  std::filesystem::path repo = dir / "server/some-org/both";
+  test::write(repo / "action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "composite ${{ github.action_repository }} ${{ github.action_ref }} $GITHUB_ACTION_REPOSITORY $GITHUB_ACTION_REF"
+)");
+  const char* js = "const e = process.env;\n"
+                   "if (!('GITHUB_ACTION_REPOSITORY' in e && 'GITHUB_ACTION_REF' in e)) process.exit(1);\n"
+                   "console.log(`js [${e.GITHUB_ACTION_REPOSITORY}] [${e.GITHUB_ACTION_REF}]`);\n";
+  test::write(repo / "js/action.yml", "runs: { using: node20, main: index.js }\n");
+  test::write(repo / "js/index.js", js);
+  test::write(dir / "ws/local-js/action.yml", "runs: { using: node20, main: index.js }\n");
+  test::write(dir / "ws/local-js/index.js", js);
+  auto r = act_with_actions_from(dir, repo);
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "] composite some-org/both v1 some-org/both v1\n"));
+  CHECK(contains(r.out, "] js [some-org/both] [v1]\n"));
+  CHECK(contains(r.out, "] js [] []\n"));
+}
