@@ -23,7 +23,9 @@ struct ActCase {
   const char* name;
   const char* error;   // act's error message; "" when act expects success
   std::vector<std::string> secrets{};
-  std::vector<std::string> env{};  // act's Config.Env (the case's config/config.yml): --env
+  // What act's test gives its Config besides: Env (the case's config/config.yml) as --env,
+  // Inputs as --input, Matrix as --matrix.
+  std::vector<std::string> args{};
 };
 
 const std::vector<ActCase>& cases() {
@@ -75,7 +77,7 @@ const std::vector<ActCase>& cases() {
       {"issue-597", ""},
       {"issue-598", ""},
       {"path-handling", ""},
-      {"tool-cache", "", {}, {"RUNNER_TOOL_CACHE=/srv/elsewhere"}},
+      {"tool-cache", "", {}, {"--env", "RUNNER_TOOL_CACHE=/srv/elsewhere"}},
       {"workdir", ""},
       {"runs-on", ""},
       {"matrix-shell", ""},
@@ -99,6 +101,11 @@ const std::vector<ActCase>& cases() {
       {"uses-workflow-remote-relative", "", {"secret=keep_it_private"}},
       {"timeout-minutes-job", "context deadline exceeded"},
       {"remote-action-composite-action-ref", ""},
+      // The other tests of runner_test.go that run a workflow of testdata/ the same way.
+      {"input-from-cli", "", {}, {"--input", "SOME_INPUT=given"}},
+      {"matrix-with-user-inclusions", "", {}, {"--matrix", "node:8", "--matrix", "node:8.x", "--matrix", "os:ubuntu-18.04"}},
+      {"skipjob", ""},
+      {"skipstep", ""},
   };
   return all;
 }
@@ -131,7 +138,7 @@ test::CommandResult run_case(const TestDir& dir, const ActCase& c, const std::st
   std::vector<std::string> args{"act", "-C", (dir / "ws").string(), "-W", "workflow.yml"};
   if (fs::exists(dir / "ws/event.json")) args.insert(args.end(), {"-e", (dir / "ws/event.json").string()});
   for (const auto& s : c.secrets) args.insert(args.end(), {"--secret", s});
-  for (const auto& e : c.env) args.insert(args.end(), {"--env", e});
+  args.insert(args.end(), c.args.begin(), c.args.end());
   if (dry_run) args.push_back("-n");
   test::CommandOptions options;
   options.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", actions_url}};
