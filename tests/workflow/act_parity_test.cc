@@ -14,17 +14,31 @@ using test::act;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1 and runs act on <dir>/ws with
-// <dir>/server as the server of remote actions: a real git clone, over file://.
-test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
-  test::CommandOptions in_repo;
-  in_repo.cwd = repo;
-  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                       in_repo);
-  REQUIRE(init.exit_code == 0);
+// Runs act on <dir>/ws with <dir>/server as the server of remote actions: a real git clone,
+// over file://.
+test::CommandResult act_served(const TestDir& dir, const std::vector<std::string>& args = {}) {
   test::CommandOptions with_server;
   with_server.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", "file://" + (dir / "server").string()}};
-  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, with_server);
+  std::vector<std::string> all{"act", "-C", (dir / "ws").string()};
+  all.insert(all.end(), args.begin(), args.end());
+  return test::akbuild(dir, all, with_server);
+}
+
+// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1; its commit.
+std::string commit_and_tag(const std::filesystem::path& repo) {
+  test::CommandOptions in_repo;
+  in_repo.cwd = repo;
+  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1 "
+                       "&& git rev-parse HEAD",
+                       in_repo);
+  REQUIRE(init.exit_code == 0);
+  return init.out.substr(0, 40);
+}
+
+// commit_and_tag, then act_served.
+test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
+  commit_and_tag(repo);
+  return act_served(dir);
 }
 
 } // namespace
@@ -452,17 +466,10 @@ jobs:
       - id: s
         run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
 )");
-    test::CommandOptions in_repo;
-    in_repo.cwd = repo;
-    REQUIRE(test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                     in_repo).exit_code == 0);
-    test::CommandOptions with_server;
-    with_server.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", "file://" + (dir / "server").string()}};
-    auto r = test::akbuild(dir, {"act", "-C", (dir / "ws").string(), "--secret", "token=abcdefgh"}, with_server);
+    std::string commit = commit_and_tag(repo);
+    auto r = act_served(dir, {"--secret", "token=abcdefgh"});
     CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
     CHECK(contains(r.out, "[remote/say] job succeeded"));
-    auto commit = test::sh("git rev-parse HEAD", in_repo).out;
-    commit = commit.substr(0, 40);
     CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() /
                                   "some-org/some-repo" / commit / ".forgejo/workflows/build.yml"));
     // Named by that commit, the workflow is used from the cache: the server is gone.
@@ -470,7 +477,7 @@ jobs:
     std::string ci = test::read(dir / "ws/.forgejo/workflows/ci.yml");
     ci.replace(ci.find("@v1"), 3, "@" + commit);
     test::write(dir / "ws/.forgejo/workflows/ci.yml", ci);
-    auto again = test::akbuild(dir, {"act", "-C", (dir / "ws").string(), "--secret", "token=abcdefgh"}, with_server);
+    auto again = act_served(dir, {"--secret", "token=abcdefgh"});
     CHECK_MESSAGE(again.exit_code == 0, (again.out + again.err));
   }
 }
