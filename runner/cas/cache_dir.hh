@@ -58,6 +58,7 @@ struct AreaStats {
 struct CacheStats {
   std::uint64_t blobs = 0, blob_bytes = 0, actions = 0;
   AreaStats action_records, last_manifests, layers, tools, nar_hashes, pushed, stat_cache;
+  AreaStats remote_actions;  // one entry per cloned commit, its files' bytes
   AreaStats leftovers;   // temp files and run dirs of killed processes, stray temp files, idle locks
   std::uint64_t total_bytes = 0;  // every area
 };
@@ -69,7 +70,8 @@ struct VerifyReport {
   std::vector<std::string> problems;  // one line each
 };
 // Re-hashes every blob (evicting corrupt ones), drops action and layer records that are invalid
-// or whose blobs are gone, and entries of the other areas that are not well-formed.
+// or whose blobs are gone, and entries of the other areas that are not well-formed (in
+// remote-actions/, anything but a directory named by a commit at the end of its path).
 Result<VerifyReport> verify_cache(CacheDir& cache);
 
 struct GcReport {
@@ -79,7 +81,8 @@ struct GcReport {
 // Reclaims what killed processes left (temp files and run dirs no live process holds, idle lock
 // files, all older than a grace period), then removes the least recently used entries of every
 // area (action results and layer records with the blobs only they reach, tool versions, NAR
-// hashes, push records, last manifests) until the whole cache dir takes at most `max_bytes`.
+// hashes, push records, last manifests, remote actions by the commit) until the whole cache dir
+// takes at most `max_bytes`.
 // Safe while other processes use the cache (takes the gc lock).
 Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes);
 

@@ -9,7 +9,8 @@
 //   <root>/tools/<digest>.version         a tool binary's `--version` line
 //   <root>/nar-hash/<path hash>           NAR hashes by a stat fingerprint (nixdrv/nar_hash_cache)
 //   <root>/pushed/<registry>/<hex>        which repository of a registry holds a blob (mounts)
-//   <root>/remote-actions/<host>/<owner>/<repo>/<commit>   remote workflow actions (akbuild act)
+//   <root>/remote-actions/<host>/<owner>/<repo>/<commit>   remote actions and reusable workflows
+//                                         (akbuild act), one entry per commit, mtime = last use
 //   <root>/stat-cache                     stat cache (runner/cas/stat_cache.hh)
 //   <root>/locks/<key hex>.lock           in-flight action locks (cross-process dedupe)
 //   <root>/gc.lock                        held by gc

@@ -142,6 +142,34 @@ Result<std::vector<AreaFile>> list_area(const Area& area) {
   return out;
 }
 
+bool is_commit_name(std::string_view n) { return (n.size() == 40 || n.size() == 64) && is_hex(n); }
+
+// The remote actions area (cache_layout.hh): each directory named by a commit, at the end of a
+// path of any depth (a host, or a file:// path, then owner and repository), is one entry of its
+// files' bytes, dated by its mtime (set on each use). A file or link elsewhere, and a dir left by
+// a clone (".tmp-" in its name), is listed as not well-formed.
+Result<std::vector<AreaFile>> list_remote_actions(const CacheLayout& layout) {
+  std::vector<AreaFile> out;
+  std::vector<fs::path> dirs{layout.remote_actions()};
+  while (!dirs.empty()) {
+    fs::path dir = std::move(dirs.back());
+    dirs.pop_back();
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) != 0) continue;  // removed meanwhile
+      std::string name = it->path().filename().string();
+      bool is_dir = S_ISDIR(st.st_mode);
+      if (is_dir && is_commit_name(name)) out.push_back({it->path(), tree_bytes(it->path()), mtime_ns(st), true});
+      else if (is_dir && name.find(".tmp-") == std::string::npos) dirs.push_back(it->path());
+      else out.push_back({it->path(), is_dir ? tree_bytes(it->path()) : static_cast<std::uint64_t>(st.st_size),
+                          mtime_ns(st), false});
+    }
+    if (ec && ec != std::errc::no_such_file_or_directory) return fail(errno_error(dir.string(), ec.value()));
+  }
+  return out;
+}
+
 std::uint64_t size_of(const StoredFile& f) { return f.size; }
 std::uint64_t size_of(const AreaFile& f) { return f.size; }
 std::uint64_t size_of(const Leftover& l) { return l.bytes; }
@@ -179,11 +207,12 @@ Result<CacheStats> cache_stats(CacheDir& cache) {
   auto areas = small_areas(cache.layout());
   AreaStats* small[] = {&stats.tools, &stats.nar_hashes, &stats.pushed, &stats.last_manifests};
   for (std::size_t i = 0; i < areas.size(); ++i) *small[i] = sum(AK_TRY(list_area(areas[i])));
+  stats.remote_actions = sum(AK_TRY(list_remote_actions(cache.layout())));
   if (auto bytes = bytes_of(cache.layout().stat_cache())) stats.stat_cache = AreaStats{1, bytes};
   stats.leftovers = sum(AK_TRY(find_leftovers(cache.layout())));
   stats.total_bytes = stats.blob_bytes + stats.action_records.bytes + stats.layers.bytes + stats.tools.bytes +
                       stats.nar_hashes.bytes + stats.pushed.bytes + stats.last_manifests.bytes +
-                      stats.stat_cache.bytes + stats.leftovers.bytes;
+                      stats.remote_actions.bytes + stats.stat_cache.bytes + stats.leftovers.bytes;
   return stats;
 }
 
@@ -251,6 +280,13 @@ Result<VerifyReport> verify_cache(CacheDir& cache) {
       report.problems.push_back(std::string(area.name) + ": " + f.path.string() + " is not an entry; removed");
     }
   }
+  for (const auto& f : AK_TRY(list_remote_actions(cache.layout()))) {
+    ++report.entries_checked;
+    if (f.well_formed) continue;
+    AK_TRY_VOID(remove_tree(f.path));
+    ++report.entries_removed;
+    report.problems.push_back("remote-actions: " + f.path.string() + " is not an entry; removed");
+  }
   return report;
 }
 
@@ -303,6 +339,8 @@ Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
   for (const auto& area : small_areas(cache.layout()))
     for (auto& f : AK_TRY(list_area(area)))
       units.push_back({Kind::entry, f.path, {}, f.size, f.mtime_ns, {}, !f.well_formed});
+  for (auto& f : AK_TRY(list_remote_actions(cache.layout())))
+    units.push_back({Kind::entry, f.path, {}, f.size, f.mtime_ns, {}, !f.well_formed});
   std::unordered_map<Digest, std::uint32_t> refs;
   for (const auto& u : units) {
     total += u.size;

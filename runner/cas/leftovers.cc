@@ -47,17 +47,6 @@ Result<Taken> take_lock(const fs::path& path, bool is_dir) {
   return Taken{false, std::move(fd)};
 }
 
-std::uint64_t tree_bytes(const fs::path& dir) {
-  std::uint64_t bytes = 0;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    struct stat st {};
-    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) bytes += static_cast<std::uint64_t>(st.st_size);
-  }
-  return bytes;
-}
-
 // Calls `each(path, stat)` for the entries of `dir` (none if it is missing).
 template <typename F>
 Result<> for_entries(const fs::path& dir, F&& each) {
@@ -88,6 +77,17 @@ bool is_atomic_write_temp(const fs::path& p) {
 }
 
 } // namespace
+
+std::uint64_t tree_bytes(const fs::path& dir) {
+  std::uint64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode)) bytes += static_cast<std::uint64_t>(st.st_size);
+  }
+  return bytes;
+}
 
 Result<std::vector<Leftover>> find_leftovers(const CacheLayout& layout) {
   std::vector<Leftover> out;

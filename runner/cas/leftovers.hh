@@ -26,6 +26,9 @@ struct Leftover {
   bool lock_file = false;  // an idle action lock (locks/), not a temp file or dir
 };
 
+// The bytes of the regular files under `dir` (0 when it is missing).
+std::uint64_t tree_bytes(const std::filesystem::path& dir);
+
 // The leftovers in the cache dir now.
 Result<std::vector<Leftover>> find_leftovers(const CacheLayout& layout);
 

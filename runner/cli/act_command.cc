@@ -55,7 +55,8 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
   o.vars = AK_TRY(with_file(a.vars, "--var", "--var-file", a.var_file, ".vars", o.workspace));
   o.secrets = AK_TRY(with_file(a.secrets, "--secret", "--secret-file", a.secret_file, ".secrets", o.workspace));
   o.env = AK_TRY(with_file(a.env, "--env", "--env-file", a.env_file, ".env", o.workspace));
-  o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
+  for (const auto& item : a.matrix)  // one key may be given several values
+    for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
   o.cache_dir = resolve_cache_dir(global);
   o.open_engine = service::open_engine;
   return workflow::run_act(o, std::cout);

@@ -63,7 +63,7 @@ std::string dump_json(const nlohmann::ordered_json& j) {
 std::vector<std::pair<const char*, const cas::AreaStats*>> areas(const cas::CacheStats& s) {
   return {{"actions", &s.action_records}, {"layers", &s.layers},   {"tools", &s.tools},
           {"nar-hash", &s.nar_hashes},    {"pushed", &s.pushed},   {"last-manifests", &s.last_manifests},
-          {"stat-cache", &s.stat_cache},  {"leftovers", &s.leftovers}};
+          {"remote-actions", &s.remote_actions}, {"stat-cache", &s.stat_cache}, {"leftovers", &s.leftovers}};
 }
 
 int run_stats(const GlobalOptions& options) {

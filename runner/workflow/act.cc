@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -129,13 +130,20 @@ private:
     // Every declared input is given, its default or "" (booleans as booleans), as act does.
     if (m_event == "workflow_dispatch") base["inputs"] = dispatch_inputs(wf, base["inputs"]);
     auto [ok, states] = run_jobs(wf, only, base, "");
-    // act's last word on a failed run, which scripts grep for: the first failed job in stage order.
+    // act's last word on a failed run, which scripts grep for: the first failed job in stage
+    // order, or the first that failed with an error act ends the run with (with that error).
+    if (ok) return ok;
+    std::optional<std::string> failed;
     for (const auto& stage : job_stages(wf, only))
-      for (const auto& id : stage)
-        if (!ok && states[id].result == Outcome::failure) {
-          m_run.out.error("Job '" + job_name(*wf.find_job(id)) + "' failed");
-          return ok;
-        }
+      for (const auto& id : stage) {
+        const JobOutcome& s = states[id];
+        if (s.result != Outcome::failure && s.result != Outcome::cancelled) continue;
+        if (!failed || (!s.error.empty() && states[*failed].error.empty())) failed = id;
+      }
+    if (failed) {
+      const std::string& error = states[*failed].error;
+      m_run.out.error("Job '" + job_name(*wf.find_job(*failed)) + "' failed" + (error.empty() ? "" : ": " + error));
+    }
     return ok;
   }
 
@@ -162,7 +170,8 @@ private:
       for (auto& f : running) {
         auto [id, state] = f.get();
         const Job& job = *wf.find_job(id);
-        if (state.result == Outcome::failure && !truthy(job.continue_on_error)) ok = false;
+        bool failed = state.result == Outcome::failure || state.result == Outcome::cancelled;
+        if (failed && !truthy(job.continue_on_error)) ok = false;
         states[id] = std::move(state);
       }
     }
@@ -172,13 +181,19 @@ private:
   // A job that calls a local reusable workflow, as act runs it: the callee's jobs with the
   // caller's github context (event_name included), `inputs` from `with:` over the declared
   // workflow_call defaults, `secrets` as given (or all of the caller's with `inherit`), and the
-  // declared outputs evaluated over the `jobs` context. Remote ones are reported, not fetched.
+  // declared outputs evaluated over the `jobs` context. A remote one (owner/repo/path@ref) is
+  // cloned into the cache as remote actions are, a dry run too.
   JobOutcome run_reusable(const Job& job, const EvalContext& ctx, const Value& base, const std::string& label) {
+    fs::path file = m_run.options.workspace / job.uses.substr(std::min<std::size_t>(2, job.uses.size()));
     if (!job.uses.starts_with("./")) {
-      m_run.out.line(label, "'" + job.uses + "' is a remote reusable workflow: not runnable locally (./ paths are)");
-      return {Outcome::failure, Value::object()};
+      auto fetched = m_run.fetch_remote(job.uses);
+      if (!fetched) {
+        m_run.out.line(label, "'" + job.uses + "' is not runnable locally: " + fetched.error().message);
+        return {Outcome::failure, Value::object()};
+      }
+      file = *fetched;
     }
-    auto loaded = load_workflow(m_run.options.workspace / job.uses.substr(2));
+    auto loaded = load_workflow(file);
     if (!loaded) {
       m_run.out.line(label, "'" + job.uses + "': " + loaded.error().message);
       return {Outcome::failure, Value::object()};
@@ -331,6 +346,7 @@ private:
       }
       for (auto& f : batch) {
         JobOutcome o = f.get();
+        if (state.error.empty()) state.error = o.error;
         if (o.result == Outcome::failure || o.result == Outcome::cancelled) {
           state.result = Outcome::failure;
           if (fail_fast) stop = true;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,8 @@ struct ActOptions {
   std::string step;                           // --step: this step id and what it needs (step_selection.hh)
   bool list = false, graph = false, dry_run = false, explain = false, json = false;
   std::string event_file;                     // -e: the event payload
-  std::map<std::string, std::string> inputs, vars, secrets, env, matrix;
+  std::map<std::string, std::string> inputs, vars, secrets, env;
+  std::map<std::string, std::set<std::string>> matrix;  // --matrix K:V, the values kept per key
   std::filesystem::path cache_dir;
   unsigned engine_jobs = 0;                   // parallel akbuild steps, 0 = cores
   // Opens the engine akbuild steps run in, once per act run (the CLI's may pick the daemon);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <optional>
 #include <regex>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -30,6 +31,13 @@ Result<engine::Engine*> ActRun::engine() {
   return m_engine.get();
 }
 
+Result<fs::path> ActRun::fetch_remote(const std::string& uses) const {
+  // Where `owner/repo@ref` is cloned from, as act and forgejo-runner default it.
+  auto url = host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
+  auto remote = AK_TRY(parse_remote_action(uses, url != host_env.end() ? url->second : "https://data.forgejo.org"));
+  return fetch_remote_action(remote, cas::CacheLayout{options.cache_dir}, host_env);
+}
+
 void ActRun::set_usage_error(Error e) {
   std::lock_guard lock(m_mutex);
   if (!m_usage_error) m_usage_error = std::move(e);
@@ -55,16 +63,14 @@ Result<std::optional<std::chrono::milliseconds>> timeout_minutes(const Value& v,
   } else {
     return fail(ErrorCode::invalid_argument, "must be a number of minutes");
   }
-  // At most a year: larger values (inf too) would overflow the conversion.
-  if (!(minutes > 0) || minutes > 525600)
-    return fail(ErrorCode::invalid_argument, "must be a number of minutes above 0, at most 525600");
+  // At most a year: larger values (inf too) would overflow the conversion. Zero, as in act, is
+  // a limit already reached.
+  if (!(minutes >= 0) || minutes > 525600)
+    return fail(ErrorCode::invalid_argument, "must be a number of minutes from 0 to 525600");
   return std::optional<std::chrono::milliseconds>{static_cast<long long>(minutes * 60000)};
 }
 
 namespace {
-
-// Where `owner/repo@ref` is cloned from, as act and forgejo-runner default it.
-constexpr const char* k_default_actions_url = "https://data.forgejo.org";
 
 enum class StepType { run, akbuild, checkout, local_action, remote_action, unsupported };
 
@@ -127,7 +133,8 @@ JobOutcome ActJob::run() {
   auto limit = timeout_minutes(m_job.timeout_minutes, contexts(m_root));
   if (!limit) return fail_job("timeout-minutes: " + limit.error().message);
   event("job_started", {}, m_label, "job started");
-  if (*limit) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
+  // A dry run runs nothing, so no time limit applies to it.
+  if (*limit && !m_run.out.dry_run()) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
   run_pre_stages();
   run_steps(m_job.steps, m_root);
   run_post_stages();
@@ -137,7 +144,7 @@ JobOutcome ActJob::run() {
     m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + format_minutes(**limit) +
                                 ") and was cancelled");
     event("job_finished", {{"result", "cancelled"}, {"outputs", Value::object()}}, m_label, "job cancelled");
-    return {Outcome::cancelled, Value::object()};
+    return {Outcome::cancelled, Value::object(), "context deadline exceeded"};  // act's words
   }
   auto ctx = contexts(m_root);
   for (const auto& [name, tmpl] : m_job.outputs.items()) {
@@ -146,6 +153,7 @@ JobOutcome ActJob::run() {
     else m_run.out.line(m_label, "output '" + name + "': " + v.error().message);
   }
   outcome.result = m_root.failed ? Outcome::failure : Outcome::success;
+  outcome.error = m_error;
   event("job_finished", {{"result", to_string(outcome.result)}, {"outputs", outcome.outputs}}, m_label,
         outcome.result == Outcome::success ? "job succeeded" : "job failed");
   return outcome;
@@ -167,7 +175,11 @@ EvalContext ActJob::contexts(const Scope& scope) const {
   ctx.contexts["github"]["job"] = m_job.id;
   ctx.contexts["env"] = m_env;
   for (const auto& [k, v] : scope.env.items()) ctx.contexts["env"][k] = v;
-  if (scope.composite) ctx.contexts["github"]["action_path"] = scope.action_path.string();
+  if (scope.composite) {
+    ctx.contexts["github"]["action_path"] = scope.action_path.string();
+    ctx.contexts["github"]["action_repository"] = scope.action_repository;
+    ctx.contexts["github"]["action_ref"] = scope.action_ref;
+  }
   ctx.contexts["matrix"] = m_matrix;
   ctx.contexts["needs"] = m_needs;
   ctx.contexts["strategy"] = m_strategy;
@@ -275,12 +287,7 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
 
 Result<fs::path> ActJob::remote_action_dir(const std::string& uses) {
   if (auto it = m_remote_dirs.find(uses); it != m_remote_dirs.end()) return it->second;
-  auto url = m_run.host_env.find("AKBUILD_DEFAULT_ACTIONS_URL");
-  auto action = parse_remote_action(uses, url != m_run.host_env.end() ? url->second : k_default_actions_url);
-  auto dir = action ? fetch_remote_action(*action, cas::CacheLayout{m_run.options.cache_dir}.remote_actions(),
-                                          m_run.host_env)
-                    : Result<fs::path>(fail(action.error()));
-  return m_remote_dirs.emplace(uses, dir).first->second;
+  return m_remote_dirs.emplace(uses, m_run.fetch_remote(uses)).first->second;
 }
 
 void ActJob::run_pre_stages() {
@@ -311,6 +318,7 @@ void ActJob::run_pre_stages() {
     p.state_key = m_root.prefix + "/" + std::to_string(step.index);  // main's, which sees the state
     p.env = action_inputs(step, *action, ctx, &error);
     p.env["GITHUB_ACTION_PATH"] = dir->string();
+    std::tie(p.env["GITHUB_ACTION_REPOSITORY"], p.env["GITHUB_ACTION_REF"]) = action_identity(step.uses);
     StepOutcome r;
     if (error.empty()) r = run_step_process(step, m_root, ctx, prefix, p);
     else m_run.out.line(prefix, error);

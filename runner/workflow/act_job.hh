@@ -31,6 +31,10 @@ struct ActRun {
   ActRun(const ActOptions& o, ActOutput& output) : options(o), out(output) {}
   // The engine, opened on first use and shared by all jobs.
   Result<engine::Engine*> engine();
+  // The checkout of a remote action or reusable workflow (`owner/repo[/path]@ref`, or with an
+  // https://host/ in front), cloned into the cache dir from AKBUILD_DEFAULT_ACTIONS_URL (default
+  // https://data.forgejo.org) or the host it names; unavailable when it cannot be fetched.
+  Result<std::filesystem::path> fetch_remote(const std::string& uses) const;
   // The first usage error (invalid_argument) met by any job; it turns into exit status 2.
   void set_usage_error(Error e);
   std::optional<Error> usage_error();
@@ -44,6 +48,9 @@ private:
 struct JobOutcome {
   Outcome result = Outcome::success;
   Value outputs = Value::object();
+  // Why the job stopped, when act ends the run with that error rather than "Job 'X' failed"
+  // alone (a composite action without steps, the job's time running out); else empty.
+  std::string error{};
 };
 
 // Runs `job` of `wf` with the workflow's contexts (`contexts`: the run's, with github.event_name

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <regex>
+#include <tuple>
 
 namespace akbuild::workflow {
 
@@ -29,6 +31,13 @@ std::string input_env_name(const std::string& input) {
 
 } // namespace
 
+std::pair<std::string, std::string> action_identity(const std::string& uses) {
+  static const std::regex re(R"(^(?:https?://[^/]+/)?([^/@]+/[^/@]+)(?:/[^@]*)?@(.+)$)");
+  std::smatch m;
+  if (uses.starts_with("./") || !std::regex_match(uses, m, re)) return {};
+  return {m[1].str(), m[2].str()};
+}
+
 StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& dir, const Scope& outer,
                                      const EvalContext& ctx, const std::string& prefix) {
   StepOutcome r;
@@ -47,11 +56,19 @@ StepOutcome ActJob::run_local_action(const WorkflowStep& step, const fs::path& d
                                "' is not runnable locally (composite and node12/16/20/24 are)");
     return r;
   }
+  if (!action.has_steps) {
+    // act's words, which end its run (JobOutcome::error).
+    m_run.out.line(prefix, "'" + step.uses + "': missing steps in composite action");
+    if (m_run.out.dry_run()) r.outcome = Outcome::success;  // the plan does not fail, as above
+    else if (m_error.empty()) m_error = "missing steps in composite action";
+    return r;
+  }
   if (m_run.out.dry_run()) m_run.out.line(prefix, "composite action " + step.uses);
   Scope inner;
   inner.prefix = prefix;
   inner.composite = true;
   inner.action_path = dir;
+  std::tie(inner.action_repository, inner.action_ref) = action_identity(step.uses);
   inner.inputs = Value::object();
   for (const auto& [k, d] : action.input_defaults) {
     auto v = interpolate_string(d, ctx);
@@ -102,6 +119,7 @@ StepOutcome ActJob::run_node_action(const WorkflowStep& step, const fs::path& di
     return r;
   }
   p.env["GITHUB_ACTION_PATH"] = dir.string();
+  std::tie(p.env["GITHUB_ACTION_REPOSITORY"], p.env["GITHUB_ACTION_REF"]) = action_identity(step.uses);
   m_inputs_env[state_key] = p.env;
   for (const auto& [k, v] : m_state[state_key]) p.env["STATE_" + k] = v;  // what the pre stage saved
   return run_step_process(step, scope, ctx, prefix, p);

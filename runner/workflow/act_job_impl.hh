@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runner/exec/process.hh"
@@ -30,6 +31,7 @@ struct Scope {
   std::optional<Value> inputs;      // the inputs context of a composite action
   Value env = Value::object();      // env of the steps that run a composite action, over the job's
   std::filesystem::path action_path;
+  std::string action_repository, action_ref;  // of a remote composite action ("" for a local one)
   bool composite = false;
   bool failed = false;
 };
@@ -121,7 +123,7 @@ private:
   const Job& m_job;
   Value m_contexts, m_matrix, m_needs, m_strategy;
   std::string m_label;
-  Scope m_root{m_label, Value::object(), std::nullopt, Value::object(), {}, false, false};
+  Scope m_root{m_label, Value::object(), std::nullopt, Value::object(), {}, {}, {}, false, false};
   std::filesystem::path m_dir;
   Value m_env;
   std::vector<std::string> m_path;
@@ -131,9 +133,16 @@ private:
   std::map<std::string, std::map<std::string, std::string>> m_state;  // GITHUB_STATE by state key
   std::vector<PostStage> m_posts;
   std::map<std::string, std::map<std::string, std::string>> m_inputs_env;  // INPUT_* by state key
+  // The first error that ends act's run, not only this job (JobOutcome::error).
+  std::string m_error;
   // Requested when the job's timeout-minutes pass, for the step then running.
   exec::CancelToken m_cancel;
 };
+
+// The repository (owner/repo) and ref a remote action's `uses:` names, for github.action_repository
+// and github.action_ref (GITHUB_ACTION_REPOSITORY, GITHUB_ACTION_REF); both empty for a local
+// action, as on a runner.
+std::pair<std::string, std::string> action_identity(const std::string& uses);
 
 // A timeout-minutes value (a number, or an expression giving one) as a duration; nullopt when
 // not set; invalid_argument for anything else, or outside (0, 525600].

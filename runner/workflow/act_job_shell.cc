@@ -77,7 +77,11 @@ std::map<std::string, std::string> ActJob::process_env(const Scope& scope, const
       {"RUNNER_OS", "Linux"}, {"RUNNER_ARCH", "X64"}, {"RUNNER_NAME", "akbuild"},
       {"RUNNER_TEMP", m_dir.string()}, {"RUNNER_TOOL_CACHE", (m_run.temp_root / "tool-cache").string()},
   };
-  if (scope.composite) vars["GITHUB_ACTION_PATH"] = scope.action_path.string();
+  if (scope.composite) {
+    vars["GITHUB_ACTION_PATH"] = scope.action_path.string();
+    vars["GITHUB_ACTION_REPOSITORY"] = scope.action_repository;
+    vars["GITHUB_ACTION_REF"] = scope.action_ref;
+  }
   for (const auto& [k, v] : files) vars[k] = v;
   for (const auto& [k, v] : vars) {
     env[k] = v;
@@ -162,6 +166,10 @@ StepOutcome ActJob::run_step_process(const WorkflowStep& step, const Scope& scop
   spec.cwd = p.cwd;
   auto limit = timeout_minutes(step.timeout_minutes, ctx);
   if (!limit) { m_run.out.line(prefix, "timeout-minutes: " + limit.error().message); return r; }
+  if (*limit && **limit == std::chrono::milliseconds(0)) {
+    m_run.out.line(prefix, "failed: timed out after 0s");  // a limit already reached (act)
+    return r;
+  }
   if (*limit) spec.timeout = **limit;
   StdoutCommands commands;
   Value printed_outputs = Value::object();

@@ -79,13 +79,14 @@ Result<std::vector<Value>> expand_matrix(const Value& matrix) {
   return combos;
 }
 
-std::vector<Value> filter_matrix(const std::vector<Value>& combos, const std::map<std::string, std::string>& filter) {
+std::vector<Value> filter_matrix(const std::vector<Value>& combos,
+                                 const std::map<std::string, std::set<std::string>>& filter) {
   std::vector<Value> out;
   for (const auto& c : combos) {
     bool keep = true;
-    for (const auto& [k, v] : filter) {
-      const Value* x = c.contains(k) ? &c[k] : nullptr;
-      if (!x || to_display_string(*x) != v) keep = false;
+    for (const auto& [k, v] : c.items()) {
+      auto allowed = filter.find(k);
+      if (allowed != filter.end() && !allowed->second.count(to_display_string(v))) keep = false;
     }
     if (keep) out.push_back(c);
   }

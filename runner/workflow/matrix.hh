@@ -5,6 +5,7 @@
 // original values it does not contradict, or becomes a combination of its own.
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,11 @@ namespace akbuild::workflow {
 // runs). Fails with invalid_argument when a dimension is not a list.
 Result<std::vector<Value>> expand_matrix(const Value& matrix);
 
-// Keeps the combinations whose value for each key of `filter` (akbuild act --matrix K:V) has that
-// string form.
-std::vector<Value> filter_matrix(const std::vector<Value>& combos, const std::map<std::string, std::string>& filter);
+// Keeps the combinations whose value for each of their keys that `filter` names (akbuild act
+// --matrix K:V, given once or more per key) has one of its string forms, as act's --matrix does:
+// a key the combination lacks excludes nothing.
+std::vector<Value> filter_matrix(const std::vector<Value>& combos,
+                                 const std::map<std::string, std::set<std::string>>& filter);
 
 // "1.21, linux": the values of a combination in the order of their sorted keys (go, os), for
 // job names like "build (1.21, linux)".

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <regex>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "runner/core/fs.hh"
 #include "runner/exec/process.hh"
 
@@ -47,11 +50,11 @@ Result<RemoteAction> parse_remote_action(const std::string& uses, const std::str
   return RemoteAction{base + "/" + m[2].str() + "/" + m[3].str(), m[6].str(), m[5].str()};
 }
 
-Result<fs::path> fetch_remote_action(const RemoteAction& action, const fs::path& area,
+Result<fs::path> fetch_remote_action(const RemoteAction& action, const cas::CacheLayout& cache,
                                      const std::map<std::string, std::string>& env) {
   std::error_code ec;
-  fs::create_directories(area, ec);
-  auto listed = git({"ls-remote", "--", action.url, action.ref, action.ref + "^{}"}, area, env);
+  fs::create_directories(cache.tmp(), ec);
+  auto listed = git({"ls-remote", "--", action.url, action.ref, action.ref + "^{}"}, cache.tmp(), env);
   std::string commit;
   if (listed.ok && listed.out.size() >= 40) commit = listed.out.substr(0, 40);
   else if (std::regex_match(action.ref, std::regex("[0-9a-f]{40}"))) commit = action.ref;
@@ -59,19 +62,24 @@ Result<fs::path> fetch_remote_action(const RemoteAction& action, const fs::path&
     return fail(ErrorCode::unavailable, "cannot fetch " + action.url + "@" + action.ref + ": " +
                                             (listed.ok ? "no such ref" : listed.err));
   std::string where = action.url.substr(action.url.find("://") + 3);
-  while (where.starts_with("/")) where.erase(0, 1);  // file:///srv/x: below actions/, not at /srv
-  fs::path dir = area / where / commit;
-  if (!fs::is_directory(dir, ec)) {
+  while (where.starts_with("/")) where.erase(0, 1);  // file:///srv/x: below the area, not at /srv
+  fs::path dir = cache.remote_actions() / where / commit;
+  if (fs::is_directory(dir, ec)) {
+    ::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0);  // its last use, which gc orders by
+  } else {
     fs::create_directories(dir.parent_path(), ec);
-    auto tmp = AK_TRY(TempDir::create(commit + ".tmp-", dir.parent_path()));
+    auto run = AK_TRY(TempDir::create("clone-", cache.tmp()));
+    auto held = AK_TRY(FileLock::acquire(run.path() / "lock"));
+    fs::path tree = run.path() / "tree";
+    fs::create_directories(tree, ec);
     for (const auto& args : std::vector<std::vector<std::string>>{
              {"init", "-q"}, {"fetch", "-q", "--depth", "1", "--", action.url, commit}, {"checkout", "-q", "FETCH_HEAD"}}) {
-      auto g = git(args, tmp.path(), env);
+      auto g = git(args, tree, env);
       if (!g.ok) return fail(ErrorCode::unavailable, "cannot fetch " + action.url + "@" + action.ref + ": " + g.err);
     }
-    fs::remove_all(tmp.path() / ".git", ec);
+    fs::remove_all(tree / ".git", ec);
     // Another process may have placed the same commit meanwhile: either copy is the same tree.
-    fs::rename(tmp.path(), dir, ec);
+    fs::rename(tree, dir, ec);
   }
   return action.path.empty() ? dir : dir / action.path;
 }

@@ -11,6 +11,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "runner/core/fs.hh"
+#include "runner/workflow/expr/expression.hh"
 #include "runner/workflow/expr_check.hh"
 #include "runner/workflow/yaml_check.hh"
 
@@ -333,8 +334,15 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
       for (const auto& kv : inputs) {
         auto d = child(kv.second, "default");
         if (!d.IsDefined()) continue;
-        action.input_defaults.emplace_back(kv.first.Scalar(),
-                                           AK_TRY(r.string(d, "inputs." + kv.first.Scalar() + ".default")));
+        std::string key = "inputs." + kv.first.Scalar() + ".default";
+        std::string value = AK_TRY(r.string(d, key));
+        // The contexts act's action schema allows an input's default (no secrets, steps, needs).
+        static const std::vector<std::string> k_default_contexts{
+            "github", "forgejo", "gitea", "forge", "inputs", "env", "strategy", "matrix", "job", "runner", "vars"};
+        std::size_t offset = 0;
+        if (auto checked = check_template(value, &offset, &k_default_contexts); !checked)
+          return fail(r.error(d.Mark(), key + ": " + checked.error().message));
+        action.input_defaults.emplace_back(kv.first.Scalar(), std::move(value));
       }
     if (auto outputs = child(root, "outputs"); outputs.IsMap())
       for (const auto& kv : outputs)
@@ -353,6 +361,7 @@ Result<Action> parse_action(std::string_view yaml, const std::filesystem::path& 
       action.post_if = post_if;
     if (auto steps = child(runs, "steps"); steps.IsDefined()) {
       if (!steps.IsSequence()) return fail(r.error(steps.Mark(), "'runs.steps' must be a list"));
+      action.has_steps = true;
       for (std::size_t i = 0; i < steps.size(); ++i) action.steps.push_back(AK_TRY(r.step(steps[i], i)));
     }
     return action;

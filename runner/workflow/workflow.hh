@@ -104,6 +104,7 @@ struct Action {
   std::vector<std::pair<std::string, std::string>> outputs;         // name → value template
   std::string runs_using;
   std::vector<WorkflowStep> steps;
+  bool has_steps = false;                // whether `runs.steps` is there (a composite action needs it)
   std::string main, pre, post;           // a JavaScript action's scripts, relative to its folder
   std::string pre_if = "always()", post_if = "always()";
 };

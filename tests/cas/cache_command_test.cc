@@ -210,12 +210,14 @@ TEST_CASE("akbuild cache stats and verify report every area; verify removes what
   test::write(cache / "nar-hash" / hex, "entry");
   test::write(cache / "pushed" / hex.substr(0, 16) / hex, "library/app");
   test::write(cache / "ac" / "last" / hex, "manifest");
+  test::write(cache / "remote-actions/data.forgejo.org/actions/hello" / hex.substr(0, 40) / "action.yml", "runs: {}");
   auto stats = stats_json(dir);
   INFO(stats.dump());
-  for (const char* area : {"actions", "layers", "tools", "nar-hash", "pushed", "last-manifests"})
+  for (const char* area : {"actions", "layers", "tools", "nar-hash", "pushed", "last-manifests", "remote-actions"})
     CHECK_MESSAGE(stats["areas"][area]["entries"] == 1, area);
   auto text = test::akbuild(dir, {"cache", "stats"});
-  for (const char* area : {"layers:", "tools:", "nar-hash:", "pushed:", "last-manifests:", "leftovers:", "total"})
+  for (const char* area :
+       {"layers:", "tools:", "nar-hash:", "pushed:", "last-manifests:", "remote-actions:", "leftovers:", "total"})
     CHECK_MESSAGE(text.out.find(area) != std::string::npos, area);
 
   auto clean = test::akbuild(dir, {"cache", "verify", "--json"});
@@ -223,7 +225,7 @@ TEST_CASE("akbuild cache stats and verify report every area; verify removes what
   CHECK(clean.exit_code == 0);
   auto c = nlohmann::json::parse(clean.out);
   CHECK(c["layers_checked"] == 1);
-  CHECK(c["entries_checked"] == 4);
+  CHECK(c["entries_checked"] == 5);
 
   // Not entries: a stray name in tools/, a file where pushed/ keeps a registry's dir, and a layer
   // record whose seal no longer matches.

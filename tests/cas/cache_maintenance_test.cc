@@ -289,3 +289,45 @@ TEST_CASE("gc orders every area by last use: an old tool version goes before a r
   CHECK_FALSE(has_action(*cache, a));
   CHECK(fs::exists(nar));
 }
+
+TEST_CASE("remote-actions: stats count each cloned commit, verify removes what is not one, gc drops the least recently used") {
+  test::TestDir dir;
+  auto cache = open_cache(dir);
+  // As `akbuild act` clones them: <host or file:// path>/<owner>/<repo>/<commit>.
+  fs::path repo = cache->layout().remote_actions() / "data.forgejo.org/actions/hello";
+  fs::path old_commit = repo / std::string(40, 'a'), new_commit = repo / std::string(40, 'b');
+  fs::path deep = cache->layout().remote_actions() / "srv/git/mirror/some-org/tool" / std::string(64, 'c');
+  test::write(old_commit / "action.yml", std::string(3000, 'o'));
+  test::write(old_commit / "dist/index.js", std::string(1000, 'j'));
+  test::write(new_commit / "action.yml", std::string(3000, 'n'));
+  test::write(deep / ".forgejo/workflows/build.yml", std::string(500, 'w'));
+  set_mtime(old_commit, 7200);
+  set_mtime(new_commit, 60);
+  set_mtime(deep, 30);
+
+  auto stats = cache_stats(*cache);
+  REQUIRE(stats);
+  CHECK(stats->remote_actions.entries == 3);
+  CHECK(stats->remote_actions.bytes == 7500);
+  CHECK(stats->total_bytes >= 7500);
+
+  // Not entries: a file where a repository's commits are, and what a killed clone left beside them.
+  test::write(repo.parent_path() / "stray", "x");
+  test::write(repo / (std::string(40, 'd') + ".tmp-XYZ") / "action.yml", "half");
+  auto report = verify_cache(*cache);
+  REQUIRE(report);
+  CHECK(report->entries_removed == 2);
+  CHECK(report->entries_checked == 5);
+  CHECK_FALSE(fs::exists(repo.parent_path() / "stray"));
+  CHECK_FALSE(fs::exists(repo / (std::string(40, 'd') + ".tmp-XYZ")));
+  CHECK(fs::exists(old_commit / "dist/index.js"));
+
+  auto total = cache_stats(*cache)->total_bytes;
+  auto gc = gc_cache(*cache, total - 1000);
+  REQUIRE(gc);
+  CHECK(gc->removed_entries == 1);
+  CHECK_FALSE(fs::exists(old_commit));
+  CHECK(fs::exists(new_commit / "action.yml"));
+  CHECK(fs::exists(deep));
+  CHECK(cache_stats(*cache)->remote_actions.entries == 2);
+}

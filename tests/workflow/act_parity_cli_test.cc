@@ -171,7 +171,7 @@ jobs:
   CHECK_FALSE(contains(r.out, "${{"));
 }
 
-TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job; a run says they do not run here") {
+TEST_CASE("act -l lists reusable-workflow jobs, and -l --json one object per job; offline, a run names what it cannot fetch") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(name: CI
 on: [push, pull_request]
@@ -202,8 +202,8 @@ jobs:
   auto run = act(dir, {});
   CHECK(run.exit_code == 1);
   CHECK(contains(run.out, "[build/Run echo build] build\n"));
-  CHECK(contains(run.out, "[deploy] 'some/repo/.forgejo/workflows/deploy.yml@v1' is a remote reusable workflow: "
-                          "not runnable locally (./ paths are)\n"));
+  CHECK(contains(run.out, "[deploy] 'some/repo/.forgejo/workflows/deploy.yml@v1' is not runnable locally: "
+                          "cannot fetch https://data.forgejo.org/some/repo@v1: "));
 }
 
 TEST_CASE("act --step runs that step, the steps its deps name, the run steps before it and the jobs its job needs") {

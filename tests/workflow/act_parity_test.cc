@@ -14,17 +14,31 @@ using test::act;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1 and runs act on <dir>/ws with
-// <dir>/server as the server of remote actions: a real git clone, over file://.
-test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
-  test::CommandOptions in_repo;
-  in_repo.cwd = repo;
-  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1",
-                       in_repo);
-  REQUIRE(init.exit_code == 0);
+// Runs act on <dir>/ws with <dir>/server as the server of remote actions: a real git clone,
+// over file://.
+test::CommandResult act_served(const TestDir& dir, const std::vector<std::string>& args = {}) {
   test::CommandOptions with_server;
   with_server.env = {{"AKBUILD_DEFAULT_ACTIONS_URL", "file://" + (dir / "server").string()}};
-  return test::akbuild(dir, {"act", "-C", (dir / "ws").string()}, with_server);
+  std::vector<std::string> all{"act", "-C", (dir / "ws").string()};
+  all.insert(all.end(), args.begin(), args.end());
+  return test::akbuild(dir, all, with_server);
+}
+
+// Commits `repo` (<dir>/server/<owner>/<repo>) with tag v1; its commit.
+std::string commit_and_tag(const std::filesystem::path& repo) {
+  test::CommandOptions in_repo;
+  in_repo.cwd = repo;
+  auto init = test::sh("git init -q && git add -A && git -c user.email=a@b -c user.name=a commit -qm one && git tag v1 "
+                       "&& git rev-parse HEAD",
+                       in_repo);
+  REQUIRE(init.exit_code == 0);
+  return init.out.substr(0, 40);
+}
+
+// commit_and_tag, then act_served.
+test::CommandResult act_with_actions_from(const TestDir& dir, const std::filesystem::path& repo) {
+  commit_and_tag(repo);
+  return act_served(dir);
 }
 
 } // namespace
@@ -412,21 +426,60 @@ jobs:
   }
 }
 
-TEST_CASE("act -l lists a remote reusable workflow; running it says it is not runnable locally") {
+TEST_CASE("act runs a remote reusable workflow cloned into the cache by commit, and reports one it cannot reach") {
   TestDir dir;
   test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
 jobs:
   remote:
     uses: some-org/some-repo/.forgejo/workflows/build.yml@v1
+    with: { who: world }
+    secrets: inherit
+  after:
+    needs: remote
+    runs-on: self-hosted
+    steps:
+      - run: test '${{ needs.remote.outputs.said }}' = 'hello world'
 )");
   auto l = act(dir, {"-l"});
   CHECK(l.exit_code == 0);
   CHECK(contains(l.out, "remote"));
-  auto r = act(dir, {});
-  CHECK(r.exit_code == 1);
-  CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is a remote reusable workflow: "
-                        "not runnable locally"));
-  CHECK(contains(r.out, "Error: Job 'remote' failed"));
+  SUBCASE("no network: one line naming the repository and git's reason") {
+    auto r = act(dir, {});
+    CHECK(r.exit_code == 1);
+    CHECK(contains(r.out, "[remote] 'some-org/some-repo/.forgejo/workflows/build.yml@v1' is not runnable locally: "
+                          "cannot fetch https://data.forgejo.org/some-org/some-repo@v1: "));
+    CHECK(contains(r.out, "[after] job skipped"));
+    CHECK(contains(r.out, "Error: Job 'remote' failed"));
+  }
+  SUBCASE("a server that answers (a local repository as the actions URL)") {
+    std::filesystem::path repo = dir / "server/some-org/some-repo";
+    test::write(repo / ".forgejo/workflows/build.yml", R"(on:
+  workflow_call:
+    inputs: { who: { required: true, type: string } }
+    outputs: { said: { value: "${{ jobs.say.outputs.said }}" } }
+jobs:
+  say:
+    runs-on: self-hosted
+    outputs: { said: "${{ steps.s.outputs.said }}" }
+    steps:
+      - run: test '${{ secrets.token }}' = abcdefgh
+      - id: s
+        run: echo "said=hello ${{ inputs.who }}" >> "$GITHUB_OUTPUT"
+)");
+    std::string commit = commit_and_tag(repo);
+    auto r = act_served(dir, {"--secret", "token=abcdefgh"});
+    CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(contains(r.out, "[remote/say] job succeeded"));
+    CHECK(std::filesystem::exists(dir / "cache/remote-actions" / (dir / "server").relative_path() /
+                                  "some-org/some-repo" / commit / ".forgejo/workflows/build.yml"));
+    // Named by that commit, the workflow is used from the cache: the server is gone.
+    std::filesystem::remove_all(dir / "server");
+    std::string ci = test::read(dir / "ws/.forgejo/workflows/ci.yml");
+    ci.replace(ci.find("@v1"), 3, "@" + commit);
+    test::write(dir / "ws/.forgejo/workflows/ci.yml", ci);
+    auto again = act_served(dir, {"--secret", "token=abcdefgh"});
+    CHECK_MESSAGE(again.exit_code == 0, (again.out + again.err));
+  }
 }
 
 TEST_CASE("act clones a remote action into the cache pinned by commit, and reports one it cannot reach") {
@@ -542,4 +595,36 @@ jobs:
     CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
     CHECK(contains(r.out, std::string(40, '0') + " refs/heads/fresh fresh"));
   }
+}
+
+TEST_CASE("an action sees the repository and ref its uses: names (github.action_repository, GITHUB_ACTION_REF), empty when local") {
+  TestDir dir;
+  test::write(dir / "ws/.forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: some-org/both@v1
+      - uses: some-org/both/js@v1
+      - uses: ./local-js
+)");
+  std::filesystem::path repo = dir / "server/some-org/both";
+  test::write(repo / "action.yml", R"(runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "composite ${{ github.action_repository }} ${{ github.action_ref }} $GITHUB_ACTION_REPOSITORY $GITHUB_ACTION_REF"
+)");
+  const char* js = "const e = process.env;\n"
+                   "if (!('GITHUB_ACTION_REPOSITORY' in e && 'GITHUB_ACTION_REF' in e)) process.exit(1);\n"
+                   "console.log(`js [${e.GITHUB_ACTION_REPOSITORY}] [${e.GITHUB_ACTION_REF}]`);\n";
+  test::write(repo / "js/action.yml", "runs: { using: node20, main: index.js }\n");
+  test::write(repo / "js/index.js", js);
+  test::write(dir / "ws/local-js/action.yml", "runs: { using: node20, main: index.js }\n");
+  test::write(dir / "ws/local-js/index.js", js);
+  auto r = act_with_actions_from(dir, repo);
+  CHECK_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  CHECK(contains(r.out, "] composite some-org/both v1 some-org/both v1\n"));
+  CHECK(contains(r.out, "] js [some-org/both] [v1]\n"));
+  CHECK(contains(r.out, "] js [] []\n"));
 }

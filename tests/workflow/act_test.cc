@@ -407,7 +407,7 @@ jobs:
   CHECK(r.out.find("] first") != std::string::npos);
   CHECK(r.out.find("[job] the job exceeded its timeout-minutes (0.03) and was cancelled") != std::string::npos);
   CHECK(r.out.find("never") == std::string::npos);
-  CHECK(r.out.find("timeout-minutes: must be a number of minutes above 0, at most 525600") != std::string::npos);
+  CHECK(r.out.find("timeout-minutes: must be a number of minutes from 0 to 525600") != std::string::npos);
   CHECK(r.out.find("] unbounded") == std::string::npos);
 }
 

@@ -266,7 +266,14 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
   if (value.is_string()) return interpolate(value.get_ref<const std::string&>(), ctx);
   if (value.is_array()) {
     Value out = Value::array();
-    for (const auto& item : value) out.push_back(AK_TRY(interpolate_value(item, ctx)));
+    for (const auto& item : value) {
+      Value v = AK_TRY(interpolate_value(item, ctx));
+      if (item.is_string() && v.is_array()) {
+        for (auto& spliced : v) out.push_back(std::move(spliced));
+        continue;
+      }
+      out.push_back(std::move(v));
+    }
     return out;
   }
   if (value.is_object()) {
@@ -274,7 +281,8 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
     for (const auto& [k, item] : value.items()) {
       Value v = AK_TRY(interpolate_value(item, ctx));
       if (!is_insert_directive(k)) {
-        out[k] = std::move(v);
+        Value key = AK_TRY(interpolate(k, ctx));
+        out[key.is_string() ? key.get<std::string>() : to_display_string(key)] = std::move(v);
         continue;
       }
       if (!v.is_object())
@@ -286,13 +294,17 @@ Result<Value> interpolate_value(const Value& value, const EvalContext& ctx) {
   return value;
 }
 
-Result<> check_template(std::string_view text, std::size_t* offset) {
+Result<> check_template(std::string_view text, std::size_t* offset, const std::vector<std::string>* contexts) {
   *offset = 0;
   auto parts = AK_TRY(split_template(text, offset));
   for (const auto& p : parts) {
     if (!p.expression) continue;
     *offset = p.offset;
-    if (auto e = Expression::parse(p.text); !e) return fail(e.error());
+    if (!contexts) {
+      if (auto e = Expression::parse(p.text); !e) return fail(e.error());
+    } else if (auto root = expr::parse(p.text, *contexts); !root) {
+      return fail(root.error().context("expression '" + p.text + "'"));
+    }
   }
   return ok();
 }

@@ -63,12 +63,17 @@ Result<Value> evaluate(std::string_view text, const EvalContext& ctx);
 Result<Value> interpolate(std::string_view text, const EvalContext& ctx);
 // interpolate() coerced to a string.
 Result<std::string> interpolate_string(std::string_view text, const EvalContext& ctx);
-// Interpolates every string inside a YAML-like JSON value (keys stay as they are).
+// Interpolates every string inside a YAML-like JSON value, as act evaluates a YAML node: map
+// keys too (`${{ insert }}` merges the map it names), and an array item that is a string giving
+// an array adds that array's items in its place.
 Result<Value> interpolate_value(const Value& value, const EvalContext& ctx);
 
 // Parses every `${{ }}` of a template without evaluating it; on the first that is unclosed or
-// malformed, invalid_argument with `*offset` set to where its `${{` is in `text`.
-Result<> check_template(std::string_view text, std::size_t* offset);
+// malformed, invalid_argument with `*offset` set to where its `${{` is in `text`. `contexts`,
+// when given, are the only named values it may use (where a schema limits them); another one is
+// an "Unrecognized named-value" error.
+Result<> check_template(std::string_view text, std::size_t* offset,
+                        const std::vector<std::string>* contexts = nullptr);
 // The same for an `if:` condition (where `${{ }}` is optional); `*offset` is where the faulty
 // expression starts.
 Result<> check_condition(std::string_view condition, std::size_t* offset);

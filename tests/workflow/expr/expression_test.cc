@@ -224,3 +224,15 @@ TEST_CASE("JSON nested 50,000 deep is refused by --context and fromJSON, not ove
   ctx.contexts["env"]["DEEP"] = std::string(256, '[') + std::string(256, ']');
   CHECK(evaluate("toJSON(fromJSON(env.DEEP))", ctx));
 }
+
+TEST_CASE("interpolate_value evaluates map keys and adds the items of an array an item gives, as act does") {
+  EvalContext ctx;
+  ctx.contexts = Value::parse(R"({"needs": {"prep": {"outputs": {"key": "flavour", "list": "[\"a\", \"b\"]"}}}})");
+  auto v = interpolate_value(Value::parse(R"({
+    "${{ needs.prep.outputs.key }}": "${{ fromJSON(needs.prep.outputs.list) }}",
+    "items": ["x", "${{ fromJSON(needs.prep.outputs.list) }}", ["nested"], "${{ 1 }}"],
+    "${{ insert }}": {"merged": true}
+  })"), ctx);
+  REQUIRE_MESSAGE(v.has_value(), v.error().message);
+  CHECK(*v == Value::parse(R"({"flavour": ["a", "b"], "items": ["x", "a", "b", ["nested"], 1], "merged": true})"));
+}

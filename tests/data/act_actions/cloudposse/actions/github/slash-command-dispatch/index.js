@@ -1,0 +1,1 @@
+console.log(`dispatching ${process.env.INPUT_COMMANDS}`);

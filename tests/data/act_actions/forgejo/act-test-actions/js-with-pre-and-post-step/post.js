@@ -1,0 +1,1 @@
+require('./record.js')('post', process.env.INPUT_POST === 'true');

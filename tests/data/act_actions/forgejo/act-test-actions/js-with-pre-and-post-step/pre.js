@@ -1,0 +1,1 @@
+require('./record.js')('pre', process.env.INPUT_PRE === 'true');
