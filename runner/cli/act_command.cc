@@ -21,10 +21,29 @@ struct ActArgs {
   std::string secret_file, var_file, env_file, input_file;
 };
 
-// The values of one of act's files: the one the flag names (which must exist), else act's default
-// name in the workspace when it exists. Relative names are the workspace's, as act's are. The
-// pairs given on the command line win over the file's.
-Result<std::map<std::string, std::string>> with_file(const std::vector<std::string>& pairs, std::string_view pair_flag,
+Result<int> run(ActArgs& a, const GlobalOptions& global) {
+  auto& o = a.options;
+  o.workspace = std::filesystem::absolute(a.workspace.empty() ? std::filesystem::current_path()
+                                                              : std::filesystem::path(a.workspace)).lexically_normal();
+  // act's files and defaults: .input, .vars, .secrets and .env.
+  o.inputs = AK_TRY(act_values(a.inputs, "--input", "--input-file", a.input_file, ".input", o.workspace));
+  o.vars = AK_TRY(act_values(a.vars, "--var", "--var-file", a.var_file, ".vars", o.workspace));
+  o.secrets = AK_TRY(act_values(a.secrets, "--secret", "--secret-file", a.secret_file, ".secrets", o.workspace));
+  o.env = AK_TRY(act_values(a.env, "--env", "--env-file", a.env_file, ".env", o.workspace));
+  for (const auto& item : a.matrix)  // one key may be given several values
+    for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
+  o.cache_dir = resolve_cache_dir(global);
+  o.open_engine = service::open_engine;
+  // Hints name the pin update of this workflow, from where act was started.
+  o.pin_command = "akbuild pin update";
+  if (!a.workspace.empty()) o.pin_command += " -C " + shell_word(a.workspace);
+  if (!o.workflows.empty()) o.pin_command += " -W " + shell_word(o.workflows);
+  return workflow::run_act(o, std::cout);
+}
+
+} // namespace
+
+Result<std::map<std::string, std::string>> act_values(const std::vector<std::string>& pairs, std::string_view pair_flag,
                                                      std::string_view flag, const std::string& named,
                                                      const char* fallback, const std::filesystem::path& workspace) {
   auto given = AK_TRY(parse_pairs(pairs, '=', pair_flag));
@@ -45,24 +64,6 @@ Result<std::map<std::string, std::string>> with_file(const std::vector<std::stri
   for (auto& [k, v] : given) out[name(k)] = std::move(v);
   return out;
 }
-
-Result<int> run(ActArgs& a, const GlobalOptions& global) {
-  auto& o = a.options;
-  o.workspace = std::filesystem::absolute(a.workspace.empty() ? std::filesystem::current_path()
-                                                              : std::filesystem::path(a.workspace)).lexically_normal();
-  // act's files and defaults: .input, .vars, .secrets and .env.
-  o.inputs = AK_TRY(with_file(a.inputs, "--input", "--input-file", a.input_file, ".input", o.workspace));
-  o.vars = AK_TRY(with_file(a.vars, "--var", "--var-file", a.var_file, ".vars", o.workspace));
-  o.secrets = AK_TRY(with_file(a.secrets, "--secret", "--secret-file", a.secret_file, ".secrets", o.workspace));
-  o.env = AK_TRY(with_file(a.env, "--env", "--env-file", a.env_file, ".env", o.workspace));
-  for (const auto& item : a.matrix)  // one key may be given several values
-    for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
-  o.cache_dir = resolve_cache_dir(global);
-  o.open_engine = service::open_engine;
-  return workflow::run_act(o, std::cout);
-}
-
-} // namespace
 
 void add_act_command(CLI::App& app, GlobalOptions& options) {
   auto a = std::make_shared<ActArgs>();

@@ -36,6 +36,16 @@ int exit_status_for(ErrorCode code);
 Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,
                                                        std::string_view flag);
 
+// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
+std::string shell_word(std::string_view word);
+
+// The values of one of act's files: the one `flag` names (`named`, which must exist), else act's
+// default name `fallback` in the workspace when it exists; relative names are the workspace's.
+// The `pairs` given on the command line (`pair_flag` K=V) win over the file's.
+Result<std::map<std::string, std::string>> act_values(const std::vector<std::string>& pairs, std::string_view pair_flag,
+                                                      std::string_view flag, const std::string& named,
+                                                      const char* fallback, const std::filesystem::path& workspace);
+
 // One step given on the command line: what `akbuild step` and `akbuild pin update` share.
 struct StepInvocation {
   std::string kind;

@@ -22,6 +22,9 @@ struct StepOptions : StepInvocation {
 Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   AK_TRY_VOID(steps::find_kind(o.kind));
   auto request = AK_TRY(step_request(o));
+  request.pin_command = "akbuild pin update " + o.kind;
+  if (!o.workspace.empty()) request.pin_command += " -C " + shell_word(o.workspace);
+  for (const auto& w : o.with) request.pin_command += " --with " + shell_word(w);
   // Inside a runner's job, deps name earlier steps of the job, each run by its own process.
   auto job = JobState::from_environment();
   auto requests = job ? AK_TRY(job->with_deps(request)) : std::vector<engine::StepRequest>{request};

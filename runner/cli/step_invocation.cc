@@ -1,5 +1,8 @@
 #include "runner/cli/commands.hh"
 
+#include <algorithm>
+#include <cctype>
+
 namespace akbuild::cli {
 
 void add_step_invocation_options(CLI::App* cmd, StepInvocation& o) {
@@ -10,6 +13,16 @@ void add_step_invocation_options(CLI::App* cmd, StepInvocation& o) {
   cmd->add_option("--sandbox", o.sandbox, "auto (bubblewrap when it works), require, or off")
       ->check(CLI::IsMember({"auto", "require", "off"}));
   cmd->add_option("-C,--workspace", o.workspace, "the workspace (default: the current directory)");
+}
+
+std::string shell_word(std::string_view word) {
+  bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("_./:=@%+,-").find(c) != std::string_view::npos;
+  });
+  if (plain) return std::string(word);
+  std::string out = "'";
+  for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
 }
 
 Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,

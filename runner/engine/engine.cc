@@ -51,7 +51,9 @@ public:
         continue;
       }
       if (s.plan.fetch && s.pin.empty()) {
-        p.explain = {"a fetch step without a pin: run `akbuild pin update --id " + s.request.id + "`"};
+        p.explain = {"a fetch step without a pin: run `" +
+                     (s.request.pin_command.empty() ? std::string("akbuild pin update") : s.request.pin_command) +
+                     " --id " + s.request.id + "`"};
         continue;
       }
       auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ struct StepRequest {
   std::string kind;
   std::map<std::string, std::string> with;     // raw `with:` values
   std::chrono::milliseconds timeout{0};        // for the whole step (act's timeout-minutes); 0 = default
+  // The command that recomputes its pin, before " --id ID", for hints (empty: `akbuild pin update`,
+  // which reads the workspace's workflows); not keyed.
+  std::string pin_command{};
 };
 
 struct EngineOptions {
@@ -48,6 +52,9 @@ struct EngineOptions {
   bool explain = false;                        // compute explain lines for misses
   bool update_pins = false;                    // fetch steps run ignoring their pins (akbuild pin update);
                                                // the NAR hash is returned as outputs["nar-hash"]
+  std::set<std::string> update_pin_ids{};      // with update_pins: only these (empty: every fetch step)
+  bool refetch = false;                        // with update_pins: fetch even when the step's inputs are
+                                               // those of an earlier fetch (whose pin is then reused)
   std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
   TreeWatcher* watcher = nullptr;              // a daemon's: outputs found in place are remembered while it
                                                // sees no change under them (present_outputs.hh)

@@ -1,12 +1,17 @@
 #include "runner/engine/pins.hh"
 
 #include <algorithm>
+#include <functional>
 
 #include <sys/utsname.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "runner/core/fs.hh"
+#include "runner/engine/planner.hh"
+#include "steps/registry.hh"
 
 namespace akbuild::engine {
 
@@ -60,29 +65,68 @@ Result<> PinFile::save() const {
 }
 
 Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
-                                           EventSink& events) {
+                                           const PinUpdate& update, EventSink& events) {
+  if (options.kinds.empty()) options.kinds = steps::all_kinds();
+  auto pins = AK_TRY(PinFile::load(options.workspace));
+  auto prepared = AK_TRY(prepare_steps(steps, options.workspace, pins, current_platform(), options.kinds));
+  // Fetch steps pinned by the lock file (not by their own `hash:`).
+  // Those pinned by their own `hash:` run too when no --id names steps: checked, not recorded.
+  std::vector<std::string> pinnable, fetches;
+  std::map<std::string, const PreparedStep*> by_id;
+  for (const auto& p : prepared) {
+    by_id[p.request.id] = &p;
+    if (p.plan.fetch) fetches.push_back(p.request.id);
+    if (p.plan.fetch && p.plan.pin.empty()) pinnable.push_back(p.request.id);
+  }
+  std::vector<std::string> chosen = update.ids.empty() ? fetches : update.ids;
+  std::string listed = pinnable.empty() ? "none" : fmt::format("{}", fmt::join(pinnable, ", "));
+  for (const auto& id : update.ids) {
+    auto it = by_id.find(id);
+    if (it == by_id.end())
+      return fail(ErrorCode::invalid_argument, "pin update: --id " + id + ": no such step (fetch steps: " + listed + ")");
+    if (std::find(pinnable.begin(), pinnable.end(), id) == pinnable.end())
+      return fail(ErrorCode::invalid_argument, "pin update: --id " + id + ": " + it->second->request.kind +
+                                                   (it->second->plan.fetch ? " step pinned by its own `hash:`"
+                                                                           : " step is not a fetch step") +
+                                                   " (fetch steps: " + listed + ")");
+  }
+  // The chosen steps and, transitively, the steps they depend on, in the order given.
+  std::vector<bool> wanted(prepared.size(), false);
+  std::function<void(std::size_t)> want = [&](std::size_t i) {
+    if (wanted[i]) return;
+    wanted[i] = true;
+    for (auto d : prepared[i].deps) want(d);
+  };
+  for (const auto& id : chosen) want(by_id.at(id)->index);
+  std::vector<StepRequest> run;
+  for (std::size_t i = 0; i < prepared.size(); ++i)
+    if (wanted[i]) run.push_back(steps[i]);
+
   options.update_pins = true;
+  for (const auto& id : chosen)
+    if (by_id.at(id)->plan.pin.empty()) options.update_pin_ids.insert(id);
+  if (options.update_pin_ids.empty()) options.update_pin_ids.insert("");  // none: every pin is checked
   auto engine = AK_TRY(Engine::open(options));
-  auto results = AK_TRY(engine->run(steps, events));
-  auto pins = AK_TRY(PinFile::load(engine->options().workspace));
+  auto results = AK_TRY(engine->run(run, events));
   std::vector<PinChange> changes;
   std::optional<Error> first_error;
-  for (const auto& r : results) {
-    if (!r.success) {
-      if (!first_error && r.error) first_error = r.error;
-      else if (!first_error) first_error = Error{ErrorCode::step_failed, "step '" + r.id + "' was skipped"};
+  for (const auto& id : chosen) {
+    auto r = std::find_if(results.begin(), results.end(), [&](const StepResult& s) { return s.id == id; });
+    if (r == results.end() || !r->success) {
+      if (first_error) continue;
+      if (r != results.end() && r->error) first_error = r->error;
+      else first_error = Error{ErrorCode::step_failed, "step '" + id + "' was skipped: a dependency failed"};
       continue;
     }
-    auto it = r.outputs.find("nar-hash");
-    if (it == r.outputs.end()) continue;
-    // An explicit `hash:` wins over the lock file and is not recorded there.
-    const auto& req = *std::find_if(steps.begin(), steps.end(), [&](const StepRequest& s) { return s.id == r.id; });
-    if (auto h = req.with.find("hash"); h != req.with.end() && !h->second.empty()) continue;
-    PinChange c{r.id, pins.get(r.id, current_platform()).value_or(""), it->second};
-    pins.set(r.id, current_platform(), it->second);
+    auto it = r->outputs.find("nar-hash");
+    if (it == r->outputs.end() || !options.update_pin_ids.count(id)) continue;
+    PinChange c{id, pins.get(id, current_platform()).value_or(""), it->second, r->cache_hit, {}};
+    if (auto d = r->outputs.find("pin-diff"); d != r->outputs.end()) c.diff = d->second;
+    pins.set(id, current_platform(), it->second);
     changes.push_back(std::move(c));
   }
-  if (!changes.empty()) AK_TRY_VOID(pins.save());
+  bool moved = std::any_of(changes.begin(), changes.end(), [](const PinChange& c) { return c.old_pin != c.new_pin; });
+  if (moved && !update.check) AK_TRY_VOID(pins.save());
   if (first_error) return fail(*first_error);
   return changes;
 }

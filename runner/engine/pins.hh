@@ -43,13 +43,23 @@ struct PinChange {
   std::string step_id;
   std::string old_pin;  // empty if there was none
   std::string new_pin;
+  bool reused = false;  // its inputs were those of an earlier fetch, whose pin stands (not fetched)
+  std::string diff;     // when the pin moved: lines naming the files that differ from the old pin's tree
 };
 
-// Runs the fetch steps among `steps`, ignoring their pins in akbuild.lock, and records the NAR
-// hash of each one's outputs there. A step with an explicit `hash:` is built as usual, checked
-// against that hash (a mismatch fails the update), and not recorded.
+struct PinUpdate {
+  std::vector<std::string> ids;  // the steps to update; empty: every fetch step among the steps
+  bool check = false;            // compare only: akbuild.lock is not written
+};
+
+// Runs the fetch steps among `steps` (or those `update.ids` names, with the steps they depend
+// on), ignoring their pins in akbuild.lock, and records the NAR hash of each one's outputs there
+// (unless update.check). A fetch whose inputs equal those of an earlier one in the cache is not
+// run again unless options.refetch. A step with an explicit `hash:` is built as usual, checked
+// against that hash (a mismatch fails the update), and not recorded. invalid_argument when an id
+// names no step, or no fetch step.
 Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vector<StepRequest>& steps,
-                                           EventSink& events);
+                                           const PinUpdate& update, EventSink& events);
 
 // The platform string pins and manifests use ("x86_64-linux").
 std::string current_platform();

@@ -187,15 +187,6 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
   auto flush_done = [&flushed]() -> Result<> { return flushed.valid() ? flushed.get() : ok(); };
   if (!inputs) return fail(inputs.error().context("step '" + step.request.id + "': inputs"));
   k.inputs = std::move(*inputs);
-  if (step.plan.fetch) {
-    k.manifest = fetch_manifest(step, platform, step.pin.empty() ? "none" : step.pin);
-    k.manifest = AK_TRY(key_secret_lines(k.manifest, cache.root()));
-    k.key = Manifest::key_of(k.manifest);
-    AK_TRY_VOID(flush_done());
-    // A fetch step still reads its declared inputs (staged like any other step's).
-    return k;
-  }
-
   Manifest m;
   add_params(m, step, false);
   m.reserve(k.inputs.size() + 64, k.inputs.size() * 120);
@@ -219,6 +210,18 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
           (t.node_modules_digest.empty() ? "" : " (node_modules: " + t.node_modules_digest + ")"));
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);
+  if (step.plan.fetch) {
+    // What `akbuild pin update` reuses a fetch by: everything it reads, but no pin (see
+    // KeyedStep::inputs_key).
+    m.add("pin: by inputs");
+    k.inputs_key = Manifest::key_of(AK_TRY(key_secret_lines(m.text(), cache.root())));
+    k.manifest = fetch_manifest(step, platform, step.pin.empty() ? "none" : step.pin);
+    k.manifest = AK_TRY(key_secret_lines(k.manifest, cache.root()));
+    k.key = Manifest::key_of(k.manifest);
+    AK_TRY_VOID(flush_done());
+    // A fetch step still reads its declared inputs (staged like any other step's).
+    return k;
+  }
   k.manifest = AK_TRY(key_secret_lines(m.text(), cache.root()));
   k.key = Manifest::key_of(k.manifest);
   AK_TRY_VOID(flush_done());

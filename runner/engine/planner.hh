@@ -49,6 +49,9 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
 struct KeyedStep {
   std::string manifest;
   cas::Digest key;                // sha256 of the manifest
+  // A fetch step's key by what it reads (params, inputs, deps, tools, env, platform), not by its
+  // pin: `akbuild pin update` finds its last fetch with the same inputs there. Empty otherwise.
+  std::optional<cas::Digest> inputs_key;
   std::vector<InputFile> inputs;
   std::vector<std::string> whole_dirs;  // input directories every entry of which is an input
   std::map<std::string, ToolInfo> tools;

@@ -29,7 +29,14 @@ namespace {
 // Whether this run computes the step's pin (akbuild pin update) rather than checks it: a fetch
 // step pinned by its own `hash:` is checked against it, like in any build.
 bool updating_pin(const RunEnv& env, const PreparedStep& step) {
-  return step.plan.fetch && env.options.update_pins && step.plan.pin.empty();
+  return step.plan.fetch && env.options.update_pins && step.plan.pin.empty() &&
+         (env.options.update_pin_ids.empty() || env.options.update_pin_ids.count(step.request.id));
+}
+
+// The hint a pin fault ends with: the command that recomputes the step's pin.
+std::string pin_hint(const PreparedStep& step) {
+  const auto& command = step.request.pin_command;
+  return "`" + (command.empty() ? std::string("akbuild pin update") : command) + " --id " + step.request.id + "`";
 }
 
 // Whether `path` is `dir` or lies below it (relative paths, '/').
@@ -226,6 +233,25 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
     if (updating_pin(env, step)) {
       manifest = AK_TRY(key_secret_lines(fetch_manifest(step, env.platform, sri), env.cache.root()));
       key = Manifest::key_of(manifest);
+      // What changed against the tree of the old pin, when the cache still has it.
+      // The step's last result when it has the old pin (its parameters may have changed since),
+      // else the result of these parameters with the old pin.
+      if (!step.pin.empty() && step.pin != sri) {
+        Result<std::optional<cas::ActionRecord>> before = std::optional<cas::ActionRecord>{};
+        if (auto last = env.cache.actions().last_manifest(id); last && *last)
+          before = env.cache.actions().get(Manifest::key_of(**last), step.plan.outputs);
+        if (!before || !*before || (*before)->nar_hash != step.pin)
+          before = env.cache.actions().get(
+              Manifest::key_of(AK_TRY(key_secret_lines(fetch_manifest(step, env.platform, step.pin), env.cache.root()))),
+              step.plan.outputs);
+        if (before && *before) {
+          std::string diff;
+          for (const auto& l : diff_outputs(env, **before, a.outputs)) diff += (diff.empty() ? "" : "\n") + l;
+          miss.values["pin-diff"] = diff.empty() ? "  (the same files; modes or links differ)" : diff;
+        } else {
+          miss.values["pin-diff"] = "  (the tree of the old pin is not in the cache)";
+        }
+      }
     } else if (sri != step.pin) {
       std::string msg = "step '" + id + "': hash mismatch in fetch output:\n  specified: " + step.pin +
                         "\n  got:       " + sri;
@@ -238,6 +264,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
           for (const auto& l : lines) msg += "\n" + l;
         }
       }
+      if (step.plan.pin.empty()) msg += "\nif the new content is expected, record it: " + pin_hint(step);
       return fail(ErrorCode::failed_precondition, msg);
     }
   }
@@ -263,6 +290,12 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   // become visible.
   AK_TRY_VOID(env.cache.blobs().sync());
   AK_TRY_VOID(env.cache.actions().put(a));
+  if (updating_pin(env, step) && keyed.inputs_key) {
+    // Also under the key of what it read, so the next pin update with the same inputs reuses it.
+    cas::ActionRecord by_inputs = a;
+    by_inputs.key = *keyed.inputs_key;
+    AK_TRY_VOID(env.cache.actions().put(by_inputs));
+  }
   AK_TRY_VOID(env.cache.actions().set_last_manifest(id, manifest));
   return miss;
 }
@@ -320,10 +353,10 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
     return run;
   };
 
-  if (step.plan.fetch && step.pin.empty() && !env.options.update_pins)
+  if (step.plan.fetch && step.pin.empty() && !updating_pin(env, step))
     return failed(Error{ErrorCode::failed_precondition,
-                        "step '" + id + "' is a fetch step without a pin: run `akbuild pin update --id " + id +
-                            "` to compute it (or give `hash:`)"});
+                        "step '" + id + "' is a fetch step without a pin: run " + pin_hint(step) +
+                            " to compute it (or give `hash:`)"});
   auto keyed = key_step(step, dep_results, dep_steps, env.cache, env.workspace, env.platform);
   if (!keyed) return failed(keyed.error());
   const cas::Digest& key = keyed->key;
@@ -331,6 +364,21 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
 
   bool force = updating_pin(env, step);
   std::set<std::string> present;
+  // A pin update reuses the last fetch that read exactly these inputs (unless told to refetch).
+  if (force && !env.options.refetch && keyed->inputs_key) {
+    auto hit = lookup(env, step, *keyed->inputs_key, present);
+    if (!hit) return failed(hit.error());
+    if (*hit && !(*hit)->nar_hash.empty()) {
+      auto manifest = key_secret_lines(fetch_manifest(step, env.platform, (*hit)->nar_hash), env.cache.root());
+      if (!manifest) return failed(manifest.error());
+      r.key = Manifest::key_of(*manifest).hex();
+      emit_state(env, id, StepState::planned, "hit", {{"key", r.key}});
+      if (auto m = materialize_all(env, **hit, present); !m)
+        return failed(m.error().context("step '" + id + "': materializing"));
+      if (auto l = remember_last(env, id, *manifest); !l) return failed(l.error());
+      return done(**hit, true);
+    }
+  }
   auto finish_hit = [&](const cas::ActionRecord& a) -> StepRun& {
     if (auto m = materialize_all(env, a, present); !m)
       return failed(m.error().context("step '" + id + "': materializing"));

@@ -56,7 +56,7 @@ std::vector<engine::StepRequest> to_requests(const google::protobuf::RepeatedPtr
   out.reserve(steps.size());
   for (const auto& step : steps)
     out.push_back({.id = step.id(), .kind = step.kind(), .with = {step.with().begin(), step.with().end()},
-                   .timeout = std::chrono::milliseconds(step.timeout_ms())});
+                   .timeout = std::chrono::milliseconds(step.timeout_ms()), .pin_command = step.pin_command()});
   return out;
 }
 
@@ -65,6 +65,7 @@ void to_proto(const engine::StepRequest& step, v1::Step* out) {
   out->set_kind(step.kind);
   out->mutable_with()->insert(step.with.begin(), step.with.end());
   out->set_timeout_ms(static_cast<uint64_t>(step.timeout.count()));
+  out->set_pin_command(step.pin_command);
 }
 
 exec::SandboxMode to_sandbox_mode(v1::SandboxMode mode) {

@@ -41,6 +41,14 @@ struct ActOptions {
   // Opens the engine akbuild steps run in, once per act run (the CLI's may pick the daemon);
   // unset: engine::Engine::open, in this process.
   std::function<Result<std::unique_ptr<engine::Engine>>(engine::EngineOptions)> open_engine;
+  // The command that recomputes a step's pin, for hints (empty: `akbuild pin update`).
+  std::string pin_command;
+  // With dry_run: each batch of akbuild steps goes here, its `with:` evaluated as a run would
+  // (matrix, env, inputs), instead of being planned; the steps count as succeeded. Called from
+  // the threads of parallel jobs. `akbuild pin update` reads a workflow's steps this way.
+  std::function<void(const std::string& job_id, const std::string& job_label,
+                     const std::vector<engine::StepRequest>& steps)>
+      collect;
 };
 
 // The workflow files -W names (a file, or the *.yml/*.yaml in a folder, sorted), resolved against

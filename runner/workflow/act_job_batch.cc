@@ -78,6 +78,7 @@ void ActJob::run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Sc
   for (const WorkflowStep* s : batch) {
     std::string prefix = step_prefix(scope, *s, ctx);
     engine::StepRequest req;
+    req.pin_command = m_run.options.pin_command;
     req.id = s->id.empty() ? m_job.id + "-" + std::to_string(s->index + 1) : s->id;
     std::string error;
     for (const auto& [k, v] : s->with.items()) {
@@ -106,6 +107,12 @@ void ActJob::run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Sc
     steps.push_back(s);
   }
   if (requests.empty()) return;
+  if (m_run.out.dry_run() && m_run.options.collect) {
+    m_run.options.collect(m_job.id, m_label, requests);
+    for (std::size_t i = 0; i < steps.size(); ++i)
+      record(scope, *steps[i], {Outcome::success, Value::object()}, ctx, prefixes[requests[i].id]);
+    return;
+  }
   auto fail_all = [&](const Error& e) {
     if (e.code == ErrorCode::invalid_argument) {
       m_run.set_usage_error(e.context(m_label));

@@ -27,7 +27,7 @@ Result<> check_rel(std::string_view key, const std::string& value) {
 std::string output_of(const v1::GoBuildParams& p, const go::GoMod& mod) {
   auto mode = mode_of(p);
   if (!p.output().empty()) return mode == "build" || p.output().back() == '/' ? p.output() : p.output() + "/";
-  if (mode == "download") return join_rel(dir_of(p), ".gomodcache/");
+  if (mode == "download") return join_rel(dir_of(p), ".goproxy/");
   if (mode == "vendor") return join_rel(dir_of(p), "vendor/");
   auto base = mod.module.substr(mod.module.find_last_of('/') + 1);
   if (base.size() > 1 && base[0] == 'v' && std::all_of(base.begin() + 1, base.end(), ::isdigit)) {
@@ -69,7 +69,9 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
   for (const auto& [k, v] : p.env()) plan.env[k] = v;
   plan.extra_key_lines.push_back("module: " + mod.module);
   if (mode != "build") {
-    // The pin depends on go.mod and go.sum only, as Nix's vendorHash does.
+    // The pin is buildGoModule's vendorHash: the NAR hash of the tree its go-modules derivation
+    // outputs, `go mod vendor`'s vendor dir (mode vendor) or, with proxyVendor, the module
+    // download cache in GOPROXY layout (mode download).
     for (const char* key : {"packages", "ldflags", "tags", "goos", "goarch", "modcache"}) {
       bool set = (std::string_view(key) == "packages" && !p.packages().empty()) ||
                  (std::string_view(key) == "ldflags" && !p.ldflags().empty()) ||
@@ -83,6 +85,11 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
     if (!p.hash().empty()) AK_TRY_VOID(validate_sri(kind(), "hash", p.hash()));
     plan.inputs = {join_rel(dir, "go.mod")};
     if (!mod.requirements.empty()) plan.inputs.push_back(join_rel(dir, "go.sum"));
+    // `go mod vendor` keeps only the packages the module's sources import, so it reads them.
+    if (mode == "vendor") {
+      for (const char* g : {"**/*.go", "**/*.s", "**/*.c", "**/*.h"}) plan.inputs.push_back(join_rel(dir, g));
+      plan.exclude = {join_rel(dir, "vendor/**"), join_rel(dir, ".goproxy/**")};
+    }
     plan.fetch = true;
     plan.pin = p.hash();
     return plan;
@@ -94,13 +101,13 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
     for (const auto& g : p.inputs()) plan.inputs.push_back(join_rel(dir, g));
   }
   AK_TRY_VOID(validate_globs(kind(), "inputs", plan.inputs));
-  plan.exclude = {join_rel(dir, "vendor/**"), join_rel(dir, ".gomodcache/**")};
+  plan.exclude = {join_rel(dir, "vendor/**"), join_rel(dir, ".goproxy/**")};
   if (!p.modcache().empty()) AK_TRY_VOID(check_rel("modcache", p.modcache()));
   if (!mod.requirements.empty() && p.modcache().empty() && !std::filesystem::exists(ctx.workspace / dir / "vendor") &&
       plan.deps.empty())
     return fail(ErrorCode::invalid_argument,
                 fmt::format("go-build: {} requires {} modules: give modcache (the output of a mode: download step, in deps) "
-                            "or vendor them", join_rel(dir, "go.mod"), mod.requirements.size()));
+                            "or vendor them (a mode: vendor step, in deps)", join_rel(dir, "go.mod"), mod.requirements.size()));
   for (const auto& [module, path] : p.replace()) {
     if (module.empty() || module.find_first_of(" =") != std::string::npos)
       return fail(ErrorCode::invalid_argument, fmt::format("go-build: with: replace: '{}' is not a module path", module));
@@ -125,33 +132,39 @@ Result<StepOutcome> GoBuildStep::run(const google::protobuf::Message& params, Ru
   auto out = output_of(p, mod);
   std::map<std::string, std::string> env{{"AKB_DIR", dir}, {"AKB_OUT", out}};
   std::string script = k_common_env;
+  // As buildGoModule's go-modules derivation: `go mod download` (proxyVendor) keeps the download
+  // cache but its checksum database, `go mod vendor` the vendor dir; an empty result is an error.
   if (mode == "download") {
-    script += R"(export GOMODCACHE="$root/$AKB_OUT" GOFLAGS=-modcacherw GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
+    script += R"SH(export GOMODCACHE="$t/go/pkg/mod" GOFLAGS=-modcacherw GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 cd "$AKB_DIR"
-go mod download -x
-rm -rf "$GOMODCACHE/cache/download/sumdb" "$GOMODCACHE/cache/vcs"
-find "$GOMODCACHE" -name '*.lock' -type f -delete
-)";
+go mod download
+rm -rf "$GOMODCACHE/cache/download/sumdb"
+mkdir -p "$root/$AKB_OUT"
+if [ -d "$GOMODCACHE/cache/download" ]; then cp -r "$GOMODCACHE/cache/download/." "$root/$AKB_OUT"; fi
+if [ -z "$(ls -A "$root/$AKB_OUT")" ]; then echo "go-build: the module downloads no modules: nothing to pin" >&2; exit 1; fi
+)SH";
     AK_TRY_VOID(ctx.run({"bash", "-c", script}, env));
     return StepOutcome{};
   }
   if (mode == "vendor") {
-    script += R"(export GOMODCACHE="$t/go/pkg/mod" GOFLAGS=-modcacherw GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
+    script += R"SH(export GOMODCACHE="$t/go/pkg/mod" GOFLAGS=-modcacherw GOPROXY="${GOPROXY:-https://proxy.golang.org,direct}"
 cd "$AKB_DIR"
 go mod vendor -o "$root/$AKB_OUT"
-)";
+if [ -z "$(ls -A "$root/$AKB_OUT" 2>/dev/null)" ]; then echo "go-build: go mod vendor vendored nothing: nothing to pin" >&2; exit 1; fi
+)SH";
     AK_TRY_VOID(ctx.run({"bash", "-c", script}, env));
     return StepOutcome{};
   }
   script += R"SH(export GOPROXY=off GOSUMDB=off GOFLAGS=-mod=mod GOMODCACHE="$t/go/pkg/mod"
-if [ -n "${AKB_MODCACHE:-}" ]; then export GOMODCACHE="$root/$AKB_MODCACHE"; fi
+# A download step's output is a module proxy (GOPROXY layout), as buildGoModule's proxyVendor uses it.
+if [ -n "${AKB_MODCACHE:-}" ]; then export GOPROXY="file://$root/$AKB_MODCACHE" GOFLAGS="-mod=mod -modcacherw"; fi
 cd "$AKB_DIR"
 if [ -z "${AKB_MODCACHE:-}" ] && [ -d vendor ]; then export GOFLAGS=-mod=vendor; fi
 modfile=()
 if [ -n "${AKB_REPLACE:-}" ]; then
   m="$t/akbuild-modfile"; mkdir -p "$m"; cp go.mod "$m/go.mod"; if [ -f go.sum ]; then cp go.sum "$m/go.sum"; fi
   while IFS='=' read -r mod path; do go mod edit -modfile="$m/go.mod" -replace="$mod=$root/$path"; done <<< "$AKB_REPLACE"
-  modfile=(-modfile="$m/go.mod"); export GOFLAGS=-mod=mod
+  modfile=(-modfile="$m/go.mod"); export GOFLAGS="-mod=mod -modcacherw"
 fi
 mkdir -p "$(dirname "$root/$AKB_OUT")"
 go build "${modfile[@]}" -o "$root/$AKB_OUT" "$@"

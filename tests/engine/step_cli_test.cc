@@ -285,11 +285,18 @@ TEST_CASE("a fetch step without a pin asks for `akbuild pin update`, which pins 
   };
   auto unpinned = step({});
   CHECK(unpinned.exit_code == 1);
-  CHECK(contains(unpinned.out, "akbuild pin update --id deps"));
-
+  // The hint is the command that pins this very step, and works pasted into a shell.
+  auto at = unpinned.out.find("`akbuild pin update exec -C ");
+  REQUIRE(at != std::string::npos);
+  auto hint = unpinned.out.substr(at + 1, unpinned.out.find('`', at + 1) - at - 1);
+  CHECK(contains(hint, " --with 'run=mkdir -p vendor; echo dep-1 > vendor/dep.txt' --id deps"));
   std::vector<std::string> pin{"pin", "update", "exec", "--id", "deps", "-C", w.ws.string(), "--sandbox", "off"};
   pin.insert(pin.end(), with.begin(), with.end());
-  auto updated = test::akbuild(w.dir, pin);
+  test::CommandOptions shell;
+  shell.env = {{"PATH", test::akbuild_bin().parent_path().string() + ":" + std::getenv("PATH")},
+               {"AKBUILD_CACHE_DIR", (w.dir / "cache").string()}, {"HOME", (w.dir / "home").string()},
+               {"AKBUILD_EXECUTOR", "none"}};
+  auto updated = test::sh(hint, shell);
   INFO(updated.out, updated.err);
   REQUIRE(updated.exit_code == 0);
   auto lock = test::read(w.ws / "akbuild.lock");

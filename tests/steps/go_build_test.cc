@@ -27,14 +27,14 @@ TEST_CASE("go-build reads the authentik go.mod and go.sum and keys the download 
   REQUIRE_MESSAGE(plan, (plan ? "" : plan.error().message));
   CHECK(plan->fetch);
   CHECK(plan->inputs == std::vector<std::string>{"go.mod", "go.sum"});
-  CHECK(plan->outputs == std::vector<std::string>{".gomodcache/"});
+  CHECK(plan->outputs == std::vector<std::string>{".goproxy/"});
   SUBCASE("a build of it needs the module cache") {
     v1::GoBuildParams b;
     b.add_packages("./cmd/server");
     auto r = test::plan_kind("go-build", b, dir.path());
     REQUIRE_FALSE(r);
     CHECK(test::contains(r.error().message, "go.mod requires 92 modules: give modcache"));
-    b.set_modcache(".gomodcache");
+    b.set_modcache(".goproxy");
     b.add_deps("go-mod");
     (*b.mutable_replace())["goauthentik.io/api/v3"] = "gen-go-api";
     auto ok = test::plan_kind("go-build", b, dir.path());
