@@ -50,7 +50,8 @@ Result<std::unique_ptr<JobEnvironment>> JobEnvironment::create(std::string id, f
   if (::symlink(context.akbuild_binary.c_str(), (env->m_dir / "bin" / "akbuild").c_str()) != 0)
     return fail(errno_error("job environment: akbuild link"));
   const Profile& p = env->m_profile;
-  bool limited = p.cpus || p.memory_bytes;
+  // The default pids limit is best effort (as for steps); a limit asked for must hold.
+  bool limited = p.cpus || p.memory_bytes || p.max_pids != Profile{}.max_pids;
   auto cgroup = exec::JobCgroup::create(context.cgroup_prefix + env->m_id,
                                         {.max_pids = p.max_pids, .memory_bytes = p.memory_bytes, .cpus = p.cpus});
   if (cgroup) env->m_cgroup.emplace(std::move(*cgroup));

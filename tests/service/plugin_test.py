@@ -289,6 +289,43 @@ class PluginJob(unittest.TestCase):
         self.assertEqual(processes_running(marker), [])
         self.assertFalse(os.path.exists(env.root_path))
 
+    def test_environment_timeout_kills_and_removes_the_environment(self):
+        r = self.runner
+        env = r.create(pb.CreateRequest(name="job", environment_timeout={"seconds": 1}))
+        image_env = dict(list(r.start(pb.StartRequest(environment_id=env.environment_id)))[-1]
+                         .start_complete.image_env)
+        marker = "sleep 6%d" % (os.getpid() % 1000)
+        details = self.assertCode(lambda: r.exec(env.environment_id, ["sh", "-c", marker], image_env),
+                                  grpc.StatusCode.DEADLINE_EXCEEDED, "environment_timeout")
+        self.assertIn(env.environment_id, details)
+        self.assertEqual(processes_running(marker), [])
+        for _ in range(50):
+            if not os.path.exists(env.root_path):
+                break
+            time.sleep(0.1)
+        self.assertFalse(os.path.exists(env.root_path))
+        self.assertCode(lambda: r.remove(pb.RemoveRequest(environment_id=env.environment_id)),
+                        grpc.StatusCode.NOT_FOUND)
+
+    def test_the_pids_option_limits_the_job(self):
+        r = self.runner
+        env, image_env = r.new_env(pids="8")
+        _, err, code, _, _ = r.exec(env.environment_id,
+                                    ["sh", "-c", "for i in $(seq 20); do sleep 1 & done; wait"], image_env)
+        self.assertNotEqual(code, 0)
+        self.assertRegex(err, "(?i)fork|resource")
+        self.assertEqual(r.exec(env.environment_id, ["true"], image_env)[2], 0)
+        r.remove(pb.RemoveRequest(environment_id=env.environment_id))
+
+    def test_plugin_config_names_the_daemons_socket(self):
+        out = subprocess.run([AKBUILD, "plugin", "config", "--label", "big"], capture_output=True, text=True,
+                             env=dict(os.environ, AKBUILD_EXECUTOR="unix:" + self.daemon.socket), check=True).stdout
+        self.assertIn("address: unix://" + self.daemon.socket + "\n", out)
+        self.assertIn("- big:akbuild://sandbox\n", out)
+        bad = subprocess.run([AKBUILD, "plugin", "config", "--profile", "docker"], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("docker", bad.stderr)
+
     def test_copy_in_refuses_a_later_chunk_that_names_the_environment_or_destination(self):
         r = self.runner
         env, _ = r.new_env()
