@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   cli::add_act_command(app, options);
   cli::add_expr_command(app, options);
   cli::add_serve_command(app, options);
+  cli::add_plugin_command(app, options);
   cli::add_oci_command(app, options);
   cli::add_nix_command(app, options);
   cli::add_pin_command(app, options);

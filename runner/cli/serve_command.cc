@@ -22,7 +22,16 @@ struct ServeOptions {
   unsigned jobs = 0;
   unsigned grace_seconds = 30;
   uint64_t max_message_bytes = 16u << 20;
+  std::string state_dir;
+  bool no_plugin = false;
 };
+
+// $XDG_STATE_HOME/akbuild, else ~/.local/state/akbuild: the job environments of the plugin.
+std::filesystem::path default_state_dir() {
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) return std::filesystem::path(state) / "akbuild";
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home && *home ? home : "/") / ".local" / "state" / "akbuild";
+}
 
 Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
   service::ServerOptions options;
@@ -40,6 +49,14 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
                      .version = AKBUILD_VERSION,
                      .max_message_bytes = serve.max_message_bytes,
                      .path_env = path ? path : "/usr/bin:/bin"};
+  if (!serve.no_plugin) {
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) return fail(ErrorCode::internal, "/proc/self/exe: " + ec.message());
+    options.plugin = plugin::EnvironmentsOptions{
+        .state_dir = serve.state_dir.empty() ? default_state_dir() : std::filesystem::path(serve.state_dir),
+        .context = {.akbuild_binary = self, .daemon_socket = {}, .cgroup_prefix = {}}};
+  }
 
   // SIGTERM and SIGINT are taken by sigwait below: block them before gRPC starts its threads,
   // which inherit the mask.
@@ -64,7 +81,7 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
 
 void add_serve_command(CLI::App& app, GlobalOptions& options) {
   auto serve_options = std::make_shared<ServeOptions>();
-  auto* cmd = app.add_subcommand("serve", "run the gRPC executor daemon (akbuild.v1.Executor)");
+  auto* cmd = app.add_subcommand("serve", "run the gRPC daemon (akbuild.v1.Executor, forgejo-runner's backend plugin)");
   cmd->add_option("--listen", serve_options->listen,
                   "unix:PATH or tcp:HOST:PORT (default unix:$XDG_RUNTIME_DIR/akbuild/executor.sock)");
   cmd->add_option("--token-file", serve_options->token_file, "bearer token callers must send (required for tcp)");
@@ -75,6 +92,9 @@ void add_serve_command(CLI::App& app, GlobalOptions& options) {
       ->capture_default_str();
   cmd->add_option("--max-message-bytes", serve_options->max_message_bytes, "largest request accepted")
       ->capture_default_str();
+  cmd->add_option("--state-dir", serve_options->state_dir,
+                  "where job environments live (default $XDG_STATE_HOME/akbuild, ~/.local/state/akbuild)");
+  cmd->add_flag("--no-plugin", serve_options->no_plugin, "do not serve forgejo-runner's backend plugin");
   cmd->callback([serve_options, &options] {
     if (auto r = serve(*serve_options, options); !r) options.exit_status = report_error(r.error());
   });

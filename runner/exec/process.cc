@@ -49,11 +49,17 @@ constexpr const char* k_default_path = "/usr/bin:/bin";  // execvp's default whe
 
 // Splits a byte stream into lines; a line without a newline is delivered at EOF, and a line
 // longer than k_max_line in pieces, so one runaway writer cannot grow memory without bound.
+// In chunk mode each read is delivered as it came, so a prompt without a newline shows at once.
 class LineSplitter {
 public:
-  LineSplitter(LogLine::Stream stream, const LogCallback& on_line) : m_stream(stream), m_on_line(on_line) {}
+  LineSplitter(LogLine::Stream stream, const LogCallback& on_line, bool chunks)
+      : m_stream(stream), m_on_line(on_line), m_chunks(chunks) {}
 
   void feed(const char* data, std::size_t n) {
+    if (m_chunks) {
+      emit(std::string_view(data, n));
+      return;
+    }
     m_pending.append(data, n);
     std::size_t start = 0;
     while (true) {
@@ -85,6 +91,7 @@ private:
 
   LogLine::Stream m_stream;
   const LogCallback& m_on_line;
+  bool m_chunks;
   std::string m_pending;
 };
 
@@ -100,7 +107,7 @@ struct ChildSetup : bp::extend::handler {
   char** envp = nullptr;
   const char* cwd = nullptr;
   const std::vector<int>* keep_fds = nullptr;
-  int cgroup_procs_fd = -1;
+  const std::vector<int>* cgroup_procs_fds = nullptr;
   unsigned max_processes = 0;
 
   template <class Executor>
@@ -122,10 +129,12 @@ struct ChildSetup : bp::extend::handler {
       for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     if (keep_fds)
       for (int fd : *keep_fds) ::fcntl(fd, F_SETFD, 0);
-    if (cgroup_procs_fd >= 0 && ::write(cgroup_procs_fd, "0", 1) != 1) {
-      e.set_error(std::error_code(errno, std::system_category()), "joining the step's cgroup failed");
-      ::_exit(127);
-    }
+    if (cgroup_procs_fds)
+      for (int fd : *cgroup_procs_fds)
+        if (::write(fd, "0", 1) != 1) {
+          e.set_error(std::error_code(errno, std::system_category()), "joining the step's cgroup failed");
+          ::_exit(127);
+        }
     if (max_processes > 0) {
       rlimit limit{max_processes, max_processes};
       ::setrlimit(RLIMIT_NPROC, &limit);
@@ -164,7 +173,7 @@ class Run {
 public:
   Run(const ProcessSpec& spec, const LogCallback& on_line, const CancelToken* cancel)
       : m_spec(spec), m_cancel(cancel), m_out(m_io), m_err(m_io), m_in(m_io), m_exit_watch(m_io), m_timer(m_io),
-        m_out_lines(LogLine::Stream::out, on_line), m_err_lines(LogLine::Stream::err, on_line) {}
+        m_out_lines(LogLine::Stream::out, on_line, spec.chunks), m_err_lines(LogLine::Stream::err, on_line, spec.chunks) {}
 
   Result<ProcessResult> run(const fs::path& exe) {
     std::vector<std::string> env_strings;
@@ -183,7 +192,7 @@ public:
     setup.envp = envp.data();
     setup.cwd = cwd_str.empty() ? nullptr : cwd_str.c_str();
     setup.keep_fds = &m_spec.keep_fds;
-    setup.cgroup_procs_fd = m_spec.cgroup_procs_fd;
+    setup.cgroup_procs_fds = &m_spec.cgroup_procs_fds;
     setup.max_processes = m_spec.max_processes;
 
     for (auto* p : {&m_out, &m_err, &m_in}) {

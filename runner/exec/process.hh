@@ -31,14 +31,15 @@ struct ProcessSpec {
   std::chrono::milliseconds kill_grace{5000};  // SIGTERM → SIGKILL delay on timeout/cancel
   std::optional<std::string> stdin_data{};     // nullopt = /dev/null
   std::vector<int> keep_fds{};                 // descriptors the child inherits under their own numbers
-  int cgroup_procs_fd = -1;                    // a cgroup.procs the child joins before it executes
+  std::vector<int> cgroup_procs_fds{};         // cgroup.procs files the child joins before it executes
   unsigned max_processes = 0;                  // RLIMIT_NPROC of the child; 0 = inherited
+  bool chunks = false;                         // on_line gets the bytes as read, newlines and all
 };
 
 struct LogLine {
   enum class Stream { out, err };
   Stream stream = Stream::out;
-  std::string text;                            // without the newline
+  std::string text;                            // without the newline (ProcessSpec::chunks: as read)
   std::chrono::system_clock::time_point time;
 };
 using LogCallback = std::function<void(const LogLine&)>;

@@ -248,7 +248,7 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
 // Limits the processes `p` may start: a pids cgroup where one can be made, else RLIMIT_NPROC.
 std::optional<PidsCgroup> limit_pids(const SandboxSpec& s, ProcessSpec& p) {
   auto cgroup = PidsCgroup::create(s.max_pids);
-  if (cgroup) p.cgroup_procs_fd = cgroup->procs_fd();
+  if (cgroup) p.cgroup_procs_fds.push_back(cgroup->procs_fd());
   else p.max_processes = s.max_pids;
   return cgroup;
 }
@@ -370,6 +370,51 @@ Result<SandboxResult> run_plain(const SandboxSpec& s, const std::vector<Output>&
 }
 
 } // namespace
+
+Result<std::vector<std::string>> job_sandbox_argv(const JobSandboxSpec& spec, const std::vector<std::string>& argv) {
+  std::string why;
+  if (!sandbox_available(&why))
+    return fail(ErrorCode::failed_precondition, fmt::format("bubblewrap cannot run here: {}", why));
+  auto bwrap = AK_TRY(bwrap_path());
+  std::vector<std::string> a = isolation_args(bwrap);
+  if (spec.network) a.push_back("--share-net");
+  a.insert(a.end(), {"--die-with-parent", "--proc", "/proc", "--dev", "/dev"});
+  for (const auto& d : k_system_dirs) {
+    struct stat st{};
+    if (::lstat(d.c_str(), &st) != 0) continue;
+    std::error_code ec;
+    if (S_ISLNK(st.st_mode)) {
+      auto target = fs::read_symlink(d, ec);
+      if (!ec) a.insert(a.end(), {"--symlink", target.string(), d.string()});
+    } else if (S_ISDIR(st.st_mode)) {
+      a.insert(a.end(), {"--ro-bind", d.string(), d.string()});
+    }
+  }
+  a.insert(a.end(), {"--ro-bind-try", "/nix", "/nix"});
+  for (const auto& e : k_etc) a.insert(a.end(), {"--ro-bind-try", e.string(), e.string()});
+  if (spec.network) a.insert(a.end(), {"--ro-bind-try", "/etc/resolv.conf", "/etc/resolv.conf"});
+  for (const auto& b : spec.binds) {
+    std::error_code ec;
+    if (!fs::exists(b.host, ec))
+      return fail(ErrorCode::not_found, fmt::format("sandbox bind {}: no such path", b.host.string()));
+    a.insert(a.end(), {b.writable ? "--bind" : "--ro-bind", b.host.string(), b.inside.string()});
+  }
+  if (!spec.chdir.empty()) a.insert(a.end(), {"--chdir", spec.chdir.string()});
+  a.push_back("--");
+  a.insert(a.end(), argv.begin(), argv.end());
+  return a;
+}
+
+std::optional<fs::path> job_sandbox_host_path(const JobSandboxSpec& spec, const fs::path& inside) {
+  std::string in = inside.lexically_normal().string();
+  // Later binds are mounted over earlier ones: the last that holds the path shows it.
+  for (auto it = spec.binds.rbegin(); it != spec.binds.rend(); ++it)
+    if (under(in, it->inside.string())) return it->host / fs::path(in).lexically_relative(it->inside);
+  for (const auto& d : k_system_dirs)
+    if (under(in, d.string())) return fs::path(in);
+  if (under(in, "/nix")) return fs::path(in);
+  return std::nullopt;
+}
 
 bool sandbox_available(std::string* why) {
   static std::mutex mutex;

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +69,29 @@ struct SandboxResult {
 // and with failed_precondition when mode is require and bwrap cannot run.
 Result<SandboxResult> run_sandboxed(const SandboxSpec& sandbox, ProcessSpec process, const LogCallback& on_line,
                                     const CancelToken* cancel = nullptr);
+
+// A long-lived job environment (a CI job's shell steps, runner/plugin) under bubblewrap: the same
+// namespaces, credentials and read-only system dirs and /etc files as a step, /nix when present,
+// /etc/resolv.conf with the network; every bind below; a tmpfs root elsewhere.
+struct JobSandboxSpec {
+  struct Bind {
+    std::filesystem::path host;
+    std::filesystem::path inside;
+    bool writable = false;
+  };
+  std::vector<Bind> binds;
+  bool network = true;
+  std::filesystem::path chdir;                   // inside
+};
+
+// The bwrap argv that runs `argv` in such a sandbox; failed_precondition when bubblewrap cannot
+// run here (sandbox_available), not_found naming a bind source that does not exist.
+Result<std::vector<std::string>> job_sandbox_argv(const JobSandboxSpec& spec, const std::vector<std::string>& argv);
+
+// Where a path inside such a sandbox lies on the host (judging what a program name resolves
+// to), or nullopt when the sandbox shows nothing there.
+std::optional<std::filesystem::path> job_sandbox_host_path(const JobSandboxSpec& spec,
+                                                           const std::filesystem::path& inside);
 
 // Stages files into an input root: each (relative path -> absolute source) hardlinked where
 // possible, else copied (reflink, else copy_file_range); directories created; symlinks

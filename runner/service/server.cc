@@ -103,6 +103,11 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   server->m_address = options.listen;
   options.service.unix_socket = options.listen.kind == ListenAddress::Kind::unix_socket;
   server->m_service = std::make_unique<ExecutorService>(options.service);
+  if (options.plugin) {
+    if (unix_socket) options.plugin->context.daemon_socket = options.listen.path;
+    auto environments = AK_TRY(plugin::Environments::open(std::move(*options.plugin)));
+    server->m_plugin = std::make_unique<PluginService>(std::move(environments));
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -114,6 +119,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   builder.SetMaxReceiveMessageSize(limit);
   builder.SetMaxSendMessageSize(limit);
   builder.RegisterService(server->m_service.get());
+  if (server->m_plugin) builder.RegisterService(server->m_plugin.get());
 
   server->m_server = builder.BuildAndStart();
   if (!server->m_server)
@@ -161,6 +167,7 @@ void Server::drain(std::chrono::milliseconds grace) {
     m_listener.reset();
   }
   m_service->stop_accepting();
+  if (m_plugin) m_plugin->stop_accepting();
   m_server->GetHealthCheckService()->SetServingStatus(false);
   // Calls still running at the deadline are cancelled; their executions lose their last
   // client and are cancelled too. Shutdown returns when every call has ended.
@@ -168,6 +175,8 @@ void Server::drain(std::chrono::milliseconds grace) {
   m_service->cancel_all();
   m_service->wait_idle(std::chrono::hours(1));
   m_server->Wait();
+  // Every job environment goes with the daemon, what runs in it killed.
+  m_plugin.reset();
   if (m_address.kind == ListenAddress::Kind::unix_socket) {
     std::error_code ec;
     std::filesystem::remove(m_address.path, ec);

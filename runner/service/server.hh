@@ -1,5 +1,6 @@
 #pragma once
-// `akbuild serve`: the Executor service with gRPC health and reflection on one listener.
+// `akbuild serve`: the Executor service, forgejo-runner's BackendPlugin (when asked for), gRPC
+// health and reflection on one listener.
 //   unix:PATH   socket mode 0600 in a 0700 dir owned by this user; no token: the file mode,
 //               and each client's uid (SO_PEERCRED, this user's only), are the access control
 //   tcp:H:P     a bearer token is required; TLS with a cert and key, else loopback peers only
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -20,6 +22,7 @@
 #include "runner/core/fs.hh"
 #include "runner/service/executor_service.hh"
 #include "runner/service/listen_address.hh"
+#include "runner/service/plugin_service.hh"
 
 namespace akbuild::service {
 
@@ -29,6 +32,9 @@ struct ServerOptions {
   std::string tls_cert_pem;     // both or neither
   std::string tls_key_pem;
   ServiceOptions service;
+  // Job environments for forgejo-runner (plugin.v1alpha.BackendPlugin); the daemon's socket is
+  // filled in here. None: the plugin is not served.
+  std::optional<plugin::EnvironmentsOptions> plugin;
 };
 
 class Server {
@@ -51,6 +57,7 @@ private:
   UniqueFd m_listener;          // unix: the listening socket
   std::thread m_acceptor;
   std::unique_ptr<ExecutorService> m_service;
+  std::unique_ptr<PluginService> m_plugin;
   std::unique_ptr<grpc::Server> m_server;
   bool m_drained = false;
 };
