@@ -22,6 +22,7 @@ struct ServeOptions {
   unsigned jobs = 0;
   unsigned grace_seconds = 30;
   uint64_t max_message_bytes = 16u << 20;
+  RemoteFlags remote;
 };
 
 Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
@@ -35,11 +36,17 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
   if (!serve.tls_cert.empty()) options.tls_cert_pem = AK_TRY(read_file(serve.tls_cert));
   if (!serve.tls_key.empty()) options.tls_key_pem = AK_TRY(read_file(serve.tls_key));
   const char* path = std::getenv("PATH");
+  engine::EngineOptions remote;
+  AK_TRY_VOID(apply_remote_flags(serve.remote, remote));
   options.service = {.cache_dir = resolve_cache_dir(global),
                      .jobs = serve.jobs,
                      .version = AKBUILD_VERSION,
                      .max_message_bytes = serve.max_message_bytes,
-                     .path_env = path ? path : "/usr/bin:/bin"};
+                     .path_env = path ? path : "/usr/bin:/bin",
+                     .unix_socket = true,
+                     .remote_cache = remote.remote_cache,
+                     .remote_token = remote.remote_token,
+                     .remote_read_only = remote.remote_read_only};
 
   // SIGTERM and SIGINT are taken by sigwait below: block them before gRPC starts its threads,
   // which inherit the mask.
@@ -70,6 +77,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& options) {
   cmd->add_option("--token-file", serve_options->token_file, "bearer token callers must send (required for tcp)");
   cmd->add_option("--tls-cert", serve_options->tls_cert, "PEM certificate chain for TLS (tcp)");
   cmd->add_option("--tls-key", serve_options->tls_key, "PEM private key for TLS (tcp)");
+  add_remote_options(cmd, serve_options->remote);
   cmd->add_option("-j,--jobs", serve_options->jobs, "parallel steps per execution (default: cores)");
   cmd->add_option("--grace", serve_options->grace_seconds, "seconds running work may finish after SIGTERM")
       ->capture_default_str();

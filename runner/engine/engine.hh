@@ -44,6 +44,11 @@ struct EngineOptions {
   bool explain = false;                        // compute explain lines for misses
   bool update_pins = false;                    // fetch steps run ignoring their pins (akbuild pin update);
                                                // the NAR hash is returned as outputs["nar-hash"]
+  // A remote cache other hosts share (runner/remote): asked on a local miss, given every result
+  // that ran unless read-only. Empty: none.
+  std::string remote_cache{};                  // grpc[s]://host:port[/instance] or http[s]://host:port[/prefix]
+  std::string remote_token{};                  // sent as a bearer token
+  bool remote_read_only = false;
   std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
 };
 
@@ -51,6 +56,7 @@ struct PlannedStep {
   std::string id, kind;
   std::string key;                             // action key, sha256 hex
   bool hit = false;
+  bool remote_hit = false;                     // the hit is the remote cache's
   std::string manifest;
   std::vector<std::string> explain;            // why it misses, one line per changed manifest line
 };
@@ -59,6 +65,7 @@ struct StepResult {
   std::string id, kind, key;
   bool success = false;
   bool cache_hit = false;
+  bool remote_hit = false;                     // the hit came from the remote cache
   bool skipped = false;                        // a dependency failed
   std::map<std::string, std::string> outputs;  // "cache-hit", "key", "path", and kind values ("digest")
   std::vector<std::string> explain;

@@ -21,6 +21,8 @@ class CacheDir;
 
 namespace akbuild::engine {
 
+class RemoteSteps;
+
 struct RunEnv {
   cas::CacheDir& cache;
   const EngineOptions& options;
@@ -29,6 +31,7 @@ struct RunEnv {
   EventSink& events;
   const exec::CancelToken* cancel = nullptr;
   KeyLocks& locks;
+  RemoteSteps* remote = nullptr;               // the remote cache, if any (remote_steps.hh)
 };
 
 // Reports a state change of step `id`.
