@@ -114,6 +114,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   builder.SetMaxReceiveMessageSize(limit);
   builder.SetMaxSendMessageSize(limit);
   builder.RegisterService(server->m_service.get());
+  server->m_reapi = AK_TRY(ReapiServices::open(options.service.cache_dir));
+  for (auto* service : server->m_reapi->services()) builder.RegisterService(service);
 
   server->m_server = builder.BuildAndStart();
   if (!server->m_server)

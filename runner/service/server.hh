@@ -20,6 +20,7 @@
 #include "runner/core/fs.hh"
 #include "runner/service/executor_service.hh"
 #include "runner/service/listen_address.hh"
+#include "runner/service/reapi_service.hh"
 
 namespace akbuild::service {
 
@@ -51,6 +52,7 @@ private:
   UniqueFd m_listener;          // unix: the listening socket
   std::thread m_acceptor;
   std::unique_ptr<ExecutorService> m_service;
+  std::unique_ptr<ReapiServices> m_reapi;       // the REAPI cache over the same cache dir
   std::unique_ptr<grpc::Server> m_server;
   bool m_drained = false;
 };
