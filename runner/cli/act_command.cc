@@ -19,6 +19,7 @@ struct ActArgs {
   std::string workspace;
   std::vector<std::string> inputs, vars, secrets, env, matrix;
   std::string secret_file, var_file, env_file, input_file;
+  RemoteFlags remote;
 };
 
 Result<int> run(ActArgs& a, const GlobalOptions& global) {
@@ -33,7 +34,14 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
   for (const auto& item : a.matrix)  // one key may be given several values
     for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
   o.cache_dir = resolve_cache_dir(global);
-  o.open_engine = service::open_engine;
+  engine::EngineOptions remote;
+  AK_TRY_VOID(apply_remote_flags(a.remote, remote));
+  o.open_engine = [remote](engine::EngineOptions eo) {
+    eo.remote_cache = remote.remote_cache;
+    eo.remote_token = remote.remote_token;
+    eo.remote_read_only = remote.remote_read_only;
+    return service::open_engine(std::move(eo));
+  };
   // Hints name the pin update of this workflow, from where act was started.
   o.pin_command = "akbuild pin update";
   if (!a.workspace.empty()) o.pin_command += " -C " + shell_word(a.workspace);
@@ -93,6 +101,7 @@ void add_act_command(CLI::App& app, GlobalOptions& options) {
                   "run this step (by id), the akbuild steps its deps name, the run: steps before it and the "
                   "jobs its job needs; nothing else");
   cmd->add_option("--matrix", a->matrix, "run only matrix combinations with K:V")->allow_extra_args(false);
+  add_remote_options(cmd, a->remote);
   cmd->add_flag("--explain", a->options.explain, "with -n: say why each cache miss misses");
   cmd->add_flag("--json", a->options.json, "one JSON event object per line (with -l: one object per job)");
   cmd->add_option("-C,--workspace", a->workspace, "the workspace (default: the current directory)");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "runner/cas/cache_dir.hh"
+#include "runner/cas/remote_stats.hh"
 #include "runner/cli/commands.hh"
 
 namespace akbuild::cli {
@@ -71,12 +72,16 @@ int run_stats(const GlobalOptions& options) {
   if (!cache) return report_error(cache.error());
   auto stats = cas::cache_stats(**cache);
   if (!stats) return report_error(stats.error());
+  auto remote = cas::read_remote_stats((*cache)->layout());
+  if (!remote) return report_error(remote.error());
   if (options.json) {
     nlohmann::ordered_json j{{"cache_dir", (*cache)->root().string()}, {"blobs", stats->blobs},
                              {"blob_bytes", stats->blob_bytes}, {"actions", stats->actions}};
     auto& by_area = j["areas"] = nlohmann::ordered_json::object();
     for (const auto& [name, area] : areas(*stats)) by_area[name] = {{"entries", area->entries}, {"bytes", area->bytes}};
     j["total_bytes"] = stats->total_bytes;
+    j["remote"] = {{"hits", remote->hits}, {"misses", remote->misses}, {"bytes_down", remote->bytes_down},
+                   {"bytes_up", remote->bytes_up}};
     j["read_only"] = (*cache)->read_only();
     std::cout << dump_json(j) << "\n";
   } else {
@@ -87,6 +92,8 @@ int run_stats(const GlobalOptions& options) {
     for (const auto& [name, area] : areas(*stats))
       std::cout << fmt::format("  {:<16} {:>8}  {}\n", std::string(name) + ":", area->entries, human(area->bytes));
     std::cout << fmt::format("total       {} ({})\n", stats->total_bytes, human(stats->total_bytes));
+    std::cout << fmt::format("remote hits {}, misses {}, down {}, up {}\n", remote->hits, remote->misses,
+                             human(remote->bytes_down), human(remote->bytes_up));
   }
   return 0;
 }

@@ -63,6 +63,17 @@ Result<engine::StepRequest> step_request(const StepInvocation& invocation);
 // The engine options it names, with the cache dir of `global`.
 engine::EngineOptions engine_options(const StepInvocation& invocation, const GlobalOptions& global);
 
+// --remote-cache, --remote-token-file, --remote-read-only, which step, act and serve share.
+struct RemoteFlags {
+  std::string url, token_file;
+  bool read_only = false;
+};
+void add_remote_options(CLI::App* cmd, RemoteFlags& flags);
+// Sets the remote cache of `options` from the flags, else AKBUILD_REMOTE_CACHE,
+// AKBUILD_REMOTE_TOKEN_FILE and AKBUILD_REMOTE_READ_ONLY=1; invalid_argument naming a token
+// file that cannot be read.
+Result<> apply_remote_flags(const RemoteFlags& flags, engine::EngineOptions& options);
+
 void add_nix_command(CLI::App& app, GlobalOptions& options);
 void add_step_command(CLI::App& app, GlobalOptions& options);
 void add_cache_command(CLI::App& app, GlobalOptions& options);

@@ -24,6 +24,7 @@ struct ServeOptions {
   uint64_t max_message_bytes = 16u << 20;
   std::string state_dir;
   bool no_plugin = false;
+  RemoteFlags remote;
 };
 
 // $XDG_STATE_HOME/akbuild, else ~/.local/state/akbuild: the job environments of the plugin.
@@ -44,11 +45,17 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
   if (!serve.tls_cert.empty()) options.tls_cert_pem = AK_TRY(read_file(serve.tls_cert));
   if (!serve.tls_key.empty()) options.tls_key_pem = AK_TRY(read_file(serve.tls_key));
   const char* path = std::getenv("PATH");
+  engine::EngineOptions remote;
+  AK_TRY_VOID(apply_remote_flags(serve.remote, remote));
   options.service = {.cache_dir = resolve_cache_dir(global),
                      .jobs = serve.jobs,
                      .version = AKBUILD_VERSION,
                      .max_message_bytes = serve.max_message_bytes,
-                     .path_env = path ? path : "/usr/bin:/bin"};
+                     .path_env = path ? path : "/usr/bin:/bin",
+                     .unix_socket = true,
+                     .remote_cache = remote.remote_cache,
+                     .remote_token = remote.remote_token,
+                     .remote_read_only = remote.remote_read_only};
   if (!serve.no_plugin) {
     std::error_code ec;
     auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -87,6 +94,7 @@ void add_serve_command(CLI::App& app, GlobalOptions& options) {
   cmd->add_option("--token-file", serve_options->token_file, "bearer token callers must send (required for tcp)");
   cmd->add_option("--tls-cert", serve_options->tls_cert, "PEM certificate chain for TLS (tcp)");
   cmd->add_option("--tls-key", serve_options->tls_key, "PEM private key for TLS (tcp)");
+  add_remote_options(cmd, serve_options->remote);
   cmd->add_option("-j,--jobs", serve_options->jobs, "parallel steps per execution (default: cores)");
   cmd->add_option("--grace", serve_options->grace_seconds, "seconds running work may finish after SIGTERM")
       ->capture_default_str();

@@ -15,6 +15,7 @@ namespace akbuild::cli {
 namespace {
 
 struct StepOptions : StepInvocation {
+  RemoteFlags remote;
   bool explain = false;
   bool dry_run = false;
 };
@@ -37,6 +38,7 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
   };
   auto options = engine_options(o, global);
   options.explain = o.explain;
+  AK_TRY_VOID(apply_remote_flags(o.remote, options));
   // The executor daemon when one answers (AKBUILD_EXECUTOR, else the default socket;
   // AKBUILD_EXECUTOR=none runs in-process), with the same events, output and exit status.
   auto engine = AK_TRY(service::open_engine(options));
@@ -45,12 +47,12 @@ Result<int> run_step(const StepOptions& o, const GlobalOptions& global) {
     auto planned = AK_TRY(engine->plan(requests));
     for (const auto& p : planned) {
       if (o.json) {
-        nlohmann::json j{{"event", "planned"}, {"step", p.id}, {"text", p.hit ? "hit" : "miss"}, {"key", p.key}};
+        nlohmann::json j{{"event", "planned"}, {"step", p.id}, {"text", p.remote_hit ? "remote hit" : p.hit ? "hit" : "miss"}, {"key", p.key}};
         if (!p.explain.empty()) j["explain"] = p.explain;
         std::cout << j.dump() << "\n";
         continue;
       }
-      std::cout << "[" << p.id << "] " << (p.hit ? "hit" : "miss") << " (key " << p.key.substr(0, 12) << ")\n";
+      std::cout << "[" << p.id << "] " << (p.remote_hit ? "remote hit" : p.hit ? "hit" : "miss") << " (key " << p.key.substr(0, 12) << ")\n";
       if (o.explain)
         for (const auto& l : p.explain) std::cout << "[" << p.id << "] miss: " << l << "\n";
     }
@@ -75,6 +77,7 @@ void add_step_command(CLI::App& app, GlobalOptions& options) {
   cmd->add_option("kind", o->kind, "the step kind (" + kinds + ")")->required();
   add_step_invocation_options(cmd, *o);
   cmd->add_flag("--explain", o->explain, "on a miss, say which manifest lines changed since the last run");
+  add_remote_options(cmd, o->remote);
   cmd->add_flag("-n,--dry-run", o->dry_run, "key the step and say whether it would hit; run nothing");
   cmd->callback([o, &options] {
     auto r = run_step(*o, options);

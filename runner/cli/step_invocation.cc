@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 
+#include "runner/core/secrets.hh"
+#include "runner/remote/remote_cache.hh"
+
 namespace akbuild::cli {
 
 void add_step_invocation_options(CLI::App* cmd, StepInvocation& o) {
@@ -23,6 +26,26 @@ std::string shell_word(std::string_view word) {
   std::string out = "'";
   for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+void add_remote_options(CLI::App* cmd, RemoteFlags& flags) {
+  cmd->add_option("--remote-cache", flags.url,
+                  "a cache shared across hosts: grpc[s]://HOST:PORT[/INSTANCE] (REAPI v2) or "
+                  "http[s]://HOST:PORT[/PREFIX] (HTTP cache); default $AKBUILD_REMOTE_CACHE");
+  cmd->add_option("--remote-token-file", flags.token_file,
+                  "a file holding the bearer token for the remote cache; default $AKBUILD_REMOTE_TOKEN_FILE");
+  cmd->add_flag("--remote-read-only", flags.read_only,
+                "use the remote cache's hits, upload nothing (also AKBUILD_REMOTE_READ_ONLY=1)");
+}
+
+Result<> apply_remote_flags(const RemoteFlags& flags, engine::EngineOptions& options) {
+  auto remote = AK_TRY(remote::remote_options(flags.url, flags.token_file, flags.read_only));
+  if (!remote) return ok();
+  if (!remote->token.empty()) add_secret(remote->token);
+  options.remote_cache = remote->url;
+  options.remote_token = remote->token;
+  options.remote_read_only = remote->read_only;
+  return ok();
 }
 
 Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,

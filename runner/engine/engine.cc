@@ -7,8 +7,10 @@
 #include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
 #include "runner/engine/present_outputs.hh"
+#include "runner/engine/remote_steps.hh"
 #include "runner/engine/scheduler.hh"
 #include "runner/engine/step_execution.hh"
+#include "runner/remote/remote_cache.hh"
 #include "steps/registry.hh"
 
 namespace akbuild::engine {
@@ -19,9 +21,11 @@ namespace {
 
 class EngineImpl final : public Engine {
 public:
-  EngineImpl(EngineOptions options, std::unique_ptr<cas::CacheDir> cache)
+  EngineImpl(EngineOptions options, std::unique_ptr<cas::CacheDir> cache, std::unique_ptr<remote::RemoteCache> remote)
       : m_options(std::move(options)), m_cache(std::move(cache)), m_platform(current_platform()),
-        m_present(m_options.watcher) {}
+        m_present(m_options.watcher) {
+    if (remote) m_remote = std::make_unique<RemoteSteps>(std::move(remote), *m_cache);
+  }
 
   const EngineOptions& options() const override { return m_options; }
 
@@ -59,9 +63,15 @@ public:
       auto keyed = AK_TRY(key_step(s, dep_results, dep_steps, *m_cache, m_options.workspace, m_platform));
       p.key = keyed.key.hex();
       auto got = m_cache->actions().get(keyed.key, s.plan.outputs);
+      std::optional<cas::ActionRecord> remote_got;
+      if (!(got && *got) && m_remote) remote_got = m_remote->probe(s, keyed.key);
       if (got && *got) {
         p.hit = true;
         cached[i] = **got;
+        known[i] = true;
+      } else if (remote_got) {
+        p.hit = p.remote_hit = true;
+        cached[i] = std::move(*remote_got);
         known[i] = true;
       } else if (m_options.explain) {
         auto last = m_cache->actions().last_manifest(s.request.id);
@@ -79,7 +89,7 @@ public:
     std::vector<StepRun> runs(steps.size());
     std::vector<std::vector<std::size_t>> deps;
     for (const auto& s : steps) deps.push_back(s.deps);
-    RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks, &m_present};
+    RunEnv env{*m_cache, m_options, m_options.workspace, m_platform, events, cancel, m_locks, &m_present, m_remote.get()};
 
     std::mutex progress_mutex;
     Progress counts{.total = static_cast<std::uint32_t>(steps.size())};
@@ -121,6 +131,7 @@ public:
       progress();
     };
     run_dag(deps, m_options.jobs, callbacks, cancel);
+    if (m_remote) m_remote->flush_stats();
     std::vector<StepResult> out;
     for (auto& r : runs) out.push_back(std::move(r.result));
     return out;
@@ -145,6 +156,7 @@ private:
   std::string m_platform;
   KeyLocks m_locks;
   PresentOutputs m_present;
+  std::unique_ptr<RemoteSteps> m_remote;
 };
 
 } // namespace
@@ -158,9 +170,17 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   options.workspace = ws;
   if (options.jobs == 0) options.jobs = std::max(1u, std::thread::hardware_concurrency());
   if (options.kinds.empty()) options.kinds = steps::all_kinds();
+  std::unique_ptr<remote::RemoteCache> remote;
+  if (!options.remote_cache.empty()) {
+    remote::RemoteOptions ro;
+    ro.url = options.remote_cache;
+    ro.token = options.remote_token;
+    ro.read_only = options.remote_read_only;
+    remote = AK_TRY(remote::open_remote_cache(std::move(ro)));
+  }
   auto cache = AK_TRY(cas::CacheDir::open(options.cache_dir));
   clean_stale_runs(*cache);
-  return std::unique_ptr<Engine>(new EngineImpl(std::move(options), std::move(cache)));
+  return std::unique_ptr<Engine>(new EngineImpl(std::move(options), std::move(cache), std::move(remote)));
 }
 
 } // namespace akbuild::engine

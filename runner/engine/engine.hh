@@ -55,6 +55,11 @@ struct EngineOptions {
   std::set<std::string> update_pin_ids{};      // with update_pins: only these (empty: every fetch step)
   bool refetch = false;                        // with update_pins: fetch even when the step's inputs are
                                                // those of an earlier fetch (whose pin is then reused)
+  // A remote cache other hosts share (runner/remote): asked on a local miss, given every result
+  // that ran unless read-only. Empty: none.
+  std::string remote_cache{};                  // grpc[s]://host:port[/instance] or http[s]://host:port[/prefix]
+  std::string remote_token{};                  // sent as a bearer token
+  bool remote_read_only = false;
   std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
   TreeWatcher* watcher = nullptr;              // a daemon's: outputs found in place are remembered while it
                                                // sees no change under them (present_outputs.hh)
@@ -64,6 +69,7 @@ struct PlannedStep {
   std::string id, kind;
   std::string key;                             // action key, sha256 hex
   bool hit = false;
+  bool remote_hit = false;                     // the hit is the remote cache's
   std::string manifest;
   std::vector<std::string> explain;            // why it misses, one line per changed manifest line
 };
@@ -72,6 +78,7 @@ struct StepResult {
   std::string id, kind, key;
   bool success = false;
   bool cache_hit = false;
+  bool remote_hit = false;                     // the hit came from the remote cache
   bool skipped = false;                        // a dependency failed
   std::map<std::string, std::string> outputs;  // "cache-hit", "key", "path", and kind values ("digest")
   std::vector<std::string> explain;

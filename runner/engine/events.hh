@@ -17,10 +17,10 @@
 namespace akbuild::engine {
 
 enum class StepState {
-  planned,    // key and hit/miss known (text: "hit" or "miss"; values: key, explain)
+  planned,    // key and hit/miss known (text: "hit", "remote hit" or "miss"; values: key, explain)
   started,    // the step's command started (a miss; values: key)
   cached,     // the step was a hit; outputs materialized (values: key)
-  finished,   // the step ended (text: "hit", "ran" or "failed"); values hold its outputs
+  finished,   // the step ended (text: "hit", "remote hit", "ran" or "failed"); values hold its outputs
   failed,     // the step failed; text is the one-line reason (values: code)
   skipped,    // not run: a dependency failed, or the run was cancelled (text says which)
 };

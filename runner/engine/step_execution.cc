@@ -16,6 +16,7 @@
 #include "runner/engine/explain.hh"
 #include "runner/engine/manifest.hh"
 #include "runner/engine/materialize.hh"
+#include "runner/engine/remote_steps.hh"
 #include "runner/engine/secret_lines.hh"
 #include "runner/exec/sandbox.hh"
 
@@ -348,8 +349,9 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
     auto values = r.outputs;
     values["success"] = "true";
     values["duration_ms"] = std::to_string(r.duration.count());
-    if (hit) emit_state(env, id, StepState::cached, {}, {{"key", r.key}});
-    emit_state(env, id, StepState::finished, hit ? "hit" : "ran", std::move(values));
+    if (r.remote_hit) values["remote-hit"] = "true";
+    if (hit) emit_state(env, id, StepState::cached, r.remote_hit ? "remote" : "", {{"key", r.key}});
+    emit_state(env, id, StepState::finished, r.remote_hit ? "remote hit" : hit ? "hit" : "ran", std::move(values));
     return run;
   };
 
@@ -393,6 +395,16 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
       emit_state(env, id, StepState::planned, "hit", {{"key", r.key}});
       return finish_hit(**hit);
     }
+    // A local miss asks the remote cache; what it gives is stored here and is a local hit from
+    // then on.
+    if (env.remote) {
+      if (auto pulled = env.remote->pull(env, step, key)) {
+        r.remote_hit = true;
+        emit_state(env, id, StepState::planned, "remote hit", {{"key", r.key}});
+        present.clear();
+        return finish_hit(*pulled);
+      }
+    }
   }
   if (env.options.explain) {
     auto last = env.cache.actions().last_manifest(id);
@@ -419,6 +431,7 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   }
   auto miss = run_miss(env, step, *keyed, dep_results, dep_steps);
   if (!miss) return failed(miss.error());
+  if (env.remote) env.remote->push(env, step, miss->action);
   r.key = miss->action.key.hex();
   if (auto m = materialize_all(env, miss->action); !m)
     return failed(m.error().context("step '" + id + "': materializing"));

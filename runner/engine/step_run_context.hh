@@ -22,6 +22,8 @@ class CacheDir;
 
 namespace akbuild::engine {
 
+class RemoteSteps;
+
 struct RunEnv {
   cas::CacheDir& cache;
   const EngineOptions& options;
@@ -31,6 +33,7 @@ struct RunEnv {
   const exec::CancelToken* cancel = nullptr;
   KeyLocks& locks;
   PresentOutputs* present = nullptr;  // outputs known to be in place (the daemon's engine)
+  RemoteSteps* remote = nullptr;               // the remote cache, if any (remote_steps.hh)
 };
 
 // Reports a state change of step `id`.

@@ -235,6 +235,9 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
                                              .jobs = jobs,
                                              .sandbox = to_sandbox_mode(options.sandbox()),
                                              .explain = options.explain(),
+                                             .remote_cache = m_options.remote_cache,
+                                             .remote_token = m_options.remote_token,
+                                             .remote_read_only = m_options.remote_read_only,
                                              .kinds = {},
                                              .watcher = m_output_watcher.get()}));
   std::shared_ptr<engine::Engine> shared(std::move(engine));

@@ -26,6 +26,8 @@ struct ServiceOptions {
   uint64_t max_message_bytes = 16u << 20;
   std::string path_env;                  // PATH the tools are looked up on (capabilities)
   bool unix_socket = true;               // served on a unix socket (HashPath is answered only then)
+  std::string remote_cache{}, remote_token{};  // the remote cache the engines use (EngineOptions)
+  bool remote_read_only = false;
 };
 
 class ExecutorService final : public akbuild::v1::Executor::CallbackService {

@@ -120,6 +120,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   builder.SetMaxSendMessageSize(limit);
   builder.RegisterService(server->m_service.get());
   if (server->m_plugin) builder.RegisterService(server->m_plugin.get());
+  server->m_reapi = AK_TRY(ReapiServices::open(options.service.cache_dir));
+  for (auto* service : server->m_reapi->services()) builder.RegisterService(service);
 
   server->m_server = builder.BuildAndStart();
   if (!server->m_server)

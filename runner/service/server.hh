@@ -23,6 +23,7 @@
 #include "runner/service/executor_service.hh"
 #include "runner/service/listen_address.hh"
 #include "runner/service/plugin_service.hh"
+#include "runner/service/reapi_service.hh"
 
 namespace akbuild::service {
 
@@ -58,6 +59,7 @@ private:
   std::thread m_acceptor;
   std::unique_ptr<ExecutorService> m_service;
   std::unique_ptr<PluginService> m_plugin;
+  std::unique_ptr<ReapiServices> m_reapi;       // the REAPI cache over the same cache dir
   std::unique_ptr<grpc::Server> m_server;
   bool m_drained = false;
 };

@@ -56,7 +56,11 @@ public:
       if (auto ok = state->values.find("success"); ok != state->values.end() && ok->second == "true") {
         auto d = state->values.find("duration_ms");
         double ms = d != state->values.end() ? std::strtod(d->second.c_str(), nullptr) : 0.0;
-        m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s", text == "hit" ? "cache hit" : "ran", ms / 1000));
+        m_job.m_run.out.line(prefix, fmt::format("{} in {:.2f} s",
+                                                      text == "hit"          ? "cache hit"
+                                                      : text == "remote hit" ? "remote cache hit"
+                                                                             : "ran",
+                                                      ms / 1000));
       }
       break;
     case S::failed: m_job.m_run.out.line(prefix, "failed: " + text); break;
@@ -162,10 +166,10 @@ void ActJob::run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Sc
         m_run.out.line(prefix, "the engine did not plan this step");
       } else {
         Value fields = {{"step", prefix.substr(prefix.find('/') + 1)}, {"type", "akbuild"}, {"id", p->id},
-                        {"kind", p->kind}, {"key", p->key}, {"hit", p->hit}};
+                        {"kind", p->kind}, {"key", p->key}, {"hit", p->hit}, {"remote_hit", p->remote_hit}};
         if (m_run.options.explain) fields["explain"] = p->explain;
         event("step_plan", fields, prefix,
-              "akbuild " + p->kind + ": key " + p->key + " " + (p->hit ? "hit" : "miss: would run"));
+              "akbuild " + p->kind + ": key " + p->key + " " + (p->remote_hit ? "remote hit" : p->hit ? "hit" : "miss: would run"));
         if (m_run.options.explain && !p->hit && !m_run.out.json())
           for (const auto& line : p->explain) m_run.out.line(prefix, "  " + line);
         // Mocked outputs, so that later conditions and expressions see plausible values.
