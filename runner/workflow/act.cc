@@ -137,8 +137,10 @@ private:
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
       for (const auto& id : stage) {
         const Job& job = *wf.find_job(id);
-        Value needs = Value::object();
+        Value needs = m_run.options.needs;
         bool needs_failed = false;
+        for (const auto& [n, given] : needs.items())
+          needs_failed = needs_failed || !given.contains("result") || given["result"] != "success";
         for (const auto& n : job.needs) {
           needs[n] = {{"result", to_string(states[n].result)}, {"outputs", states[n].outputs}};
           needs_failed = needs_failed || states[n].result != Outcome::success;
@@ -505,6 +507,7 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
   for (const auto& [k, v] : options.secrets) add_secret(v);
 
   ActOutput output(out, options.json, options.dry_run);
+  if (options.on_event) output.set_sink(options.on_event);
   ActRun run(options, output);
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -534,6 +537,7 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
                   {"actor", "nektos/act"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
                   {"run_number", "1"}, {"run_attempt", "1"}, {"server_url", "http://localhost"},
                   {"api_url", "http://localhost/api/v1"}, {"token", ""}, {"action", ""}, {"retention_days", "0"}};
+  for (const auto& [k, v] : options.github.items()) github[k] = v;
   Value inputs = event.contains("inputs") && event["inputs"].is_object() ? event["inputs"] : Value::object();
   for (const auto& [k, v] : options.inputs) inputs[k] = v;
   Value vars = Value::object(), secrets = Value::object(), env = Value::object();
