@@ -159,9 +159,11 @@ Result<> TaskReporter::send_state() {
   std::lock_guard lock(m_mutex);
   for (const auto& key : response.sent_outputs()) m_outputs.erase(key);
   auto theirs = response.state().result();
-  if (m_state.result() == runner::v1::RESULT_UNSPECIFIED &&
-      (theirs == runner::v1::RESULT_CANCELLED || theirs == runner::v1::RESULT_FAILURE))
+  if (m_state.result() == runner::v1::RESULT_UNSPECIFIED && !m_cancelled &&
+      (theirs == runner::v1::RESULT_CANCELLED || theirs == runner::v1::RESULT_FAILURE)) {
     m_cancelled = true;
+    if (m_options.on_cancel) m_options.on_cancel();
+  }
   if (!m_outputs.empty())
     return fail(ErrorCode::unavailable, "UpdateTask: " + std::to_string(m_outputs.size()) + " outputs not acknowledged");
   return ok();

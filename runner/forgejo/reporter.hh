@@ -19,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,6 +35,8 @@ namespace akbuild::forgejo {
 struct ReporterOptions {
   std::chrono::milliseconds interval{1000};  // report_interval
   RetryPolicy retry;                         // for the closing calls
+  // Called (from the heartbeat thread) when the server answers that the task is cancelled.
+  std::function<void()> on_cancel{};
 };
 
 class TaskReporter {

@@ -153,7 +153,12 @@ Result<PayloadJob> payload_job(std::string_view payload) {
 runner::v1::Result run_task(const RunnerClient& client, const runner::v1::Task& task, const TaskRunOptions& options,
                             const exec::CancelToken& stop) {
   auto parsed = payload_job(task.workflow_payload());
-  TaskReporter reporter(client, task.id(), parsed ? parsed->steps : 0, options.report);
+  exec::CancelToken cancel;
+  cancel.follow(&stop);
+  cancel.request_at(std::chrono::steady_clock::now() + options.timeout);
+  ReporterOptions report = options.report;
+  report.on_cancel = [&cancel] { cancel.request(); };
+  TaskReporter reporter(client, task.id(), parsed ? parsed->steps : 0, report);
   reporter.start();
   auto finish = [&](runner::v1::Result result, const std::map<std::string, std::string>& outputs) {
     if (auto r = reporter.close(result, outputs); !r)
@@ -191,9 +196,6 @@ runner::v1::Result run_task(const RunnerClient& client, const runner::v1::Task& 
     return finish(runner::v1::RESULT_FAILURE, {});
   }
 
-  exec::CancelToken cancel;
-  cancel.follow(&stop);
-  cancel.request_at(std::chrono::steady_clock::now() + options.timeout);
   if (parsed->uses_checkout)
     if (auto r = checkout(context, token, workspace, reporter); !r) {
       reporter.log(std::nullopt, "checkout failed: " + r.error().message);
@@ -227,18 +229,8 @@ runner::v1::Result run_task(const RunnerClient& client, const runner::v1::Task& 
   EventRelay relay(reporter, cancel);
   act.on_event = [&](const Value& e) { relay(e); };
 
-  // The server's cancellation arrives with an UpdateTask answer: watch for it while the job runs.
-  std::atomic<bool> done{false};
-  std::thread watch([&] {
-    while (!done.load()) {
-      if (reporter.cancelled()) cancel.request();
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  });
   std::ostringstream ignored;
   auto status = workflow::run_act(act, ignored);
-  done = true;
-  watch.join();
   if (!status) reporter.log(std::nullopt, "Error: " + status.error().message);
   runner::v1::Result result = cancel.requested() ? runner::v1::RESULT_CANCELLED
                               : status && *status == 0 ? runner::v1::RESULT_SUCCESS
