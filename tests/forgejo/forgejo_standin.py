@@ -65,6 +65,7 @@ class Forgejo:
         self.faults = []           # {"method", "kind": "lost"|"5xx", "count"}
         self.request_keys = {}     # x-runner-request-key -> task ids
         self.pings = []
+        self.gzipped = 0           # answers sent gzip-compressed
 
     # -- test-side helpers
     def add_task(self, payload, secrets=None, variables=None, context=None, needs=None):
@@ -262,6 +263,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if len(payload) >= 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
             payload = gzip.compress(payload)
             extra["Content-Encoding"] = "gzip"
+            forgejo.gzipped += 1
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         for k, v in extra.items():

@@ -157,7 +157,7 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(declared["labels"], ["nix-container-builder"])
         self.assertTrue(declared["version"].startswith("akbuild "))
         task = self.forgejo.add_task(SUCCEEDS, secrets={"DEPLOY_KEY": "s3cr3t-deploy-value"},
-                                     variables={"COLOR": "blue"},
+                                     variables={"COLOR": "blue", "PADDING": "p" * 1200},
                                      needs={"prepare": (pb.RESULT_SUCCESS, {"made": "yes"})})
         self.assertTrue(self.forgejo.wait_finished(task), self.daemon_log())
         t = self.forgejo.tasks[task]
@@ -175,6 +175,7 @@ class RunnerTest(unittest.TestCase):
         for s in t.state.steps:
             self.assertTrue(s.started_at.seconds > 0 and s.stopped_at.seconds >= s.started_at.seconds)
         self.assertTrue(t.archived)
+        self.assertGreater(self.forgejo.gzipped, 0)  # the task (over 1 KiB) came gzip-compressed
         code, err = self.stop_daemon()
         self.assertEqual(code, 0, err)
 
@@ -206,10 +207,12 @@ class RunnerTest(unittest.TestCase):
             self.forgejo.fault(method, "lost", 2)
             self.forgejo.fault(method, "5xx", 2)
         self.forgejo.fault("FetchTask", "5xx", 1)
-        self.start_daemon()
+        # The answer that hands out the task is lost: the request key brings the same task back.
+        self.forgejo.fault("FetchTask", "lost", 1)
         payload = "on: push\njobs:\n  many:\n    runs-on: x\n    steps:\n" + "".join(
             "      - name: s%d\n        run: for i in $(seq 1 20); do echo s%d-row-$i; done\n" % (i, i) for i in range(3))
         task = self.forgejo.add_task(payload)
+        self.start_daemon()
         self.assertTrue(self.forgejo.wait_finished(task, 60), self.daemon_log())
         self.assertEqual(self.forgejo.tasks[task].result, pb.RESULT_SUCCESS)
         rows = self.forgejo.log_lines(task)
@@ -246,6 +249,38 @@ class RunnerTest(unittest.TestCase):
         self.daemon.communicate(timeout=30)
         self.assertEqual(self.daemon.returncode, 0)
         self.assertEqual(t.result, pb.RESULT_SUCCESS)
+
+    def test_checkout_fetches_the_tasks_repository_at_its_sha(self):
+        repo = os.path.join(self.dir, "srv", "owner", "repo")
+        os.makedirs(repo)
+        git = lambda *a: subprocess.run(["git", "-C", repo, *a], check=True, capture_output=True, text=True).stdout
+        git("init", "-q")
+        with open(os.path.join(repo, "README"), "w") as f:
+            f.write("checked out\n")
+        git("add", "README")
+        git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "one")
+        sha = git("rev-parse", "HEAD").strip()
+        with open(os.path.join(repo, "README"), "w") as f:
+            f.write("a later commit\n")
+        git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qam", "two")
+        self.start_daemon()
+        payload = ("on: push\njobs:\n  c:\n    runs-on: x\n    steps:\n      - uses: actions/checkout@v4\n"
+                   "      - run: cat README; git rev-parse HEAD\n")
+        task = self.forgejo.add_task(payload, secrets={"FORGEJO_TOKEN": "tok-abcdef-123"},
+                                     context={"server_url": "file://" + os.path.join(self.dir, "srv"), "sha": sha})
+        self.assertTrue(self.forgejo.wait_finished(task), self.daemon_log())
+        rows = self.forgejo.log_lines(task, 1)
+        self.assertEqual(self.forgejo.tasks[task].result, pb.RESULT_SUCCESS, self.forgejo.log_lines(task))
+        self.assertIn("checked out", rows)
+        self.assertIn(sha, rows)
+
+    def test_the_stand_in_speaks_json_too(self):
+        import urllib.request
+        request = urllib.request.Request(self.server.url + "/api/actions/ping.v1.PingService/Ping",
+                                         data=b'{"data": "r1"}', method="POST",
+                                         headers={"Content-Type": "application/json", "Connect-Protocol-Version": "1"})
+        with urllib.request.urlopen(request) as answer:
+            self.assertEqual(json.loads(answer.read()), {"data": "Hello, r1!"})
 
     def test_a_stale_runner_file_is_one_line_and_exit_1(self):
         self.assertEqual(self.register().returncode, 0)
