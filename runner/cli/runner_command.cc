@@ -6,6 +6,7 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
+#include "runner/core/log.hh"
 #include "runner/core/secrets.hh"
 #include "runner/forgejo/daemon.hh"
 #include "runner/forgejo/runner_client.hh"
@@ -94,6 +95,7 @@ Result<int> register_runner(const RunnerArgs& a) {
 Result<int> daemon(const RunnerArgs& a, const GlobalOptions& global) {
   forgejo::DaemonOptions o;
   o.config = AK_TRY(config_of(a));
+  if (o.config.log_level == "debug" && global.verbose == 0) set_log_level(LogLevel::debug);
   if (a.capacity) o.config.capacity = a.capacity;
   if (a.insecure) o.config.insecure = true;
   o.registration_file = a.file.empty() ? o.config.file : std::filesystem::path(a.file);
@@ -116,6 +118,7 @@ void add_runner_command(CLI::App& app, GlobalOptions& options) {
   auto a = std::make_shared<RunnerArgs>();
   auto* cmd = app.add_subcommand("runner", "Register with Forgejo and run its jobs (runner.v1)");
   cmd->require_subcommand(1);
+  cmd->fallthrough();  // -c also after the subcommand: `akbuild runner daemon -c config.yml`
   cmd->add_option("-c,--config", a->config, "config.yml in forgejo-runner's shape (see generate-config)");
 
   auto* reg = cmd->add_subcommand("register", "Register this runner with a Forgejo instance; writes .runner");

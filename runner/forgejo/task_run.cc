@@ -51,8 +51,15 @@ public:
       // A step stopped by the task's cancellation failed because of it: Forgejo shows it cancelled.
       if (result == runner::v1::RESULT_FAILURE && m_cancel.requested()) result = runner::v1::RESULT_CANCELLED;
       m_reporter.step_finished(e["index"].get<std::size_t>(), result);
-    } else if (type == "log") {
+    } else if (type == "log" || type == "engine_log") {
       m_reporter.log(step_of(e.value("prefix", "")), e.value("text", ""));
+    } else if (type.starts_with("engine_") && type != "engine_progress") {
+      // An akbuild step's state, one line as `akbuild act` prints it.
+      std::string state = type.substr(7), text = e.value("text", "");
+      std::string line = state == "started"    ? "cache miss: running"
+                         : state == "finished" ? (text == "hit" ? "cache hit" : "ran")
+                                               : state + (text.empty() ? "" : ": " + text);
+      m_reporter.log(step_of(e.value("prefix", "")), line);
     } else if (type == "job_finished") {
       if (e.contains("outputs") && e["outputs"].is_object())
         for (const auto& [k, v] : e["outputs"].items()) m_outputs[k] = v.is_string() ? v.get<std::string>() : v.dump();

@@ -73,6 +73,8 @@ void ActOutput::event(std::string_view type, const Value& fields, std::string_vi
   // after, for object keys (registered in their JSON-escaped form too).
   mask_strings(obj);
   if (m_sink) {
+    // A sink has no `[prefix]` to read the step from: it gets the prefix as a field.
+    if (!prefix.empty() && !obj.contains("prefix")) obj["prefix"] = mask_secrets(prefix);
     std::lock_guard lock(m_mutex);
     m_sink(obj);
     return;

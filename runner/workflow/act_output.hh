@@ -17,7 +17,8 @@ class ActOutput {
 public:
   // Plain lines keep tools' colour codes only when stdout may have them (core/ansi.hh).
   ActOutput(std::ostream& out, bool json, bool dry_run);
-  // Every event (and log line, as a "log" event) goes to `sink`, masked, instead of `out`.
+  // Every event (and log line, as a "log" event) goes to `sink`, masked, with its "prefix",
+  // instead of `out`.
   void set_sink(std::function<void(const Value&)> sink);
 
   // `[prefix] text`, one line per line of text (plain mode only).

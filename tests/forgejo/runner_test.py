@@ -179,6 +179,22 @@ class RunnerTest(unittest.TestCase):
         code, err = self.stop_daemon()
         self.assertEqual(code, 0, err)
 
+    def test_akbuild_steps_run_together_keep_their_rows_apart(self):
+        self.start_daemon()
+        step = ("      - id: %s\n        uses: akbuild/step@v1\n        with:\n          kind: exec\n"
+                "          run: for i in 1 2 3 4 5; do echo %s-$i; sleep 0.1; done > %s.txt; cat %s.txt\n"
+                "          outputs: %s.txt\n")
+        payload = ("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n" + step % (("left",) * 5) +
+                   step % (("right",) * 5) + "      - run: echo done $(cat left.txt right.txt | wc -l)\n")
+        task = self.forgejo.add_task(payload)
+        self.assertTrue(self.forgejo.wait_finished(task, 120), self.daemon_log())
+        self.assertEqual(self.forgejo.tasks[task].result, pb.RESULT_SUCCESS, self.forgejo.log_lines(task))
+        left, right, last = (self.forgejo.log_lines(task, i) for i in range(3))
+        self.assertEqual([r for r in left if "-" in r and r[-1].isdigit()], ["left-%d" % i for i in range(1, 6)], left)
+        self.assertEqual([r for r in right if "-" in r and r[-1].isdigit()], ["right-%d" % i for i in range(1, 6)],
+                         right)
+        self.assertIn("done 10", last)
+
     def test_a_task_that_fails_reports_the_later_step_skipped(self):
         self.start_daemon()
         task = self.forgejo.add_task(FAILS)
