@@ -82,8 +82,12 @@ class RunnerTest(unittest.TestCase):
                 self.daemon.kill()
             self.daemon.communicate()
         self.server.close()
-        if not getattr(self, "_outcome", None) or all(e is None for _, e in getattr(self._outcome, "errors", [])):
+        # Kept when the test failed (or with AKBUILD_TEST_KEEP=1), as the C++ tests keep theirs.
+        passed = getattr(getattr(self, "_outcome", None), "success", True)
+        if passed and os.environ.get("AKBUILD_TEST_KEEP") != "1":
             shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("kept " + self.dir)
 
     def akbuild(self, *args):
         return subprocess.run([AKBUILD, *args], env=self.env, cwd=self.dir, capture_output=True, text=True, timeout=60)
