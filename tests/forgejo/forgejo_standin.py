@@ -67,7 +67,7 @@ class Forgejo:
         self.pings = []
         self.gzipped = 0           # answers sent gzip-compressed
 
-    # -- test-side helpers
+    # -- what the tests call
     def add_task(self, payload, secrets=None, variables=None, context=None, needs=None):
         with self.lock:
             self.next_id += 1
