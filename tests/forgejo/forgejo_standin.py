@@ -10,6 +10,7 @@ import gzip
 import http.server
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -291,14 +292,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server:
     """The stand-in on 127.0.0.1 (a free port), in a thread."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """`tls`: (certificate file, key file) to serve https instead of http."""
         self.forgejo = Forgejo()
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         # A client that gave up on a lost answer closes its end: nothing to report.
         self.httpd.handle_error = lambda request, address: None
         self.httpd.forgejo = self.forgejo
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 

@@ -138,6 +138,24 @@ class RunnerTest(unittest.TestCase):
         register_headers = [h for name, h in self.forgejo.calls if name == "Register"][0]
         self.assertNotIn("x-runner-token", register_headers)
 
+    def test_tls_is_verified_unless_insecure_is_asked_for(self):
+        cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        tls = Server(tls=(cert, key))
+        try:
+            args = ("runner", "register", "--instance", tls.url, "--token", "reg-token-0123456789", "--name", "t")
+            r = self.akbuild(*args)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn("certificate verify failed", r.stderr)
+            r = self.akbuild(*args, "--insecure")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(len(tls.forgejo.runners), 1)
+        finally:
+            tls.close()
+
     def test_a_wrong_registration_token_is_one_line_and_exit_1(self):
         r = self.register(token="wrong-token-value")
         self.assertEqual(r.returncode, 1)
