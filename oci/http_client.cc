@@ -93,7 +93,8 @@ net::awaitable<void> exchange(Stream& stream, beast::tcp_stream& lowest, http::r
 }
 
 net::awaitable<void> perform(const Url& url, http::request<http::string_body>& req, std::chrono::seconds timeout,
-                             std::chrono::seconds connect_timeout, bool& connected, HttpResponse& out) {
+                             std::chrono::seconds connect_timeout, bool verify_peer, bool& connected,
+                             HttpResponse& out) {
   auto ex = co_await net::this_coro::executor;
   tcp::resolver resolver(ex);
   beast::tcp_stream tcp_stream(ex);
@@ -108,11 +109,11 @@ net::awaitable<void> perform(const Url& url, http::request<http::string_body>& r
   }
   ssl::context ctx(ssl::context::tls_client);
   ctx.set_default_verify_paths();
-  ctx.set_verify_mode(ssl::verify_peer);
+  ctx.set_verify_mode(verify_peer ? ssl::verify_peer : ssl::verify_none);
   ssl::stream<beast::tcp_stream> stream(std::move(tcp_stream), ctx);
   if (!SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()))
     throw boost::system::system_error(beast::error_code(static_cast<int>(::ERR_get_error()), net::error::get_ssl_category()));
-  stream.set_verify_callback(ssl::host_name_verification(url.host));
+  if (verify_peer) stream.set_verify_callback(ssl::host_name_verification(url.host));
   beast::get_lowest_layer(stream).expires_after(timeout);
   co_await stream.async_handshake(ssl::stream_base::client, net::use_awaitable);
   co_await exchange(stream, beast::get_lowest_layer(stream), req, timeout, out);
@@ -138,7 +139,7 @@ Result<HttpResponse> HttpClient::send(const HttpRequest& request) const {
   HttpResponse response;
   std::exception_ptr failure;
   bool connected = false;
-  net::co_spawn(ioc, perform(url, req, m_timeout, m_connect_timeout, connected, response),
+  net::co_spawn(ioc, perform(url, req, m_timeout, m_connect_timeout, m_verify_peer, connected, response),
                 [&](std::exception_ptr e) { failure = e; });
   ioc.run();
   if (!failure) return response;

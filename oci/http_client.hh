@@ -44,10 +44,11 @@ struct HttpResponse {
 class HttpClient {
 public:
   // `timeout` bounds each read and write; `connect_timeout` the TCP connect (a host that drops
-  // SYNs should fail fast, while a slow registry may take its time to answer).
+  // SYNs should fail fast, while a slow registry may take its time to answer). `verify_peer`
+  // false accepts any TLS certificate: only where a user asked for it (--insecure).
   explicit HttpClient(std::chrono::seconds timeout = std::chrono::seconds(60),
-                      std::chrono::seconds connect_timeout = std::chrono::seconds(10))
-      : m_timeout(timeout), m_connect_timeout(connect_timeout) {}
+                      std::chrono::seconds connect_timeout = std::chrono::seconds(10), bool verify_peer = true)
+      : m_timeout(timeout), m_connect_timeout(connect_timeout), m_verify_peer(verify_peer) {}
   // Sends the request and reads the whole response (no body for HEAD). unavailable when the host
   // cannot be resolved or reached or TLS fails, deadline_exceeded on a timeout; HTTP error
   // statuses are responses, not errors.
@@ -55,6 +56,7 @@ public:
 
 private:
   std::chrono::seconds m_timeout, m_connect_timeout;
+  bool m_verify_peer;
 };
 
 } // namespace akbuild::oci

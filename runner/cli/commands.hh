@@ -83,5 +83,6 @@ void add_expr_command(CLI::App& app, GlobalOptions& options);
 void add_serve_command(CLI::App& app, GlobalOptions& options);
 void add_oci_command(CLI::App& app, GlobalOptions& options);
 void add_plugin_command(CLI::App& app, GlobalOptions& options);
+void add_runner_command(CLI::App& app, GlobalOptions& options);
 
 } // namespace akbuild::cli

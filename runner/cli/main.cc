@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   cli::add_nix_command(app, options);
   cli::add_pin_command(app, options);
   cli::add_cache_command(app, options);
+  cli::add_runner_command(app, options);
 
   // Values to mask, one per line (the akbuild/step action's `mask` input): from the environment,
   // so they stay out of argv, and removed from it so that no child process inherits them.

@@ -51,7 +51,9 @@ public:
   void request() { m_requested.store(true); }
   // Requested from `at` on.
   void request_at(std::chrono::steady_clock::time_point at) { m_deadline.store(at.time_since_epoch().count()); }
-  bool requested() const { return m_requested.load() || deadline_passed(); }
+  // Requested whenever `parent` is too (a job's token following its run's); set before use.
+  void follow(const CancelToken* parent) { m_parent = parent; }
+  bool requested() const { return m_requested.load() || deadline_passed() || (m_parent && m_parent->requested()); }
   bool deadline_passed() const {
     auto at = m_deadline.load();
     return at != k_none && std::chrono::steady_clock::now().time_since_epoch().count() >= at;
@@ -61,6 +63,7 @@ private:
   static constexpr std::chrono::steady_clock::rep k_none = std::numeric_limits<std::chrono::steady_clock::rep>::max();
   std::atomic<bool> m_requested{false};
   std::atomic<std::chrono::steady_clock::rep> m_deadline{k_none};
+  const CancelToken* m_parent = nullptr;
 };
 
 struct ProcessResult {

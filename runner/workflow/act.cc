@@ -157,8 +157,10 @@ private:
       std::vector<std::future<std::pair<std::string, JobOutcome>>> running;
       for (const auto& id : stage) {
         const Job& job = *wf.find_job(id);
-        Value needs = Value::object();
+        Value needs = m_run.options.needs;
         bool needs_failed = false;
+        for (const auto& [n, given] : needs.items())
+          needs_failed = needs_failed || !given.contains("result") || given["result"] != "success";
         for (const auto& n : job.needs) {
           needs[n] = {{"result", to_string(states[n].result)}, {"outputs", states[n].outputs}};
           needs_failed = needs_failed || states[n].result != Outcome::success;
@@ -533,6 +535,7 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
   for (const auto& [k, v] : options.secrets) add_secret(v);
 
   ActOutput output(out, options.json, options.dry_run);
+  if (options.on_event) output.set_sink(options.on_event);
   ActRun run(options, output);
   for (char** e = environ; *e; ++e) {
     std::string kv(*e);
@@ -550,21 +553,29 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
     event["inputs"] = Value::object();
     for (const auto& [k, v] : options.inputs) event["inputs"][k] = v;
   }
-  AK_TRY_VOID(write_file_atomic(run.temp_root / "event.json", to_json_text(event, 2)));
+  // Scratch in the run's own temp dir: no need to sync it to disk.
+  AK_TRY_VOID(write_file(run.temp_root / "event.json", to_json_text(event, 2)));
 
-  // The commit and the branch in one git call (a detached HEAD names no branch: "HEAD"); only
-  // an unborn branch, which has no commit, needs a second call for its name. No git at all
-  // outside a checkout.
-  std::string sha, ref;
-  if (in_git_checkout(options.workspace, run.host_env)) {
+  // The checkout's sha and ref, unless given (a runner's task names them). Else the commit and
+  // the branch in one git call (a detached HEAD names no branch: "HEAD"); only an unborn branch,
+  // which has no commit, needs a second call for its name. No git at all outside a checkout.
+  auto named = [&](const char* key) {
+    return options.github.contains(key) && options.github[key].is_string() ? options.github[key].get<std::string>()
+                                                                           : std::string();
+  };
+  std::string sha = named("sha"), ref = named("ref");
+  if ((sha.empty() || ref.empty()) && in_git_checkout(options.workspace, run.host_env)) {
     auto head = command_lines({"git", "rev-parse", "HEAD", "--symbolic-full-name", "HEAD"}, options.workspace, run.host_env);
+    std::string found_sha, found_ref;
     if (head.size() == 2) {
-      sha = head[0];
-      if (head[1] != "HEAD") ref = head[1];
+      found_sha = head[0];
+      if (head[1] != "HEAD") found_ref = head[1];
     } else if (auto branch = command_lines({"git", "symbolic-ref", "-q", "HEAD"}, options.workspace, run.host_env);
                !branch.empty()) {
-      ref = branch[0];
+      found_ref = branch[0];
     }
+    if (sha.empty()) sha = found_sha;
+    if (ref.empty()) ref = found_ref;
   }
   if (sha.empty()) sha = std::string(40, '0');
   if (ref.empty()) ref = "refs/heads/main";
@@ -574,6 +585,7 @@ Result<int> run_act(const ActOptions& given, std::ostream& out) {
                   {"actor", "nektos/act"}, {"workspace", options.workspace.string()}, {"run_id", "1"},
                   {"run_number", "1"}, {"run_attempt", "1"}, {"server_url", "http://localhost"},
                   {"api_url", "http://localhost/api/v1"}, {"token", ""}, {"action", ""}, {"retention_days", "0"}};
+  for (const auto& [k, v] : options.github.items()) github[k] = v;
   Value inputs = event.contains("inputs") && event["inputs"].is_object() ? event["inputs"] : Value::object();
   for (const auto& [k, v] : options.inputs) inputs[k] = v;
   Value vars = Value::object(), secrets = Value::object(), env = Value::object();

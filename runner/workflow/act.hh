@@ -21,6 +21,7 @@
 
 #include "runner/core/result.hh"
 #include "runner/engine/engine.hh"
+#include "runner/exec/process.hh"
 #include "runner/workflow/workflow.hh"
 
 namespace akbuild::workflow {
@@ -49,6 +50,17 @@ struct ActOptions {
   std::function<void(const std::string& job_id, const std::string& job_label,
                      const std::vector<engine::StepRequest>& steps)>
       collect;
+
+  // For a runner that runs a job it was given (runner/forgejo), unset for `akbuild act`:
+  Value github = Value::object();             // github context keys over act's local ones
+  Value needs = Value::object();              // needs.<id>.{result,outputs} of jobs outside the workflow
+  // Receives every event, masked, as --json would print it, instead of printing anything; plain
+  // log lines come as {"event": "log", "prefix", "text"}, and top-level steps announce themselves
+  // with {"event": "step_started", "job", "step", "index"} (their step_finished carries "index").
+  std::function<void(const Value&)> on_event;
+  // Requested from outside (a cancelled task): the running steps are stopped, no other starts,
+  // the jobs end cancelled.
+  const exec::CancelToken* cancel = nullptr;
 };
 
 // The workflow files -W names (a file, or the *.yml/*.yaml in a folder, sorted), resolved against

@@ -135,10 +135,15 @@ JobOutcome ActJob::run() {
   event("job_started", {}, m_label, "job started");
   // A dry run runs nothing, so no time limit applies to it.
   if (*limit && !m_run.out.dry_run()) m_cancel.request_at(std::chrono::steady_clock::now() + **limit);
+  if (m_run.options.cancel) m_cancel.follow(m_run.options.cancel);
   run_pre_stages();
   run_steps(m_job.steps, m_root);
   run_post_stages();
   if (m_run.usage_error()) return {Outcome::failure, Value::object()};
+  if (m_run.options.cancel && m_run.options.cancel->requested()) {
+    event("job_finished", {{"result", "cancelled"}, {"outputs", Value::object()}}, m_label, "job cancelled");
+    return {Outcome::cancelled, Value::object()};
+  }
   if (m_cancel.deadline_passed()) {
     // As on a runner: the job is cancelled, its outputs are not evaluated.
     m_run.out.line(m_label, "the job exceeded its timeout-minutes (" + format_minutes(**limit) +
@@ -207,16 +212,22 @@ void ActJob::record(Scope& scope, const WorkflowStep& step, const StepOutcome& r
   if (result.outcome == Outcome::failure && !tolerated) scope.failed = true;
   std::string text(to_string(result.outcome));
   if (tolerated) text = "failure (continue-on-error)";
-  event("step_finished",
-        {{"step", prefix.substr(prefix.find('/') + 1)}, {"id", step.id}, {"outcome", to_string(result.outcome)},
-         {"conclusion", to_string(conclusion)}, {"outputs", result.outputs}},
-        prefix, text);
+  Value fields = {{"step", prefix.substr(prefix.find('/') + 1)}, {"id", step.id}, {"outcome", to_string(result.outcome)},
+                  {"conclusion", to_string(conclusion)}, {"outputs", result.outputs}};
+  if (!scope.composite) fields["index"] = step.index;
+  event("step_finished", fields, prefix, text);
+}
+
+void ActJob::announce(const Scope& scope, const WorkflowStep& step, const std::string& prefix) {
+  if (scope.composite) return;
+  Value fields = {{"job", m_label}, {"step", prefix.substr(prefix.find('/') + 1)}, {"index", step.index}};
+  m_run.out.notice("step_started", fields);
 }
 
 void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
   const fs::path& workspace = m_run.options.workspace;
   for (std::size_t i = 0; i < steps.size(); ++i) {
-    if (m_run.usage_error() || m_cancel.deadline_passed()) return;
+    if (m_run.usage_error() || m_cancel.requested()) return;
     const WorkflowStep& step = steps[i];
     if (!wanted(scope, step)) continue;
     EvalContext ctx = contexts(scope);
@@ -254,10 +265,15 @@ void ActJob::run_steps(const std::vector<WorkflowStep>& steps, Scope& scope) {
         }
         batch.push_back(&steps[j]);
       }
+      for (const WorkflowStep* s : batch) {
+        EvalContext c = contexts(scope);
+        announce(scope, *s, step_prefix(scope, *s, c));
+      }
       run_akbuild_batch(batch, scope);
       i = j - 1;
       continue;
     }
+    announce(scope, step, prefix);
     StepOutcome result;
     switch (type) {
     case StepType::run: result = run_script(step, scope, ctx, prefix); break;

@@ -76,6 +76,8 @@ private:
   void record(Scope& scope, const WorkflowStep& step, const StepOutcome& result, const EvalContext& ctx,
               const std::string& prefix);
   void run_steps(const std::vector<WorkflowStep>& steps, Scope& scope);
+  // Tells an event sink that a top-level step starts (ActOptions::on_event).
+  void announce(const Scope& scope, const WorkflowStep& step, const std::string& prefix);
   // A remote action's folder, cloned into the cache (AKBUILD_DEFAULT_ACTIONS_URL names the
   // server of `owner/repo@ref`); unavailable when it cannot be fetched.
   Result<std::filesystem::path> remote_action_dir(const std::string& uses);

@@ -20,6 +20,15 @@ void mask_strings(Value& v) {
 ActOutput::ActOutput(std::ostream& out, bool json, bool dry_run)
     : m_out(out), m_json(json), m_dry_run(dry_run), m_colour(colour_wanted(STDOUT_FILENO)) {}
 
+void ActOutput::set_sink(std::function<void(const Value&)> sink) {
+  m_sink = std::move(sink);
+  m_json = true;
+}
+
+void ActOutput::notice(std::string_view type, const Value& fields) {
+  if (m_sink) event(type, fields, "", "");
+}
+
 void ActOutput::line(std::string_view prefix, std::string_view text) {
   if (m_json) {
     Value fields = {{"prefix", std::string(prefix)}, {"text", std::string(text)}};
@@ -63,6 +72,13 @@ void ActOutput::event(std::string_view type, const Value& fields, std::string_vi
   // Masked before encoding, where a secret holding '"' or '\\' is still as registered; and
   // after, for object keys (registered in their JSON-escaped form too).
   mask_strings(obj);
+  if (m_sink) {
+    // A sink has no `[prefix]` to read the step from: it gets the prefix as a field.
+    if (!prefix.empty() && !obj.contains("prefix")) obj["prefix"] = mask_secrets(prefix);
+    std::lock_guard lock(m_mutex);
+    m_sink(obj);
+    return;
+  }
   std::string masked = mask_secrets(to_json_text(obj)) + "\n";
   std::lock_guard lock(m_mutex);
   m_out << masked << std::flush;
