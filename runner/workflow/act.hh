@@ -2,9 +2,9 @@
 // `akbuild act`: runs workflows on this machine the way nektos/act and `forgejo-runner exec` do,
 // with akbuild steps (`uses: akbuild/step@<ref>`) handed to the engine. Jobs run in `needs`
 // order (independent jobs and matrix combinations in parallel), `run:` steps with bash in the
-// workspace, `actions/checkout` is taken as done, local composite and JavaScript actions and
-// local reusable workflows run, remote actions are cloned into the cache (when the network
-// allows), `docker://` fails as not runnable locally. A dry run (-n) runs nothing and says, per step, what would
+// workspace, `actions/checkout` is taken as done, composite and JavaScript actions and reusable
+// workflows run, remote ones cloned into the cache first (when the network allows), `docker://`
+// fails as not runnable locally. A dry run (-n) runs nothing and says, per step, what would
 // happen; akbuild steps show their action key and hit/miss (and why a miss misses with explain).
 //
 // Output lines are `[job/step] text` (`*DRYRUN* ` in front for dry runs), every secret masked;
