@@ -23,7 +23,7 @@ struct RunnerArgs {
   std::string config;
   // register
   std::string instance, token, token_file, name, labels, file;
-  bool no_interactive = false, insecure = false;
+  bool no_interactive = false, insecure = false;  // ask for what --instance, --token, ... leave out
   // daemon
   unsigned capacity = 0;
 };
@@ -48,8 +48,26 @@ std::vector<std::string> split_labels(const std::string& text) {
   return out;
 }
 
-Result<int> register_runner(const RunnerArgs& a) {
+// A line from stdin after `prompt` on stderr (forgejo-runner's interactive register); `fallback`
+// for an empty line or the end of input.
+std::string ask(const std::string& prompt, const std::string& fallback) {
+  std::cerr << prompt << (fallback.empty() ? "" : " [" + fallback + "]") << ": " << std::flush;
+  std::string line;
+  if (!std::getline(std::cin, line)) line.clear();
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line.empty() ? fallback : line;
+}
+
+Result<int> register_runner(RunnerArgs a) {
   auto config = AK_TRY(config_of(a));
+  // Interactive unless told not to, and only when the instance or the token is missing: a fully
+  // given command line never waits on stdin.
+  if (!a.no_interactive && (a.instance.empty() || (a.token.empty() && a.token_file.empty()))) {
+    if (a.instance.empty()) a.instance = ask("Forgejo instance URL (https://code.example)", "");
+    if (a.token.empty() && a.token_file.empty()) a.token = ask("Runner registration token", "");
+    if (a.name.empty()) a.name = ask("Runner name (empty: the host name)", "");
+    if (a.labels.empty()) a.labels = ask("Labels, comma-separated", config.labels.empty() ? k_default_label : "");
+  }
   std::string token = a.token;
   if (!a.token_file.empty()) {
     token = AK_TRY(read_file(a.token_file));
@@ -129,7 +147,8 @@ void add_runner_command(CLI::App& app, GlobalOptions& options) {
   reg->add_option("--labels", a->labels, "labels, comma-separated, NAME or NAME:host (default " +
                                               std::string(k_default_label) + ")");
   reg->add_option("--file", a->file, "where to write the registration (default: runner.file, .runner)");
-  reg->add_flag("--no-interactive", a->no_interactive, "never ask (the only mode: all values come from flags)");
+  reg->add_flag("--no-interactive", a->no_interactive,
+                "never ask on stdin for values the flags leave out (asked only when --instance or --token is)");
   reg->add_flag("--insecure", a->insecure, "accept any TLS certificate of the instance");
   reg->callback([a, &options] {
     auto r = register_runner(*a);

@@ -166,6 +166,21 @@ class RunnerTest(unittest.TestCase):
         self.assertNotIn("wrong-token-value", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(self.dir, ".runner")))
 
+    def test_register_asks_for_what_the_flags_leave_out_unless_told_not_to(self):
+        answers = self.server.url + "\nreg-token-0123456789\nasked-name\n\n"
+        r = subprocess.run([AKBUILD, "runner", "register"], input=answers, env=self.env, cwd=self.dir,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("Runner registration token", r.stderr)
+        with open(os.path.join(self.dir, ".runner")) as f:
+            data = json.load(f)
+        self.assertEqual(data["name"], "asked-name")
+        self.assertEqual(data["labels"], ["nix-container-builder:host"])
+        r = subprocess.run([AKBUILD, "runner", "register", "--no-interactive"], input=answers, env=self.env,
+                           cwd=self.dir, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--instance and --token", r.stderr)
+
     def test_a_docker_label_is_a_usage_error(self):
         r = self.register(extra=("--labels", "ubuntu-latest:docker://node:20"))
         self.assertEqual(r.returncode, 2)
