@@ -105,8 +105,10 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   server->m_service = std::make_unique<ExecutorService>(options.service);
   if (options.plugin) {
     if (unix_socket) options.plugin->context.daemon_socket = options.listen.path;
-    auto environments = AK_TRY(plugin::Environments::open(std::move(*options.plugin)));
-    server->m_plugin = std::make_unique<PluginService>(std::move(environments));
+    auto environments = plugin::Environments::open(std::move(*options.plugin));
+    if (environments) server->m_plugin = std::make_unique<PluginService>(std::move(*environments));
+    else if (options.plugin_required) return fail(environments.error());
+    else log_warning("plugin: {}; forgejo-runner's backend plugin is not served", environments.error().message);
   }
 
   grpc::EnableDefaultHealthCheckService(true);
