@@ -63,6 +63,7 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
     options.plugin = plugin::EnvironmentsOptions{
         .state_dir = serve.state_dir.empty() ? default_state_dir() : std::filesystem::path(serve.state_dir),
         .context = {.akbuild_binary = self, .daemon_socket = {}, .cgroup_prefix = {}}};
+    options.plugin_required = !serve.state_dir.empty();
   }
 
   // SIGTERM and SIGINT are taken by sigwait below: block them before gRPC starts its threads,

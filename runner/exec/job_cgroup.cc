@@ -11,30 +11,13 @@
 
 #include <fmt/core.h>
 
+#include "runner/exec/cgroup_files.hh"
+
 namespace akbuild::exec {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// This process's cgroup path per hierarchy: "" for v2's "0::" line, else the controller name.
-std::optional<std::string> own_cgroup(const std::string& controller) {
-  std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string names = line.substr(a + 1, b - a - 1);
-    bool match = controller.empty() ? names.empty() && line.compare(0, a, "0") == 0
-                                    : ("," + names + ",").find("," + controller + ",") != std::string::npos;
-    if (match) return line.substr(b + 1);
-  }
-  return std::nullopt;
-}
-
-bool write_text(const fs::path& file, const std::string& text) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-}
 
 // The parent dirs job cgroups go in: v2 when its root has the controllers, else v1 hierarchies.
 struct Parents {
@@ -49,7 +32,7 @@ Parents parents() {
     std::ifstream controllers(dir / "cgroup.controllers");
     std::string line;
     if (std::getline(controllers, line) && line.find("pids") != std::string::npos) {
-      write_text(dir / "cgroup.subtree_control", "+pids +memory +cpu");
+      write_cgroup_file(dir / "cgroup.subtree_control", "+pids +memory +cpu");
       p.v2 = dir;
       return p;
     }
@@ -76,7 +59,7 @@ std::vector<pid_t> procs_of(const fs::path& dir) {
 
 // cgroup.kill (v2, Linux 5.14) kills the whole cgroup at once; else each process in turn.
 void kill_in(const fs::path& dir) {
-  if (write_text(dir / "cgroup.kill", "1")) return;
+  if (write_cgroup_file(dir / "cgroup.kill", "1")) return;
   for (pid_t pid : procs_of(dir)) ::kill(pid, SIGKILL);
 }
 
@@ -105,7 +88,7 @@ Result<JobCgroup> JobCgroup::create(const std::string& name, const CgroupLimits&
     return dir;
   };
   auto set = [](const fs::path& file, const std::string& value) -> Result<> {
-    if (!write_text(file, value))
+    if (!write_cgroup_file(file, value))
       return fail(ErrorCode::failed_precondition, fmt::format("{}: cannot set {}", file.string(), value));
     return ok();
   };

@@ -13,31 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "runner/exec/cgroup_files.hh"
+
 namespace akbuild::exec {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// This process's cgroup in the hierarchy whose /proc/self/cgroup line matches `controllers`
-// ("" for v2's "0::" line, "pids" for v1).
-std::optional<std::string> own_cgroup(const std::string& controllers) {
-  std::ifstream in("/proc/self/cgroup");
-  for (std::string line; std::getline(in, line);) {
-    auto a = line.find(':'), b = line.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) continue;
-    std::string names = line.substr(a + 1, b - a - 1);
-    bool match = controllers.empty() ? names.empty() && line.compare(0, a, "0") == 0
-                                     : ("," + names + ",").find("," + controllers + ",") != std::string::npos;
-    if (match) return line.substr(b + 1);
-  }
-  return std::nullopt;
-}
-
-bool write_text(const fs::path& file, const std::string& text) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-  return fd && ::write(fd.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
-}
 
 // The places a step's cgroup may go: under this process's own cgroup, in the v1 pids hierarchy
 // or in v2 (where the pids controller must be enabled for children).
@@ -49,7 +31,7 @@ std::vector<fs::path> candidate_parents() {
       fs::path parent = fs::path(root) / fs::path(*v2).relative_path();
       std::error_code ec;
       if (!fs::exists(parent / "cgroup.subtree_control", ec)) continue;
-      write_text(parent / "cgroup.subtree_control", "+pids");  // refused when already on, or not allowed
+      write_cgroup_file(parent / "cgroup.subtree_control", "+pids");  // refused when already on, or not allowed
       out.push_back(parent);
     }
   }
@@ -81,7 +63,7 @@ std::optional<PidsCgroup> PidsCgroup::create(unsigned max) {
     fs::path dir = parent / ("akbuild-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
     if (::mkdir(dir.c_str(), 0755) != 0) continue;
     UniqueFd procs(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-    if (procs && write_text(dir / "pids.max", std::to_string(max))) return PidsCgroup(dir, std::move(procs));
+    if (procs && write_cgroup_file(dir / "pids.max", std::to_string(max))) return PidsCgroup(dir, std::move(procs));
     ::rmdir(dir.c_str());
   }
   return std::nullopt;

@@ -52,10 +52,15 @@ Result<std::unique_ptr<JobEnvironment>> JobEnvironment::create(std::string id, f
   const Profile& p = env->m_profile;
   // The default pids limit is best effort (as for steps); a limit asked for must hold.
   bool limited = p.cpus || p.memory_bytes || p.max_pids != Profile{}.max_pids;
-  auto cgroup = exec::JobCgroup::create(context.cgroup_prefix + env->m_id,
-                                        {.max_pids = p.max_pids, .memory_bytes = p.memory_bytes, .cpus = p.cpus});
-  if (cgroup) env->m_cgroup.emplace(std::move(*cgroup));
-  else if (limited) return fail(cgroup.error());
+  // Without limits the sandbox needs no cgroup: its pid namespace ends with it. A v1 cgroup
+  // costs milliseconds to make, join and remove (RCU grace periods); the host profile pays
+  // them to kill what left the command's process group.
+  if (limited || p.kind == Profile::Kind::host) {
+    auto cgroup = exec::JobCgroup::create(context.cgroup_prefix + env->m_id,
+                                          {.max_pids = p.max_pids, .memory_bytes = p.memory_bytes, .cpus = p.cpus});
+    if (cgroup) env->m_cgroup.emplace(std::move(*cgroup));
+    else if (limited) return fail(cgroup.error());
+  }
   if (p.kind == Profile::Kind::sandbox) {
     std::string why;
     if (!exec::sandbox_available(&why))
@@ -143,6 +148,7 @@ Result<ExecResult> JobEnvironment::exec(const ExecSpec& spec, const OutputCallba
   p.chunks = true;
   p.kill_grace = 1s;
   if (m_cgroup) p.cgroup_procs_fds = m_cgroup->procs_fds();
+  else p.max_processes = m_profile.max_pids;
   {
     std::lock_guard lock(m_running_mutex);
     m_running.insert(&cancel);

@@ -59,6 +59,7 @@ public:
     if (!ok) close(lock);
     pump(lock);
   }
+  // (Reactions may touch the lock after pump: gRPC calls OnDone only once they returned.)
 
   void OnCancel() override {
     std::unique_lock lock(m_mutex);
@@ -83,6 +84,7 @@ private:
   }
 
   // One gRPC operation at a time, started outside the lock (its completion takes it again).
+  // Once it started one, the lock stays released: after Finish the reactor may be gone.
   void pump(std::unique_lock<std::mutex>& lock) {
     if (m_writing || m_finished) return;
     if (!m_closed && !m_queue.empty()) {
@@ -93,7 +95,6 @@ private:
       m_writing = true;
       lock.unlock();
       this->StartWrite(&m_current);
-      lock.lock();
       return;
     }
     if (m_final) {
@@ -101,7 +102,6 @@ private:
       grpc::Status status = *m_final;
       lock.unlock();
       this->Finish(status);
-      lock.lock();
     }
   }
 

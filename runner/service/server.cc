@@ -105,8 +105,10 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   server->m_service = std::make_unique<ExecutorService>(options.service);
   if (options.plugin) {
     if (unix_socket) options.plugin->context.daemon_socket = options.listen.path;
-    auto environments = AK_TRY(plugin::Environments::open(std::move(*options.plugin)));
-    server->m_plugin = std::make_unique<PluginService>(std::move(environments));
+    auto environments = plugin::Environments::open(std::move(*options.plugin));
+    if (environments) server->m_plugin = std::make_unique<PluginService>(std::move(*environments));
+    else if (options.plugin_required) return fail(environments.error());
+    else log_warning("plugin: {}; forgejo-runner's backend plugin is not served", environments.error().message);
   }
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -118,6 +120,11 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   auto limit = static_cast<int>(options.service.max_message_bytes);
   builder.SetMaxReceiveMessageSize(limit);
   builder.SetMaxSendMessageSize(limit);
+  // forgejo-runner pings its plugin every 30 s, calls or not; gRPC's default answer to pings
+  // more often than every 5 min without data is a GOAWAY that drops the runner's connection.
+  // Pings cost nothing worth refusing a local client for.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(server->m_service.get());
   if (server->m_plugin) builder.RegisterService(server->m_plugin.get());
   server->m_reapi = AK_TRY(ReapiServices::open(options.service.cache_dir));

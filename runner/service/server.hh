@@ -36,6 +36,8 @@ struct ServerOptions {
   // Job environments for forgejo-runner (plugin.v1alpha.BackendPlugin); the daemon's socket is
   // filled in here. None: the plugin is not served.
   std::optional<plugin::EnvironmentsOptions> plugin;
+  // Whether a plugin that cannot start (its state dir unusable) stops the daemon; else a warning.
+  bool plugin_required = false;
 };
 
 class Server {

@@ -196,6 +196,19 @@ class PluginJob(unittest.TestCase):
         self.assertEqual(check(health_pb2.HealthCheckRequest(service="")).status,
                          health_pb2.HealthCheckResponse.SERVING)
 
+    def test_the_runners_keepalive_pings_do_not_drop_its_connection(self):
+        # The runner pings every 30 s even between calls; here every second, for 4 s.
+        options = [("grpc.keepalive_time_ms", 1000), ("grpc.keepalive_permit_without_calls", 1),
+                   ("grpc.http2.max_pings_without_data", 0), ("grpc.http2.min_time_between_pings_ms", 1000)]
+        states = []
+        with grpc.insecure_channel("unix:" + self.daemon.socket, options=options) as ch:
+            ch.subscribe(states.append, try_to_connect=True)
+            self.assertEqual(Runner(ch).capabilities(pb.CapabilitiesRequest()).name, "akbuild")
+            time.sleep(4.5)
+            self.assertEqual(Runner(ch).capabilities(pb.CapabilitiesRequest()).name, "akbuild")
+        ready = states.index(grpc.ChannelConnectivity.READY)
+        self.assertEqual(states[ready:], [grpc.ChannelConnectivity.READY], "the connection was dropped (GOAWAY)")
+
     def test_capabilities_name_the_backend(self):
         self.assertEqual(self.runner.capabilities(pb.CapabilitiesRequest()).name, "akbuild")
 
