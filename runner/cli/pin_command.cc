@@ -60,7 +60,8 @@ Result<std::vector<engine::StepRequest>> requests(const PinArgs& a, const std::f
   o.vars = AK_TRY(act_values(a.vars, "--var", "--var-file", "", ".vars", workspace));
   o.secrets = AK_TRY(act_values({}, "--secret", "--secret-file", "", ".secrets", workspace));
   o.env = AK_TRY(act_values(a.env, "--env", "--env-file", "", ".env", workspace));
-  o.matrix = AK_TRY(parse_pairs(a.matrix, ':', "--matrix"));
+  for (const auto& item : a.matrix)  // one key may be given several values, as for act
+    for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
   o.cache_dir = resolve_cache_dir(global);
   o.pin_command = update_command(a);
   return workflow::workflow_steps(o, std::cerr);

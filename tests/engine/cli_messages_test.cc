@@ -31,7 +31,7 @@ TEST_CASE("an unknown subcommand names the ones that exist, exit status 2") {
   test::TestDir dir;
   auto r = test::akbuild(dir, {"frob"});
   CHECK(r.exit_code == 2);
-  CHECK(r.err == "akbuild: error: unknown subcommand 'frob' (subcommands: step, act, expr, serve, oci, nix, pin, cache, runner)\n");
+  CHECK(r.err == "akbuild: error: unknown subcommand 'frob' (subcommands: step, act, expr, serve, plugin, oci, nix, pin, cache, runner)\n");
 }
 
 TEST_CASE("a step whose shell script fails names the command that failed, not 'bash'") {
