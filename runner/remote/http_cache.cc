@@ -4,6 +4,7 @@
 #include "runner/remote/http_cache.hh"
 
 #include <atomic>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -111,16 +112,28 @@ public:
       jobs[i].file = tmp.path() / std::to_string(i);
     }
     AK_TRY_VOID(run(jobs));
-    for (std::size_t i = 0; i < blobs.size(); ++i) {
-      AK_TRY_VOID(check(jobs[i], "GET"));
-      // Hashed as it moves into the store; a blob that is not what its name says is refused
-      // (stored, if at all, under the digest it does have, where it harms nothing).
-      auto got = AK_TRY(store.move_file(dirfd.get(), std::to_string(i)));
-      m_down += blobs[i].size;
-      if (got != blobs[i].digest)
-        return fail(ErrorCode::corrupt, describe(jobs[i]) + ": the blob does not match its digest (got sha256 " +
-                                            got.hex() + ")");
-    }
+    for (const auto& job : jobs) AK_TRY_VOID(check(job, "GET"));
+    // Hashed as each moves into the store, on every core; a blob that is not what its name says
+    // is refused (stored, if at all, under the digest it does have, where it harms nothing).
+    std::atomic<std::size_t> next{0};
+    std::vector<std::optional<Error>> errors(blobs.size());
+    auto verify = [&] {
+      for (std::size_t i; (i = next++) < blobs.size();) {
+        auto got = store.move_file(dirfd.get(), std::to_string(i));
+        if (!got) errors[i] = got.error();
+        else if (*got != blobs[i].digest)
+          errors[i] = Error{ErrorCode::corrupt, describe(jobs[i]) + ": the blob does not match its digest (got sha256 " +
+                                                    got->hex() + ")"};
+        else m_down += blobs[i].size;
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), blobs.size()); ++t)
+      threads.emplace_back(verify);
+    verify();
+    for (auto& t : threads) t.join();
+    for (auto& e : errors)
+      if (e) return fail(*e);
     return ok();
   }
 
@@ -300,7 +313,12 @@ private:
         net::co_spawn(ioc, worker<Tls>(jobs, next, open), net::detached);
       }
     }
+    // Handlers on every core: parsing, and hashing a small upload's file, are not free.
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::min<std::size_t>(std::max(1u, std::thread::hardware_concurrency()), n); ++t)
+      threads.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
+    for (auto& t : threads) t.join();
     return ok();
   }
 

@@ -28,6 +28,19 @@ std::string env(const char* name) {
 } // namespace
 
 Result<std::unique_ptr<RemoteCache>> open_remote_cache(RemoteOptions options) {
+  // TLS files for grpcs:// and https:// come from the environment, like the other remote
+  // settings a runner host gives every command.
+  for (auto [name, pem] : {std::pair{"AKBUILD_REMOTE_TLS_CA", &options.tls_ca_pem},
+                           std::pair{"AKBUILD_REMOTE_TLS_CERT", &options.tls_cert_pem},
+                           std::pair{"AKBUILD_REMOTE_TLS_KEY", &options.tls_key_pem}}) {
+    auto file = env(name);
+    if (file.empty() || !pem->empty()) continue;
+    auto text = read_file(file);
+    if (!text) return fail(ErrorCode::invalid_argument, std::string(name) + " " + file + ": " + text.error().message);
+    *pem = std::move(*text);
+  }
+  if (options.tls_cert_pem.empty() != options.tls_key_pem.empty())
+    return fail(ErrorCode::invalid_argument, "AKBUILD_REMOTE_TLS_CERT and AKBUILD_REMOTE_TLS_KEY go together");
   auto sep = options.url.find("://");
   std::string scheme = sep == std::string::npos ? "" : options.url.substr(0, sep);
   for (const auto& [name, factory] : k_schemes)

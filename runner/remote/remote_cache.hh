@@ -84,8 +84,10 @@ protected:
 };
 
 // Opens a client for `options.url`; invalid_argument naming the URL when its scheme is not one of
-// grpc, grpcs, http, https or it is malformed. Connects lazily: a server that is down fails the
-// first call, not this one.
+// grpc, grpcs, http, https or it is malformed. TLS files the options lack are read from
+// AKBUILD_REMOTE_TLS_CA (roots), AKBUILD_REMOTE_TLS_CERT and AKBUILD_REMOTE_TLS_KEY (a client
+// certificate, for mTLS). Connects lazily: a server that is down fails the first call, not this
+// one.
 Result<std::unique_ptr<RemoteCache>> open_remote_cache(RemoteOptions options);
 
 // Options from the environment (AKBUILD_REMOTE_CACHE, AKBUILD_REMOTE_TOKEN_FILE,

@@ -174,3 +174,34 @@ TEST_CASE("akbuild serve does not serve an action result whose blobs are gone") 
   CHECK_MESSAGE(contains(r.out, "[gen] ran"), (r.out + r.err));
   CHECK(test::read(b.ws / "out" / "a.txt") == "input\n");
 }
+
+TEST_CASE("akbuild serve over TLS: a client that trusts its certificate (AKBUILD_REMOTE_TLS_CA) gets a remote hit") {
+  if (!test::have_program("openssl")) return test::skip("openssl is not installed");
+  test::TestDir dir;
+  auto made = test::sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost "
+                       "-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '" + (dir / "key.pem").string() +
+                       "' -out '" + (dir / "cert.pem").string() + "' 2>&1");
+  REQUIRE_MESSAGE(made.exit_code == 0, made.out);
+  test::AkbuildServe serve(dir, "--tls-cert " + (dir / "cert.pem").string() + " --tls-key " + (dir / "key.pem").string());
+  std::string url = "grpcs://127.0.0.1:" + std::to_string(serve.port);
+  Host a(dir, "a"), b(dir, "b");
+  test::CommandOptions trusting;
+  trusting.env["AKBUILD_REMOTE_TLS_CA"] = (dir / "cert.pem").string();
+  auto build = [&](Host& h, const test::CommandOptions& o) {
+    return test::akbuild(dir, {"--cache-dir", h.cache.string(), "step", "exec", "--id", "gen", "-C", h.ws.string(),
+                               "--sandbox", "off", "--with", "run=echo over tls > o.txt", "--with", "outputs=[\"o.txt\"]",
+                               "--remote-cache", url, "--remote-token-file", serve.token_file.string()},
+                         o);
+  };
+  // Without the root, the server's certificate is not trusted: a warning and a local run.
+  auto untrusted = build(a, {});
+  REQUIRE_MESSAGE(untrusted.exit_code == 0, (untrusted.out + untrusted.err));
+  CHECK_MESSAGE(contains(untrusted.out + untrusted.err, "warning: remote cache " + url), (untrusted.out + untrusted.err));
+  fs::remove_all(a.cache);
+  auto first = build(a, trusting);
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  CHECK_MESSAGE(!contains(first.out + first.err, "warning"), (first.out + first.err));
+  auto second = build(b, trusting);
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK_MESSAGE(contains(second.out, "[gen] remote hit"), (second.out + second.err));
+}

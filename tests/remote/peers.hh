@@ -66,14 +66,16 @@ struct AkbuildServe {
   int port = free_port();
   std::filesystem::path token_file, cache;
   std::unique_ptr<BackgroundProcess> process;
-  explicit AkbuildServe(const TestDir& dir) : token_file(dir / "token"), cache(dir / "serve-cache") {
+  // `extra`: more options of `akbuild serve` (e.g. --tls-cert F --tls-key F).
+  explicit AkbuildServe(const TestDir& dir, const std::string& extra = "")
+      : token_file(dir / "token"), cache(dir / "serve-cache") {
     write(token_file, "s3cret-token-for-tests\n");
     std::filesystem::permissions(token_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
     process = std::make_unique<BackgroundProcess>(
         dir,
         "AKBUILD_EXECUTOR=none XDG_RUNTIME_DIR=" + (dir / "serve-run").string() + " exec " + akbuild_bin().string() +
             " --cache-dir " + cache.string() + " serve --listen tcp:127.0.0.1:" + std::to_string(port) +
-            " --token-file " + token_file.string(),
+            " --token-file " + token_file.string() + " " + extra,
         "serve");
     BackgroundProcess::wait_for_port(port);
   }
