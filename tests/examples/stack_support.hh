@@ -10,6 +10,9 @@
 
 namespace akbuild::test {
 
+// How many akbuild steps examples/stack's workflow (and examples/run-main) has.
+inline constexpr int stack_steps = 7;
+
 // Runs examples/run-main over a copy of the stack (`dir`/`copy`), with the cache `dir`/`cache`;
 // `mode` "act" runs the workflow through `akbuild act`, "step" one `akbuild step` per step.
 inline CommandResult run_main(const TestDir& dir, const std::string& copy = "stack",

@@ -115,7 +115,7 @@ PY
   auto second = run_main(dir);
   REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
   auto second_states = states(second.out);
-  CHECK(second_states.size() == 6);  // every akbuild step of the workflow reported
+  CHECK(second_states.size() == test::stack_steps);  // every akbuild step of the workflow reported
   for (const auto& [id, state] : second_states) CHECK_MESSAGE(state == "hit", id << " " << state);
   CHECK(layers(dir) == before);
 
@@ -165,8 +165,8 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   // Nothing built yet: every akbuild step has a key and would run; nothing is written.
   auto dry = act({"-n"});
   REQUIRE_MESSAGE(dry.exit_code == 0, (dry.out + dry.err));
-  CHECK(count(dry.out, ": key ") == 7);
-  CHECK(count(dry.out, "miss: would run") == 7);
+  CHECK(count(dry.out, ": key ") == test::stack_steps);
+  CHECK(count(dry.out, "miss: would run") == test::stack_steps);
   CHECK_FALSE(fs::exists(dir / "stack/image"));
 
   auto run = act({});
@@ -178,10 +178,10 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   auto dry_after = act({"-n"});
   REQUIRE(dry_after.exit_code == 0);
   CHECK(count(dry_after.out, "miss: would run") == 0);
-  CHECK(count(dry_after.out, " hit\n") == 7);
+  CHECK(count(dry_after.out, " hit\n") == test::stack_steps);
   auto again = act({});
   REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
-  CHECK(count(again.out, "cache hit") == 7);
+  CHECK(count(again.out, "cache hit") == test::stack_steps);
 
   // The main job (scripts/main runs examples/run-main through act) ends with the per-step
   // summary, the image's digest, where its layout is and how to load it; the reference it
@@ -193,7 +193,7 @@ TEST_CASE("akbuild act lists, dry-runs and builds the example stack's workflow, 
   REQUIRE(tail.size() == 13);
   CHECK(tail[0] == "steps:");
   auto summary = states(main.out);
-  CHECK(summary.size() == 7);
+  CHECK(summary.size() == test::stack_steps);
   for (const char* id : {"wheelhouse", "client-ts", "web-deps", "web", "venv", "server", "image"}) CHECK_MESSAGE(summary[id] == "hit", id);
   CHECK(tail[8] == "image:  stack:latest");
   CHECK(tail[9] == "digest: " + test::image_digest(dir, "stack"));
