@@ -149,3 +149,29 @@ TEST_CASE("pin update names what is wrong with --id and -W in one line, exit 2")
   CHECK(contains(no_workflow.err, "missing.yml: no such file or directory"));
   CHECK(!fs::exists(ws / "akbuild.lock"));
 }
+
+TEST_CASE("pin update: a step id a matrix makes into two steps is an error; --matrix and --job choose") {
+  test::TestDir dir;
+  fs::path ws = dir / "ws";
+  std::string wf = k_workflow;
+  wf.replace(wf.find("series: [\"1\"]"), 13, "series: [\"1\", \"2\"]");
+  wf += R"(  other:
+    runs-on: host
+    steps:
+      - id: elsewhere
+        uses: akbuild/step@v1
+        with: { kind: exec, fetch: true, outputs: e/, run: mkdir -p e; echo e > e/e }
+)";
+  test::write(ws / ".forgejo/workflows/ci.yml", wf);
+  test::write(ws / "src.txt", "v1\n");
+  auto both = test::akbuild(dir, {"pin", "update", "-C", ws.string(), "--check"});
+  CHECK(both.exit_code == 2);
+  CHECK(contains(both.err, "step 'deps' is a different step in job 'fetch ("));
+  CHECK(contains(both.err, "give each its own id"));
+  auto one = test::akbuild(dir, {"pin", "update", "-C", ws.string(), "--matrix", "series:2", "--job", "fetch"});
+  INFO(one.out, one.err);
+  CHECK(one.exit_code == 0);
+  CHECK(test::read(ws / "vendor/dep.txt") == "hello-2\n");
+  CHECK(contains(one.out, "pin deps: updated: none -> "));
+  CHECK(!contains(one.out, "elsewhere"));
+}
