@@ -38,6 +38,9 @@ struct StepPlan {
   std::vector<std::string> extra_key_lines;   // kind-specific key material ("lock: ...")
   bool fetch = false;                         // may use the network; output pinned by NAR hash
   std::string pin;                            // SRI NAR hash when known (with: hash or akbuild.lock)
+  // The fetched tree is the same on every platform (Go's modules): `akbuild pin update` writes
+  // the pin it computes for the platforms akbuild.lock lists for the step too.
+  bool pin_any_platform = false;
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
   // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
   // whole input directories may then be bind-mounted read-only instead of staged file by file.

@@ -81,6 +81,10 @@ Result<int> run_pin_update(const PinArgs& a, const GlobalOptions& global) {
   if (changes->empty()) std::cout << "pin update: no fetch steps to pin\n";
   std::size_t stale = 0;
   for (const auto& c : *changes) {
+    for (const auto& platform : c.other_platforms)
+      std::cout << "pin " << c.step_id << ": " << (a.check ? "stale" : "updated") << " for " << platform
+                << " too (the same tree on every platform)\n";
+    stale += c.other_platforms.empty() || c.old_pin != c.new_pin ? 0 : 1;
     if (c.old_pin == c.new_pin) {
       std::cout << "pin " << c.step_id << ": " << c.new_pin << " (unchanged"
                 << (c.reused ? ", its inputs are those of its last fetch" : "") << ")\n";

@@ -51,6 +51,13 @@ std::optional<std::string> PinFile::get(const std::string& step_id, const std::s
   return p->second;
 }
 
+std::vector<std::string> PinFile::platforms(const std::string& step_id) const {
+  std::vector<std::string> out;
+  if (auto it = m_pins.find(step_id); it != m_pins.end())
+    for (const auto& [platform, sri] : it->second) out.push_back(platform);
+  return out;
+}
+
 void PinFile::set(const std::string& step_id, const std::string& platform, const std::string& sri) {
   m_pins[step_id][platform] = sri;
 }
@@ -120,12 +127,19 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
     }
     auto it = r->outputs.find("nar-hash");
     if (it == r->outputs.end() || !options.update_pin_ids.count(id)) continue;
-    PinChange c{id, pins.get(id, current_platform()).value_or(""), it->second, r->cache_hit, {}};
+    PinChange c{id, pins.get(id, current_platform()).value_or(""), it->second, r->cache_hit, {}, {}};
     if (auto d = r->outputs.find("pin-diff"); d != r->outputs.end()) c.diff = d->second;
     pins.set(id, current_platform(), it->second);
+    if (by_id.at(id)->plan.pin_any_platform)
+      for (const auto& platform : pins.platforms(id))
+        if (pins.get(id, platform) != it->second) {
+          pins.set(id, platform, it->second);
+          c.other_platforms.push_back(platform);
+        }
     changes.push_back(std::move(c));
   }
-  bool moved = std::any_of(changes.begin(), changes.end(), [](const PinChange& c) { return c.old_pin != c.new_pin; });
+  bool moved = std::any_of(changes.begin(), changes.end(),
+                           [](const PinChange& c) { return c.old_pin != c.new_pin || !c.other_platforms.empty(); });
   if (moved && !update.check) AK_TRY_VOID(pins.save());
   if (first_error) return fail(*first_error);
   return changes;

@@ -29,6 +29,8 @@ public:
   static Result<PinFile> load(const std::filesystem::path& workspace);
 
   std::optional<std::string> get(const std::string& step_id, const std::string& platform) const;
+  // The platforms the step has a pin for, sorted.
+  std::vector<std::string> platforms(const std::string& step_id) const;
   void set(const std::string& step_id, const std::string& platform, const std::string& sri);
   // Writes the file atomically.
   Result<> save() const;
@@ -45,6 +47,7 @@ struct PinChange {
   std::string new_pin;
   bool reused = false;  // its inputs were those of an earlier fetch, whose pin stands (not fetched)
   std::string diff;     // when the pin moved: lines naming the files that differ from the old pin's tree
+  std::vector<std::string> other_platforms;  // other platforms given the same pin (a tree the same on all)
 };
 
 struct PinUpdate {

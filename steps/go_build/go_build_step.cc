@@ -91,6 +91,8 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
       plan.exclude = {join_rel(dir, "vendor/**"), join_rel(dir, ".goproxy/**")};
     }
     plan.fetch = true;
+    // go mod vendor and download take every GOOS/GOARCH's files: one vendorHash for all.
+    plan.pin_any_platform = true;
     plan.pin = p.hash();
     return plan;
   }

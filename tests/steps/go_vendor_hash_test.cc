@@ -83,10 +83,16 @@ TEST_CASE("go-build mode vendor pins buildGoModule's vendorHash and a build uses
   REQUIRE_MESSAGE(vendored.exit_code == 0, vendored.err);
   CHECK(!fs::exists(theirs / "vendor/example.com/greet/unused"));  // only what the sources import
 
+  // The lock lists another platform for the step: the vendor tree is the same there, so its pin is too.
+  test::write(w.ws / "akbuild.lock", R"({"version": 1, "pins": {"vendor": {"aarch64-linux": "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}})");
   auto pinned = w.akbuild({"pin", "update", "go-build", "--id", "vendor", "--with", "directory=server", "--with", "mode=vendor"});
   INFO(pinned.out, pinned.err);
   REQUIRE(pinned.exit_code == 0);
   CHECK(w.pin("vendor") == GoWorkspace::nix_sri(theirs / "vendor"));
+  CHECK(pinned.out.find("pin vendor: updated for aarch64-linux too") != std::string::npos);
+  auto lock = test::read(w.ws / "akbuild.lock");
+  CHECK(lock.find("sha256-AAAA") == std::string::npos);
+  CHECK(lock.find("\"aarch64-linux\": \"" + w.pin("vendor") + "\"") != std::string::npos);
   CHECK(test::read(w.ws / "server/vendor/modules.txt") == test::read(theirs / "vendor/modules.txt"));
 
   // The vendorHash pasted from a Nix expression is the step's own hash; a build after it, with the
