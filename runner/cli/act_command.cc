@@ -6,7 +6,6 @@
 
 #include "runner/cli/commands.hh"
 #include "runner/core/fs.hh"
-#include "runner/service/engine_factory.hh"
 #include "runner/workflow/act.hh"
 #include "runner/workflow/dotenv.hh"
 
@@ -34,14 +33,7 @@ Result<int> run(ActArgs& a, const GlobalOptions& global) {
   for (const auto& item : a.matrix)  // one key may be given several values
     for (auto& [k, v] : AK_TRY(parse_pairs({item}, ':', "--matrix"))) o.matrix[k].insert(std::move(v));
   o.cache_dir = resolve_cache_dir(global);
-  engine::EngineOptions remote;
-  AK_TRY_VOID(apply_remote_flags(a.remote, remote));
-  o.open_engine = [remote](engine::EngineOptions eo) {
-    eo.remote_cache = remote.remote_cache;
-    eo.remote_token = remote.remote_token;
-    eo.remote_read_only = remote.remote_read_only;
-    return service::open_engine(std::move(eo));
-  };
+  o.open_engine = AK_TRY(engine_opener(a.remote));
   // Hints name the pin update of this workflow, from where act was started.
   o.pin_command = "akbuild pin update";
   if (!a.workspace.empty()) o.pin_command += " -C " + shell_word(a.workspace);

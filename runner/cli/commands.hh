@@ -3,7 +3,9 @@
 // through one explicit function (no static registration).
 
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,7 +65,7 @@ Result<engine::StepRequest> step_request(const StepInvocation& invocation);
 // The engine options it names, with the cache dir of `global`.
 engine::EngineOptions engine_options(const StepInvocation& invocation, const GlobalOptions& global);
 
-// --remote-cache, --remote-token-file, --remote-read-only, which step, act and serve share.
+// --remote-cache, --remote-token-file, --remote-read-only, which step, act, serve and the runner share.
 struct RemoteFlags {
   std::string url, token_file;
   bool read_only = false;
@@ -73,6 +75,10 @@ void add_remote_options(CLI::App* cmd, RemoteFlags& flags);
 // AKBUILD_REMOTE_TOKEN_FILE and AKBUILD_REMOTE_READ_ONLY=1; invalid_argument naming a token
 // file that cannot be read.
 Result<> apply_remote_flags(const RemoteFlags& flags, engine::EngineOptions& options);
+// The engine factory `act` and the runner hand the workflow layer: service::open_engine with the
+// remote cache the flags (or the environment) name.
+using EngineOpener = std::function<Result<std::unique_ptr<engine::Engine>>(engine::EngineOptions)>;
+Result<EngineOpener> engine_opener(const RemoteFlags& flags);
 
 void add_nix_command(CLI::App& app, GlobalOptions& options);
 void add_step_command(CLI::App& app, GlobalOptions& options);

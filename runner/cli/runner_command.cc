@@ -10,7 +10,6 @@
 #include "runner/core/secrets.hh"
 #include "runner/forgejo/daemon.hh"
 #include "runner/forgejo/runner_client.hh"
-#include "runner/service/engine_factory.hh"
 #include "runner/workflow/dotenv.hh"
 
 namespace akbuild::cli {
@@ -26,6 +25,7 @@ struct RunnerArgs {
   bool no_interactive = false, insecure = false;  // ask for what --instance, --token, ... leave out
   // daemon
   unsigned capacity = 0;
+  RemoteFlags remote;
 };
 
 Result<forgejo::RunnerConfig> config_of(const RunnerArgs& a) {
@@ -122,7 +122,7 @@ Result<int> daemon(const RunnerArgs& a, const GlobalOptions& global) {
   o.task.cache_dir = o.config.cache_dir.empty() ? resolve_cache_dir(global) : o.config.cache_dir;
   o.task.timeout = std::chrono::duration_cast<std::chrono::seconds>(o.config.timeout);
   o.task.report = {.interval = o.config.report_interval, .retry = o.config.report_retry};
-  o.task.open_engine = service::open_engine;
+  o.task.open_engine = AK_TRY(engine_opener(a.remote));
   auto env_file = workflow::read_values_file(o.config.env_file);
   if (!env_file && env_file.error().code != ErrorCode::not_found) return fail(env_file.error());
   if (env_file) o.task.envs = *env_file;
@@ -159,6 +159,7 @@ void add_runner_command(CLI::App& app, GlobalOptions& options) {
   run->add_option("--file", a->file, "the registration (default: runner.file, .runner)");
   run->add_option("--capacity", a->capacity, "tasks at once (default: runner.capacity, 1)")->check(CLI::Range(1u, 1024u));
   run->add_flag("--insecure", a->insecure, "accept any TLS certificate of the instance");
+  add_remote_options(run, a->remote);
   run->callback([a, &options] {
     auto r = daemon(*a, options);
     options.exit_status = r ? *r : report_error(r.error());

@@ -5,6 +5,7 @@
 
 #include "runner/core/secrets.hh"
 #include "runner/remote/remote_cache.hh"
+#include "runner/service/engine_factory.hh"
 
 namespace akbuild::cli {
 
@@ -46,6 +47,17 @@ Result<> apply_remote_flags(const RemoteFlags& flags, engine::EngineOptions& opt
   options.remote_token = remote->token;
   options.remote_read_only = remote->read_only;
   return ok();
+}
+
+Result<EngineOpener> engine_opener(const RemoteFlags& flags) {
+  engine::EngineOptions remote;
+  AK_TRY_VOID(apply_remote_flags(flags, remote));
+  return EngineOpener([remote](engine::EngineOptions eo) {
+    eo.remote_cache = remote.remote_cache;
+    eo.remote_token = remote.remote_token;
+    eo.remote_read_only = remote.remote_read_only;
+    return service::open_engine(std::move(eo));
+  });
 }
 
 Result<std::map<std::string, std::string>> parse_pairs(const std::vector<std::string>& items, char sep,

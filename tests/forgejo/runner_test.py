@@ -96,14 +96,14 @@ class RunnerTest(unittest.TestCase):
         return self.akbuild("runner", "register", "--no-interactive", "--instance", self.server.url, "--token", token,
                             "--name", "builder-1", *extra)
 
-    def start_daemon(self, extra_config=""):
+    def start_daemon(self, extra_config="", extra_args=()):
         r = self.register()
         self.assertEqual(r.returncode, 0, r.stderr)
         config = os.path.join(self.dir, "config.yml")
         with open(config, "w") as f:
             f.write("runner:\n  fetch_interval: 100ms\n  report_interval: 200ms\n"
                     "  report_retry:\n    initial_delay: 50ms\n" + extra_config)
-        self.daemon = subprocess.Popen([AKBUILD, "runner", "-c", config, "daemon"], env=self.env, cwd=self.dir,
+        self.daemon = subprocess.Popen([AKBUILD, "runner", "-c", config, "daemon", *extra_args], env=self.env, cwd=self.dir,
                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         declared = self.forgejo.wait(lambda: any(r["declared"] for r in self.forgejo.runners.values()), 30)
         self.assertTrue(declared, "the daemon did not declare itself")
@@ -326,6 +326,45 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(self.forgejo.tasks[task].result, pb.RESULT_SUCCESS, self.forgejo.log_lines(task))
         self.assertIn("checked out", rows)
         self.assertIn(sha, rows)
+
+    def test_a_remote_cache_shares_a_step_with_a_runner_whose_cache_is_empty(self):
+        # `akbuild serve` on loopback is the REAPI remote cache; the runner's local cache is
+        # emptied between two runs of the same task, so the second can only hit remotely.
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        token = os.path.join(self.dir, "remote-token")
+        with open(token, "w") as f:
+            f.write("remote-token-0123456789\n")
+        os.chmod(token, 0o600)
+        serve = subprocess.Popen([AKBUILD, "--cache-dir", os.path.join(self.dir, "remote"), "serve", "--listen",
+                                  "tcp:127.0.0.1:%d" % port, "--token-file", token],
+                                 env=dict(self.env, XDG_RUNTIME_DIR=os.path.join(self.dir, "serve-run")),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (serve.kill(), serve.wait()))
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.start_daemon(extra_args=("--remote-cache", "grpc://127.0.0.1:%d" % port, "--remote-token-file", token))
+        payload = ("on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - id: made\n"
+                   "        uses: akbuild/step@v1\n        with:\n          kind: exec\n"
+                   "          run: echo made-once > made.txt\n          outputs: made.txt\n"
+                   "      - run: cat made.txt\n")
+        first = self.forgejo.add_task(payload)
+        self.assertTrue(self.forgejo.wait_finished(first, 120), self.daemon_log())
+        self.assertEqual(self.forgejo.tasks[first].result, pb.RESULT_SUCCESS, self.forgejo.log_lines(first))
+        self.assertFalse(any("remote" in r for r in self.forgejo.log_lines(first, 0)), self.forgejo.log_lines(first))
+        shutil.rmtree(os.path.join(self.dir, "cache"))
+        second = self.forgejo.add_task(payload)
+        self.assertTrue(self.forgejo.wait_finished(second, 120), self.daemon_log())
+        self.assertEqual(self.forgejo.tasks[second].result, pb.RESULT_SUCCESS, self.forgejo.log_lines(second))
+        self.assertIn("cached: remote", self.forgejo.log_lines(second, 0),
+                        self.forgejo.log_lines(second))
+        self.assertIn("made-once", self.forgejo.log_lines(second, 1))
 
     def test_the_stand_in_speaks_json_too(self):
         import urllib.request
