@@ -81,21 +81,12 @@ void round_trip(remote::RemoteCache& remote, const test::TestDir& dir) {
   CHECK(!remote.fetch({absent}, cache->blobs(), cache->tmp_dir()));
 }
 
-struct Host {
-  const test::TestDir& dir;
-  fs::path ws, cache;
-  Host(const test::TestDir& d, const std::string& name) : dir(d), ws(d / name / "ws"), cache(d / name / "cache") {
-    test::write(ws / "src" / "in.txt", "input\n");
-  }
-  test::CommandResult build(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{"--cache-dir", cache.string(), "step", "exec", "--id", "gen", "-C", ws.string(),
-                                  "--sandbox", "off", "--with", "inputs=[\"src/**\"]", "--with",
-                                  "run=mkdir -p out/sub && cp src/in.txt out/a.txt && ln -s a.txt out/link && "
-                                  "head -c 5000000 /dev/zero | tr '\\0' y > out/sub/big && echo one > single.txt",
-                                  "--with", "outputs=[\"out/\", \"single.txt\"]"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return test::akbuild(dir, argv);
-  }
+// A tree with a file over any batch limit (so ByteStream carries it), a symlink and a subdir.
+const char* const k_script = "mkdir -p out/sub && cp src/in.txt out/a.txt && ln -s a.txt out/link && "
+                             "head -c 5000000 /dev/zero | tr '\\0' y > out/sub/big && echo one > single.txt";
+
+struct Host : test::Host {
+  Host(const test::TestDir& d, const std::string& name) : test::Host(d, name, k_script) {}
 };
 
 } // namespace

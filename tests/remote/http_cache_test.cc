@@ -16,24 +16,13 @@ namespace {
 
 bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
 
-// One builder host: a checkout at dir/<name>/ws with its own cache dir.
-struct Host {
-  const test::TestDir& dir;
-  fs::path ws, cache;
-  Host(const test::TestDir& d, const std::string& name) : dir(d), ws(d / name / "ws"), cache(d / name / "cache") {
-    test::write(ws / "src" / "in.txt", "input\n");
-  }
-  // A step with a tree output (a file, an executable, a symlink, a subdir) and a file output.
-  test::CommandResult build(const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{"--cache-dir", cache.string(), "step", "exec", "--id", "gen", "-C", ws.string(),
-                                  "--sandbox", "off", "--with", "inputs=[\"src/**\"]", "--with",
-                                  "run=mkdir -p out/sub && cp src/in.txt out/a.txt && ln -s a.txt out/link && "
-                                  "printf '#!/bin/sh\\n' > out/sub/x && chmod +x out/sub/x && echo one > single.txt "
-                                  "&& echo ran-the-step",
-                                  "--with", "outputs=[\"out/\", \"single.txt\"]"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return test::akbuild(dir, argv);
-  }
+// A tree output (a file, an executable, a symlink, a subdir) and a file output.
+struct Host : test::Host {
+  Host(const test::TestDir& d, const std::string& name)
+      : test::Host(d, name,
+                   "mkdir -p out/sub && cp src/in.txt out/a.txt && ln -s a.txt out/link && "
+                   "printf '#!/bin/sh\\n' > out/sub/x && chmod +x out/sub/x && echo one > single.txt "
+                   "&& echo ran-the-step") {}
 };
 
 std::size_t files_under(const fs::path& p) {

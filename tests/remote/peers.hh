@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/support/background.hh"
 
@@ -80,6 +82,26 @@ struct AkbuildServe {
     BackgroundProcess::wait_for_port(port);
   }
   std::string url() const { return "grpc://127.0.0.1:" + std::to_string(port); }
+};
+
+// One builder host: a checkout at dir/<name>/ws (holding src/in.txt) with its own cache dir,
+// building one exec step `gen` that runs `script` and declares a tree output out/ and a file
+// output single.txt.
+struct Host {
+  const TestDir& dir;
+  std::filesystem::path ws, cache;
+  std::string script;
+  Host(const TestDir& d, const std::string& name, std::string run)
+      : dir(d), ws(d / name / "ws"), cache(d / name / "cache"), script(std::move(run)) {
+    write(ws / "src" / "in.txt", "input\n");
+  }
+  CommandResult build(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{"--cache-dir", cache.string(), "step", "exec", "--id", "gen", "-C", ws.string(),
+                                  "--sandbox", "off", "--with", "inputs=[\"src/**\"]", "--with", "run=" + script,
+                                  "--with", "outputs=[\"out/\", \"single.txt\"]"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return akbuild(dir, argv);
+  }
 };
 
 } // namespace akbuild::test
