@@ -631,6 +631,31 @@ class EnvironmentExecutor(unittest.TestCase):
         events = list(self.execute(req))
         self.assertTrue(events[-1].result.success, events[-1])
 
+    def test_a_job_cancels_only_its_own_executions(self):
+        main = grpc.insecure_channel("unix:" + self.daemon.socket)
+        execute = main.unary_stream("/akbuild.v1.Executor/Execute",
+                                    request_serializer=ex.ExecuteRequest.SerializeToString,
+                                    response_deserializer=ex.ExecuteEvent.FromString)
+        cancel = ex.CancelRequest
+        cancel_on = lambda ch: ch.unary_unary("/akbuild.v1.Executor/Cancel",  # noqa: E731
+                                              request_serializer=ex.CancelRequest.SerializeToString,
+                                              response_deserializer=ex.CancelResponse.FromString)
+        ws = os.path.join(self.other.root_path, "ws")
+        os.makedirs(ws)
+        stream = execute(execute_request(ws, "slow", "sleep 30; touch o.txt", "o.txt"))
+        running = next(stream).execution_id
+        with self.assertRaises(grpc.RpcError) as e:
+            cancel_on(self.ch)(cancel(execution_id=running))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND, e.exception.details())
+        # Still running: the job's Cancel reached nothing; the daemon's socket cancels it.
+        self.assertFalse(os.path.exists(os.path.join(ws, "o.txt")))
+        started = time.monotonic()
+        cancel_on(main)(cancel(execution_id=running))
+        events = list(stream)
+        self.assertFalse(events[-1].result.success)
+        self.assertLess(time.monotonic() - started, 20)
+        main.close()
+
     def test_a_step_a_job_runs_in_etc_is_refused_and_writes_nothing_there(self):
         name = "akbuild-pwned-%d" % os.getpid()
         try:
