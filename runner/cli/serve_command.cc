@@ -62,7 +62,7 @@ Result<> serve(const ServeOptions& serve, const GlobalOptions& global) {
     if (ec) return fail(ErrorCode::internal, "/proc/self/exe: " + ec.message());
     options.plugin = plugin::EnvironmentsOptions{
         .state_dir = serve.state_dir.empty() ? default_state_dir() : std::filesystem::path(serve.state_dir),
-        .context = {.akbuild_binary = self, .daemon_socket = {}, .cgroup_prefix = {}}};
+        .context = {.akbuild_binary = self, .serve_executor = {}, .cgroup_prefix = {}}};
     options.plugin_required = !serve.state_dir.empty();
   }
 

@@ -27,15 +27,15 @@ bool is_dir(const fs::path& p) {
   return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-exec::JobSandboxSpec sandbox_spec(const fs::path& dir, const fs::path& temp, const EnvironmentContext& context,
-                                  bool network) {
+exec::JobSandboxSpec sandbox_spec(const fs::path& dir, const fs::path& temp, const fs::path& socket,
+                                  const EnvironmentContext& context, bool network) {
   exec::JobSandboxSpec spec;
   spec.network = network;
   // /tmp first: a state dir below /tmp stays visible over it.
   spec.binds.push_back({temp, "/tmp", true});
   spec.binds.push_back({dir, dir, true});
   spec.binds.push_back({context.akbuild_binary, k_sandbox_bin / "akbuild", false});
-  if (!context.daemon_socket.empty()) spec.binds.push_back({context.daemon_socket, k_sandbox_socket, false});
+  if (!socket.empty()) spec.binds.push_back({socket, k_sandbox_socket, false});
   return spec;
 }
 
@@ -49,6 +49,12 @@ Result<std::unique_ptr<JobEnvironment>> JobEnvironment::create(std::string id, f
     if (::mkdir(sub.c_str(), 0755) != 0) return fail(errno_error("job environment " + sub.string()));
   if (::symlink(context.akbuild_binary.c_str(), (env->m_dir / "bin" / "akbuild").c_str()) != 0)
     return fail(errno_error("job environment: akbuild link"));
+  if (context.serve_executor) {
+    // Not in <dir>: the job could put a symlink to the daemon's own socket there, which bwrap
+    // would follow when it binds the socket in.
+    env->m_socket = env->m_dir.string() + ".sock";
+    env->m_endpoint = AK_TRY(context.serve_executor(env->m_socket, env->m_dir));
+  }
   const Profile& p = env->m_profile;
   // The default pids limit is best effort (as for steps); a limit asked for must hold.
   bool limited = p.cpus || p.memory_bytes || p.max_pids != Profile{}.max_pids;
@@ -78,8 +84,7 @@ std::map<std::string, std::string> JobEnvironment::image_env() const {
   env["PATH"] = fmt::format("{}:{}", (sandbox ? k_sandbox_bin : m_dir / "bin").string(), k_system_path);
   env["HOME"] = home().string();
   env["TMPDIR"] = sandbox ? "/tmp" : temp().string();
-  if (!m_context.daemon_socket.empty())
-    env["AKBUILD_EXECUTOR"] = "unix:" + (sandbox ? k_sandbox_socket : m_context.daemon_socket).string();
+  if (!m_socket.empty()) env["AKBUILD_EXECUTOR"] = "unix:" + (sandbox ? k_sandbox_socket : m_socket).string();
   return env;
 }
 
@@ -99,7 +104,7 @@ Result<exec::ProcessSpec> JobEnvironment::command(const ExecSpec& spec, std::str
   p.env = image_env();
   for (const auto& [k, v] : spec.env) p.env[k] = v;
   fs::path workdir = spec.workdir.empty() ? root() : (root() / spec.workdir).lexically_normal();
-  auto jail = sandbox_spec(m_dir, temp(), m_context, m_profile.network);
+  auto jail = sandbox_spec(m_dir, temp(), m_socket, m_context, m_profile.network);
   auto host_view = [&](const fs::path& inside) -> std::optional<fs::path> {
     if (!sandbox) return inside;
     // The sandbox's bin dir holds akbuild alone, as <dir>/bin does (a link to it) on the host.
@@ -175,6 +180,7 @@ Result<> JobEnvironment::destroy() {
     m_cgroup->kill_all();
     m_cgroup.reset();
   }
+  m_endpoint.reset();
   return remove_tree(m_dir);
 }
 

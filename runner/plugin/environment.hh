@@ -8,7 +8,9 @@
 //   <dir>/bin         `akbuild` (host profile; the sandbox has it at /run/akbuild/bin)
 // and the profile's way of running commands in it. In the sandbox, <dir> is bound at its own
 // path, so every path the runner is given means the same inside and out, and `akbuild step`
-// sends the daemon a workspace path the daemon can read.
+// sends the daemon a workspace path the daemon can read. Beside <dir>, out of the job's reach,
+//   <dir>.sock        the daemon's Executor for this environment alone (its sandbox shows it at
+//                     /run/akbuild/executor.sock); the daemon confines its calls to <dir>
 //
 // Usage:
 //   auto env = AK_TRY(JobEnvironment::create(id, dir, profile, context));
@@ -32,10 +34,15 @@
 
 namespace akbuild::plugin {
 
+// Serves the daemon's Executor on a unix socket at `socket`, confined to the environment
+// directory `dir`, until the handle returned is dropped (which removes the socket).
+using ExecutorEndpoint = std::function<Result<std::shared_ptr<void>>(const std::filesystem::path& socket,
+                                                                     const std::filesystem::path& dir)>;
+
 // What every environment of one daemon shares.
 struct EnvironmentContext {
   std::filesystem::path akbuild_binary;  // put on each job's PATH
-  std::filesystem::path daemon_socket;   // bound in for `akbuild step`; empty: none
+  ExecutorEndpoint serve_executor{};     // each environment's executor for `akbuild step`; empty: none
   std::string cgroup_prefix;             // the daemon's job cgroups are named <prefix><id>
 };
 
@@ -69,6 +76,8 @@ public:
   std::filesystem::path tool_cache() const { return m_dir / "tool-cache"; }
   std::filesystem::path temp() const { return m_dir / "tmp"; }
   std::filesystem::path home() const { return m_dir / "home"; }
+  // Its executor socket (empty without one).
+  const std::filesystem::path& executor_socket() const { return m_socket; }
 
   // The variables the environment gives every command (PATH, HOME, TMPDIR, AKBUILD_EXECUTOR).
   std::map<std::string, std::string> image_env() const;
@@ -101,6 +110,8 @@ private:
   Profile m_profile;
   EnvironmentContext m_context;
   std::optional<exec::JobCgroup> m_cgroup;
+  std::filesystem::path m_socket;
+  std::shared_ptr<void> m_endpoint;  // serves m_socket while held
   std::mutex m_call;
   std::mutex m_running_mutex;
   std::set<exec::CancelToken*> m_running;

@@ -172,6 +172,21 @@ Result<> check_request(const std::string& workspace, int steps, const v1::Execut
   return ok();
 }
 
+// The options a client's request runs with: as sent, or for a job environment's client with its
+// workspace beneath its environment and every step in the sandbox (a plain process would run as
+// the daemon's user, often root, on the host; `automatic` may fall back to one).
+Result<v1::ExecuteOptions> confine(const std::string& workspace, const v1::ExecuteOptions& options,
+                                   const ClientScope* scope) {
+  if (!scope) return options;
+  AK_TRY_VOID(check_within(*scope, "workspace", workspace, true));
+  if (options.sandbox() == v1::SANDBOX_MODE_OFF)
+    return fail(ErrorCode::permission_denied,
+                "options.sandbox: off is refused to a job environment's client; its steps run in the sandbox");
+  v1::ExecuteOptions confined = options;
+  confined.set_sandbox(v1::SANDBOX_MODE_REQUIRE);
+  return confined;
+}
+
 // A client's secrets join the daemon's registry: masked in every log line and error it sends
 // from now on, and keyed by HMAC in manifests (runner/engine/secret_lines.hh).
 void register_secrets(const v1::ExecuteOptions& options) {
@@ -224,10 +239,12 @@ void ExecutorService::spawn(std::function<void()> work) {
 }
 
 Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::string& workspace,
-                                                                    const v1::ExecuteOptions& options) {
+                                                                    const v1::ExecuteOptions& options,
+                                                                    bool confined) {
   unsigned jobs = options.jobs() ? options.jobs() : m_options.jobs;
   std::string key = workspace + '\0' + std::to_string(options.sandbox()) + '\0' +
-                    std::to_string(options.explain()) + '\0' + std::to_string(jobs);
+                    std::to_string(options.explain()) + '\0' + std::to_string(jobs) + '\0' +
+                    std::to_string(confined);
   std::lock_guard lock(m_mutex);
   if (auto it = m_engines.find(key); it != m_engines.end()) return it->second;
   auto engine = AK_TRY(engine::Engine::open({.workspace = workspace,
@@ -239,7 +256,8 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
                                              .remote_token = m_options.remote_token,
                                              .remote_read_only = m_options.remote_read_only,
                                              .kinds = {},
-                                             .watcher = m_output_watcher.get()}));
+                                             .watcher = m_output_watcher.get(),
+                                             .tools_on_path_only = confined}));
   std::shared_ptr<engine::Engine> shared(std::move(engine));
   m_engines.emplace(key, shared);
   return shared;
@@ -257,6 +275,7 @@ std::pair<std::shared_ptr<Execution>, bool> ExecutorService::start_or_join(const
     }
     execution = std::make_shared<Execution>("ex-" + std::to_string(m_next_id++), print);
     m_executions.emplace(execution->id(), execution);
+    m_workspaces.emplace(execution->id(), request.workspace());
     m_by_fingerprint[print] = execution->id();
   }
   spawn([this, execution, engine, steps = to_requests(request.steps())] {
@@ -270,6 +289,7 @@ std::pair<std::shared_ptr<Execution>, bool> ExecutorService::start_or_join(const
     execution->finish(result);
     std::lock_guard lock(m_mutex);
     m_executions.erase(execution->id());
+    m_workspaces.erase(execution->id());
     if (auto it = m_by_fingerprint.find(execution->fingerprint());
         it != m_by_fingerprint.end() && it->second == execution->id())
       m_by_fingerprint.erase(it);
@@ -309,11 +329,17 @@ grpc::ServerUnaryReactor* ExecutorService::unary_on_thread(grpc::CallbackServerC
 
 grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
                                                 v1::PlanResponse* response) {
-  return unary_on_thread(ctx, [this, request, response] {
+  return plan(ctx, request, response, nullptr);
+}
+
+grpc::ServerUnaryReactor* ExecutorService::plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
+                                                v1::PlanResponse* response, const ClientScope* scope) {
+  return unary_on_thread(ctx, [this, request, response, scope] {
     auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
-      AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
-      register_secrets(request->options());
-      auto engine = AK_TRY(engine_for(request->workspace(), request->options()));
+      auto options = AK_TRY(confine(request->workspace(), request->options(), scope));
+      AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), options));
+      register_secrets(options);
+      auto engine = AK_TRY(engine_for(request->workspace(), options, scope != nullptr));
       return engine->plan(to_requests(request->steps()));
     }();
     if (!planned) return to_grpc_status(Error{planned.error().code, mask_secrets(planned.error().message)});
@@ -324,6 +350,11 @@ grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx
 
 grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::CallbackServerContext*,
                                                                      const v1::ExecuteRequest* request) {
+  return execute(request, nullptr);
+}
+
+grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::execute(const v1::ExecuteRequest* sent,
+                                                                     const ClientScope* scope) {
   auto* reactor = new ExecuteReactor();
   {
     std::lock_guard lock(m_mutex);
@@ -332,10 +363,18 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::Callb
       return reactor;
     }
   }
+  // A confined client's request as it runs (its options confined); its fingerprint too.
+  v1::ExecuteRequest confined;
+  const v1::ExecuteRequest* request = sent;
   auto engine = [&]() -> Result<std::shared_ptr<engine::Engine>> {
+    if (scope) {
+      confined = *sent;
+      *confined.mutable_options() = AK_TRY(confine(sent->workspace(), sent->options(), scope));
+      request = &confined;
+    }
     AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
     register_secrets(request->options());
-    return engine_for(request->workspace(), request->options());
+    return engine_for(request->workspace(), request->options(), scope != nullptr);
   }();
   if (!engine) {
     reactor->complete(to_grpc_status(engine.error()));
@@ -348,11 +387,20 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::Execute(grpc::Callb
 
 grpc::ServerUnaryReactor* ExecutorService::Cancel(grpc::CallbackServerContext* ctx, const v1::CancelRequest* request,
                                                   v1::CancelResponse*) {
+  return cancel(ctx, request, nullptr);
+}
+
+grpc::ServerUnaryReactor* ExecutorService::cancel(grpc::CallbackServerContext* ctx, const v1::CancelRequest* request,
+                                                  const ClientScope* scope) {
   auto* reactor = ctx->DefaultReactor();
   std::shared_ptr<Execution> execution;
   {
     std::lock_guard lock(m_mutex);
-    if (auto it = m_executions.find(request->execution_id()); it != m_executions.end()) execution = it->second;
+    // A job environment's client cancels only what runs in its own environment; another's
+    // execution is as unknown to it as one that never was.
+    auto workspace = m_workspaces.find(request->execution_id());
+    bool own = !scope || (workspace != m_workspaces.end() && lexically_within(*scope, workspace->second));
+    if (auto it = m_executions.find(request->execution_id()); it != m_executions.end() && own) execution = it->second;
   }
   if (!execution) {
     reactor->Finish(to_grpc_status(Error{ErrorCode::not_found, "execution " + request->execution_id() + ": not running"}));
@@ -367,8 +415,14 @@ grpc::ServerUnaryReactor* ExecutorService::Cancel(grpc::CallbackServerContext* c
 grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext* ctx,
                                                     const v1::HashPathRequest* request,
                                                     v1::HashPathResponse* response) {
+  return hash_path(ctx, request, response, nullptr);
+}
+
+grpc::ServerUnaryReactor* ExecutorService::hash_path(grpc::CallbackServerContext* ctx,
+                                                     const v1::HashPathRequest* request,
+                                                     v1::HashPathResponse* response, const ClientScope* scope) {
   // Even a hit may wait for the watcher's lock, which a tree being armed holds for its walk.
-  return unary_on_thread(ctx, [this, request, response] {
+  return unary_on_thread(ctx, [this, request, response, scope] {
     auto answer = [&]() -> Result<nixdrv::WatchedNarHashes::Answer> {
       // Over TCP the client may be anyone holding the token, on any host: it must not learn
       // what this daemon's user can read.
@@ -378,6 +432,7 @@ grpc::ServerUnaryReactor* ExecutorService::HashPath(grpc::CallbackServerContext*
       if (path.empty()) return fail(ErrorCode::invalid_argument, "path: missing");
       if (!std::filesystem::path(path).is_absolute())
         return fail(ErrorCode::invalid_argument, "path: " + path + ": not an absolute path");
+      if (scope) AK_TRY_VOID(check_within(*scope, "path", path, false));
       if (request->dev() || request->ino()) {
         struct stat st {};
         if (::lstat(path.c_str(), &st) != 0 || st.st_dev != request->dev() || st.st_ino != request->ino())

@@ -2,6 +2,9 @@
 // The akbuild.v1.Executor service: thin adapters from the protos to the engine. One engine per
 // (workspace, sandbox mode, explain, jobs), shared by every client, over one cache dir. Long
 // work (Plan, Execute) runs on its own thread so gRPC's callback threads never block.
+// Each call comes from the daemon's socket (no scope: any path its user may use) or from a job
+// environment's own socket (a ClientScope: paths beneath the environment only, steps sandboxed,
+// its own executions only; see env_executor.hh).
 
 #include <chrono>
 #include <condition_variable>
@@ -15,6 +18,7 @@
 #include "nixdrv/watched_nar_hashes.hh"
 #include "runner/core/tree_watcher.hh"
 #include "runner/engine/engine.hh"
+#include "runner/service/client_scope.hh"
 #include "runner/service/execution.hh"
 
 namespace akbuild::service {
@@ -54,9 +58,20 @@ public:
   grpc::ServerUnaryReactor* HashPath(grpc::CallbackServerContext* ctx, const akbuild::v1::HashPathRequest* request,
                                      akbuild::v1::HashPathResponse* response) override;
 
+  // The calls above for a client confined to `scope` (null: unconfined, as above).
+  grpc::ServerUnaryReactor* plan(grpc::CallbackServerContext* ctx, const akbuild::v1::PlanRequest* request,
+                                 akbuild::v1::PlanResponse* response, const ClientScope* scope);
+  grpc::ServerWriteReactor<akbuild::v1::ExecuteEvent>* execute(const akbuild::v1::ExecuteRequest* request,
+                                                               const ClientScope* scope);
+  grpc::ServerUnaryReactor* cancel(grpc::CallbackServerContext* ctx, const akbuild::v1::CancelRequest* request,
+                                   const ClientScope* scope);
+  grpc::ServerUnaryReactor* hash_path(grpc::CallbackServerContext* ctx, const akbuild::v1::HashPathRequest* request,
+                                      akbuild::v1::HashPathResponse* response, const ClientScope* scope);
+
 private:
+  // The engine for a workspace and options; `confined` for a job environment's client.
   Result<std::shared_ptr<engine::Engine>> engine_for(const std::string& workspace,
-                                                     const akbuild::v1::ExecuteOptions& options);
+                                                     const akbuild::v1::ExecuteOptions& options, bool confined);
   // The in-flight execution for this request (joined = true), or a new one started.
   std::pair<std::shared_ptr<Execution>, bool> start_or_join(const akbuild::v1::ExecuteRequest& request,
                                                             std::shared_ptr<engine::Engine> engine);
@@ -76,6 +91,7 @@ private:
   std::unique_ptr<TreeWatcher> m_output_watcher;
   std::map<std::string, std::shared_ptr<engine::Engine>> m_engines;
   std::map<std::string, std::shared_ptr<Execution>> m_executions;  // running, by id
+  std::map<std::string, std::string> m_workspaces;                 // their workspaces, by id (Cancel's scope)
   std::map<std::string, std::string> m_by_fingerprint;             // joinable, fingerprint → id
   nixdrv::WatchedNarHashes m_hashes;                               // HashPath's trees
 };

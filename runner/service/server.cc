@@ -16,7 +16,9 @@
 
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
+#include "runner/service/accept_loop.hh"
 #include "runner/service/auth.hh"
+#include "runner/service/env_executor.hh"
 #include "runner/service/socket_trust.hh"
 
 namespace akbuild::service {
@@ -104,7 +106,16 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   options.service.unix_socket = options.listen.kind == ListenAddress::Kind::unix_socket;
   server->m_service = std::make_unique<ExecutorService>(options.service);
   if (options.plugin) {
-    if (unix_socket) options.plugin->context.daemon_socket = options.listen.path;
+    // Each environment gets an executor socket of its own, never the daemon's: a call on it is
+    // confined to the environment (env_executor.hh). Over TCP there is no socket to bind in.
+    if (unix_socket) {
+      auto limit = static_cast<int>(options.service.max_message_bytes);
+      options.plugin->context.serve_executor = [service = server->m_service.get(), limit](
+                                                   const std::filesystem::path& socket,
+                                                   const std::filesystem::path& dir) -> Result<std::shared_ptr<void>> {
+        return EnvExecutor::start(socket, ClientScope{dir}, *service, limit);
+      };
+    }
     auto environments = plugin::Environments::open(std::move(*options.plugin));
     if (environments) server->m_plugin = std::make_unique<PluginService>(std::move(*environments));
     else if (options.plugin_required) return fail(environments.error());
@@ -143,26 +154,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   return server;
 }
 
-void Server::accept_loop() {
-  while (true) {
-    int fd = ::accept4(m_listener.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      return;  // the listener was shut down (drain)
-    }
-    if (auto peer = check_peer(fd, m_address.to_string()); !peer) {
-      log_warning("executor: refused a client: {}", peer.error().message);
-      ::close(fd);
-      continue;
-    }
-    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    grpc::AddInsecureChannelFromFd(m_server.get(), fd);  // gRPC owns fd from here
-  }
-}
+void Server::accept_loop() { accept_clients(m_listener.get(), *m_server, m_address.to_string()); }
 
 Server::~Server() {
   if (!m_drained) drain(std::chrono::milliseconds(0));

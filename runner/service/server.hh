@@ -33,8 +33,9 @@ struct ServerOptions {
   std::string tls_cert_pem;     // both or neither
   std::string tls_key_pem;
   ServiceOptions service;
-  // Job environments for forgejo-runner (plugin.v1alpha.BackendPlugin); the daemon's socket is
-  // filled in here. None: the plugin is not served.
+  // Job environments for forgejo-runner (plugin.v1alpha.BackendPlugin); on a unix socket, each
+  // environment's own executor socket (env_executor.hh) is filled in here. None: the plugin is
+  // not served.
   std::optional<plugin::EnvironmentsOptions> plugin;
   // Whether a plugin that cannot start (its state dir unusable) stops the daemon; else a warning.
   bool plugin_required = false;

@@ -5,11 +5,12 @@ proto/plugin/v1alpha/plugin.proto at test time. Replays what the runner sends fo
 (health, Capabilities, Create, Start, CopyIn, Exec of the probe and of a step script, CopyOut,
 Remove) and checks the rules around it: streams, exit codes, cancellation, the CopyIn chunk rule,
 hostile archives, unknown ids, isolation between jobs, the sandbox as root, and akbuild inside
-a job going through the daemon's cache."""
+a job going through the daemon's cache, on an executor socket of the job's own that confines it."""
 import importlib.util
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import tarfile
@@ -25,8 +26,10 @@ AKBUILD = os.environ.get("AKBUILD_BIN", "akbuild")
 GEN = tempfile.mkdtemp(prefix="akbuild-pyplugin-")
 subprocess.run(["protoc", "--proto_path=" + os.path.join(SOURCE_ROOT, "proto"),
                 "--proto_path=/usr/share/grpc-proto", "--python_out=" + GEN,
-                "plugin/v1alpha/plugin.proto", "grpc/health/v1/health.proto"], check=True)
+                "plugin/v1alpha/plugin.proto", "akbuild/v1/executor.proto", "grpc/health/v1/health.proto"],
+               check=True)
 sys.path.insert(0, GEN)
+from akbuild.v1 import executor_pb2 as ex  # noqa: E402
 from plugin.v1alpha import plugin_pb2 as pb  # noqa: E402
 
 spec = importlib.util.spec_from_file_location("health_pb2", os.path.join(GEN, "grpc/health/v1/health_pb2.py"))
@@ -495,6 +498,177 @@ class PluginJob(unittest.TestCase):
         self.assertIn('"cache-hit":"false"', results[0])
         self.assertIn('"cache-hit":"true"', results[1])
         self.assertTrue(os.listdir(os.path.join(self.tmp.name, "cache", "ac")))
+
+
+def env_socket(env):
+    """The host path of a job environment's executor socket: beside its directory."""
+    return os.path.dirname(env.root_path) + ".sock"
+
+
+def execute_request(workspace, step_id, script, outputs, sandbox=ex.SANDBOX_MODE_AUTOMATIC):
+    req = ex.ExecuteRequest(workspace=workspace)
+    req.options.sandbox = sandbox
+    step = req.steps.add(id=step_id, kind="exec")
+    step.__getattribute__("with")["run"] = script
+    step.__getattribute__("with")["outputs"] = outputs
+    return req
+
+
+class EnvironmentExecutor(unittest.TestCase):
+    """What a job reaches through the executor socket its environment is given: the daemon's
+    Executor, for paths of its own environment only, and nothing of the plugin."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="akbuild-plugin-")
+        cls.daemon = Daemon(cls.tmp.name)
+        cls.channel = grpc.insecure_channel("unix:" + cls.daemon.socket)
+        cls.runner = Runner(cls.channel)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.channel.close()
+        assert cls.daemon.stop() == 0
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.env, self.image_env = self.runner.new_env()
+        self.other, _ = self.runner.new_env()
+        self.ch = grpc.insecure_channel("unix:" + env_socket(self.env))
+        self.execute = self.ch.unary_stream("/akbuild.v1.Executor/Execute",
+                                            request_serializer=ex.ExecuteRequest.SerializeToString,
+                                            response_deserializer=ex.ExecuteEvent.FromString)
+        self.hash_path = self.ch.unary_unary("/akbuild.v1.Executor/HashPath",
+                                             request_serializer=ex.HashPathRequest.SerializeToString,
+                                             response_deserializer=ex.HashPathResponse.FromString)
+
+    def tearDown(self):
+        self.ch.close()
+        for e in (self.env, self.other):
+            try:
+                self.runner.remove(pb.RemoveRequest(environment_id=e.environment_id))
+            except grpc.RpcError:
+                pass
+
+    def denied(self, call, *words):
+        with self.assertRaises(grpc.RpcError) as e:
+            r = call()
+            if hasattr(r, "__iter__"):
+                list(r)
+        self.assertEqual(e.exception.code(), grpc.StatusCode.PERMISSION_DENIED, e.exception.details())
+        for w in words:
+            self.assertIn(w, e.exception.details())
+
+    def test_the_job_is_given_its_own_socket_0600_and_it_goes_with_the_environment(self):
+        self.assertEqual(self.image_env["AKBUILD_EXECUTOR"], "unix:/run/akbuild/executor.sock")
+        path = env_socket(self.env)
+        st = os.lstat(path)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        self.assertNotEqual(path, env_socket(self.other))
+        # Out of the job's reach: a link the job put in its directory is not what gets bound in.
+        self.assertFalse(path.startswith(os.path.dirname(self.env.root_path) + "/"))
+        self.runner.remove(pb.RemoveRequest(environment_id=self.env.environment_id))
+        self.assertFalse(os.path.lexists(path))
+
+    def test_the_plugin_is_not_served_on_a_jobs_socket(self):
+        job = Runner(self.ch)
+        for call in (lambda: job.capabilities(pb.CapabilitiesRequest()),
+                     lambda: job.create(pb.CreateRequest(name="escape")),
+                     lambda: job.remove(pb.RemoveRequest(environment_id=self.other.environment_id)),
+                     lambda: list(job.exec_stream(pb.ExecRequest(environment_id=self.other.environment_id,
+                                                                 command=["true"])))):
+            with self.assertRaises(grpc.RpcError) as e:
+                call()
+            self.assertEqual(e.exception.code(), grpc.StatusCode.UNIMPLEMENTED, e.exception.details())
+        self.assertTrue(os.path.isdir(self.other.root_path))
+
+    def test_a_workspace_outside_the_environment_is_denied_and_nothing_is_written(self):
+        target = os.path.join(self.tmp.name, "host-dir")
+        os.makedirs(target, exist_ok=True)
+        link = os.path.join(self.env.root_path, "out-link")
+        os.symlink(target, link)
+        for workspace, why in ((self.other.root_path, "outside the job environment"),
+                               (target, "outside the job environment"),
+                               (self.env.root_path + "/../../" + os.path.basename(os.path.dirname(self.other.root_path))
+                                + "/root", ". or .. component"),
+                               (link, "symlink")):
+            self.denied(lambda: self.execute(execute_request(workspace, "w", "echo pwned > pwned.txt", "pwned.txt")),
+                        "workspace " + workspace, why)
+        self.assertEqual(os.listdir(target), [])
+        self.assertFalse(os.path.exists(os.path.join(self.other.root_path, "pwned.txt")))
+
+    def test_hash_path_outside_the_environment_is_denied(self):
+        mine = os.path.join(self.env.root_path, "f")
+        with open(mine, "w") as f:
+            f.write("x")
+        self.assertTrue(self.hash_path(ex.HashPathRequest(path=mine)).ListFields())
+        os.symlink("/etc/passwd", os.path.join(self.env.root_path, "passwd"))
+        for path in ("/etc/passwd", self.other.root_path, os.path.join(self.env.root_path, "passwd")):
+            self.denied(lambda: self.hash_path(ex.HashPathRequest(path=path)), "path " + path)
+
+    def test_steps_of_a_job_run_in_the_sandbox_only(self):
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(ws)
+        self.denied(lambda: self.execute(execute_request(ws, "off", "true", "o.txt", ex.SANDBOX_MODE_OFF)),
+                    "options.sandbox")
+
+    def test_a_job_names_tools_by_program_name_only(self):
+        # Keying a tool runs `TOOL --version` as the daemon's user, outside any sandbox: a job's
+        # own program there would run as root.
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(ws)
+        marker = os.path.join(self.tmp.name, "tool-ran")
+        tool = os.path.join(ws, "tool")
+        with open(tool, "w") as f:
+            f.write("#!/bin/sh\ntouch %s\n" % marker)
+        os.chmod(tool, 0o755)
+        req = execute_request(ws, "t", "touch o.txt", "o.txt")
+        req.steps[0].__getattribute__("with")["tools"] = "['%s']" % tool
+        self.denied(lambda: self.execute(req), "tools: " + tool, "program name only")
+        self.assertFalse(os.path.exists(marker))
+        req.steps[0].__getattribute__("with")["tools"] = "['sh']"
+        events = list(self.execute(req))
+        self.assertTrue(events[-1].result.success, events[-1])
+
+    def test_a_job_cancels_only_its_own_executions(self):
+        main = grpc.insecure_channel("unix:" + self.daemon.socket)
+        execute = main.unary_stream("/akbuild.v1.Executor/Execute",
+                                    request_serializer=ex.ExecuteRequest.SerializeToString,
+                                    response_deserializer=ex.ExecuteEvent.FromString)
+        cancel = ex.CancelRequest
+        cancel_on = lambda ch: ch.unary_unary("/akbuild.v1.Executor/Cancel",  # noqa: E731
+                                              request_serializer=ex.CancelRequest.SerializeToString,
+                                              response_deserializer=ex.CancelResponse.FromString)
+        ws = os.path.join(self.other.root_path, "ws")
+        os.makedirs(ws)
+        stream = execute(execute_request(ws, "slow", "sleep 30; touch o.txt", "o.txt"))
+        running = next(stream).execution_id
+        with self.assertRaises(grpc.RpcError) as e:
+            cancel_on(self.ch)(cancel(execution_id=running))
+        self.assertEqual(e.exception.code(), grpc.StatusCode.NOT_FOUND, e.exception.details())
+        # Still running: the job's Cancel reached nothing; the daemon's socket cancels it.
+        self.assertFalse(os.path.exists(os.path.join(ws, "o.txt")))
+        started = time.monotonic()
+        cancel_on(main)(cancel(execution_id=running))
+        events = list(stream)
+        self.assertFalse(events[-1].result.success)
+        self.assertLess(time.monotonic() - started, 20)
+        main.close()
+
+    def test_a_step_a_job_runs_in_etc_is_refused_and_writes_nothing_there(self):
+        name = "akbuild-pwned-%d" % os.getpid()
+        try:
+            out, err, code, failed, _ = self.runner.exec(
+                self.env.environment_id,
+                ["sh", "-c", "cd /etc && exec akbuild step exec --id evil --with run='echo x > %s' "
+                 "--with outputs=%s" % (name, name)], self.image_env)
+            self.assertNotEqual(code, 0, out + err)
+            self.assertIn("outside the job environment", err)
+            self.assertFalse(os.path.exists("/etc/" + name))
+        finally:
+            if os.path.exists("/etc/" + name):
+                os.unlink("/etc/" + name)
 
 
 class PluginRestart(unittest.TestCase):
