@@ -98,6 +98,7 @@ TEST_CASE("an oci-image on a registry base: pinned by digest, pulled once into t
   test::TestDir dir;
   auto registry = std::make_unique<test::Registry>(dir);
   int port = registry->port;
+  std::string registry_host = registry->host();
   std::string base = "docker://" + registry->host() + "/base:1";
   json first_base = build_base(dir, "one", registry->host() + "/base:1");
   test::write(dir / "ws" / "app" / "hello.txt", "hello from the app\n");
@@ -142,6 +143,12 @@ TEST_CASE("an oci-image on a registry base: pinned by digest, pulled once into t
   REQUIRE_MESSAGE(offline.exit_code == 0, (offline.out + offline.err));
   CHECK(layer_digests(image_manifest(dir))[0] == first_base["layers"][0]["digest"]);
   CHECK(run_image(dir) == "hello again\nMODE=app BASE=busybox\n");
+  // By digest, no pin is needed (and none is written); the CAS holds it.
+  auto by_digest = akbuild_with(dir, {"step", "oci-image", "--id", "by-digest"},
+                                image_with("docker://" + registry_host + "/base@" + first_base["digest"].get<std::string>()));
+  REQUIRE_MESSAGE(by_digest.exit_code == 0, (by_digest.out + by_digest.err));
+  CHECK(layer_digests(image_manifest(dir))[0] == first_base["layers"][0]["digest"]);
+  CHECK(json::parse(test::read(dir / "ws" / "akbuild.lock"))["images"].size() == 1);
 
   // base:1 moves to another image: builds keep the pinned one until a pin update.
   registry = std::make_unique<test::Registry>(dir, "", port);
