@@ -208,3 +208,13 @@ TEST_CASE("a registry base given by digest needs no pin, and a blob that does no
   CHECK(fs::is_empty(dir / "cache" / "tmp"));
   CHECK_FALSE(fs::exists(dir / "ws" / "akbuild.lock"));
 }
+
+TEST_CASE("a registry base that does not parse is a usage error naming with: base") {
+  test::TestDir dir;
+  test::write(dir / "ws" / "app" / "hello.txt", "hello\n");
+  auto r = build(dir, "docker://127.0.0.1:5000/Base:1");
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("oci-image: with: base: image reference '127.0.0.1:5000/Base:1': repository component "
+                           "'Base' must be lower-case") != std::string::npos,
+                r.err);
+}
