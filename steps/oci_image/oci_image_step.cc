@@ -196,12 +196,17 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
   }
   std::optional<TempDir> pulled_base;  // removed when the image is written
   if (auto registry = AK_TRY(registry_base(p.base()))) {
-    if (registry->digest.empty()) {
+    bool locked_digest = registry->digest.empty();
+    if (locked_digest) {
       auto locked = ctx.locked_ref(lock_name(*registry));
       if (!locked) return fail(bad("base", lock_name(*registry) + " is not pinned in akbuild.lock"));
       registry->digest = *locked;
     }
-    auto [dir, pulled] = AK_TRY(pull_base(p, *registry, ctx.cache()));
+    auto base = pull_base(p, *registry, ctx.cache());
+    if (!base && locked_digest && base.error().code == ErrorCode::not_found)
+      base.error().message += " (the digest akbuild.lock pins for the tag; `akbuild pin update` resolves the tag again)";
+    if (!base) return fail(base.error());
+    auto& [dir, pulled] = *base;
     ctx.log("base " + lock_name(*registry) + ": manifest " + pulled.manifest_digest + " for " +
             base_platform(p).to_string() + " (" + std::to_string(pulled.fetched) + " from the registry, " +
             std::to_string(pulled.cached) + " from the cache)");

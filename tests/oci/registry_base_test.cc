@@ -164,6 +164,17 @@ TEST_CASE("an oci-image on a registry base: pinned by digest, pulled once into t
   CHECK_MESSAGE(check.out.find("pin " + base + ": stale: " + first_base["digest"].get<std::string>() + " -> " +
                                second_base["digest"].get<std::string>()) != std::string::npos, check.out);
   CHECK(json::parse(test::read(dir / "ws" / "akbuild.lock"))["images"][base] == first_base["digest"]);
+  // A pinned digest neither the cache nor the registry has is a clear failure.
+  std::string lock_text = test::read(dir / "ws" / "akbuild.lock");
+  std::string missing = "sha256:" + std::string(64, 'f');
+  auto at = lock_text.find(first_base["digest"].get<std::string>());
+  REQUIRE(at != std::string::npos);
+  test::write(dir / "ws" / "akbuild.lock", lock_text.substr(0, at) + missing + lock_text.substr(at + missing.size()));
+  auto unavailable = build(dir, base);
+  CHECK(unavailable.exit_code == 1);
+  CHECK_MESSAGE((unavailable.out + unavailable.err).find("GET manifest " + missing + ": 404 Not Found") != std::string::npos,
+                (unavailable.out + unavailable.err));
+  CHECK((unavailable.out + unavailable.err).find("`akbuild pin update` resolves the tag again") != std::string::npos);
   auto updated = pin_update(dir, base);
   REQUIRE_MESSAGE(updated.exit_code == 0, (updated.out + updated.err));
   CHECK(pin_update(dir, base, true).exit_code == 0);
