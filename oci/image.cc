@@ -57,6 +57,15 @@ Result<std::string> put_blob(const fs::path& blobs, std::string_view content) {
   return digest;
 }
 
+// A base layer's media type in the OCI manifest written: Docker's (a base from a Docker v2
+// manifest) by the OCI name of the same bytes, as image-spec's media-types.md maps them.
+std::string oci_layer_type(const std::string& media_type) {
+  if (media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip") return "application/vnd.oci.image.layer.v1.tar+gzip";
+  if (media_type == "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip")
+    return "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+  return media_type;
+}
+
 json string_set(const std::vector<std::string>& items) {
   json out = json::object();
   for (const auto& i : items) out[i] = json::object();
@@ -146,7 +155,7 @@ Result<ImageResult> write_image_layout(const ImageSpec& spec, const fs::path& la
       AK_TRY_VOID(verify_blob(from, d).map_error([](Error e) { return std::move(e).context("base"); }));
       AK_TRY_VOID(check_layer_entries(from, "base layer " + d.digest));
       AK_TRY_VOID(link_or_copy(from, blob_path(blobs, d.digest)));
-      result.layers.push_back(LayerBlob{d.digest, diff_ids[i].get<std::string>(), d.size, d.media_type, false});
+      result.layers.push_back(LayerBlob{d.digest, diff_ids[i].get<std::string>(), d.size, oci_layer_type(d.media_type), false});
     }
   }
 

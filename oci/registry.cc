@@ -308,6 +308,56 @@ Result<std::string> RegistryClient::put_manifest(const std::string& bytes, const
   return ours;
 }
 
+Result<HttpResponse> RegistryClient::get(const std::string& path, std::vector<std::pair<std::string, std::string>> headers,
+                                         const std::string& what) {
+  std::string target = path;
+  for (int hop = 0;; ++hop) {
+    auto r = AK_TRY(request("GET", target, headers, "", what));
+    bool redirect = r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
+    if (!redirect) return r;
+    std::string location = r.header("location");
+    if (location.empty() || hop >= 5)
+      return fail(ErrorCode::unavailable, m_ref.registry + "/" + m_ref.repository + ": " + what + ": " +
+                                              (location.empty() ? "a redirect without a Location" : "too many redirects"));
+    if (location.front() == '/') location = (origin_of(url(target)).empty() ? m_base : origin_of(url(target))) + location;
+    target = location;
+  }
+}
+
+Result<RegistryClient::Manifest> RegistryClient::get_manifest(const std::string& tag_or_digest) {
+  std::string what = "GET manifest " + tag_or_digest;
+  std::string where = m_ref.registry + "/" + m_ref.repository + ": " + what;
+  auto r = AK_TRY(get("/v2/" + m_ref.repository + "/manifests/" + tag_or_digest,
+                      {{"Accept",
+                        "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, "
+                        "application/vnd.docker.distribution.manifest.list.v2+json, "
+                        "application/vnd.docker.distribution.manifest.v2+json"}},
+                      what));
+  if (r.status != 200) return fail(status_error(r, where));
+  Manifest m{std::move(r.body), r.header("content-type"), ""};
+  m.digest = "sha256:" + to_hex(sha256(m.bytes));
+  if (tag_or_digest.rfind("sha256:", 0) == 0 && m.digest != tag_or_digest)
+    return fail(ErrorCode::corrupt, where + ": the registry sent a manifest whose digest is " + m.digest);
+  std::string theirs = r.header("docker-content-digest");
+  if (!theirs.empty() && theirs != m.digest)
+    return fail(ErrorCode::corrupt, where + ": the registry names it " + theirs + " but its bytes are " + m.digest);
+  if (auto semi = m.media_type.find(';'); semi != std::string::npos) m.media_type.resize(semi);
+  return m;
+}
+
+Result<std::string> RegistryClient::get_blob(const std::string& digest, std::uint64_t size) {
+  std::string what = "GET blob " + digest;
+  std::string where = m_ref.registry + "/" + m_ref.repository + ": " + what;
+  auto r = AK_TRY(get("/v2/" + m_ref.repository + "/blobs/" + digest, {}, what));
+  if (r.status != 200) return fail(status_error(r, where));
+  std::string got = "sha256:" + to_hex(sha256(r.body));
+  if (got != digest || r.body.size() != size)
+    return fail(ErrorCode::corrupt, where + ": the registry sent " + std::to_string(r.body.size()) +
+                                        " bytes hashing to " + got + ", not the blob's " + std::to_string(size) +
+                                        " bytes");
+  return std::move(r.body);
+}
+
 Result<PushReport> push_layout(const fs::path& layout, std::string_view ref_name, const Reference& dest,
                                const PushOptions& options) {
   auto image = AK_TRY(read_layout_image(layout, ref_name));

@@ -1,5 +1,5 @@
 #pragma once
-// Pushing images over the OCI distribution API (distribution-spec v1.0 "push"):
+// Pushing images over the OCI distribution API (distribution-spec v1.0 "push"; pulls below):
 //   HEAD /v2/<name>/blobs/<digest>                     200: present, skipped
 //   POST /v2/<name>/blobs/uploads/?mount=<d>&from=<r>  201: mounted from another repository
 //   POST /v2/<name>/blobs/uploads/ + PUT <location>?digest=<d>     monolithic upload
@@ -36,7 +36,7 @@ struct Credentials {
 // $DOCKER_CONFIG/config.json or ~/.docker/config.json); nullopt when there are none.
 std::optional<Credentials> find_credentials(std::string_view registry, const std::filesystem::path& docker_config = {});
 
-struct PushOptions {
+struct PushOptions {  // pulls take the same options
   bool insecure = false;                       // allow plain HTTP to a non-loopback registry
   int max_attempts = 4;                        // per request, for 429/5xx and connection failures
   std::chrono::milliseconds backoff{200};      // doubled after each failed attempt
@@ -66,11 +66,26 @@ public:
   // PUTs the manifest under the reference's tag; returns the digest the registry reports.
   Result<std::string> put_manifest(const std::string& bytes, const std::string& media_type);
 
+  // Pulling (distribution-spec "pull"): GET /v2/<name>/manifests/<tag|digest> with the OCI and
+  // Docker Accept types, GET /v2/<name>/blobs/<digest>, following redirects (a blob on another
+  // origin gets no credentials).
+  struct Manifest {
+    std::string bytes, media_type, digest;  // digest: sha256 of bytes
+  };
+  // The manifest or index `tag_or_digest` names. corrupt, naming it, when a digest was asked for
+  // and the bytes do not hash to it, or the registry's Docker-Content-Digest disagrees.
+  Result<Manifest> get_manifest(const std::string& tag_or_digest);
+  // The blob's bytes, checked against `digest` (and `size`); corrupt naming the digest otherwise.
+  Result<std::string> get_blob(const std::string& digest, std::uint64_t size);
+
 private:
   Result<HttpResponse> request(const std::string& method, const std::string& path_or_url,
                                std::vector<std::pair<std::string, std::string>> headers, std::string body,
                                const std::string& what);
   Result<> authenticate(const HttpResponse& challenge, const std::string& what);
+  // A GET that follows up to five redirects.
+  Result<HttpResponse> get(const std::string& path, std::vector<std::pair<std::string, std::string>> headers,
+                           const std::string& what);
   // "scheme://host:port" of an absolute URL; "" if it does not parse.
   static std::string origin_of(const std::string& url);
   std::string url(const std::string& path_or_url) const;

@@ -41,6 +41,10 @@ struct StepPlan {
   // The fetched tree is the same on every platform (Go's modules): `akbuild pin update` writes
   // the pin it computes for the platforms akbuild.lock lists for the step too.
   bool pin_any_platform = false;
+  // Registry references the step reads by a tag ("docker://host/repo:tag"): akbuild.lock's
+  // `images` pins the digest each resolves to, the planner keys that digest (never the tag's
+  // current target), and `akbuild pin update` resolves them again (StepKind::resolve_ref).
+  std::vector<std::string> locked_refs;
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
   // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
   // whole input directories may then be bind-mounted read-only instead of staged file by file.
@@ -82,6 +86,8 @@ public:
   // `rel`): equal identifiers mean an equal staged tree, without reading it. nullopt when it is
   // not known (e.g. a path mixing inputs and dep outputs).
   virtual std::optional<std::string> content_digest(std::string_view rel) const { (void)rel; return std::nullopt; }
+  // The digest akbuild.lock pins for `ref`, one of the plan's locked_refs; nullopt when none.
+  virtual std::optional<std::string> locked_ref(std::string_view ref) const { (void)ref; return std::nullopt; }
 };
 
 // What run() returns besides the files under output_root.
@@ -101,6 +107,13 @@ public:
   // naming the `with:` key at fault.
   virtual Result<StepPlan> plan(const google::protobuf::Message& params, const PlanContext& ctx) const = 0;
   virtual Result<StepOutcome> run(const google::protobuf::Message& params, RunContext& ctx) const = 0;
+  // For `akbuild pin update`: the digest `ref` (one of the plan's locked_refs) resolves to now,
+  // with what a build needs of it kept in `cache` so that the pinned digest builds offline.
+  virtual Result<std::string> resolve_ref(const google::protobuf::Message& params, const std::string& ref,
+                                          cas::CacheDir& cache) const {
+    (void)params, (void)cache;
+    return fail(ErrorCode::internal, std::string(kind()) + ": cannot resolve " + ref);
+  }
 };
 
 } // namespace akbuild::steps

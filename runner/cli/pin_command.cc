@@ -1,5 +1,5 @@
-// `akbuild pin update`: recomputes the pins of a workflow's fetch steps (or of one step given as
-// KIND --with K=V ...) in akbuild.lock; --check only says which are stale.
+// `akbuild pin update`: recomputes the pins of a workflow's fetch steps and registry tags (or of
+// one step given as KIND --with K=V ...) in akbuild.lock; --check only says which are stale.
 #include <iostream>
 #include <memory>
 
@@ -107,11 +107,12 @@ Result<int> run_pin_update(const PinArgs& a, const GlobalOptions& global) {
 } // namespace
 
 void add_pin_command(CLI::App& app, GlobalOptions& options) {
-  auto* pin = app.add_subcommand("pin", "pins of fetch steps in akbuild.lock");
+  auto* pin = app.add_subcommand("pin", "pins of fetch steps and registry tags in akbuild.lock");
   pin->require_subcommand(1);
   auto a = std::make_shared<PinArgs>();
   auto* update = pin->add_subcommand(
-      "update", "recompute the NAR hashes of fetch steps' outputs in akbuild.lock: of the workflow's fetch steps "
+      "update", "recompute the NAR hashes of fetch steps' outputs, and the digests of registry tags steps read "
+                "(an oci-image base), in akbuild.lock: of the workflow's steps "
                 "(akbuild pin update [-W WORKFLOW] [--job J] [--id ID...] [--check]), or of one step "
                 "(akbuild pin update KIND --with K=V ... [--id ID])");
   update->add_option("kind", a->step.kind, "the kind of one step given on the command line");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <set>
 
 #include <sys/utsname.h>
 
@@ -9,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "runner/cas/cache_dir.hh"
 #include "runner/core/fs.hh"
 #include "runner/engine/planner.hh"
 #include "steps/registry.hh"
@@ -37,6 +39,16 @@ Result<PinFile> PinFile::load(const fs::path& workspace) {
       return fail(ErrorCode::invalid_argument, f.m_path.string() + ": not an akbuild.lock of version 1");
     for (const auto& [id, platforms] : j.at("pins").items())
       for (const auto& [platform, sri] : platforms.items()) f.m_pins[id][platform] = sri.get<std::string>();
+    if (j.contains("images"))
+      for (const auto& [ref, digest] : j.at("images").items()) {
+        auto d = digest.get<std::string>();
+        bool hex = d.size() == 71 && d.rfind("sha256:", 0) == 0 &&
+                   d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+        if (!hex)
+          return fail(ErrorCode::invalid_argument,
+                      f.m_path.string() + ": images: " + ref + ": '" + d + "' is not a sha256:<64 hex> digest");
+        f.m_images[ref] = d;
+      }
   } catch (const nlohmann::json::exception& e) {
     return fail(ErrorCode::invalid_argument, f.m_path.string() + ": " + e.what());
   }
@@ -62,12 +74,21 @@ void PinFile::set(const std::string& step_id, const std::string& platform, const
   m_pins[step_id][platform] = sri;
 }
 
+std::optional<std::string> PinFile::image(const std::string& ref) const {
+  auto it = m_images.find(ref);
+  if (it == m_images.end()) return std::nullopt;
+  return it->second;
+}
+
+void PinFile::set_image(const std::string& ref, const std::string& digest) { m_images[ref] = digest; }
+
 Result<> PinFile::save() const {
   nlohmann::json j;
   j["version"] = 1;
   j["pins"] = nlohmann::json::object();
   for (const auto& [id, platforms] : m_pins)
     for (const auto& [platform, sri] : platforms) j["pins"][id][platform] = sri;
+  if (!m_images.empty()) j["images"] = m_images;
   return write_file_atomic(m_path, j.dump(2) + "\n");
 }
 
@@ -83,9 +104,11 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
   for (const auto& p : prepared) {
     by_id[p.request.id] = &p;
     if (p.plan.fetch) fetches.push_back(p.request.id);
-    if (p.plan.fetch && p.plan.pin.empty()) pinnable.push_back(p.request.id);
+    if ((p.plan.fetch && p.plan.pin.empty()) || !p.plan.locked_refs.empty()) pinnable.push_back(p.request.id);
   }
-  std::vector<std::string> chosen = update.ids.empty() ? fetches : update.ids;
+  std::vector<std::string> chosen;
+  for (const auto& id : update.ids.empty() ? fetches : update.ids)
+    if (by_id.count(id) && by_id.at(id)->plan.fetch) chosen.push_back(id);
   std::string listed = pinnable.empty() ? "none" : fmt::format("{}", fmt::join(pinnable, ", "));
   for (const auto& id : update.ids) {
     auto it = by_id.find(id);
@@ -108,6 +131,30 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
   std::vector<StepRequest> run;
   for (std::size_t i = 0; i < prepared.size(); ++i)
     if (wanted[i]) run.push_back(steps[i]);
+  std::vector<PinChange> changes;
+  // Registry tags: resolved now, their content kept in the cache for builds of the digest.
+  std::vector<const PreparedStep*> readers;
+  for (const auto& p : prepared)
+    if (!p.plan.locked_refs.empty() &&
+        (update.ids.empty() || std::find(update.ids.begin(), update.ids.end(), p.request.id) != update.ids.end()))
+      readers.push_back(&p);
+  if (!readers.empty()) {
+    auto cache = AK_TRY(cas::CacheDir::open(options.cache_dir));
+    std::set<std::string> done;
+    for (const auto* p : readers)
+      for (const auto& ref : p->plan.locked_refs) {
+        if (!done.insert(ref).second) continue;
+        auto digest = p->kind->resolve_ref(*p->params, ref, *cache);
+        if (!digest) return fail(digest.error().context("pin update: step '" + p->request.id + "'"));
+        changes.push_back(PinChange{ref, pins.image(ref).value_or(""), *digest, false, {}, {}});
+        pins.set_image(ref, *digest);
+      }
+  }
+  if (run.empty()) {
+    bool moved = std::any_of(changes.begin(), changes.end(), [](const PinChange& c) { return c.old_pin != c.new_pin; });
+    if (moved && !update.check) AK_TRY_VOID(pins.save());
+    return changes;
+  }
 
   options.update_pins = true;
   for (const auto& id : chosen)
@@ -115,7 +162,6 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
   if (options.update_pin_ids.empty()) options.update_pin_ids.insert("");  // none: every pin is checked
   auto engine = AK_TRY(Engine::open(options));
   auto results = AK_TRY(engine->run(run, events));
-  std::vector<PinChange> changes;
   std::optional<Error> first_error;
   for (const auto& id : chosen) {
     auto r = std::find_if(results.begin(), results.end(), [&](const StepResult& s) { return s.id == id; });

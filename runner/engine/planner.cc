@@ -80,6 +80,11 @@ void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
     m.add("param " + line);
   }
   for (const auto& extra : step.plan.extra_key_lines) m.add("extra " + extra);
+  // The digest a tag is pinned to, never the tag's current target.
+  for (const auto& ref : step.plan.locked_refs) {
+    auto it = step.locked.find(ref);
+    m.add("locked " + ref + ": " + (it == step.locked.end() ? std::string("unpinned") : it->second));
+  }
 }
 
 } // namespace
@@ -109,6 +114,8 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     p.pin = p.plan.pin;
     if (p.plan.fetch && p.pin.empty())
       if (auto locked = pins.get(r.id, platform)) p.pin = *locked;
+    for (const auto& ref : p.plan.locked_refs)
+      if (auto digest = pins.image(ref)) p.locked[ref] = *digest;
     out.push_back(std::move(p));
   }
   std::vector<std::string> all_outputs;

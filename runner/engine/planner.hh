@@ -36,6 +36,7 @@ struct PreparedStep {
   steps::StepPlan plan;
   std::vector<std::size_t> deps;  // indices into the run's steps
   std::string pin;                // with: hash, else akbuild.lock; empty if none
+  std::map<std::string, std::string> locked;  // plan.locked_refs pinned in akbuild.lock -> digest
   std::optional<GlobSet> globs;   // inputs minus excludes and every declared output of the run
 };
 

@@ -359,6 +359,11 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
     return failed(Error{ErrorCode::failed_precondition,
                         "step '" + id + "' is a fetch step without a pin: run " + pin_hint(step) +
                             " to compute it (or give `hash:`)"});
+  for (const auto& ref : step.plan.locked_refs)
+    if (!step.locked.count(ref))
+      return failed(Error{ErrorCode::failed_precondition, "step '" + id + "' reads " + ref +
+                                                              ", which akbuild.lock does not pin: run " +
+                                                              pin_hint(step) + " to resolve it (or give @sha256:...)"});
   auto keyed = key_step(step, dep_results, dep_steps, env.cache, env.workspace, env.platform);
   if (!keyed) return failed(keyed.error());
   const cas::Digest& key = keyed->key;

@@ -59,6 +59,10 @@ public:
   Result<std::filesystem::path> tool(std::string_view name) const override;
   void log(std::string_view line) override { log_line(m_env, m_step.request.id, line); }
   std::optional<std::string> content_digest(std::string_view rel) const override;
+  std::optional<std::string> locked_ref(std::string_view ref) const override {
+    auto it = m_step.locked.find(std::string(ref));
+    return it == m_step.locked.end() ? std::nullopt : std::optional<std::string>(it->second);
+  }
   Result<exec::ProcessResult> run(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::string& working_directory) override;

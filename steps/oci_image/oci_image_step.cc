@@ -4,10 +4,12 @@
 
 #include "akbuild/v1/steps.pb.h"
 #include "oci/image.hh"
+#include "oci/pull.hh"
 #include "oci/reference.hh"
 #include "oci/registry.hh"
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/fs.hh"
+#include "steps/oci_image/cas_blob_cache.hh"
 #include "steps/oci_image/cas_layer_cache.hh"
 #include "steps/validate.hh"
 
@@ -77,6 +79,36 @@ Result<> check_workspace_path(const std::string& key, const std::string& path) {
   return ok();
 }
 
+constexpr std::string_view k_docker = "docker://";
+
+// A base in a registry, "docker://HOST[:PORT]/REPO[:TAG][@sha256:...]"; nullopt for a layout.
+Result<std::optional<oci::Reference>> registry_base(const std::string& base) {
+  if (!base.starts_with(k_docker)) return std::optional<oci::Reference>{};
+  auto ref = oci::Reference::parse(std::string_view(base).substr(k_docker.size()));
+  if (!ref) return fail(bad("base", ref.error().message));
+  return std::optional<oci::Reference>(std::move(*ref));
+}
+
+// How akbuild.lock names a base given by tag.
+std::string lock_name(const oci::Reference& ref) { return std::string(k_docker) + ref.to_string(); }
+
+// The platform whose manifest is taken from a base's index: the image's own.
+oci::Platform base_platform(const v1::OciImageParams& p) {
+  return {p.os().empty() ? "linux" : p.os(), p.architecture().empty() ? oci::host_architecture() : p.architecture()};
+}
+
+// Pulls `ref` (through the cache dir's CAS) into a temp layout under the cache's tmp dir.
+Result<std::pair<TempDir, oci::PulledImage>> pull_base(const v1::OciImageParams& p, const oci::Reference& ref,
+                                                       cas::CacheDir& cache) {
+  auto dir = AK_TRY(TempDir::create("base-", cache.tmp_dir()));
+  CasBlobCache blobs(cache);
+  oci::PushOptions options;
+  options.insecure = p.insecure();
+  auto pulled = oci::pull_image(ref, base_platform(p), dir.path() / "layout", blobs, options);
+  if (!pulled) return fail(pulled.error().context("oci-image: base " + std::string(k_docker) + ref.to_string()));
+  return std::pair<TempDir, oci::PulledImage>{std::move(dir), std::move(*pulled)};
+}
+
 // "dir/layout:ref" -> ("dir/layout", "ref").
 std::pair<std::string, std::string> split_base(const std::string& base) {
   auto colon = base.find(':');
@@ -115,7 +147,11 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
       return fail(bad(key + ".to", "'" + *target + "' is already used by layers[" + std::to_string(it->second) + "]"));
     plan.inputs.push_back(dir ? from + "/" : from);
   }
-  if (!p.base().empty()) {
+  if (auto registry = AK_TRY(registry_base(p.base()))) {
+    // By digest: the digest is in the parameters already. By tag: akbuild.lock pins it.
+    if (registry->digest.empty()) plan.locked_refs.push_back(lock_name(*registry));
+    plan.extra_key_lines.push_back("base platform: " + base_platform(p).to_string());
+  } else if (!p.base().empty()) {
     auto [dir, ref] = split_base(p.base());
     AK_TRY_VOID(check_workspace_path("base", dir));
     plan.inputs.push_back(strip_trailing_slashes(dir) + "/");
@@ -158,7 +194,25 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     // must give the same image however it is run.
     spec.layer_comments.push_back("akbuild oci-image: " + l.from() + " -> " + (l.to().empty() ? "/" : l.to()));
   }
-  if (!p.base().empty()) {
+  std::optional<TempDir> pulled_base;  // removed when the image is written
+  if (auto registry = AK_TRY(registry_base(p.base()))) {
+    bool locked_digest = registry->digest.empty();
+    if (locked_digest) {
+      auto locked = ctx.locked_ref(lock_name(*registry));
+      if (!locked) return fail(bad("base", lock_name(*registry) + " is not pinned in akbuild.lock"));
+      registry->digest = *locked;
+    }
+    auto base = pull_base(p, *registry, ctx.cache());
+    if (!base && locked_digest && base.error().code == ErrorCode::not_found)
+      base.error().message += " (the digest akbuild.lock pins for the tag; `akbuild pin update` resolves the tag again)";
+    if (!base) return fail(base.error());
+    auto& [dir, pulled] = *base;
+    ctx.log("base " + lock_name(*registry) + ": manifest " + pulled.manifest_digest + " for " +
+            base_platform(p).to_string() + " (" + std::to_string(pulled.fetched) + " from the registry, " +
+            std::to_string(pulled.cached) + " from the cache)");
+    spec.base = dir.path() / "layout";
+    pulled_base.emplace(std::move(dir));
+  } else if (!p.base().empty()) {
     auto [dir, ref] = split_base(p.base());
     spec.base = ctx.input_root() / strip_trailing_slashes(dir);
     spec.base_ref = ref;
@@ -202,6 +256,15 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     outcome.values["ref"] = ref.to_string();
   }
   return outcome;
+}
+
+Result<std::string> OciImageStep::resolve_ref(const google::protobuf::Message& params, const std::string& ref,
+                                              cas::CacheDir& cache) const {
+  auto registry = AK_TRY(registry_base(ref));
+  if (!registry || !registry->digest.empty())
+    return fail(ErrorCode::internal, "oci-image: " + ref + " is not a registry tag");
+  auto pulled = AK_TRY(pull_base(cast(params), *registry, cache));
+  return pulled.second.digest;
 }
 
 } // namespace akbuild::steps

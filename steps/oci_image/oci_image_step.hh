@@ -1,7 +1,9 @@
 #pragma once
 // kind: oci-image — a reproducible OCI image layout (oci/image.hh) from workspace paths and
-// other steps' outputs, one layer per entry of `layers`, optionally on a base layout, optionally
-// also a docker-archive tar and a push to a registry. Not sandboxed: it only reads its inputs.
+// other steps' outputs, one layer per entry of `layers`, optionally on a base (a layout in the
+// workspace, or an image in a registry, pulled through the cache dir's CAS and pinned by digest in
+// akbuild.lock when given by tag), optionally also a docker-archive tar and a push to a registry.
+// Not sandboxed: it only reads its inputs.
 // Outputs: the layout (and archive) paths; values `digest` (manifest) and `ref`.
 //   layers: [{from, to, owner, mode, perms: [{glob, mode, uid, gid}]}]; entrypoint, cmd, env,
 //   workdir, user, ports, volumes, labels, stop_signal, os, architecture; tag (required);
@@ -19,6 +21,9 @@ public:
   const google::protobuf::Message& params_prototype() const override;
   Result<StepPlan> plan(const google::protobuf::Message& params, const PlanContext& ctx) const override;
   Result<StepOutcome> run(const google::protobuf::Message& params, RunContext& ctx) const override;
+  // Resolves a base's tag to the digest it names now, pulling the image for the step's platform.
+  Result<std::string> resolve_ref(const google::protobuf::Message& params, const std::string& ref,
+                                  cas::CacheDir& cache) const override;
 };
 
 } // namespace akbuild::steps

@@ -28,3 +28,30 @@ TEST_CASE("PinFile names a malformed akbuild.lock") {
   CHECK(r.error().code == ErrorCode::invalid_argument);
   CHECK(r.error().message.find("akbuild.lock") != std::string::npos);
 }
+
+TEST_CASE("PinFile keeps image digests by reference, and writes no images section without any") {
+  test::TestDir dir;
+  auto pins = PinFile::load(dir.path());
+  REQUIRE(pins);
+  pins->set("deps", "x86_64-linux", "sha256-x");
+  REQUIRE(pins->save());
+  CHECK(test::read(dir / "akbuild.lock").find("images") == std::string::npos);
+  std::string digest = "sha256:" + std::string(64, 'a');
+  pins->set_image("docker://127.0.0.1:5000/base:1", digest);
+  REQUIRE(pins->save());
+  auto loaded = PinFile::load(dir.path());
+  REQUIRE(loaded);
+  CHECK(loaded->image("docker://127.0.0.1:5000/base:1") == digest);
+  CHECK(!loaded->image("docker://127.0.0.1:5000/base:2"));
+  CHECK(loaded->get("deps", "x86_64-linux") == "sha256-x");
+}
+
+TEST_CASE("PinFile refuses an image pin that is not a sha256 digest, naming the reference") {
+  test::TestDir dir;
+  test::write(dir / "akbuild.lock", R"({"version": 1, "pins": {}, "images": {"docker://r/base:1": "latest"}})");
+  auto r = PinFile::load(dir.path());
+  REQUIRE(!r);
+  CHECK(r.error().code == ErrorCode::invalid_argument);
+  CHECK(r.error().message.find("images: docker://r/base:1: 'latest' is not a sha256:<64 hex> digest") !=
+        std::string::npos);
+}

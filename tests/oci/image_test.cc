@@ -10,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "oci/image.hh"
+#include "oci/layer.hh"
 #include "oci/layout.hh"
+#include "runner/core/encoding.hh"
+#include "runner/core/hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "steps/oci_image/cas_layer_cache.hh"
 #include "tests/support/test_support.hh"
@@ -209,6 +212,43 @@ TEST_CASE("a base image's layers are reused as they are and its config is extend
     REQUIRE_MESSAGE(r.exit_code == 0, r.err);
     CHECK(test::read(dir / "b/rootfs/doc/README") == "extra");
     CHECK(test::read(dir / "b/rootfs/usr/bin/server") == "\x7f" "ELF server");
+  }
+}
+
+TEST_CASE("a base in Docker's v2 manifest form gives its layers OCI media types in the image written") {
+  test::TestDir dir;
+  auto base_spec = demo_spec(dir);
+  base_spec.tag = "base";
+  build(base_spec, dir / "base");
+  // The same blobs under a Docker v2 manifest, as a registry holding a `docker push` serves them.
+  auto oci_base = *read_layout_image(dir / "base", "base");
+  json manifest = oci_base.manifest_json;
+  manifest["mediaType"] = "application/vnd.docker.distribution.manifest.v2+json";
+  manifest["config"]["mediaType"] = "application/vnd.docker.container.image.v1+json";
+  for (auto& l : manifest["layers"]) l["mediaType"] = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+  std::string bytes = manifest.dump();
+  std::string digest = "sha256:" + to_hex(sha256(bytes));
+  fs::copy(dir / "base", dir / "docker-base", fs::copy_options::recursive);
+  test::write(blob_path(dir / "docker-base" / "blobs", digest), bytes);
+  test::write(dir / "docker-base" / "index.json",
+              json{{"schemaVersion", 2},
+                   {"manifests", json::array({json{{"mediaType", manifest["mediaType"]},
+                                                   {"digest", digest},
+                                                   {"size", bytes.size()}}})}}
+                  .dump());
+  ImageSpec spec;
+  spec.base = dir / "docker-base";
+  spec.tag = "derived";
+  test::write(dir / "extra" / "README", "extra");
+  spec.layers.push_back(layer_at(dir / "extra", "/doc"));
+  build(spec, dir / "derived");
+  auto image = *read_layout_image(dir / "derived", "derived");
+  REQUIRE(image.layers.size() == 3);
+  for (const auto& l : image.layers) CHECK(l.media_type == "application/vnd.oci.image.layer.v1.tar+gzip");
+  CHECK(image.layers[0].digest == oci_base.layers[0].digest);
+  if (test::have_program("skopeo")) {
+    auto r = test::run({"skopeo", "inspect", "oci:" + (dir / "derived").string() + ":derived"});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
   }
 }
 

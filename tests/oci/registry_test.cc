@@ -20,6 +20,7 @@
 #include "oci/image.hh"
 #include "oci/registry.hh"
 #include "runner/core/sink.hh"
+#include "tests/oci/registry_support.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -37,58 +38,9 @@ LayerSpec layer_at(const fs::path& source, const std::string& destination) {
 }
 
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
-
-// A background server process started by a shell line, killed on destruction.
-class Server {
-public:
-  Server(const test::TestDir& dir, const std::string& command, const std::string& name) {
-    auto r = test::sh(command + " > '" + (dir / (name + ".log")).string() + "' 2>&1 & echo $!");
-    REQUIRE(r.exit_code == 0);
-    m_pid = std::stoi(r.out);
-  }
-  ~Server() {
-    ::kill(m_pid, SIGTERM);
-    test::sh("while kill -0 " + std::to_string(m_pid) + " 2>/dev/null; do sleep 0.05; done");
-  }
-  // Waits until `url` answers at all (any status).
-  static void wait_for(const std::string& url) {
-    HttpClient http(std::chrono::seconds(2));
-    for (int i = 0; i < 200; ++i) {
-      if (http.send({"GET", url, {}, ""})) return;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    FAIL("server at " << url << " did not start");
-  }
-
-private:
-  int m_pid = 0;
-};
-
-// docker-registry with filesystem storage on a free loopback port; `extra` is more YAML.
-struct Registry {
-  int port = free_port();
-  std::unique_ptr<Server> server;
-  Registry(const test::TestDir& dir, const std::string& extra = "") {
-    fs::path cfg = dir / "registry.yml";
-    test::write(cfg, "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: " +
-                         (dir / "registry-data").string() + "\nhttp:\n  addr: 127.0.0.1:" + std::to_string(port) +
-                         "\n" + extra);
-    server = std::make_unique<Server>(dir, "exec docker-registry serve '" + cfg.string() + "'", "registry");
-    Server::wait_for("http://127.0.0.1:" + std::to_string(port) + "/v2/");
-  }
-  std::string host() const { return "127.0.0.1:" + std::to_string(port); }
-};
+using test::Registry;
+using test::Server;
+using test::free_port;
 
 ImageResult build_image(const test::TestDir& dir, const fs::path& layout) {
   ImageSpec spec;
