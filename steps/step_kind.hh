@@ -41,6 +41,9 @@ struct StepPlan {
   // The fetched tree is the same on every platform (Go's modules): `akbuild pin update` writes
   // the pin it computes for the platforms akbuild.lock lists for the step too.
   bool pin_any_platform = false;
+  // The one output is a file pinned by the sha256 of its bytes (Nix's flat fixed-output hash,
+  // fetchurl's) instead of by its NAR.
+  bool pin_flat = false;
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
   // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
   // whole input directories may then be bind-mounted read-only instead of staged file by file.
