@@ -1,0 +1,108 @@
+// `tools:` naming toolchain steps, through `akbuild act` as a user runs it: the toolchain's bin/
+// leads PATH in the sandbox (over a host program of the same name), its content keys the step,
+// and a kind without a `tools` parameter takes toolchain ids but no program names.
+#include <doctest/doctest.h>
+
+#include "runner/engine/planner.hh"
+#include "tests/support/test_support.hh"
+
+using namespace akbuild;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool contains(const std::string& hay, const std::string& needle) { return hay.find(needle) != std::string::npos; }
+
+// A toolchain step writing tc/bin/ls (shadowing the host's ls) that prints `greeting`, and a step
+// running `ls` with the toolchain in its tools.
+std::string workflow(const std::string& greeting, const std::string& tools = R"(["tc"])") {
+  return R"(on: push
+jobs:
+  build:
+    runs-on: host
+    steps:
+      - id: tc
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          outputs: tc/
+          run: mkdir -p tc/bin && printf '#!/bin/sh\necho )" + greeting + R"(\n' > tc/bin/ls && chmod +x tc/bin/ls
+      - id: use
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          tools: ')" + tools + R"('
+          outputs: out.txt
+          run: ls > out.txt
+      - run: echo "${{ steps.use.outputs.key }}" > key.txt
+)";
+}
+
+} // namespace
+
+TEST_CASE("split_tools takes ids of other steps of the run as toolchains, the rest as programs") {
+  auto split = engine::split_tools(R"(["node24", "cp", "use"])", {"node24", "use"}, "use", "exec");
+  REQUIRE(split);
+  CHECK(split->toolchains == std::vector<std::string>{"node24"});
+  CHECK(split->programs == std::vector<std::string>{"cp", "use"});
+  auto lines = engine::split_tools("node24\nmkdir\n", {"node24"}, "use", "exec");
+  REQUIRE(lines);
+  CHECK(lines->toolchains == std::vector<std::string>{"node24"});
+  CHECK(lines->programs == std::vector<std::string>{"mkdir"});
+  auto bad = engine::split_tools("[a, [b]]", {}, "use", "exec");
+  REQUIRE_FALSE(bad);
+  CHECK(contains(bad.error().message, "exec: with: tools"));
+}
+
+TEST_CASE("a toolchain step's bin/ leads PATH over the host's programs and its content keys the step") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / ".forgejo/workflows/ci.yml", workflow("one"));
+  auto first = test::akbuild(dir, {"act", "-C", ws.string()});
+  REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
+  CHECK(test::read(ws / "out.txt") == "one\n");
+  auto key_one = test::read(ws / "key.txt");
+
+  // Another toolchain content: another key, and the new program runs.
+  test::write(ws / ".forgejo/workflows/ci.yml", workflow("two"));
+  auto second = test::akbuild(dir, {"act", "-C", ws.string()});
+  REQUIRE_MESSAGE(second.exit_code == 0, (second.out + second.err));
+  CHECK(test::read(ws / "out.txt") == "two\n");
+  CHECK(test::read(ws / "key.txt") != key_one);
+
+  // Without the toolchain, the host's ls runs.
+  test::write(ws / ".forgejo/workflows/ci.yml", workflow("two", "[]"));
+  auto host = test::akbuild(dir, {"act", "-C", ws.string()});
+  REQUIRE_MESSAGE(host.exit_code == 0, (host.out + host.err));
+  CHECK(test::read(ws / "out.txt") != "two\n");
+}
+
+TEST_CASE("a kind without a tools parameter takes toolchain ids, and names a program it cannot take") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / ".forgejo/workflows/ci.yml", R"(on: push
+jobs:
+  build:
+    runs-on: host
+    steps:
+      - id: tc
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          outputs: tc/
+          run: mkdir -p tc/bin
+      - id: src
+        uses: akbuild/step@v1
+        with:
+          kind: fetch-url
+          url: /nonexistent/file
+          output: f.txt
+          hash: sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+          tools: '["tc", "curl"]'
+)");
+  auto r = test::akbuild(dir, {"act", "-C", ws.string()});
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(contains(r.out + r.err, "fetch-url: with: tools: 'curl' is not a step of this run (this kind takes "
+                                        "toolchain steps only)"),
+                (r.out + r.err));
+}
