@@ -6,7 +6,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "runner/cas/cache_dir.hh"
 #include "runner/core/encoding.hh"
@@ -82,6 +81,24 @@ std::string keyed_tool_path(const fs::path& path, const fs::path& workspace) {
   return path.string();
 }
 
+// `items` as a JSON flow list, which `with:` list values take.
+std::string flow_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    out += out.size() > 1 ? ", \"" : "\"";
+    for (char c : item) {
+      if (static_cast<unsigned char>(c) < 0x20) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));  // YAML's escape: kept as is
+        continue;
+      }
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "]";
+}
+
 void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
   m.add("kind: " + step.request.kind);
   m.add("schema: " + std::to_string(step.kind->schema_version()));
@@ -124,7 +141,7 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
                                             "steps only)",
                                             r.kind, split->programs.front())}));
       if (split->programs.empty()) with.erase(t);
-      else t->second = fmt::format("{}", fmt::join(split->programs, "\n"));
+      else if (!p.toolchains.empty()) t->second = flow_list(split->programs);
     }
     auto params = steps::parse_params(p.kind->params_prototype(), with, r.kind);
     if (!params) return fail(where(params.error()));

@@ -3,7 +3,11 @@
 // and a kind without a `tools` parameter takes toolchain ids but no program names.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
+#include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
+#include "steps/registry.hh"
 #include "tests/support/test_support.hh"
 
 using namespace akbuild;
@@ -52,6 +56,30 @@ TEST_CASE("split_tools takes ids of other steps of the run as toolchains, the re
   auto bad = engine::split_tools("[a, [b]]", {}, "use", "exec");
   REQUIRE_FALSE(bad);
   CHECK(contains(bad.error().message, "exec: with: tools"));
+}
+
+TEST_CASE("the planner makes toolchains deps and hands the kind the program names, quotes and all") {
+  test::TestDir dir;
+  auto pins = engine::PinFile::load(dir.path());
+  REQUIRE(pins);
+  auto prepare = [&](const std::string& tools) {
+    return engine::prepare_steps({engine::StepRequest{"tc", "exec", {{"run", "true"}, {"outputs", "tc/"}}},
+                                  engine::StepRequest{"use", "exec", {{"run", "true"}, {"tools", tools}}}},
+                                 dir.path(), *pins, "x86_64-linux", steps::all_kinds());
+  };
+  auto ok = prepare(R"(["tc", "/bin/true"])");
+  REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));
+  CHECK((*ok)[1].toolchains == std::vector<std::string>{"tc"});
+  CHECK((*ok)[1].plan.deps == std::vector<std::string>{"tc"});
+  CHECK(std::find((*ok)[1].plan.tools.begin(), (*ok)[1].plan.tools.end(), "/bin/true") != (*ok)[1].plan.tools.end());
+  CHECK(std::find((*ok)[1].plan.tools.begin(), (*ok)[1].plan.tools.end(), "tc") == (*ok)[1].plan.tools.end());
+  // What is left for the kind is checked as before.
+  auto empty = prepare(R"(["tc", ""])");
+  REQUIRE_FALSE(empty);
+  CHECK(empty.error().message == "step 'use': exec: with: tools: an empty program name");
+  auto quoted = prepare(R"(["tc", "a\"b/c"])");
+  REQUIRE_FALSE(quoted);
+  CHECK(quoted.error().message == "step 'use': exec: with: tools: 'a\"b/c' is neither a program name nor an absolute path");
 }
 
 TEST_CASE("a toolchain step's bin/ leads PATH over the host's programs and its content keys the step") {
