@@ -56,6 +56,9 @@ struct PlanContext {
   std::string step_id;
   std::filesystem::path workspace;
   std::string platform;                       // "x86_64-linux"
+  // The toolchain steps `tools:` names: a program the kind runs may come from one of them (found
+  // first on PATH when the step is keyed), so it need not be on the host's PATH now.
+  std::vector<std::string> toolchains;
 };
 
 // Given to run(): where inputs are, where outputs go, and how to run commands.

@@ -146,7 +146,7 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     auto params = steps::parse_params(p.kind->params_prototype(), with, r.kind);
     if (!params) return fail(where(params.error()));
     p.params = std::move(*params);
-    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
+    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform, p.toolchains});
     if (!plan) return fail(where(plan.error()));
     AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);

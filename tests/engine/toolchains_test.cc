@@ -134,3 +134,38 @@ jobs:
                                         "toolchain steps only)"),
                 (r.out + r.err));
 }
+
+TEST_CASE("a program only a toolchain provides passes a kind's planning check and runs from the toolchain") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  auto workflow = [](const std::string& tools) {
+    return R"yml(on: push
+jobs:
+  build:
+    runs-on: host
+    steps:
+      - id: tc
+        uses: akbuild/step@v1
+        with:
+          kind: exec
+          outputs: tc/
+          run: mkdir -p tc/bin && printf '#!/bin/sh\necho from the toolchain\n' > tc/bin/akbuild-test-greet && chmod +x tc/bin/akbuild-test-greet
+      - id: web
+        uses: akbuild/step@v1
+        with:
+          kind: web-bundle
+          tools: ')yml" + tools + R"yml('
+          commands: mkdir -p dist && akbuild-test-greet > dist/out.txt
+)yml";
+  };
+  // Without the toolchain, web-bundle's check names the program missing from the host.
+  test::write(ws / ".forgejo/workflows/ci.yml", workflow(R"(["akbuild-test-greet"])"));
+  auto missing = test::akbuild(dir, {"act", "-C", ws.string()});
+  CHECK(missing.exit_code != 0);
+  CHECK_MESSAGE(contains(missing.out + missing.err, "web-bundle: akbuild-test-greet not found on PATH"),
+                (missing.out + missing.err));
+  test::write(ws / ".forgejo/workflows/ci.yml", workflow(R"(["tc", "akbuild-test-greet"])"));
+  auto found = test::akbuild(dir, {"act", "-C", ws.string()});
+  REQUIRE_MESSAGE(found.exit_code == 0, (found.out + found.err));
+  CHECK(test::read(ws / "dist/out.txt") == "from the toolchain\n");
+}
