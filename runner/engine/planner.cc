@@ -73,11 +73,13 @@ Result<> check_plan(std::string_view kind, const steps::StepPlan& plan) {
   return ok();
 }
 
-// A tool's path as keyed: a toolchain's (in the workspace) relative to it, so the key does not
-// depend on where the workspace is.
-std::string keyed_tool_path(const fs::path& path, const fs::path& workspace) {
-  auto rel = path.lexically_relative(workspace);
-  if (!rel.empty() && *rel.begin() != "..") return "workspace:" + rel.string();
+// A tool's path as keyed: one in a toolchain (materialized in the workspace) relative to the
+// workspace, so the key does not depend on where the workspace is; any other as it is.
+std::string keyed_tool_path(const fs::path& path, const fs::path& workspace, const std::vector<fs::path>& toolchains) {
+  for (const auto& root : toolchains) {
+    auto rel = path.lexically_relative(root);
+    if (!rel.empty() && *rel.begin() != "..") return "workspace:" + path.lexically_relative(workspace).string();
+  }
   return path.string();
 }
 
@@ -280,7 +282,7 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
   }
   for (const auto& id : step.toolchains) m.add("toolchain: " + id);
   for (const auto& [name, t] : k.tools)
-    m.add("tool " + name + ": " + keyed_tool_path(t.path, workspace) + " " + t.digest + (t.version.empty() ? "" : " " + t.version) +
+    m.add("tool " + name + ": " + keyed_tool_path(t.path, workspace, k.toolchain_roots) + " " + t.digest + (t.version.empty() ? "" : " " + t.version) +
           (t.node_modules_digest.empty() ? "" : " (node_modules: " + t.node_modules_digest + ")"));
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);

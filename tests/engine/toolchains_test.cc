@@ -105,6 +105,19 @@ TEST_CASE("a toolchain step's bin/ leads PATH over the host's programs and its c
   CHECK(test::read(ws / "out.txt") != "two\n");
 }
 
+TEST_CASE("a program found in a toolchain is keyed by its place in the workspace, not where the workspace is") {
+  test::TestDir dir;
+  std::string key;
+  for (const char* ws : {"ws", "elsewhere/ws2"}) {
+    test::write(dir / ws / ".forgejo/workflows/ci.yml", workflow("one", R"(["tc", "ls"])"));
+    auto r = test::akbuild(dir, {"act", "-C", (dir / ws).string()});
+    REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+    CHECK(test::read(dir / ws / "out.txt") == "one\n");
+    if (key.empty()) key = test::read(dir / ws / "key.txt");
+    else CHECK(test::read(dir / ws / "key.txt") == key);
+  }
+}
+
 TEST_CASE("a kind without a tools parameter takes toolchain ids, and names a program it cannot take") {
   test::TestDir dir;
   auto ws = dir / "ws";
