@@ -75,8 +75,8 @@ Result<StepPlan> FetchUrlStep::plan(const google::protobuf::Message& params, con
   plan.fetch = true;
   plan.pin = p.hash();
   plan.pin_flat = !p.unpack() && !p.executable();
-  // The same bytes on every platform (unlike an installer that picks a binary).
-  plan.pin_any_platform = true;
+  // Not pin_any_platform: a toolchain's URL is usually chosen per platform (node-linux-x64,
+  // node-linux-arm64), so the pin of one platform says nothing of another's.
   plan.sandboxed = false;
   return plan;
 }

@@ -79,6 +79,7 @@ TEST_CASE("fetch-url plans a pinned, unsandboxed fetch: a file output, or a dire
   REQUIRE_MESSAGE(flat, (flat ? "" : flat.error().message));
   CHECK(flat->fetch);
   CHECK(flat->pin_flat);
+  CHECK_FALSE(flat->pin_any_platform);  // a URL is often chosen per platform
   CHECK_FALSE(flat->sandboxed);
   CHECK(flat->outputs == std::vector<std::string>{"vendor/node.tgz"});
   p.set_unpack(true);
