@@ -4,6 +4,7 @@
 #include <charconv>
 #include <limits>
 
+#include <fmt/format.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
 #include <nlohmann/json.hpp>
@@ -333,6 +334,26 @@ Result<std::unique_ptr<google::protobuf::Message>> parse_params(const google::pr
     }
   }
   return msg;
+}
+
+Result<std::vector<std::string>> parse_string_list(std::string_view value, std::string_view where) {
+  auto t = trim(value);
+  if (t.empty() || t.front() != '[' || t.back() != ']') return nonempty_lines(t);
+  auto bad = [&](std::string_view why) -> tl::unexpected<Error> {
+    return fail(ErrorCode::invalid_argument, fmt::format("{}: '{}' {}", where, t, why));
+  };
+  try {
+    auto node = YAML::Load(t);
+    if (!node.IsSequence()) return bad("is not a list");
+    std::vector<std::string> out;
+    for (const auto& item : node) {
+      if (!item.IsScalar()) return bad("holds an item that is not a string");
+      out.push_back(item.as<std::string>());
+    }
+    return out;
+  } catch (const YAML::Exception& e) {
+    return bad("is not valid YAML/JSON: " + e.msg);
+  }
 }
 
 std::vector<std::string> params_manifest_lines(const google::protobuf::Message& params) {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <google/protobuf/message.h>
 
@@ -19,6 +20,10 @@ using WithMap = std::map<std::string, std::string>;
 
 Result<std::unique_ptr<google::protobuf::Message>> parse_params(const google::protobuf::Message& prototype,
                                                                 const WithMap& with, std::string_view kind);
+
+// A list value as a repeated string field takes it (a YAML/JSON flow list, or one item per
+// line); invalid_argument naming `where` when a flow list does not parse or holds a non-string.
+Result<std::vector<std::string>> parse_string_list(std::string_view value, std::string_view where);
 
 // Canonical "key: value" lines for the manifest: every field, sorted by name, lists and maps
 // rendered as JSON, defaults included (so adding a default-valued key changes nothing).

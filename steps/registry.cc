@@ -2,6 +2,7 @@
 
 #include "steps/exec/exec_step.hh"
 #include "steps/fetch_git/fetch_git_step.hh"
+#include "steps/fetch_url/fetch_url_step.hh"
 #include "steps/go_build/go_build_step.hh"
 #include "steps/node_deps/node_deps_step.hh"
 #include "steps/oci_image/oci_image_step.hh"
@@ -24,6 +25,7 @@ const KindTable& table() {
   static const KindTable steps{
       instance<ExecStep>(),
       instance<FetchGitStep>(),
+      instance<FetchUrlStep>(),
       instance<OpenapiClientStep>(),
       instance<NodeDepsStep>(),
       instance<WebBundleStep>(),

@@ -45,6 +45,9 @@ struct StepPlan {
   // `images` pins the digest each resolves to, the planner keys that digest (never the tag's
   // current target), and `akbuild pin update` resolves them again (StepKind::resolve_ref).
   std::vector<std::string> locked_refs;
+  // The one output is a file pinned by the sha256 of its bytes (Nix's flat fixed-output hash,
+  // fetchurl's) instead of by its NAR.
+  bool pin_flat = false;
   bool sandboxed = true;                      // false for kinds that only read inputs (oci-image)
   // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
   // whole input directories may then be bind-mounted read-only instead of staged file by file.
@@ -57,6 +60,9 @@ struct PlanContext {
   std::string step_id;
   std::filesystem::path workspace;
   std::string platform;                       // "x86_64-linux"
+  // The toolchain steps `tools:` names: a program the kind runs may come from one of them (found
+  // first on PATH when the step is keyed), so it need not be on the host's PATH now.
+  std::vector<std::string> toolchains;
 };
 
 // Given to run(): where inputs are, where outputs go, and how to run commands.

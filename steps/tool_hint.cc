@@ -40,9 +40,10 @@ std::string tool_provider(std::string_view program) {
   return it == k_providers.end() ? std::string() : it->second;
 }
 
-Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program) {
+Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program, bool toolchains) {
   auto found = find_program(program, host_search_path());
   if (found) return found;
+  if (toolchains) return std::filesystem::path(program);
   auto provider = tool_provider(program);
   return fail(ErrorCode::failed_precondition,
               fmt::format("{}: {} not found on PATH{}", kind, program,

@@ -16,8 +16,10 @@ namespace akbuild::steps {
 std::string tool_provider(std::string_view program);
 
 // The program's path on $PATH, or failed_precondition:
-// "go-build: go not found on PATH (install the Debian package golang-go)".
-Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program);
+// "go-build: go not found on PATH (install the Debian package golang-go)". With `toolchains`
+// (the step names toolchain steps, which may provide it) a program missing here is no error: the
+// bare name comes back, and the engine resolves it, toolchains first, when it keys the step.
+Result<std::filesystem::path> require_tool(std::string_view kind, std::string_view program, bool toolchains = false);
 
 // The first non-empty line the program prints for `args` (stdout and stderr), run with a
 // minimal environment; step_failed if it exits non-zero. A native executable's answer is

@@ -72,11 +72,19 @@ std::optional<JobState> JobState::from_environment() {
                   (name_part(run) + "-" + name_part(attempt) + "-" + name_part(job) + ".json"));
 }
 
-Result<std::vector<std::string>> declared_deps(const engine::StepRequest& request) {
+// The steps `request` reads the outputs of: its deps, and the toolchain steps its `tools:` names
+// (those of `recorded`, the job's earlier steps; the other entries are program names).
+Result<std::vector<std::string>> declared_deps(const engine::StepRequest& request, const json& recorded) {
   const auto* step = AK_TRY(steps::find_kind(request.kind));
-  auto params = AK_TRY(steps::parse_params(step->params_prototype(), request.with, request.kind));
-  const auto* field = params->GetDescriptor()->FindFieldByName("deps");
   std::vector<std::string> out;
+  auto with = request.with;
+  if (auto tools = with.find("tools"); tools != with.end()) {
+    for (auto& entry : AK_TRY(steps::parse_string_list(tools->second, request.kind + ": with: tools")))
+      if (entry != request.id && recorded.contains(entry)) out.push_back(std::move(entry));
+    with.erase(tools);
+  }
+  auto params = AK_TRY(steps::parse_params(step->params_prototype(), with, request.kind));
+  const auto* field = params->GetDescriptor()->FindFieldByName("deps");
   if (!field || !field->is_repeated() || field->cpp_type() != google::protobuf::FieldDescriptor::CPPTYPE_STRING)
     return out;
   const auto* reflection = params->GetReflection();
@@ -91,7 +99,7 @@ Result<std::vector<engine::StepRequest>> JobState::with_deps(const engine::StepR
   std::set<std::string> seen{request.id};
   // Depth first, dependencies before the steps naming them; an id not recorded is left out.
   auto visit = [&](auto& self, const engine::StepRequest& r) -> Result<> {
-    for (const auto& dep : AK_TRY(declared_deps(r))) {
+    for (const auto& dep : AK_TRY(declared_deps(r, doc))) {
       if (!seen.insert(dep).second || !doc.contains(dep)) continue;
       auto earlier = AK_TRY(request_of(dep, doc[dep], m_file));
       AK_TRY_VOID(self(self, earlier));

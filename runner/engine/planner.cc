@@ -1,5 +1,6 @@
 #include "runner/engine/planner.hh"
 
+#include <algorithm>
 #include <functional>
 #include <future>
 #include <set>
@@ -72,6 +73,34 @@ Result<> check_plan(std::string_view kind, const steps::StepPlan& plan) {
   return ok();
 }
 
+// A tool's path as keyed: one in a toolchain (materialized in the workspace) relative to the
+// workspace, so the key does not depend on where the workspace is; any other as it is.
+std::string keyed_tool_path(const fs::path& path, const fs::path& workspace, const std::vector<fs::path>& toolchains) {
+  for (const auto& root : toolchains) {
+    auto rel = path.lexically_relative(root);
+    if (!rel.empty() && *rel.begin() != "..") return "workspace:" + path.lexically_relative(workspace).string();
+  }
+  return path.string();
+}
+
+// `items` as a JSON flow list, which `with:` list values take.
+std::string flow_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (const auto& item : items) {
+    out += out.size() > 1 ? ", \"" : "\"";
+    for (char c : item) {
+      if (static_cast<unsigned char>(c) < 0x20) {
+        out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));  // YAML's escape: kept as is
+        continue;
+      }
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "]";
+}
+
 void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
   m.add("kind: " + step.request.kind);
   m.add("schema: " + std::to_string(step.kind->schema_version()));
@@ -94,6 +123,8 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
                                                 const std::vector<const steps::StepKind*>& kinds) {
   std::vector<PreparedStep> out;
   std::map<std::string, std::size_t> by_id;
+  std::set<std::string> ids;
+  for (const auto& r : requests) ids.insert(r.id);
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const auto& r = requests[i];
     if (r.id.empty()) return fail(ErrorCode::invalid_argument, "a step of kind '" + r.kind + "' has an empty id");
@@ -104,13 +135,30 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     p.request = r;
     p.kind = AK_TRY(steps::find_kind(r.kind, kinds));
     auto where = [&](Error e) { return r.id == r.kind ? std::move(e) : std::move(e).context("step '" + r.id + "'"); };
-    auto params = steps::parse_params(p.kind->params_prototype(), r.with, r.kind);
+    // `tools:` on any kind may name toolchain steps; the program names left go to the kind.
+    steps::WithMap with = r.with;
+    if (auto t = with.find("tools"); t != with.end()) {
+      auto split = split_tools(t->second, ids, r.id, r.kind);
+      if (!split) return fail(where(split.error()));
+      p.toolchains = std::move(split->toolchains);
+      bool kind_takes_programs = p.kind->params_prototype().GetDescriptor()->FindFieldByName("tools") != nullptr;
+      if (!split->programs.empty() && !kind_takes_programs)
+        return fail(where(Error{ErrorCode::invalid_argument,
+                                fmt::format("{}: with: tools: '{}' is not a step of this run (this kind takes toolchain "
+                                            "steps only)",
+                                            r.kind, split->programs.front())}));
+      if (split->programs.empty()) with.erase(t);
+      else if (!p.toolchains.empty()) t->second = flow_list(split->programs);
+    }
+    auto params = steps::parse_params(p.kind->params_prototype(), with, r.kind);
     if (!params) return fail(where(params.error()));
     p.params = std::move(*params);
-    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform});
+    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform, p.toolchains});
     if (!plan) return fail(where(plan.error()));
     AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);
+    for (const auto& t : p.toolchains)
+      if (std::find(p.plan.deps.begin(), p.plan.deps.end(), t) == p.plan.deps.end()) p.plan.deps.push_back(t);
     p.pin = p.plan.pin;
     if (p.plan.fetch && p.pin.empty())
       if (auto locked = pins.get(r.id, platform)) p.pin = *locked;
@@ -151,10 +199,22 @@ std::string fetch_manifest(const PreparedStep& step, const std::string& platform
   return m.text();
 }
 
-std::string sandbox_path(const std::map<std::string, ToolInfo>& tools) {
+Result<ToolsSplit> split_tools(const std::string& value, const std::set<std::string>& ids, const std::string& self,
+                               std::string_view kind) {
+  ToolsSplit out;
+  for (auto& entry : AK_TRY(steps::parse_string_list(value, fmt::format("{}: with: tools", kind)))) {
+    if (entry != self && ids.count(entry)) out.toolchains.push_back(std::move(entry));
+    else out.programs.push_back(std::move(entry));
+  }
+  return out;
+}
+
+std::string sandbox_path(const KeyedStep& keyed) {
   std::set<std::string> seen;
   std::string path;
-  for (const auto& [name, t] : tools) {
+  for (const auto& dir : keyed.toolchain_bins)
+    if (seen.insert(dir.string()).second) path += dir.string() + ":";
+  for (const auto& [name, t] : keyed.tools) {
     auto dir = t.path.parent_path().string();
     if (seen.insert(dir).second) path += dir + ":";
   }
@@ -168,9 +228,24 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
                            const std::vector<const PreparedStep*>& dep_steps, cas::CacheDir& cache,
                            const fs::path& workspace, const std::string& platform) {
   KeyedStep k;
+  // Toolchains: their outputs, materialized in the workspace, come first where tools are found.
+  std::string toolchain_path;
+  for (std::size_t i = 0; i < dep_steps.size(); ++i) {
+    const auto& id = dep_steps[i]->request.id;
+    if (std::find(step.toolchains.begin(), step.toolchains.end(), id) == step.toolchains.end()) continue;
+    for (const auto& [out, output] : dep_results[i]->outputs) {
+      if (output.kind != cas::ActionOutput::Kind::tree) continue;
+      fs::path root = workspace / strip_trailing_slashes(out);
+      std::error_code ec;
+      fs::path bin = fs::is_directory(root / "bin", ec) ? root / "bin" : root;
+      k.toolchain_roots.push_back(root);
+      k.toolchain_bins.push_back(bin);
+      toolchain_path += bin.string() + ":";
+    }
+  }
   // Tools are resolved (hashed, their --version asked once) beside the input scan.
   auto tools = std::async(std::launch::async, [&]() -> Result<std::map<std::string, ToolInfo>> {
-    const std::string host_path = host_search_path();
+    const std::string host_path = toolchain_path + host_search_path();
     std::map<std::string, ToolInfo> out;
     for (const auto& name : step.plan.tools) {
       if (out.count(name)) continue;
@@ -212,8 +287,9 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
       line += " " + manifest_path(out) + "=" + output.digest.hex();
     m.add(std::move(line));
   }
+  for (const auto& id : step.toolchains) m.add("toolchain: " + id);
   for (const auto& [name, t] : k.tools)
-    m.add("tool " + name + ": " + t.path.string() + " " + t.digest + (t.version.empty() ? "" : " " + t.version) +
+    m.add("tool " + name + ": " + keyed_tool_path(t.path, workspace, k.toolchain_roots) + " " + t.digest + (t.version.empty() ? "" : " " + t.version) +
           (t.node_modules_digest.empty() ? "" : " (node_modules: " + t.node_modules_digest + ")"));
   for (const auto& [key, value] : step.plan.env) m.add("env " + manifest_path(key) + ": " + manifest_path(value));
   m.add("platform: " + platform);

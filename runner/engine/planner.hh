@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct PreparedStep {
   std::vector<std::size_t> deps;  // indices into the run's steps
   std::string pin;                // with: hash, else akbuild.lock; empty if none
   std::map<std::string, std::string> locked;  // plan.locked_refs pinned in akbuild.lock -> digest
+  // Ids of the steps `with: tools:` names (also in plan.deps): their directory outputs, `bin/`
+  // where they hold one, go first on the step's PATH, readable in its sandbox.
+  std::vector<std::string> toolchains;
   std::optional<GlobSet> globs;   // inputs minus excludes and every declared output of the run
 };
 
@@ -56,6 +60,8 @@ struct KeyedStep {
   std::vector<InputFile> inputs;
   std::vector<std::string> whole_dirs;  // input directories every entry of which is an input
   std::map<std::string, ToolInfo> tools;
+  std::vector<std::filesystem::path> toolchain_bins;   // PATH entries of the toolchains, in order
+  std::vector<std::filesystem::path> toolchain_roots;  // their output directories (bound read-only)
 };
 
 // The manifest and key of `step`, given each dep's stored result (same order as step.deps).
@@ -67,7 +73,16 @@ Result<KeyedStep> key_step(const PreparedStep& step, const std::vector<const cas
 // platform, pin. Inputs, tools and env are not keyed (like a Nix fixed-output derivation).
 std::string fetch_manifest(const PreparedStep& step, const std::string& platform, const std::string& pin);
 
-// The PATH given to steps: the directories of declared tools, then the system's.
-std::string sandbox_path(const std::map<std::string, ToolInfo>& tools);
+// The PATH given to steps: the toolchains' directories, those of declared tools, then the system's.
+std::string sandbox_path(const KeyedStep& keyed);
+
+// Splits a `with: tools:` value: entries naming a step of `ids` (but `self`) are toolchain steps,
+// the rest program names left for the kind. invalid_argument when the list does not parse.
+struct ToolsSplit {
+  std::vector<std::string> toolchains;
+  std::vector<std::string> programs;
+};
+Result<ToolsSplit> split_tools(const std::string& value, const std::set<std::string>& ids, const std::string& self,
+                               std::string_view kind);
 
 } // namespace akbuild::engine

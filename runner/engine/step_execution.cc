@@ -213,9 +213,15 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   std::string sri;
   if (step.plan.fetch) {
     fs::path pinned = step.plan.outputs.size() == 1 ? out / strip_trailing_slashes(step.plan.outputs[0]) : out;
-    auto got = nixdrv::nar_hash(pinned);
-    if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
-    sri = got->to_sri();
+    if (step.plan.pin_flat) {
+      auto got = nixdrv::flat_digest(pinned);
+      if (!got) return fail(got.error().context("step '" + id + "': hash of the output"));
+      sri = got->hash.to_sri();
+    } else {
+      auto got = nixdrv::nar_hash(pinned);
+      if (!got) return fail(got.error().context("step '" + id + "': NAR hash of the outputs"));
+      sri = got->to_sri();
+    }
   }
   for (const auto& o : step.plan.outputs) {
     auto p = out / strip_trailing_slashes(o);

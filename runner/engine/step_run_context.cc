@@ -115,6 +115,7 @@ Result<exec::ProcessResult> StepRunContext::run(const std::vector<std::string>& 
     // An npm package's dependencies are its siblings: the whole node_modules tree it is in.
     if (!t.node_modules.empty()) binds.insert(t.node_modules);
   }
+  for (const auto& root : m_keyed.toolchain_roots) binds.insert(root);
   sandbox.ro_binds.assign(binds.begin(), binds.end());
   exec::ProcessSpec spec;
   spec.argv = argv;
@@ -123,7 +124,7 @@ Result<exec::ProcessResult> StepRunContext::run(const std::vector<std::string>& 
   if (auto it = m_keyed.tools.find(argv[0]); it != m_keyed.tools.end()) spec.argv[0] = it->second.path.string();
   spec.env = m_step.plan.env;
   for (const auto& [k, v] : extra_env) spec.env[k] = v;
-  spec.env.try_emplace("PATH", sandbox_path(m_keyed.tools));
+  spec.env.try_emplace("PATH", sandbox_path(m_keyed));
   // The kind's limit for each command, within what is left of the step's.
   auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(m_deadline - Clock::now()),
                        std::chrono::milliseconds(1));

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -111,7 +112,25 @@ Result<> extract_file(archive* a, archive_entry* e, const fs::path& dest, const 
   return ok();
 }
 
-Result<> extract_entry(archive* a, archive_entry* e, const fs::path& dest) {
+// Whether a symlink at `rel` (below the destination) with `target` stays below it.
+bool link_contained(const std::string& rel, std::string_view target) {
+  if (target.empty() || target.front() == '/') return false;
+  int depth = static_cast<int>(std::count(rel.begin(), rel.end(), '/'));  // the link's directory
+  for (std::size_t start = 0; start <= target.size();) {
+    std::size_t end = target.find('/', start);
+    if (end == std::string_view::npos) end = target.size();
+    auto part = target.substr(start, end - start);
+    if (part == "..") {
+      if (--depth < 0) return false;
+    } else if (!part.empty() && part != ".") {
+      ++depth;
+    }
+    start = end + 1;
+  }
+  return true;
+}
+
+Result<> extract_entry(archive* a, archive_entry* e, const fs::path& dest, const ArchiveOptions& options) {
   const char* raw_name = archive_entry_pathname(e);
   std::string raw = raw_name ? raw_name : "";
   std::string rel = AK_TRY(entry_path(raw));
@@ -141,6 +160,8 @@ Result<> extract_entry(archive* a, archive_entry* e, const fs::path& dest) {
     auto dir = AK_TRY(parent_of(dest, rel, raw));
     AK_TRY_VOID(clear(dir.get(), split(rel).base, false, raw));
     const char* target = archive_entry_symlink(e);
+    if (options.contained_links && target && !link_contained(rel, target))
+      return fail(refused(raw, fmt::format("symlink to '{}' leaves the archive's tree", target)));
     if (!target || ::symlinkat(target, dir.get(), split(rel).base.c_str()) != 0)
       return fail(errno_error(fmt::format("tar entry {}: symlink", raw)));
     return ok();
@@ -170,7 +191,32 @@ la_ssize_t read_chunk(archive*, void* data, const void** buffer) {
 
 } // namespace
 
+Result<> extract_archive(const fs::path& dest, const fs::path& file, const ArchiveOptions& options) {
+  ReadArchive a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  if (options.any_format) {
+    archive_read_support_format_zip_seekable(a.get());
+    for (auto* filter : {archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+                         archive_read_support_filter_xz, archive_read_support_filter_zstd})
+      filter(a.get());
+  }
+  auto bad = [&](std::string_view what) {
+    return Error{ErrorCode::invalid_argument, fmt::format("{}: {}: {}", file.string(), what, message_of(a.get()))};
+  };
+  if (archive_read_open_filename(a.get(), file.c_str(), 1 << 20) != ARCHIVE_OK)
+    return fail(bad(options.any_format ? "not a tar or zip archive" : "not a tar archive"));
+  while (true) {
+    archive_entry* e = nullptr;
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) return fail(bad("malformed archive"));
+    AK_TRY_VOID(extract_entry(a.get(), e, dest, options));
+  }
+  return ok();
+}
+
 Result<> extract_tar(const fs::path& dest, const ChunkSource& next) {
+  const ArchiveOptions options;
   ReadArchive a(archive_read_new());
   archive_read_support_format_tar(a.get());
   ReadContext ctx{&next, {}, std::nullopt};
@@ -189,7 +235,7 @@ Result<> extract_tar(const fs::path& dest, const ChunkSource& next) {
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) return fail(archive_error("malformed archive"));
     // A refused chunk surfaces as a read error inside the entry: its own message is the one to give.
-    if (auto done = extract_entry(a.get(), e, dest); !done) return fail(ctx.error ? *ctx.error : done.error());
+    if (auto done = extract_entry(a.get(), e, dest, options); !done) return fail(ctx.error ? *ctx.error : done.error());
   }
   // Whatever follows the end-of-archive blocks is still read, so a refused later chunk is seen.
   while (!ctx.error) {

@@ -26,6 +26,19 @@ using ChunkSource = std::function<Result<std::string>()>;
 // malformed archive.
 Result<> extract_tar(const std::filesystem::path& dest, const ChunkSource& next);
 
+struct ArchiveOptions {
+  // Any tar (plain, gzip, bzip2, xz, zstd) or a zip, told apart by content; else plain tar only.
+  bool any_format = false;
+  // Symlinks must point inside `dest`: an absolute target, or a relative one that climbs above
+  // `dest` from the link's directory, is refused (a fetched tree never points out of itself).
+  bool contained_links = false;
+};
+// Extracts the archive file `archive` into `dest` with extract_tar's checks on names and ways.
+// Read from a file, a zip's central directory (modes, symlinks) is seen, as unzip sees it.
+// invalid_argument naming the refused entry, or the file when it is not such an archive.
+Result<> extract_archive(const std::filesystem::path& dest, const std::filesystem::path& archive,
+                         const ArchiveOptions& options);
+
 // Writes a tar of `path` (a file, or a directory and all below it, symlinks as links) under the
 // entry name `name` (owner 0:0, mtime 1, as image layers), in pieces to `out`; `out` returns
 // false to stop (the reader went away), which ends the call with cancelled.

@@ -36,7 +36,7 @@ Result<StepPlan> FetchGitStep::plan(const google::protobuf::Message& params, con
   StepPlan plan;
   plan.outputs = {p.output().back() == '/' ? p.output() : p.output() + "/"};
   AK_TRY_VOID(validate_output_path(kind(), "output", plan.outputs[0], ctx.workspace));
-  AK_TRY_VOID(require_tool(kind(), "git"));
+  AK_TRY_VOID(require_tool(kind(), "git", !ctx.toolchains.empty()));
   plan.tools = {"git"};
   plan.fetch = true;
   plan.pin = p.hash();

@@ -60,7 +60,7 @@ Result<StepPlan> GoBuildStep::plan(const google::protobuf::Message& params, cons
   AK_TRY_VOID(go::check_sum(mod, ctx.workspace / dir / "go.sum", join_rel(dir, "go.sum")).map_error([](Error e) {
     return e.context("go-build");
   }));
-  AK_TRY_VOID(require_tool(kind(), "go"));
+  AK_TRY_VOID(require_tool(kind(), "go", !ctx.toolchains.empty()));
   StepPlan plan;
   plan.tools = {"go", "bash"};
   plan.outputs = {output_of(p, mod)};

@@ -35,8 +35,8 @@ Result<StepPlan> NodeDepsStep::plan(const google::protobuf::Message& params, con
   auto dir = dir_of(p);
   auto lock = AK_TRY(node::PackageLock::load(ctx.workspace / dir, dir).map_error([](Error e) { return e.context("node-deps"); }));
   AK_TRY_VOID(node::check_in_sync(lock, ctx.workspace / dir, dir).map_error([](Error e) { return e.context("node-deps"); }));
-  AK_TRY_VOID(require_tool(kind(), "npm"));
-  AK_TRY_VOID(require_tool(kind(), "node"));
+  AK_TRY_VOID(require_tool(kind(), "npm", !ctx.toolchains.empty()));
+  AK_TRY_VOID(require_tool(kind(), "node", !ctx.toolchains.empty()));
 
   StepPlan plan;
   plan.inputs = {join_rel(dir, "package.json"), join_rel(dir, "package-lock.json")};

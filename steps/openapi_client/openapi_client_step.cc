@@ -69,7 +69,7 @@ Result<StepPlan> OpenapiClientStep::plan(const google::protobuf::Message& params
   if (generator == openapi::Generator::hey_api) plan.tools.push_back("bash");
   if (!p.post().empty()) plan.tools.push_back("bash");
   plan.tools.insert(plan.tools.end(), p.tools().begin(), p.tools().end());
-  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t));
+  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t, !ctx.toolchains.empty()));
   for (const auto& [k, v] : p.env()) plan.env[k] = v;
   if (!p.version().empty()) plan.extra_key_lines.push_back("generator-version: " + p.version());
   return plan;

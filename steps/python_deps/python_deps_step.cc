@@ -170,7 +170,7 @@ Result<StepPlan> PythonDepsStep::plan(const google::protobuf::Message& params, c
   plan.deps.assign(p.deps().begin(), p.deps().end());
   plan.tools = {python_of(p), "bash"};
   if (backend == "uv") plan.tools.push_back("uv");
-  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t));
+  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t, !ctx.toolchains.empty()));
   plan.extra_key_lines.push_back("backend: " + backend);
   plan.extra_key_lines.push_back("target: " + target.describe() + " python " + target.python_version);
   plan.fetch = !p.dry_run();

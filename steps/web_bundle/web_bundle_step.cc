@@ -79,7 +79,7 @@ Result<StepPlan> WebBundleStep::plan(const google::protobuf::Message& params, co
   plan.tools = {"bash", "node"};
   if (!p.script().empty()) plan.tools.push_back("npm");
   for (const auto& t : p.tools()) plan.tools.push_back(t);
-  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t));
+  for (const auto& t : plan.tools) AK_TRY_VOID(require_tool(kind(), t, !ctx.toolchains.empty()));
   return plan;
 }
 

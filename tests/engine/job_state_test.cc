@@ -98,3 +98,17 @@ TEST_CASE("akbuild step in a job: a job state it cannot write is a warning; the 
   CHECK_MESSAGE(contains(g.err, "akbuild: warning: later steps of this job cannot name 'gen' in deps: "), g.err);
   CHECK(test::read(job.ws / "out/a.txt") == "generated\n");
 }
+
+TEST_CASE("akbuild step in a job: tools name a toolchain step an earlier process of the job ran") {
+  Job job;
+  auto tc = job.step({"exec", "--id", "tc", "--with",
+                      "run=mkdir -p tc/bin && printf '#!/bin/sh\\necho from tc\\n' > tc/bin/akbuild-test-tc && chmod +x tc/bin/akbuild-test-tc",
+                      "--with", "outputs=tc/"});
+  REQUIRE_MESSAGE(tc.exit_code == 0, (tc.out + tc.err));
+  // The toolchain is on PATH only if the job state sent its step along: without it, `tc` is a
+  // program name, and none of that name is on the host.
+  auto use = job.step({"exec", "--id", "use", "--with", "tools=[\"tc\"]", "--with", "run=akbuild-test-tc > res.txt",
+                       "--with", "outputs=res.txt"});
+  REQUIRE_MESSAGE(use.exit_code == 0, (use.out + use.err));
+  CHECK(test::read(job.ws / "res.txt") == "from tc\n");
+}

@@ -30,3 +30,15 @@ TEST_CASE("a tool's answer is remembered only while the program file is the same
     CHECK(*steps::tool_output_line(tool, {}) == "two");
   }
 }
+
+TEST_CASE("require_tool lets a program missing from the host pass when toolchains may provide it") {
+  auto missing = steps::require_tool("web-bundle", "akbuild-no-such-program");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().message == "web-bundle: akbuild-no-such-program not found on PATH");
+  auto deferred = steps::require_tool("web-bundle", "akbuild-no-such-program", true);
+  REQUIRE(deferred);
+  CHECK(*deferred == fs::path("akbuild-no-such-program"));
+  auto host = steps::require_tool("web-bundle", "sh", true);
+  REQUIRE(host);
+  CHECK(host->is_absolute());
+}
