@@ -6,45 +6,20 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
-#include <csignal>
 #include <memory>
+#include <string>
 #include <thread>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "oci/http_client.hh"
+#include "tests/support/background.hh"
 #include "tests/support/test_support.hh"
 
 namespace akbuild::test {
 
-inline int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
-}
-
-// A background server process started by a shell line, killed on destruction.
-class Server {
+// A background test server (BackgroundProcess) that can also wait for an HTTP URL to answer.
+class Server : public BackgroundProcess {
 public:
-  Server(const TestDir& dir, const std::string& command, const std::string& name) {
-    auto r = sh(command + " > '" + (dir / (name + ".log")).string() + "' 2>&1 & echo $!");
-    REQUIRE(r.exit_code == 0);
-    m_pid = std::stoi(r.out);
-  }
-  ~Server() {
-    ::kill(m_pid, SIGTERM);
-    sh("while kill -0 " + std::to_string(m_pid) + " 2>/dev/null; do sleep 0.05; done");
-  }
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
+  using BackgroundProcess::BackgroundProcess;
   // Waits until `url` answers at all (any status).
   static void wait_for(const std::string& url) {
     oci::HttpClient http(std::chrono::seconds(2));
@@ -54,9 +29,6 @@ public:
     }
     FAIL("server at " << url << " did not start");
   }
-
-private:
-  int m_pid = 0;
 };
 
 // docker-registry with filesystem storage in dir/registry-data on `port` (default: a free one);
