@@ -29,7 +29,9 @@ json build_base(const test::TestDir& dir, const std::string& mode, const std::st
                                 "--with", R"(env={"BASE": "busybox", "MODE": ")" + mode + R"("})",
                                 "--with", "tag=base"};
   if (!push.empty()) argv.insert(argv.end(), {"--with", "push=" + push});
-  auto r = test::akbuild(dir, argv, {.env = {{"AKBUILD_CACHE_DIR", (dir / "base-cache").string()}}});
+  test::CommandOptions o;
+  o.env["AKBUILD_CACHE_DIR"] = (dir / "base-cache").string();
+  auto r = test::akbuild(dir, argv, o);
   REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
   auto index = json::parse(test::read(ws / "image" / "index.json"));
   std::string digest = index["manifests"][0]["digest"];
