@@ -36,12 +36,7 @@ int main(int argc, char** argv) {
   // Values to mask, one per line (the akbuild/step action's `mask` input): from the environment,
   // so they stay out of argv, and removed from it so that no child process inherits them.
   if (const char* mask = std::getenv("AKBUILD_MASK")) {
-    std::string_view rest(mask);
-    while (!rest.empty()) {
-      auto nl = rest.find('\n');
-      add_secret(std::string(rest.substr(0, nl)));
-      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    }
+    add_secret_lines(mask);
     ::unsetenv("AKBUILD_MASK");
   }
 

@@ -99,6 +99,14 @@ void add_secret(std::string value) {
   r.values.insert(std::move(value));
 }
 
+void add_secret_lines(std::string_view text) {
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    add_secret(std::string(text.substr(0, nl)));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+  }
+}
+
 std::string mask_secrets(std::string_view text) {
   std::string out(text);
   auto& r = registry();

@@ -17,6 +17,8 @@ namespace akbuild {
 
 // Registers a value (with its lines and encoded forms). Thread-safe.
 void add_secret(std::string value);
+// Registers each line of `text` as a value of its own (the akbuild/step action's `mask` input).
+void add_secret_lines(std::string_view text);
 // `text` with every registered secret, in every registered form, replaced by "***".
 std::string mask_secrets(std::string_view text);
 // Whether `text` holds a registered secret in any registered form.

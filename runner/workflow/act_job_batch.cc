@@ -12,19 +12,6 @@
 
 namespace akbuild::workflow {
 
-namespace {
-
-// The akbuild/step action's `mask` input: one value per line, each masked from here on.
-void mask_lines(std::string_view text) {
-  while (!text.empty()) {
-    auto nl = text.find('\n');
-    if (auto line = text.substr(0, nl); !line.empty()) add_secret(std::string(line));
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-  }
-}
-
-} // namespace
-
 // Renders the engine's events of one batch as `[job/step]` lines (or JSON objects).
 class ActJob::BatchSink final : public engine::EventSink {
 public:
@@ -90,7 +77,7 @@ void ActJob::run_akbuild_batch(const std::vector<const WorkflowStep*>& batch, Sc
       if (!str) { error = "with." + k + ": " + str.error().message; break; }
       if (k == "kind") req.kind = *str;
       else if (k == "id") req.id = str->empty() ? req.id : *str;
-      else if (k == "mask") mask_lines(*str);
+      else if (k == "mask") add_secret_lines(*str);  // one value per line
       else if (k == "explain" && *str != "true" && *str != "false") error = "with.explain: '" + *str + "' is not true or false";
       // The action's other inputs say how it starts akbuild (explain, executor, akbuild); here
       // akbuild is already running the step.

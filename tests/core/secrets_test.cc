@@ -56,6 +56,16 @@ TEST_CASE("secret_values returns the registered values, not their forms") {
   CHECK(std::find(values.begin(), values.end(), to_base64(as_bytes("value-for-listing"))) == values.end());
 }
 
+TEST_CASE("add_secret_lines registers each line as a value of its own, with its encoded forms") {
+  add_secret_lines("first-line-mask\n\nsecond-line-mask\n");
+  auto values = secret_values();
+  CHECK(std::find(values.begin(), values.end(), "first-line-mask") != values.end());
+  CHECK(std::find(values.begin(), values.end(), "second-line-mask") != values.end());
+  CHECK(std::find(values.begin(), values.end(), "first-line-mask\n\nsecond-line-mask\n") == values.end());
+  CHECK(contains_secret("a " + to_base64(as_bytes("second-line-mask")) + " b"));
+  CHECK(mask_secrets("x second-line-mask y") == "x *** y");
+}
+
 TEST_CASE("parse_add_mask reads the value of an ::add-mask:: line, unescaped") {
   CHECK(parse_add_mask("::add-mask::abc%25def%0Aghi") == std::optional<std::string>("abc%def\nghi"));
   CHECK(parse_add_mask("  ::add-mask::token-1 \r") == std::optional<std::string>("token-1"));
