@@ -168,7 +168,9 @@ exit 3
 """
 
 
-class PluginJob(unittest.TestCase):
+class WithDaemon(unittest.TestCase):
+    """One daemon (and a runner's channel to it) for the test cases of a class."""
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory(prefix="akbuild-plugin-")
@@ -182,6 +184,8 @@ class PluginJob(unittest.TestCase):
         assert cls.daemon.stop() == 0
         cls.tmp.cleanup()
 
+
+class PluginJob(WithDaemon):
     def assertCode(self, call, code, *words):
         with self.assertRaises(grpc.RpcError) as e:
             r = call()
@@ -514,22 +518,9 @@ def execute_request(workspace, step_id, script, outputs, sandbox=ex.SANDBOX_MODE
     return req
 
 
-class EnvironmentExecutor(unittest.TestCase):
+class EnvironmentExecutor(WithDaemon):
     """What a job reaches through the executor socket its environment is given: the daemon's
     Executor, for paths of its own environment only, and nothing of the plugin."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory(prefix="akbuild-plugin-")
-        cls.daemon = Daemon(cls.tmp.name)
-        cls.channel = grpc.insecure_channel("unix:" + cls.daemon.socket)
-        cls.runner = Runner(cls.channel)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.channel.close()
-        assert cls.daemon.stop() == 0
-        cls.tmp.cleanup()
 
     def setUp(self):
         self.env, self.image_env = self.runner.new_env()
