@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,10 +13,31 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_posix.h>
 
+#include "runner/core/beneath.hh"
 #include "runner/core/log.hh"
 #include "runner/service/socket_trust.hh"
 
 namespace akbuild::service {
+
+Result<UniqueFd> listen_unix(const std::filesystem::path& path, int backlog) {
+  auto dir = AK_TRY(open_fd(path.parent_path(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  std::string name = path.filename().string();
+  std::string via = (fd_path(dir.get()) / name).string();
+  sockaddr_un addr{};
+  if (via.size() >= sizeof addr.sun_path) return fail(ErrorCode::invalid_argument, path.string() + ": socket name too long");
+  struct stat st {};
+  if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode))
+    ::unlinkat(dir.get(), name.c_str(), 0);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return fail(errno_error("socket"));
+  addr.sun_family = AF_UNIX;
+  std::copy(via.begin(), via.end(), addr.sun_path);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    return fail(errno_error("bind " + path.string()));
+  if (::fchmodat(dir.get(), name.c_str(), 0600, 0) != 0) return fail(errno_error("chmod " + path.string()));
+  if (::listen(fd.get(), backlog) != 0) return fail(errno_error("listen " + path.string()));
+  return fd;
+}
 
 void accept_clients(int listener, grpc::Server& server, const std::string& what) {
   while (true) {

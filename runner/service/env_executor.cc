@@ -1,10 +1,6 @@
 #include "runner/service/env_executor.hh"
 
-#include <fcntl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include <chrono>
 
@@ -12,7 +8,6 @@
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/server_builder.h>
 
-#include "runner/core/beneath.hh"
 #include "runner/service/accept_loop.hh"
 
 namespace akbuild::service {
@@ -61,33 +56,12 @@ public:
   void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override { plugins->clear(); }
 };
 
-// A listening socket at `path`, bound through its directory's fd: sun_path holds 108 bytes and a
-// state dir may be deeper than that. The directory (the daemon's environments dir, 0700) lets
-// no one else in between the bind and the chmod.
-Result<UniqueFd> listen_at(const fs::path& path) {
-  auto dir = AK_TRY(open_fd(path.parent_path(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  std::string name = path.filename().string();
-  std::string via = (fd_path(dir.get()) / name).string();
-  sockaddr_un addr{};
-  if (via.size() >= sizeof addr.sun_path) return fail(ErrorCode::invalid_argument, path.string() + ": socket name too long");
-  ::unlinkat(dir.get(), name.c_str(), 0);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail(errno_error("socket"));
-  addr.sun_family = AF_UNIX;
-  std::copy(via.begin(), via.end(), addr.sun_path);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    return fail(errno_error("bind " + path.string()));
-  if (::fchmodat(dir.get(), name.c_str(), 0600, 0) != 0) return fail(errno_error("chmod " + path.string()));
-  if (::listen(fd.get(), 16) != 0) return fail(errno_error("listen " + path.string()));
-  return fd;
-}
-
 } // namespace
 
 Result<std::unique_ptr<EnvExecutor>> EnvExecutor::start(fs::path socket, ClientScope scope, ExecutorService& service,
                                                         int max_message_bytes) {
   std::unique_ptr<EnvExecutor> endpoint(new EnvExecutor());
-  endpoint->m_listener = AK_TRY(listen_at(socket));
+  endpoint->m_listener = AK_TRY(listen_unix(socket, 16));
   endpoint->m_socket = std::move(socket);
   endpoint->m_service = std::make_unique<ScopedExecutor>(service, std::move(scope));
   grpc::ServerBuilder builder;  // no port: its one socket is accepted by accept_clients

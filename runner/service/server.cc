@@ -5,7 +5,6 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <grpcpp/server_posix.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -50,26 +49,6 @@ Result<> prepare_socket_dir(const std::filesystem::path& socket) {
   return ok();
 }
 
-// A listening unix socket at `path`, mode 0600 from its creation on; a stale socket file (no
-// daemon answers, checked before) is replaced.
-Result<UniqueFd> listen_unix(const std::filesystem::path& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail(errno_error("socket"));
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::copy(path.native().begin(), path.native().end(), addr.sun_path);
-  mode_t old_mask = ::umask(0077);
-  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  int err = errno;
-  ::umask(old_mask);
-  if (bound != 0) return fail(errno_error("--listen unix:" + path.string(), err));
-  if (::chmod(path.c_str(), 0600) != 0) return fail(errno_error(path.string()));
-  if (::listen(fd.get(), 128) != 0) return fail(errno_error("listen " + path.string()));
-  return fd;
-}
-
 Result<std::shared_ptr<grpc::ServerCredentials>> credentials(const ServerOptions& options) {
   if (options.listen.kind == ListenAddress::Kind::unix_socket) return grpc::InsecureServerCredentials();
   if (options.token.empty())
@@ -98,7 +77,9 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   UniqueFd listener;
   if (unix_socket) {
     AK_TRY_VOID(prepare_socket_dir(options.listen.path));
-    listener = AK_TRY(listen_unix(options.listen.path));
+    auto bound = listen_unix(options.listen.path, 128);
+    if (!bound) return fail(std::move(bound.error()).context("--listen unix:" + options.listen.path.string()));
+    listener = std::move(*bound);
   }
 
   std::unique_ptr<Server> server(new Server());
