@@ -160,7 +160,9 @@ RegistryClient::RegistryClient(Reference ref, PushOptions options)
   bool plain = m_ref.is_loopback() || m_options.insecure;
   m_base = std::string(plain ? "http" : "https") + "://" + m_ref.api_host();
   m_origin = origin_of(m_base);
-  m_credentials = m_options.credentials ? m_options.credentials : find_credentials(m_ref.registry);
+  m_credentials = m_options.credentials       ? m_options.credentials
+                  : m_options.host_credentials ? find_credentials(m_ref.registry)
+                                               : std::nullopt;
   if (m_credentials) add_secret(m_credentials->password);
 }
 

@@ -43,7 +43,9 @@ struct PushOptions {  // pulls take the same options
   std::uint64_t chunk_size = 64ull << 20;      // blobs larger than this go up in PATCH chunks
   std::filesystem::path pushed_dir;            // remembers which repository holds a blob (mounts);
                                                // the cache dir's pushed area; empty: nothing kept
-  std::optional<Credentials> credentials;      // else find_credentials()
+  std::optional<Credentials> credentials;      // else find_credentials(), when host_credentials
+  bool host_credentials = true;                // false: only `credentials` (a job environment's push
+                                               // must not use the daemon's logins)
   std::chrono::seconds timeout{60};            // each read and write
   std::chrono::seconds connect_timeout{10};    // each TCP connect
 };

@@ -63,6 +63,10 @@ struct PlanContext {
   // The toolchain steps `tools:` names: a program the kind runs may come from one of them (found
   // first on PATH when the step is keyed), so it need not be on the host's PATH now.
   std::vector<std::string> toolchains;
+  // The step is a confined client's (a job environment's, runner/service/client_scope.hh): what it
+  // may read of the host is its workspace and the network, never a host path the daemon's user
+  // can read (a local file or repository a fetch names).
+  bool confined;
 };
 
 // Given to run(): where inputs are, where outputs go, and how to run commands.
@@ -94,6 +98,9 @@ public:
   virtual std::optional<std::string> content_digest(std::string_view rel) const { (void)rel; return std::nullopt; }
   // The digest akbuild.lock pins for `ref`, one of the plan's locked_refs; nullopt when none.
   virtual std::optional<std::string> locked_ref(std::string_view ref) const { (void)ref; return std::nullopt; }
+  // PlanContext::confined, at run time: a local source is opened beneath the workspace without
+  // following a symlink, and the daemon's own credentials (registry logins) are not used.
+  virtual bool confined() const { return false; }
 };
 
 // What run() returns besides the files under output_root.

@@ -19,18 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// permission_denied for the first tool named by path, when only tools on PATH are allowed.
-Result<> check_tools(const std::vector<PreparedStep>& steps, const EngineOptions& options) {
-  if (!options.tools_on_path_only) return ok();
-  for (const auto& s : steps)
-    for (const auto& t : s.plan.tools)
-      if (t.find('/') != std::string::npos)
-        return fail(ErrorCode::permission_denied,
-                    "step '" + s.request.id + "': tools: " + t +
-                        ": a job environment's steps name tools by program name only (found on the daemon's PATH)");
-  return ok();
-}
-
 class EngineImpl final : public Engine {
 public:
   EngineImpl(EngineOptions options, std::unique_ptr<cas::CacheDir> cache, std::unique_ptr<remote::RemoteCache> remote)
@@ -43,8 +31,8 @@ public:
 
   Result<std::vector<PlannedStep>> plan(const std::vector<StepRequest>& requests) override {
     auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds));
-    AK_TRY_VOID(check_tools(steps, m_options));
+    auto steps =
+        AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds, m_options.confined));
     std::vector<PlannedStep> out(steps.size());
     std::vector<std::optional<cas::ActionRecord>> cached(steps.size());
     std::vector<bool> known(steps.size(), false);
@@ -98,8 +86,8 @@ public:
   Result<std::vector<StepResult>> run(const std::vector<StepRequest>& requests, EventSink& events,
                                       const exec::CancelToken* cancel) override {
     auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps = AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds));
-    AK_TRY_VOID(check_tools(steps, m_options));
+    auto steps =
+        AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds, m_options.confined));
     std::vector<StepRun> runs(steps.size());
     std::vector<std::vector<std::size_t>> deps;
     for (const auto& s : steps) deps.push_back(s.deps);

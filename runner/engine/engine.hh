@@ -63,10 +63,11 @@ struct EngineOptions {
   std::vector<const steps::StepKind*> kinds;   // the step kinds known; empty = akbuild's own (steps/registry.hh)
   TreeWatcher* watcher = nullptr;              // a daemon's: outputs found in place are remembered while it
                                                // sees no change under them (present_outputs.hh)
-  // Tools by program name only, found on this host's PATH: for a client the daemon confines (a
-  // job environment's), whose absolute tool path could name a program of its own, which keying
-  // runs (`--version`) outside any sandbox and whose directory a step's sandbox binds in.
-  bool tools_on_path_only = false;
+  // A client the daemon confines (a job environment's): its steps name tools by program name only
+  // (found on this host's PATH), and read of the host only their workspace and the network
+  // (steps::PlanContext::confined): no local file or repository outside it, none of the daemon's
+  // registry credentials.
+  bool confined = false;
 };
 
 struct PlannedStep {

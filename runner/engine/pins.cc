@@ -96,7 +96,7 @@ Result<std::vector<PinChange>> update_pins(EngineOptions options, const std::vec
                                            const PinUpdate& update, EventSink& events) {
   if (options.kinds.empty()) options.kinds = steps::all_kinds();
   auto pins = AK_TRY(PinFile::load(options.workspace));
-  auto prepared = AK_TRY(prepare_steps(steps, options.workspace, pins, current_platform(), options.kinds));
+  auto prepared = AK_TRY(prepare_steps(steps, options.workspace, pins, current_platform(), options.kinds, options.confined));
   // Fetch steps pinned by the lock file (not by their own `hash:`).
   // Those pinned by their own `hash:` run too when no --id names steps: checked, not recorded.
   std::vector<std::string> pinnable, fetches;

@@ -120,7 +120,7 @@ void add_params(Manifest& m, const PreparedStep& step, bool skip_hash) {
 
 Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests, const fs::path& workspace,
                                                 const PinFile& pins, const std::string& platform,
-                                                const std::vector<const steps::StepKind*>& kinds) {
+                                                const std::vector<const steps::StepKind*>& kinds, bool confined) {
   std::vector<PreparedStep> out;
   std::map<std::string, std::size_t> by_id;
   std::set<std::string> ids;
@@ -153,8 +153,16 @@ Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& 
     auto params = steps::parse_params(p.kind->params_prototype(), with, r.kind);
     if (!params) return fail(where(params.error()));
     p.params = std::move(*params);
-    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform, p.toolchains});
+    auto plan = p.kind->plan(*p.params, steps::PlanContext{r.id, workspace, platform, p.toolchains, confined});
     if (!plan) return fail(where(plan.error()));
+    // A confined client's absolute tool path could name a program of its own, which keying runs
+    // (`--version`) outside any sandbox and whose directory the step's sandbox binds in.
+    if (confined)
+      for (const auto& t : plan->tools)
+        if (t.find('/') != std::string::npos)
+          return fail(where(Error{ErrorCode::permission_denied,
+                                  "tools: " + t + ": a job environment's steps name tools by program name only "
+                                  "(found on the daemon's PATH)"}));
     AK_TRY_VOID(check_plan(r.kind, *plan).map_error(where));
     p.plan = std::move(*plan);
     for (const auto& t : p.toolchains)

@@ -45,11 +45,12 @@ struct PreparedStep {
 };
 
 // Validates and orders nothing; deps are resolved to indices; kinds are looked up in `kinds`.
-// Errors: invalid_argument.
+// Errors: invalid_argument; permission_denied when `confined` (EngineOptions::confined) and a
+// step names a tool by path or a kind refuses what it would read of the host.
 Result<std::vector<PreparedStep>> prepare_steps(const std::vector<StepRequest>& requests,
                                                 const std::filesystem::path& workspace, const PinFile& pins,
                                                 const std::string& platform,
-                                                const std::vector<const steps::StepKind*>& kinds);
+                                                const std::vector<const steps::StepKind*>& kinds, bool confined);
 
 struct KeyedStep {
   std::string manifest;

@@ -66,6 +66,7 @@ public:
   Result<exec::ProcessResult> run(const std::vector<std::string>& argv,
                                   const std::map<std::string, std::string>& extra_env,
                                   const std::string& working_directory) override;
+  bool confined() const override { return m_env.options.confined; }
 
   // Whole input directories bound over their (empty) place in the input root.
   void bind_input_dirs(std::vector<std::pair<std::string, std::filesystem::path>> dirs) {

@@ -257,7 +257,7 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
                                              .remote_read_only = m_options.remote_read_only,
                                              .kinds = {},
                                              .watcher = m_output_watcher.get(),
-                                             .tools_on_path_only = confined}));
+                                             .confined = confined}));
   std::shared_ptr<engine::Engine> shared(std::move(engine));
   m_engines.emplace(key, shared);
   return shared;

@@ -1,5 +1,6 @@
 #include "steps/fetch_git/fetch_git_step.hh"
 
+#include <algorithm>
 #include <cstdlib>
 #include <regex>
 
@@ -17,6 +18,13 @@ namespace fs = std::filesystem;
 
 const v1::FetchGitParams& cast(const google::protobuf::Message& m) { return static_cast<const v1::FetchGitParams&>(m); }
 
+// What a confined step (PlanContext::confined) may clone over: the network without credentials
+// of the daemon's. A local path or file:// would read a repository as the daemon's user, ssh
+// would authenticate with its keys, and other transports run remote helpers.
+constexpr std::string_view k_confined_schemes[] = {"https://", "http://", "git://"};
+const std::vector<std::string> k_confined_protocols = {"-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
+                                                       "-c", "protocol.http.allow=always", "-c", "protocol.git.allow=always"};
+
 } // namespace
 
 const google::protobuf::Message& FetchGitStep::params_prototype() const { return v1::FetchGitParams::default_instance(); }
@@ -33,6 +41,12 @@ Result<StepPlan> FetchGitStep::plan(const google::protobuf::Message& params, con
     return fail(ErrorCode::invalid_argument, fmt::format("fetch-git: with: ref: '{}' is not a tag or branch name", p.ref()));
   if (p.output().empty()) return fail(ErrorCode::invalid_argument, "fetch-git: with: output is required");
   if (!p.hash().empty()) AK_TRY_VOID(validate_sri(kind(), "hash", p.hash()));
+  if (ctx.confined && std::none_of(std::begin(k_confined_schemes), std::end(k_confined_schemes),
+                                   [&](std::string_view s) { return p.url().starts_with(s); }))
+    return fail(ErrorCode::permission_denied,
+                fmt::format("fetch-git: with: url: '{}': a job environment's fetch-git clones over https://, http:// "
+                            "or git:// only (a local repository or ssh would use the daemon's files or keys)",
+                            p.url()));
   StepPlan plan;
   plan.outputs = {p.output().back() == '/' ? p.output() : p.output() + "/"};
   AK_TRY_VOID(validate_output_path(kind(), "output", plan.outputs[0], ctx.workspace));
@@ -65,6 +79,9 @@ Result<StepOutcome> FetchGitStep::run(const google::protobuf::Message& params, R
   auto git_run = [&](std::vector<std::string> args, const fs::path& cwd) -> Result<bool> {
     exec::ProcessSpec spec;
     spec.argv = {git.string()};
+    // Again where git runs: the URL was checked when planned, but a redirect or a submodule
+    // could name another transport.
+    if (ctx.confined()) spec.argv.insert(spec.argv.end(), k_confined_protocols.begin(), k_confined_protocols.end());
     spec.argv.insert(spec.argv.end(), args.begin(), args.end());
     spec.env = env;
     spec.cwd = cwd;

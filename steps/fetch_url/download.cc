@@ -2,7 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "oci/http_client.hh"
+#include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
 
 namespace akbuild::steps {
@@ -46,7 +50,44 @@ Result<> fetch_http(std::string_view url, const fs::path& dest) {
   return fail(ErrorCode::unavailable, fmt::format("fetch-url: {}: more than {} redirects", url, k_max_redirects));
 }
 
+// `rel` beneath `root`, opened without following a symlink anywhere on the way: a job may swap a
+// component for a link to a host file between planning and the copy.
+Result<UniqueFd> open_file_beneath(const fs::path& root, const fs::path& rel, std::string_view url) {
+  auto dir = AK_TRY(open_dir_beneath(root, rel.parent_path().string(), false).map_error([&](Error e) {
+    return e.context(fmt::format("fetch-url: {}", url));
+  }));
+  int fd = ::openat(dir.get(), rel.filename().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return fail(ErrorCode::not_found, fmt::format("fetch-url: {}: no such file", url));
+    return fail(errno_error(fmt::format("fetch-url: {}", url)));
+  }
+  UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(errno_error(fmt::format("fetch-url: {}", url)));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::failed_precondition, fmt::format("fetch-url: {}: not a regular file", url));
+  return file;
+}
+
+Result<> copy_local(const fs::path& source, const fs::path& dest) {
+  std::error_code ec;
+  fs::copy_file(source, dest, fs::copy_options::overwrite_existing, ec);
+  if (!ec) return ok();
+  fs::remove(dest, ec);
+  return fail(ErrorCode::io, fmt::format("fetch-url: {}: {}", source.string(), ec.message()));
+}
+
 } // namespace
+
+Result<fs::path> workspace_source(std::string_view url, const fs::path& workspace) {
+  auto path = local_path(url, workspace).lexically_normal();
+  auto rel = path.lexically_relative(workspace.lexically_normal());
+  if (rel.empty() || !is_contained_relative_path(rel.string()))
+    return fail(ErrorCode::permission_denied,
+                fmt::format("fetch-url: with: url: '{}' is outside the job's workspace (a job environment's fetch "
+                            "steps read the network or their own workspace)",
+                            url));
+  return rel;
+}
 
 Result<UrlScheme> url_scheme(std::string_view url) {
   if (url.starts_with("https://") || url.starts_with("http://")) {
@@ -64,22 +105,21 @@ Result<UrlScheme> url_scheme(std::string_view url) {
   return UrlScheme::file;
 }
 
-Result<> download(std::string_view url, const fs::path& base, const fs::path& dest) {
+Result<> download(std::string_view url, const fs::path& base, const fs::path& dest, bool confined) {
   if (AK_TRY(url_scheme(url)) == UrlScheme::http) {
     auto r = fetch_http(url, dest);
     if (!r) std::filesystem::remove(dest);
     return r;
   }
+  if (confined) {
+    auto file = AK_TRY(open_file_beneath(base, AK_TRY(workspace_source(url, base)), url));
+    return copy_local(fd_path(file.get()), dest);
+  }
   auto source = local_path(url, base);
   std::error_code ec;
   if (!fs::is_regular_file(source, ec))
     return fail(ErrorCode::not_found, fmt::format("fetch-url: {}: no such file", source.string()));
-  fs::copy_file(source, dest, fs::copy_options::overwrite_existing, ec);
-  if (ec) {
-    fs::remove(dest, ec);
-    return fail(ErrorCode::io, fmt::format("fetch-url: {}: {}", source.string(), ec.message()));
-  }
-  return ok();
+  return copy_local(source, dest);
 }
 
 } // namespace akbuild::steps

@@ -59,7 +59,8 @@ const google::protobuf::Message& FetchUrlStep::params_prototype() const { return
 Result<StepPlan> FetchUrlStep::plan(const google::protobuf::Message& params, const PlanContext& ctx) const {
   const auto& p = cast(params);
   if (p.url().empty()) return fail(ErrorCode::invalid_argument, "fetch-url: with: url is required");
-  AK_TRY_VOID(url_scheme(p.url()).map_error([](Error e) { return e.context("fetch-url: with: url"); }));
+  auto scheme = AK_TRY(url_scheme(p.url()).map_error([](Error e) { return e.context("fetch-url: with: url"); }));
+  if (ctx.confined && scheme == UrlScheme::file) AK_TRY_VOID(workspace_source(p.url(), ctx.workspace));
   if (p.output().empty()) return fail(ErrorCode::invalid_argument, "fetch-url: with: output is required");
   if (!p.unpack() && p.output().back() == '/')
     return fail(ErrorCode::invalid_argument,
@@ -87,7 +88,7 @@ Result<StepOutcome> FetchUrlStep::run(const google::protobuf::Message& params, R
   // whatever happens, so a failure leaves nothing behind.
   auto scratch = AK_TRY(TempDir::create(".fetch-url-", ctx.output_root().parent_path()));
   auto file = scratch.path() / "download";
-  AK_TRY_VOID(download(p.url(), ctx.workspace(), file));
+  AK_TRY_VOID(download(p.url(), ctx.workspace(), file, ctx.confined()));
   ctx.log(fmt::format("fetch-url: {}: {} bytes", p.url(), fs::file_size(file)));
   auto dest = ctx.output_root() / strip_trailing_slashes(p.output());
   if (!p.unpack()) {

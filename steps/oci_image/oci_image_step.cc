@@ -98,12 +98,14 @@ oci::Platform base_platform(const v1::OciImageParams& p) {
 }
 
 // Pulls `ref` (through the cache dir's CAS) into a temp layout under the cache's tmp dir.
+// `host_credentials`: with the daemon's registry logins (not for a confined step's pull).
 Result<std::pair<TempDir, oci::PulledImage>> pull_base(const v1::OciImageParams& p, const oci::Reference& ref,
-                                                       cas::CacheDir& cache) {
+                                                       cas::CacheDir& cache, bool host_credentials) {
   auto dir = AK_TRY(TempDir::create("base-", cache.tmp_dir()));
   CasBlobCache blobs(cache);
   oci::PushOptions options;
   options.insecure = p.insecure();
+  options.host_credentials = host_credentials;
   auto pulled = oci::pull_image(ref, base_platform(p), dir.path() / "layout", blobs, options);
   if (!pulled) return fail(pulled.error().context("oci-image: base " + std::string(k_docker) + ref.to_string()));
   return std::pair<TempDir, oci::PulledImage>{std::move(dir), std::move(*pulled)};
@@ -202,7 +204,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
       if (!locked) return fail(bad("base", lock_name(*registry) + " is not pinned in akbuild.lock"));
       registry->digest = *locked;
     }
-    auto base = pull_base(p, *registry, ctx.cache());
+    auto base = pull_base(p, *registry, ctx.cache(), !ctx.confined());
     if (!base && locked_digest && base.error().code == ErrorCode::not_found)
       base.error().message += " (the digest akbuild.lock pins for the tag; `akbuild pin update` resolves the tag again)";
     if (!base) return fail(base.error());
@@ -247,6 +249,7 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     auto ref = AK_TRY(oci::Reference::parse(p.push()));
     oci::PushOptions options;
     options.insecure = p.insecure();
+    options.host_credentials = !ctx.confined();
     if (!ctx.cache().read_only()) options.pushed_dir = ctx.cache().layout().pushed();
     auto report = oci::push_layout(layout, p.tag(), ref, options);
     if (!report) return fail(report.error().context("oci-image: push " + ref.to_string()));
@@ -263,7 +266,7 @@ Result<std::string> OciImageStep::resolve_ref(const google::protobuf::Message& p
   auto registry = AK_TRY(registry_base(ref));
   if (!registry || !registry->digest.empty())
     return fail(ErrorCode::internal, "oci-image: " + ref + " is not a registry tag");
-  auto pulled = AK_TRY(pull_base(cast(params), *registry, cache));
+  auto pulled = AK_TRY(pull_base(cast(params), *registry, cache, true));
   return pulled.second.digest;
 }
 

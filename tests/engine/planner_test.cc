@@ -15,7 +15,7 @@ namespace {
 std::string prepare_error(const fs::path& ws, const std::string& kind, std::map<std::string, std::string> with) {
   auto pins = PinFile::load(ws);
   REQUIRE(pins);
-  auto r = prepare_steps({StepRequest{"s", kind, std::move(with)}}, ws, *pins, "x86_64-linux", steps::all_kinds());
+  auto r = prepare_steps({StepRequest{"s", kind, std::move(with)}}, ws, *pins, "x86_64-linux", steps::all_kinds(), false);
   if (r) return "";
   CHECK(r.error().code == ErrorCode::invalid_argument);
   return r.error().message;

@@ -65,7 +65,7 @@ TEST_CASE("the planner makes toolchains deps and hands the kind the program name
   auto prepare = [&](const std::string& tools) {
     return engine::prepare_steps({engine::StepRequest{"tc", "exec", {{"run", "true"}, {"outputs", "tc/"}}},
                                   engine::StepRequest{"use", "exec", {{"run", "true"}, {"tools", tools}}}},
-                                 dir.path(), *pins, "x86_64-linux", steps::all_kinds());
+                                 dir.path(), *pins, "x86_64-linux", steps::all_kinds(), false);
   };
   auto ok = prepare(R"(["tc", "/bin/true"])");
   REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().message));

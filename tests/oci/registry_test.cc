@@ -281,6 +281,19 @@ TEST_CASE("a bearer challenge is answered with a token from the realm, fetched w
   REQUIRE_FALSE(denied);
   CHECK(denied.error().code == ErrorCode::unauthenticated);
   CHECK_MESSAGE(denied.error().message.find("token") != std::string::npos, denied.error().message);
+
+  // The daemon's own login (here from the environment) is used by default, but not for a job
+  // environment's push (host_credentials off): a job must not push as the daemon.
+  ::setenv("AKBUILD_REGISTRY_USER", "bob", 1);
+  ::setenv("AKBUILD_REGISTRY_PASSWORD", "pw", 1);
+  CHECK(push_layout(dir / "image", "v1", ref, PushOptions{}));
+  PushOptions job;
+  job.host_credentials = false;
+  auto anonymous = push_layout(dir / "image", "v1", ref, job);
+  ::unsetenv("AKBUILD_REGISTRY_USER");
+  ::unsetenv("AKBUILD_REGISTRY_PASSWORD");
+  REQUIRE_FALSE(anonymous);
+  CHECK(anonymous.error().code == ErrorCode::unauthenticated);
 }
 
 TEST_CASE("credentials go only to the origin that challenged, not to an upload Location elsewhere") {

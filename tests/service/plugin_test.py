@@ -6,6 +6,8 @@ proto/plugin/v1alpha/plugin.proto at test time. Replays what the runner sends fo
 Remove) and checks the rules around it: streams, exit codes, cancellation, the CopyIn chunk rule,
 hostile archives, unknown ids, isolation between jobs, the sandbox as root, and akbuild inside
 a job going through the daemon's cache, on an executor socket of the job's own that confines it."""
+import base64
+import hashlib
 import importlib.util
 import io
 import os
@@ -621,6 +623,48 @@ class EnvironmentExecutor(WithDaemon):
         req.steps[0].__getattribute__("with")["tools"] = "['sh']"
         events = list(self.execute(req))
         self.assertTrue(events[-1].result.success, events[-1])
+
+    def test_a_jobs_fetch_reads_no_host_file_and_no_local_repository(self):
+        # A pinned fetch runs as the daemon's user outside the sandbox: a local source outside the
+        # job's workspace would copy a host file (or repository) into it.
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(ws)
+        secret = os.path.join(self.tmp.name, "host-secret.txt")
+        with open(secret, "w") as f:
+            f.write("secret\n")
+        pin = "sha256-" + base64.b64encode(hashlib.sha256(b"secret\n").digest()).decode()
+
+        def fetch(url, kind="fetch-url"):
+            req = ex.ExecuteRequest(workspace=ws)
+            step = req.steps.add(id="dl", kind=kind)
+            w = step.__getattribute__("with")
+            w["url"], w["output"] = url, "got.txt" if kind == "fetch-url" else "got/"
+            w["hash" if kind == "fetch-url" else "ref"] = pin if kind == "fetch-url" else "main"
+            return req
+
+        for url in ("file://" + secret, secret, "../../" + os.path.relpath(secret, "/")):
+            self.denied(lambda: self.execute(fetch(url)), "'%s' is outside the job's workspace" % url)
+        # A link in the workspace to the host file passes the plan; it is refused where it is opened.
+        os.symlink(secret, os.path.join(ws, "link.txt"))
+        os.symlink(os.path.dirname(secret), os.path.join(ws, "dir-link"))
+        for url in ("link.txt", "dir-link/host-secret.txt"):
+            result = list(self.execute(fetch(url)))[-1].result
+            self.assertFalse(result.success, url)
+            self.assertIn(url, result.steps[0].error.message)
+            self.assertFalse(os.path.lexists(os.path.join(ws, "got.txt")))
+        # The job's own file is fetched.
+        with open(os.path.join(ws, "mine.txt"), "w") as f:
+            f.write("secret\n")
+        result = list(self.execute(fetch("mine.txt")))[-1].result
+        self.assertTrue(result.success, result)
+        with open(os.path.join(ws, "got.txt")) as f:
+            self.assertEqual(f.read(), "secret\n")
+        # A repository the daemon's user can read, or ssh with its keys: refused.
+        repo = os.path.join(self.tmp.name, "host-repo")
+        subprocess.run(["git", "init", "-q", "-b", "main", repo], check=True)
+        for url in (repo, "file://" + repo, "ssh://git@example.invalid/x.git", "example.invalid:x.git"):
+            self.denied(lambda: self.execute(fetch(url, "fetch-git")), "fetch-git", "https://")
+        self.assertFalse(os.path.exists(os.path.join(ws, "got")))
 
     def test_a_job_cancels_only_its_own_executions(self):
         main = grpc.insecure_channel("unix:" + self.daemon.socket)

@@ -12,7 +12,7 @@ namespace {
 Result<StepPlan> plan_exec(const WithMap& with, const std::filesystem::path& ws) {
   const StepKind* step = *find_kind("exec");
   auto params = AK_TRY(parse_params(step->params_prototype(), with, "exec"));
-  return step->plan(*params, PlanContext{"exec", ws, "x86_64-linux", {}});
+  return step->plan(*params, PlanContext{"exec", ws, "x86_64-linux", {}, false});
 }
 } // namespace
 

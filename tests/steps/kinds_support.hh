@@ -13,7 +13,7 @@ inline Result<steps::StepPlan> plan_kind(std::string_view kind, const google::pr
                                          const std::filesystem::path& workspace) {
   auto step = steps::find_kind(kind);
   if (!step) return fail(step.error());
-  return (*step)->plan(params, steps::PlanContext{"test", workspace, "x86_64-linux", {}});
+  return (*step)->plan(params, steps::PlanContext{"test", workspace, "x86_64-linux", {}, false});
 }
 
 // Sets PATH for one scope and restores it.
