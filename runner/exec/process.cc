@@ -1,3 +1,7 @@
+// Boost 1.74 compiles its vfork path only for old _XOPEN_SOURCE levels, though glibc has vfork
+// at every level; defined before any Boost header so its config keeps it.
+#define BOOST_POSIX_HAS_VFORK 1
+
 // <utility> must come before any Boost.Asio header: Boost 1.74's awaitable.hpp uses std::exchange
 // without including it, which GCC 12 in C++20 mode rejects.
 #include <utility>
@@ -28,6 +32,7 @@
 #include <boost/process/child.hpp>
 #include <boost/process/extend.hpp>
 #include <boost/process/io.hpp>
+#include <boost/process/posix.hpp>
 #include <fmt/core.h>
 
 #include "runner/core/fs.hh"
@@ -95,12 +100,26 @@ private:
   std::string m_pending;
 };
 
+// What the child could not do before exec: written by the child itself, which shares our memory
+// until it execs (vfork), so the parent reads it once bp::child returns.
+struct ChildFailure {
+  int error = 0;                // errno
+  const char* what = nullptr;   // a literal: the child may not allocate
+};
+
 // Boost.Process initializer: sets the exact executable, argv and environment, and in the child
 // makes a new session (so a new process group led by the child, and no controlling terminal a
 // sandboxed step could inject input into), restores default signal handling, and marks every
 // inherited descriptor above stderr close-on-exec (Boost's pipes are created without
 // O_CLOEXEC, so a concurrent spawn would otherwise keep another child's pipe open) except the
 // ones the spec keeps.
+//
+// The child is made with vfork (bp::posix::use_vfork): a fork of the daemon copies its page
+// tables and then pays a copy-on-write fault for each page its other threads touch, which is most
+// of a short command's cost on a virtual machine. The child therefore runs on this thread's stack
+// while the other threads go on: it only makes system calls (no allocation, no lock, no
+// exception), reports a failure through ChildFailure, and runs with every signal blocked until
+// their handlers are reset, so none of ours runs in it.
 struct ChildSetup : bp::extend::handler {
   const char* exe = nullptr;
   char* const* argv = nullptr;
@@ -109,46 +128,63 @@ struct ChildSetup : bp::extend::handler {
   const std::vector<int>* keep_fds = nullptr;
   const std::vector<int>* cgroup_procs_fds = nullptr;
   unsigned max_processes = 0;
+  ChildFailure* failure = nullptr;
+  sigset_t* saved_mask = nullptr;  // this thread's mask, restored once the child has exec'd
 
   template <class Executor>
   void on_setup(Executor& e) const {
     e.exe = exe;
     e.cmd_line = argv;
     e.env = envp;
+    sigset_t all;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, saved_mask);
   }
 
   template <class Executor>
-  void on_exec_setup(Executor& e) const {
-    ::setsid();
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
+  void on_exec_setup(Executor&) const {
     for (int sig = 1; sig < NSIG; ++sig)
       if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    ::setsid();
     if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
       for (int fd = 3; fd < 4096; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     if (keep_fds)
       for (int fd : *keep_fds) ::fcntl(fd, F_SETFD, 0);
     if (cgroup_procs_fds)
       for (int fd : *cgroup_procs_fds)
-        if (::write(fd, "0", 1) != 1) {
-          e.set_error(std::error_code(errno, std::system_category()), "joining the step's cgroup failed");
-          ::_exit(127);
-        }
+        if (::write(fd, "0", 1) != 1) fail_child("joining the step's cgroup");
     if (max_processes > 0) {
       rlimit limit{max_processes, max_processes};
       ::setrlimit(RLIMIT_NPROC, &limit);
     }
-    if (cwd && ::chdir(cwd) != 0) {
-      e.set_error(std::error_code(errno, std::system_category()), "chdir failed");
-      ::_exit(127);
-    }
+    if (cwd && ::chdir(cwd) != 0) fail_child("chdir");
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
+
+  template <class Executor>
+  void on_success(Executor&) const {
+    ::pthread_sigmask(SIG_SETMASK, saved_mask, nullptr);
+  }
+
+  template <class Executor>
+  void on_fork_error(Executor&, const std::error_code&) const {
+    ::pthread_sigmask(SIG_SETMASK, saved_mask, nullptr);
   }
 
   // Boost returns an empty child when the exec fails; reap the failed child so no zombie stays.
   template <class Executor>
   void on_error(Executor& e, const std::error_code&) const {
+    ::pthread_sigmask(SIG_SETMASK, saved_mask, nullptr);
     if (e.pid > 0) ::waitpid(e.pid, nullptr, 0);
+  }
+
+private:
+  [[noreturn]] void fail_child(const char* what) const {
+    failure->error = errno;
+    failure->what = what;
+    ::_exit(127);
   }
 };
 
@@ -194,6 +230,10 @@ public:
     setup.keep_fds = &m_spec.keep_fds;
     setup.cgroup_procs_fds = &m_spec.cgroup_procs_fds;
     setup.max_processes = m_spec.max_processes;
+    ChildFailure failure;
+    sigset_t saved_mask;
+    setup.failure = &failure;
+    setup.saved_mask = &saved_mask;
 
     for (auto* p : {&m_out, &m_err, &m_in}) {
       ::fcntl(p->native_source(), F_SETFD, FD_CLOEXEC);
@@ -203,13 +243,19 @@ public:
     std::error_code ec;
     auto start = std::chrono::steady_clock::now();
     bp::child child = m_spec.stdin_data
-        ? bp::child(setup, bp::std_in < m_in, bp::std_out > m_out, bp::std_err > m_err, ec)
-        : bp::child(setup, bp::std_in < bp::null, bp::std_out > m_out, bp::std_err > m_err, ec);
+        ? bp::child(setup, bp::posix::use_vfork, bp::std_in < m_in, bp::std_out > m_out, bp::std_err > m_err, ec)
+        : bp::child(setup, bp::posix::use_vfork, bp::std_in < bp::null, bp::std_out > m_out, bp::std_err > m_err, ec);
     if (ec || !child.valid()) {
       ErrorCode code = ec == std::errc::no_such_file_or_directory ? ErrorCode::not_found
                      : ec == std::errc::permission_denied         ? ErrorCode::permission_denied
                                                                    : ErrorCode::io;
       return fail(code, fmt::format("{}: cannot run: {}", m_spec.argv[0], ec ? ec.message() : "spawn failed"));
+    }
+    if (failure.what) {
+      ::waitpid(child.id(), nullptr, 0);
+      child.detach();
+      return fail(ErrorCode::io, fmt::format("{}: cannot run: {} failed: {}", m_spec.argv[0], failure.what,
+                                             std::strerror(failure.error)));
     }
     m_pid = child.id();
     child.detach();  // we reap it ourselves (waitpid below); Boost must not touch it again
@@ -339,7 +385,7 @@ private:
   bp::async_pipe m_out, m_err, m_in;
   asio::posix::stream_descriptor m_exit_watch;
   asio::steady_timer m_timer;
-  std::array<char, 65536> m_out_buf{}, m_err_buf{};
+  std::array<char, 65536> m_out_buf, m_err_buf;  // not zeroed: only what a read fills is used
   LineSplitter m_out_lines, m_err_lines;
   bool m_out_open = true, m_err_open = true;
   pid_t m_pid = -1;

@@ -174,6 +174,19 @@ void JobEnvironment::cancel_running() {
   for (auto* token : m_running) token->request();
 }
 
+Result<> JobEnvironment::retire(const fs::path& graveyard) {
+  cancel_running();
+  if (m_cgroup) {
+    m_cgroup->kill_all();
+    m_cgroup.reset();
+  }
+  std::error_code ec;
+  if (!m_socket.empty()) fs::remove(m_socket, ec);
+  if (::rename(m_dir.c_str(), graveyard.c_str()) != 0) return fail(errno_error("job environment " + m_dir.string()));
+  m_dir = graveyard;
+  return ok();
+}
+
 Result<> JobEnvironment::destroy() {
   cancel_running();
   if (m_cgroup) {

@@ -15,7 +15,8 @@
 // Usage:
 //   auto env = AK_TRY(JobEnvironment::create(id, dir, profile, context));
 //   auto r = env->exec({.argv = {"sh", "-c", "echo hi"}}, on_output, cancel);
-//   env->destroy();
+//   env->retire(graveyard);  // out of reach at once
+//   env->destroy();          // the slow rest, off the caller's path
 
 #include <filesystem>
 #include <functional>
@@ -93,6 +94,11 @@ public:
 
   // Cancels every running command (they end within the kill grace).
   void cancel_running();
+  // Takes the environment out of reach at once: kills every process left, unlinks its executor
+  // socket (no new client can connect) and renames its directory to `graveyard` (a name in the
+  // same directory, so a daemon restarted before destroy() removes it with the other leftovers).
+  // destroy() then shuts the executor down and deletes the files.
+  Result<> retire(const std::filesystem::path& graveyard);
   // Kills every process left and removes the directory; the environment is unusable after.
   Result<> destroy();
 

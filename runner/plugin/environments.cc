@@ -59,6 +59,7 @@ Result<std::unique_ptr<Environments>> Environments::open(EnvironmentsOptions opt
   AK_TRY_VOID(make_dirs(dir));
   ::chmod(dir.c_str(), 0700);
   envs->m_reaper = std::thread([e = envs.get()] { e->reap(); });
+  envs->m_undertaker = std::thread([e = envs.get()] { e->bury(); });
   return envs;
 }
 
@@ -75,6 +76,12 @@ Environments::~Environments() {
     for (const auto& [id, env] : m_envs) ids.push_back(id);
   }
   for (const auto& id : ids) (void)remove(id);
+  {
+    std::lock_guard lock(m_mutex);
+    m_removed_all = true;
+  }
+  m_wake.notify_all();
+  if (m_undertaker.joinable()) m_undertaker.join();
 }
 
 Result<std::shared_ptr<JobEnvironment>> Environments::create(const CreateSpec& spec) {
@@ -122,7 +129,33 @@ Result<> Environments::remove(const std::string& id) {
   // A cancelled call may still be winding down: stop what it runs, then wait for it.
   env->cancel_running();
   std::lock_guard call(env->call_mutex());
-  return env->destroy();
+  // Out of reach now; its executor's shutdown and its files (a whole checkout, perhaps) go on the
+  // undertaker's thread, off the runner's path.
+  auto graveyard = env->dir().parent_path() / (".removed-" + id);
+  if (auto retired = env->retire(graveyard); !retired) {
+    log_warning("plugin: {}; removing it in place", retired.error().message);
+    return env->destroy();
+  }
+  {
+    std::lock_guard lock(m_mutex);
+    m_retired.push_back(std::move(env));
+  }
+  m_wake.notify_all();
+  return ok();
+}
+
+void Environments::bury() {
+  std::unique_lock lock(m_mutex);
+  while (true) {
+    m_wake.wait(lock, [&] { return !m_retired.empty() || m_removed_all; });
+    if (m_retired.empty()) return;
+    auto env = std::move(m_retired.front());
+    m_retired.pop_front();
+    lock.unlock();
+    if (auto r = env->destroy(); !r) log_warning("plugin: {}", r.error().message);
+    env.reset();
+    lock.lock();
+  }
 }
 
 std::optional<std::chrono::steady_clock::time_point> Environments::deadline(const std::string& id) {

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -67,6 +68,7 @@ public:
 private:
   explicit Environments(EnvironmentsOptions options) : m_options(std::move(options)) {}
   void reap();  // the timeout thread
+  void bury();  // the thread that destroys retired environments
 
   EnvironmentsOptions m_options;
   FileLock m_lock;
@@ -76,6 +78,10 @@ private:
   std::map<std::string, std::shared_ptr<JobEnvironment>> m_envs;
   std::map<std::string, std::chrono::steady_clock::time_point> m_deadlines;
   std::thread m_reaper;
+  // Retired environments whose executor and files are still to go (Remove answers before that).
+  std::deque<std::shared_ptr<JobEnvironment>> m_retired;
+  bool m_removed_all = false;  // set by the destructor once every environment is retired
+  std::thread m_undertaker;
 };
 
 // The environments' parent dir in a state dir.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -299,4 +300,45 @@ TEST_CASE("a run cancelled before it starts does not start the process") {
   REQUIRE(r);
   CHECK(r->cancelled);
   CHECK_FALSE(fs::exists(dir / "ran"));
+}
+
+TEST_CASE("a child that cannot be set up is an error naming what failed, and leaves no zombie") {
+  // A cgroup.procs descriptor the child cannot write (opened read-only) makes the child's set-up
+  // fail between vfork and exec, where it may only report through memory it shares with us.
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  auto spec = bash("echo should-not-run");
+  spec.cgroup_procs_fds = {fd};
+  Captured c;
+  auto r = run_process(spec, c.callback());
+  ::close(fd);
+  REQUIRE_FALSE(r);
+  CHECK_MESSAGE(r.error().message.find("joining the step's cgroup failed: Bad file descriptor") != std::string::npos,
+                r.error().message);
+  CHECK(c.out.empty());
+  siginfo_t info{};
+  bool zombie = ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG) == 0 && info.si_pid != 0;
+  CHECK_FALSE(zombie);  // no child of ours is left to reap
+  // The caller's signal mask is what it was (vfork blocks every signal around the child's start).
+  sigset_t mask;
+  REQUIRE(::pthread_sigmask(SIG_SETMASK, nullptr, &mask) == 0);
+  CHECK_FALSE(sigismember(&mask, SIGTERM));
+  CHECK_FALSE(sigismember(&mask, SIGINT));
+}
+
+TEST_CASE("the child starts with no signal blocked or ignored, whatever its caller had") {
+  ::signal(SIGUSR1, SIG_IGN);
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGUSR2);
+  REQUIRE(::pthread_sigmask(SIG_BLOCK, &term, &old) == 0);
+  Captured c;
+  auto r = run_process(bash("grep -E '^Sig(Blk|Ign):' /proc/self/status"), c.callback());
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::signal(SIGUSR1, SIG_DFL);
+  REQUIRE(r);
+  REQUIRE(c.out.size() == 2);
+  CHECK(c.out[0] == "SigBlk:\t0000000000000000");
+  // bash itself ignores a few (SIGQUIT in a non-interactive shell is not among them); SIGUSR1 is bit 10.
+  CHECK((std::stoull(c.out[1].substr(c.out[1].find('\t') + 1), nullptr, 16) & (1ull << (SIGUSR1 - 1))) == 0);
 }
