@@ -35,6 +35,31 @@ Error not_a_directory(std::string_view rel, const std::string& component, int di
 
 } // namespace
 
+namespace {
+thread_local const fs::path* t_reads_root = nullptr;
+} // namespace
+
+ReadsBeneath::ReadsBeneath(fs::path root) : m_root(std::move(root)), m_outer(t_reads_root) { t_reads_root = &m_root; }
+
+ReadsBeneath::~ReadsBeneath() { t_reads_root = m_outer; }
+
+const fs::path* reads_beneath_root() { return t_reads_root; }
+
+Result<UniqueFd> open_file_beneath(const fs::path& root, const fs::path& rel) {
+  auto dir = AK_TRY(open_dir_beneath(root, rel.parent_path().string(), false));
+  int fd = ::openat(dir.get(), rel.filename().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP)
+      return fail(ErrorCode::failed_precondition, fmt::format("{}: a symlink, not followed here", rel.string()));
+    return fail(errno_error((root / rel).string()));
+  }
+  UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(errno_error((root / rel).string()));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::failed_precondition, fmt::format("{}: not a regular file", rel.string()));
+  return file;
+}
+
 fs::path fd_path(int fd) { return fs::path("/proc/self/fd") / std::to_string(fd); }
 
 Result<UniqueFd> open_dir_beneath(const fs::path& root, std::string_view rel, bool create) {

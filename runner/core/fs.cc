@@ -1,5 +1,7 @@
 #include "runner/core/fs.hh"
 
+#include "runner/core/beneath.hh"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -54,8 +56,21 @@ Result<> write_all(int fd, std::span<const std::byte> bytes) {
   return ok();
 }
 
+namespace {
+
+// The open file read_file reads: beneath this thread's ReadsBeneath root when `path` lies there.
+Result<UniqueFd> open_for_read(const fs::path& path) {
+  if (const auto* root = reads_beneath_root()) {
+    auto rel = path.lexically_normal().lexically_relative(root->lexically_normal());
+    if (!rel.empty() && is_contained_relative_path(rel.string())) return open_file_beneath(*root, rel);
+  }
+  return open_fd(path, O_RDONLY);
+}
+
+} // namespace
+
 Result<std::string> read_file(const fs::path& path) {
-  auto fd = AK_TRY(open_fd(path, O_RDONLY));
+  auto fd = AK_TRY(open_for_read(path));
   std::string out;
   struct stat st {};
   if (::fstat(fd.get(), &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));

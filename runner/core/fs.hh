@@ -43,7 +43,8 @@ Result<UniqueFd> open_fd(const std::filesystem::path& path, int flags, int mode 
 // Writes every byte, retrying short writes and EINTR.
 Result<> write_all(int fd, std::span<const std::byte> bytes);
 
-// The whole content of a file.
+// The whole content of a file; beneath a ReadsBeneath root of this thread, read without following
+// a symlink (core/beneath.hh).
 Result<std::string> read_file(const std::filesystem::path& path);
 
 // Creates or truncates `path` and writes `content`: neither atomic nor synced, for scratch files

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "runner/cas/cache_dir.hh"
+#include "runner/core/beneath.hh"
 #include "runner/engine/explain.hh"
 #include "runner/engine/pins.hh"
 #include "runner/engine/planner.hh"
@@ -30,9 +31,7 @@ public:
   const EngineOptions& options() const override { return m_options; }
 
   Result<std::vector<PlannedStep>> plan(const std::vector<StepRequest>& requests) override {
-    auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps =
-        AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds, m_options.confined));
+    auto steps = AK_TRY(prepare(requests));
     std::vector<PlannedStep> out(steps.size());
     std::vector<std::optional<cas::ActionRecord>> cached(steps.size());
     std::vector<bool> known(steps.size(), false);
@@ -85,9 +84,7 @@ public:
 
   Result<std::vector<StepResult>> run(const std::vector<StepRequest>& requests, EventSink& events,
                                       const exec::CancelToken* cancel) override {
-    auto pins = AK_TRY(PinFile::load(m_options.workspace));
-    auto steps =
-        AK_TRY(prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds, m_options.confined));
+    auto steps = AK_TRY(prepare(requests));
     std::vector<StepRun> runs(steps.size());
     std::vector<std::vector<std::size_t>> deps;
     for (const auto& s : steps) deps.push_back(s.deps);
@@ -140,6 +137,16 @@ public:
   }
 
 private:
+  // The steps validated and planned by their kinds. A confined client's workspace files
+  // (akbuild.lock, a kind's go.mod or lockfile) are read beneath the workspace, never through a
+  // symlink the job put there.
+  Result<std::vector<PreparedStep>> prepare(const std::vector<StepRequest>& requests) const {
+    std::optional<ReadsBeneath> reads;
+    if (m_options.confined) reads.emplace(m_options.workspace);
+    auto pins = AK_TRY(PinFile::load(m_options.workspace));
+    return prepare_steps(requests, m_options.workspace, pins, m_platform, m_options.kinds, m_options.confined);
+  }
+
   static std::vector<std::size_t> topological(const std::vector<PreparedStep>& steps) {
     std::vector<std::size_t> order;
     std::vector<bool> seen(steps.size(), false);
@@ -166,7 +173,7 @@ private:
 Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
   std::error_code ec;
   if (options.workspace.empty()) options.workspace = fs::current_path(ec);
-  auto ws = fs::canonical(options.workspace, ec);
+  auto ws = options.pinned_workspace ? options.workspace : fs::canonical(options.workspace, ec);
   if (ec || !fs::is_directory(ws))
     return fail(ErrorCode::invalid_argument, "workspace " + options.workspace.string() + ": not a directory");
   options.workspace = ws;

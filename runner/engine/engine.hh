@@ -68,6 +68,12 @@ struct EngineOptions {
   // (steps::PlanContext::confined): no local file or repository outside it, none of the daemon's
   // registry credentials.
   bool confined = false;
+  // The workspace as an open directory, held while the engine lives; `workspace` is then its
+  // /proc/self/fd path and is used as it is (not resolved to the path it was opened by), so a
+  // confined client that swaps a directory above it for a symlink cannot move the engine's reads
+  // and writes. Not for paths handed to other processes: the engine's are its input root and
+  // output root, and whole input directories reach bubblewrap as descriptors.
+  std::shared_ptr<UniqueFd> pinned_workspace{};
 };
 
 struct PlannedStep {

@@ -130,10 +130,10 @@ std::vector<std::string> diff_outputs(RunEnv& env, const cas::ActionRecord& befo
 // the workspace through them), never one holding or inside an output of the step or of a
 // dependency (those are mounted or staged at their place), and only one reached beneath the
 // workspace without a symlink.
-Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
+Result<std::vector<BoundInputDir>> bindable_input_dirs(
     RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
     const std::vector<const cas::ActionRecord*>& dep_results) {
-  std::vector<std::pair<std::string, fs::path>> dirs;
+  std::vector<BoundInputDir> dirs;
   // A kind that reads its inputs in-process (go.mod, a lockfile, an image's layers) reads the
   // staged input root itself, where a bind mount would show an empty directory.
   if (keyed.whole_dirs.empty() || !step.plan.sandboxed || !step.plan.inputs_bindable ||
@@ -146,8 +146,9 @@ Result<std::vector<std::pair<std::string, fs::path>>> bindable_input_dirs(
   for (const auto& d : keyed.whole_dirs) {
     if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return within(o, d) || within(d, o); }))
       continue;
-    if (!open_dir_beneath(env.workspace, d, false)) continue;
-    dirs.emplace_back(d, env.workspace / d);
+    auto fd = open_dir_beneath(env.workspace, d, false);
+    if (!fd) continue;
+    dirs.push_back({d, env.workspace / d, std::move(*fd)});
   }
   return dirs;
 }
@@ -171,12 +172,12 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   AK_TRY_VOID(make_dirs(in));
   AK_TRY_VOID(make_dirs(out));
   auto input_dirs = AK_TRY(bindable_input_dirs(env, step, keyed, dep_results));
-  std::map<std::string, fs::path> files;
+  std::vector<std::string> files;
   for (const auto& f : keyed.inputs)
-    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.first); }))
-      files.emplace(f.path, env.workspace / f.path);
-  AK_TRY_VOID(exec::stage_inputs(in, files));
-  for (const auto& [rel, host] : input_dirs) AK_TRY_VOID(open_dir_beneath(in, rel, true));
+    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.rel); }))
+      files.push_back(f.path);
+  AK_TRY_VOID(exec::stage_inputs_beneath(in, env.workspace, files));
+  for (const auto& d : input_dirs) AK_TRY_VOID(open_dir_beneath(in, d.rel, true));
   for (std::size_t i = 0; i < dep_results.size(); ++i) {
     for (const auto& [o, output] : dep_results[i]->outputs) {
       // Whatever was staged at o is swapped out, never written through. A kind that reads its

@@ -102,7 +102,7 @@ Result<exec::ProcessResult> StepRunContext::run(const std::vector<std::string>& 
   if (argv.empty()) return fail(ErrorCode::internal, "step '" + m_step.request.id + "': empty command");
   exec::SandboxSpec sandbox;
   sandbox.input_root = m_input_root;
-  sandbox.input_dirs = m_input_dirs;
+  for (const auto& d : m_input_dirs) sandbox.input_dirs.push_back({d.rel, d.host, d.fd.get()});
   sandbox.output_root = m_output_root;
   sandbox.outputs = m_step.plan.outputs;
   sandbox.network = m_network;

@@ -24,6 +24,14 @@ namespace akbuild::engine {
 
 class RemoteSteps;
 
+// A whole input directory a step's sandbox binds, held open from its check (beneath the
+// workspace, no symlink) until the step has run: the sandbox binds what was checked.
+struct BoundInputDir {
+  std::string rel;
+  std::filesystem::path host;
+  UniqueFd fd;
+};
+
 struct RunEnv {
   cas::CacheDir& cache;
   const EngineOptions& options;
@@ -69,9 +77,7 @@ public:
   bool confined() const override { return m_env.options.confined; }
 
   // Whole input directories bound over their (empty) place in the input root.
-  void bind_input_dirs(std::vector<std::pair<std::string, std::filesystem::path>> dirs) {
-    m_input_dirs = std::move(dirs);
-  }
+  void bind_input_dirs(std::vector<BoundInputDir> dirs) { m_input_dirs = std::move(dirs); }
   // The first error writing the logs, if any.
   std::optional<Error> log_error();
   int exit_code() const { return m_exit_code; }
@@ -82,7 +88,7 @@ private:
   const KeyedStep& m_keyed;
   std::vector<const cas::ActionRecord*> m_dep_results;
   std::filesystem::path m_input_root, m_output_root;
-  std::vector<std::pair<std::string, std::filesystem::path>> m_input_dirs;
+  std::vector<BoundInputDir> m_input_dirs;
   bool m_network;
   std::chrono::steady_clock::time_point m_deadline;
   std::mutex m_mutex;

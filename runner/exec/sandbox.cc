@@ -175,8 +175,8 @@ Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::pat
   for (const auto& d : s.ro_binds) visible.push_back(d.string());
   auto host_view = [&](const fs::path& inside) -> std::optional<fs::path> {
     std::string in = inside.lexically_normal().string();
-    for (const auto& [rel, host] : s.input_dirs)
-      if (under(in, (k_ws / rel).string())) return host / fs::path(in).lexically_relative(k_ws / rel);
+    for (const auto& d : s.input_dirs)
+      if (under(in, (k_ws / d.rel).string())) return d.host / fs::path(in).lexically_relative(k_ws / d.rel);
     if (under(in, k_ws.string())) return s.input_root / fs::path(in).lexically_relative(k_ws);
     for (const auto& v : visible)
       if (under(in, v)) return fs::path(in);
@@ -233,7 +233,10 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
     if (!covered) a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
   }
   a.insert(a.end(), {"--ro-bind", s.input_root.string(), k_ws.string()});
-  for (const auto& [rel, host] : s.input_dirs) a.insert(a.end(), {"--ro-bind", host.string(), (k_ws / rel).string()});
+  for (const auto& d : s.input_dirs) {
+    if (d.fd >= 0) a.insert(a.end(), {"--ro-bind-fd", std::to_string(d.fd), (k_ws / d.rel).string()});
+    else a.insert(a.end(), {"--ro-bind", d.host.string(), (k_ws / d.rel).string()});
+  }
   for (const auto& o : outputs)
     a.insert(a.end(), {"--bind", (s.output_root / o.rel).string(), (k_ws / o.rel).string()});
   a.insert(a.end(), {"--tmpfs", k_home.string()});
@@ -276,6 +279,8 @@ Result<SandboxResult> run_in_bwrap(const fs::path& bwrap, const SandboxSpec& s, 
   ProcessSpec outer;
   outer.argv = AK_TRY(bwrap_command(bwrap, s, outputs, p, script ? script->get() : -1));
   if (script) outer.keep_fds.push_back(script->get());
+  for (const auto& d : s.input_dirs)
+    if (d.fd >= 0) outer.keep_fds.push_back(d.fd);
   auto pids = limit_pids(s, outer);
   outer.env = std::move(p.env);
   outer.env.try_emplace("PATH", k_default_path);
@@ -336,10 +341,10 @@ Result<> collect_plain_outputs(const SandboxSpec& s, const std::vector<Output>& 
 Result<SandboxResult> run_plain(const SandboxSpec& s, const std::vector<Output>& outputs, ProcessSpec p,
                                 const LogCallback& on_line, const CancelToken* cancel, std::string reason) {
   // No mount namespace to bind whole input directories in: they are reached through symlinks.
-  for (const auto& [rel, host] : s.input_dirs) {
-    fs::path place = s.input_root / rel;
-    if (!is_dir_nofollow(place) || ::rmdir(place.c_str()) != 0 || ::symlink(host.c_str(), place.c_str()) != 0)
-      return fail(errno_error(fmt::format("input directory {}: symlink", rel)));
+  for (const auto& d : s.input_dirs) {
+    fs::path place = s.input_root / d.rel;
+    if (!is_dir_nofollow(place) || ::rmdir(place.c_str()) != 0 || ::symlink(d.host.c_str(), place.c_str()) != 0)
+      return fail(errno_error(fmt::format("input directory {}: symlink", d.rel)));
   }
   for (const auto& o : outputs) {
     AK_TRY_VOID(make_dirs_within(s.input_root, fs::path(o.rel).parent_path().string()));

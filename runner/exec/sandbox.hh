@@ -32,11 +32,21 @@ enum class SandboxMode { automatic, require, off };
 // binary is probed once (`bwrap --unshare-all --die-with-parent --ro-bind / / true`).
 bool sandbox_available(std::string* why = nullptr);
 
+// A whole input directory a sandbox binds: `host`, through `fd` when one is open (>= 0). The fd is
+// the directory as it was when checked (opened beneath the workspace without a symlink): bwrap
+// binds it as it is (--ro-bind-fd), so a component swapped for a symlink since cannot bind
+// another directory of the host.
+struct InputDir {
+  std::string rel;             // relative to the input root
+  std::filesystem::path host;
+  int fd = -1;                 // not owned
+};
+
 struct SandboxSpec {
   std::filesystem::path input_root;              // staged inputs (made read-only inside)
-  // Whole input directories (relative path, host path) bound read-only over their place in the
-  // input root, where an empty directory must stand; without namespaces, symlinked there.
-  std::vector<std::pair<std::string, std::filesystem::path>> input_dirs;
+  // Whole input directories bound read-only over their place in the input root, where an empty
+  // directory must stand; without namespaces, symlinked there.
+  std::vector<InputDir> input_dirs;
   std::vector<std::string> outputs;              // workspace-relative output paths (dirs or files)
   std::filesystem::path output_root;             // where outputs are written, same relative layout
   std::vector<std::filesystem::path> ro_binds;   // extra host paths visible read-only (tools)
@@ -99,5 +109,12 @@ std::optional<std::filesystem::path> job_sandbox_host_path(const JobSandboxSpec&
 // nothing is ever written through a symlink inside the root.
 Result<> stage_inputs(const std::filesystem::path& input_root,
                       const std::map<std::string, std::filesystem::path>& files);
+
+// As stage_inputs, each source being `source_root/rel`, reached beneath source_root without
+// following a symlink on the way (a directory swapped for one since the inputs were listed fails
+// the step, naming it, instead of staging what it points to) and read without following the last
+// component either: a workspace's own symlinks are staged as symlinks.
+Result<> stage_inputs_beneath(const std::filesystem::path& input_root, const std::filesystem::path& source_root,
+                              const std::vector<std::string>& rels);
 
 } // namespace akbuild::exec

@@ -52,14 +52,6 @@ Result<> copy_content(int in, int out, const fs::path& src) {
   }
 }
 
-Result<> copy_file(const fs::path& src, const fs::path& dest, mode_t mode) {
-  auto in = AK_TRY(open_fd(src, O_RDONLY | O_CLOEXEC));
-  auto out = AK_TRY(open_fd(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777));
-  AK_TRY_VOID(copy_content(in.get(), out.get(), src));
-  if (::fchmod(out.get(), mode & 07777) != 0) return fail(errno_error(fmt::format("chmod {}", dest.string())));
-  return ok();
-}
-
 } // namespace
 
 Result<> make_dirs_within(const fs::path& root, std::string_view rel) {
@@ -67,36 +59,82 @@ Result<> make_dirs_within(const fs::path& root, std::string_view rel) {
   return ok();
 }
 
+namespace {
+
+// Stages one entry, `name` in the directory `src_dir` (shown as `src`), at `rel` in the input
+// root, without following a symlink on either side.
+Result<> stage_entry(const fs::path& input_root, const std::string& rel, int src_dir, const char* name,
+                     const fs::path& src) {
+  fs::path rel_path(rel);
+  AK_TRY_VOID(make_dirs_within(input_root, rel_path.parent_path().string()));
+  fs::path dest = input_root / rel_path;
+  struct stat st{};
+  if (::fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return fail(errno_error(fmt::format("input {}: {}", rel, src.string())));
+  if (S_ISDIR(st.st_mode)) return make_dirs_within(input_root, rel);
+  if (S_ISLNK(st.st_mode)) {
+    std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
+    ssize_t n = ::readlinkat(src_dir, name, target.data(), target.size());
+    if (n < 0 || static_cast<std::size_t>(n) >= target.size())
+      return fail(errno_error(fmt::format("input {}: readlink {}", rel, src.string())));
+    target.resize(static_cast<std::size_t>(n));
+    if (::symlink(target.c_str(), dest.c_str()) != 0) return fail(errno_error(fmt::format("input {}", rel)));
+    return ok();
+  }
+  if (!S_ISREG(st.st_mode))
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("input {}: {} is not a regular file, directory or symlink", rel, src.string()));
+  if (::linkat(src_dir, name, AT_FDCWD, dest.c_str(), 0) == 0) return ok();
+  int err = errno;
+  // Another filesystem, or a file we may not link (protected_hardlinks): copy instead.
+  if (err != EXDEV && err != EPERM && err != EMLINK && err != EACCES)
+    return fail(errno_error(fmt::format("input {}: link {}", rel, src.string()), err));
+  int in = ::openat(src_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) return fail(errno_error(fmt::format("input {}: {}", rel, src.string())));
+  UniqueFd in_fd(in);
+  auto out = AK_TRY(open_fd(dest, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, st.st_mode & 07777));
+  AK_TRY_VOID(copy_content(in, out.get(), src));
+  if (::fchmod(out.get(), st.st_mode & 07777) != 0) return fail(errno_error(fmt::format("chmod {}", dest.string())));
+  return ok();
+}
+
+Result<std::string> checked_rel(const std::string& rel_in) {
+  std::string rel = strip_trailing_slashes(rel_in);
+  if (!is_contained_relative_path(rel))
+    return fail(ErrorCode::invalid_argument, fmt::format("input path {}: escapes the input root", rel_in));
+  return rel;
+}
+
+} // namespace
+
 Result<> stage_inputs(const fs::path& input_root, const std::map<std::string, fs::path>& files) {
   AK_TRY_VOID(make_dirs(input_root));
   for (const auto& [rel_in, src] : files) {
-    std::string rel = strip_trailing_slashes(rel_in);
-    if (!is_contained_relative_path(rel))
-      return fail(ErrorCode::invalid_argument, fmt::format("input path {}: escapes the input root", rel_in));
-    fs::path rel_path(rel);
-    AK_TRY_VOID(make_dirs_within(input_root, rel_path.parent_path().string()));
-    fs::path dest = input_root / rel_path;
+    auto rel = AK_TRY(checked_rel(rel_in));
+    auto dir = AK_TRY(open_fd(src.parent_path().empty() ? fs::path(".") : src.parent_path(),
+                              O_PATH | O_DIRECTORY | O_CLOEXEC)
+                          .map_error([&](Error e) { return e.context("input " + rel); }));
+    AK_TRY_VOID(stage_entry(input_root, rel, dir.get(), src.filename().c_str(), src));
+  }
+  return ok();
+}
 
-    struct stat st{};
-    if (::lstat(src.c_str(), &st) != 0) return fail(errno_error(fmt::format("input {}: {}", rel, src.string())));
-    if (S_ISDIR(st.st_mode)) {
-      AK_TRY_VOID(make_dirs_within(input_root, rel));
-    } else if (S_ISLNK(st.st_mode)) {
-      std::error_code ec;
-      fs::path target = fs::read_symlink(src, ec);
-      if (ec) return fail(ErrorCode::io, fmt::format("input {}: readlink {}: {}", rel, src.string(), ec.message()));
-      if (::symlink(target.c_str(), dest.c_str()) != 0) return fail(errno_error(fmt::format("input {}", rel)));
-    } else if (S_ISREG(st.st_mode)) {
-      if (::link(src.c_str(), dest.c_str()) == 0) continue;
-      int err = errno;
-      // Another filesystem, or a file we may not link (protected_hardlinks): copy instead.
-      if (err != EXDEV && err != EPERM && err != EMLINK && err != EACCES)
-        return fail(errno_error(fmt::format("input {}: link {}", rel, src.string()), err));
-      AK_TRY_VOID(copy_file(src, dest, st.st_mode));
-    } else {
-      return fail(ErrorCode::invalid_argument,
-                  fmt::format("input {}: {} is not a regular file, directory or symlink", rel, src.string()));
+Result<> stage_inputs_beneath(const fs::path& input_root, const fs::path& source_root,
+                              const std::vector<std::string>& rels) {
+  AK_TRY_VOID(make_dirs(input_root));
+  std::string open_parent;
+  UniqueFd parent;
+  for (const auto& rel_in : rels) {
+    auto rel = AK_TRY(checked_rel(rel_in));
+    fs::path rel_path(rel);
+    std::string parent_rel = rel_path.parent_path().string();
+    if (!parent || parent_rel != open_parent) {
+      parent = AK_TRY(open_dir_beneath(source_root, parent_rel, false).map_error([&](Error e) {
+        return e.context("input " + rel);
+      }));
+      open_parent = parent_rel;
     }
+    AK_TRY_VOID(stage_entry(input_root, rel, parent.get(), rel_path.filename().c_str(), source_root / rel_path));
   }
   return ok();
 }

@@ -16,7 +16,10 @@ bool lexically_within(const ClientScope& scope, const fs::path& path) {
   return !rel.empty() && *rel.begin() != "..";
 }
 
-Result<> check_within(const ClientScope& scope, std::string_view what, const std::string& path, bool directory) {
+namespace {
+
+// check_within's work; with `directory`, the directory open.
+Result<UniqueFd> check(const ClientScope& scope, std::string_view what, const std::string& path, bool directory) {
   auto denied = [&](std::string_view why) {
     return fail(ErrorCode::permission_denied,
                 fmt::format("{} {}: {} (a job environment's client is confined to {})", what, path, why,
@@ -34,12 +37,23 @@ Result<> check_within(const ClientScope& scope, std::string_view what, const std
   fs::path parent = directory ? rel : rel.parent_path();
   auto dir = open_dir_beneath(scope.dir, parent.string(), false);
   if (!dir) return denied(dir.error().message);
-  if (directory || rel.empty()) return ok();
+  if (directory || rel.empty()) return std::move(*dir);
   struct stat st {};
   if (::fstatat(dir->get(), rel.filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return fail(ErrorCode::not_found, fmt::format("{} {}: no such file", what, path));
   if (S_ISLNK(st.st_mode)) return denied("a symlink");
+  return UniqueFd{};
+}
+
+} // namespace
+
+Result<> check_within(const ClientScope& scope, std::string_view what, const std::string& path, bool directory) {
+  AK_TRY_VOID(check(scope, what, path, directory));
   return ok();
+}
+
+Result<UniqueFd> open_within(const ClientScope& scope, std::string_view what, const std::string& path) {
+  return check(scope, what, path, true);
 }
 
 } // namespace akbuild::service

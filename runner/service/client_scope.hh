@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "runner/core/fs.hh"
 #include "runner/core/result.hh"
 
 namespace akbuild::service {
@@ -20,6 +21,10 @@ struct ClientScope {
 // component below scope.dir is a symlink; the last one a directory when `directory`, else
 // anything but a symlink. Else permission_denied in one line naming `what` and `path`.
 Result<> check_within(const ClientScope& scope, std::string_view what, const std::string& path, bool directory);
+
+// check_within for a directory, returning it open: the directory that was checked, whatever its
+// path names later (the job may swap a component for a symlink once the check is done).
+Result<UniqueFd> open_within(const ClientScope& scope, std::string_view what, const std::string& path);
 
 // Whether `path` names scope.dir or a path beneath it, by its text alone.
 bool lexically_within(const ClientScope& scope, const std::filesystem::path& path);

@@ -63,6 +63,8 @@ Result<std::unique_ptr<EnvExecutor>> EnvExecutor::start(fs::path socket, ClientS
   std::unique_ptr<EnvExecutor> endpoint(new EnvExecutor());
   endpoint->m_listener = AK_TRY(listen_unix(socket, 16));
   endpoint->m_socket = std::move(socket);
+  endpoint->m_executor = &service;
+  endpoint->m_dir = scope.dir;
   endpoint->m_service = std::make_unique<ScopedExecutor>(service, std::move(scope));
   grpc::ServerBuilder builder;  // no port: its one socket is accepted by accept_clients
   builder.SetMaxReceiveMessageSize(max_message_bytes);
@@ -91,6 +93,7 @@ EnvExecutor::~EnvExecutor() {
   }
   std::error_code ec;
   if (!m_socket.empty()) fs::remove(m_socket, ec);
+  if (m_executor) m_executor->forget_engines_within(m_dir);
 }
 
 } // namespace akbuild::service

@@ -42,6 +42,8 @@ private:
   std::unique_ptr<grpc::Service> m_service;  // the scoped adapter onto the ExecutorService
   std::unique_ptr<grpc::Server> m_server;
   std::thread m_acceptor;
+  ExecutorService* m_executor = nullptr;  // whose engines for this environment go with it
+  std::filesystem::path m_dir;
 };
 
 } // namespace akbuild::service

@@ -38,6 +38,21 @@ bool Execution::detach(ExecutionWatcher* watcher) {
   return true;
 }
 
+namespace {
+
+std::string replace_all(std::string text, std::string_view from, std::string_view to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+  return text;
+}
+
+} // namespace
+
+std::string shown_workspace(std::string text, const std::string& engine_path, std::string_view client_path) {
+  if (engine_path.empty()) return text;
+  return replace_all(replace_all(std::move(text), engine_path + "/.", client_path), engine_path, client_path);
+}
+
 bool Execution::joinable() const {
   std::lock_guard lock(m_mutex);
   return !m_done && !m_cancel.requested();
@@ -45,7 +60,8 @@ bool Execution::joinable() const {
 
 void Execution::on_event(const engine::Event& event) {
   auto message = to_proto(event);
-  if (message.has_log()) message.mutable_log()->set_text(mask_secrets(message.log().text()));
+  if (message.has_log()) message.mutable_log()->set_text(shown(mask_secrets(message.log().text())));
+  if (message.has_state()) message.mutable_state()->set_message(shown(message.state().message()));
   std::lock_guard lock(m_mutex);
   publish_locked(std::move(message));
 }
@@ -57,7 +73,9 @@ void Execution::finish(const Result<std::vector<engine::StepResult>>& result) {
     bool success = true;
     auto* out = message.mutable_result();
     for (const auto& step : *result) {
-      to_proto(step, out->add_steps());
+      auto* proto = out->add_steps();
+      to_proto(step, proto);
+      if (proto->has_error()) proto->mutable_error()->set_message(shown(proto->error().message()));
       success = success && step.success;
     }
     out->set_success(success);
@@ -65,7 +83,7 @@ void Execution::finish(const Result<std::vector<engine::StepResult>>& result) {
     publish_locked(std::move(message));
     m_status = grpc::Status::OK;
   } else {
-    m_status = to_grpc_status(Error{result.error().code, mask_secrets(result.error().message)});
+    m_status = to_grpc_status(Error{result.error().code, shown(mask_secrets(result.error().message))});
   }
   m_done = true;
   for (auto* watcher : m_watchers) watcher->complete(m_status);

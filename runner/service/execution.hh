@@ -31,6 +31,10 @@ public:
   virtual void complete(const grpc::Status& status) = 0;
 };
 
+// `text` with the engine's name for a confined client's workspace (a descriptor's path, written
+// with or without a trailing "/.") replaced by the client's; as it is when `engine_path` is empty.
+std::string shown_workspace(std::string text, const std::string& engine_path, std::string_view client_path);
+
 class Execution final : public engine::EventSink {
 public:
   Execution(std::string id, std::string fingerprint);
@@ -47,6 +51,13 @@ public:
   // Whether a new identical request may still join (running and not cancelled).
   bool joinable() const;
 
+  // Log lines, states and errors say `client` where the engine wrote `engine` (a confined client's
+  // workspace, which the engine reaches through a descriptor's path).
+  void show_path_as(std::string engine, std::string client) {
+    m_engine_path = std::move(engine);
+    m_client_path = std::move(client);
+  }
+
   void on_event(const engine::Event& event) override;
   // Sends the result message (or the error status) and completes every watcher.
   void finish(const Result<std::vector<engine::StepResult>>& result);
@@ -54,7 +65,10 @@ public:
 private:
   void publish_locked(akbuild::v1::ExecuteEvent event);
 
+  std::string shown(std::string text) const { return shown_workspace(std::move(text), m_engine_path, m_client_path); }
+
   const std::string m_id, m_fingerprint;
+  std::string m_engine_path, m_client_path;
   exec::CancelToken m_cancel;
   mutable std::mutex m_mutex;
   std::set<ExecutionWatcher*> m_watchers;

@@ -13,6 +13,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include "runner/cas/cache_layout.hh"
+#include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/log.hh"
 #include "runner/service/capabilities.hh"
@@ -240,31 +241,58 @@ void ExecutorService::spawn(std::function<void()> work) {
 
 Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::string& workspace,
                                                                     const v1::ExecuteOptions& options,
-                                                                    bool confined) {
+                                                                    const ClientScope* scope, std::string* pinned_path) {
   unsigned jobs = options.jobs() ? options.jobs() : m_options.jobs;
   std::string key = workspace + '\0' + std::to_string(options.sandbox()) + '\0' +
-                    std::to_string(options.explain()) + '\0' + std::to_string(jobs) + '\0' +
-                    std::to_string(confined);
+                    std::to_string(options.explain()) + '\0' + std::to_string(jobs);
+  engine::EngineOptions engine_options{.workspace = workspace,
+                                       .cache_dir = m_options.cache_dir,
+                                       .jobs = jobs,
+                                       .sandbox = to_sandbox_mode(options.sandbox()),
+                                       .explain = options.explain(),
+                                       .remote_cache = m_options.remote_cache,
+                                       .remote_token = m_options.remote_token,
+                                       .remote_read_only = m_options.remote_read_only,
+                                       .kinds = {},
+                                       .watcher = m_output_watcher.get(),
+                                       .confined = scope != nullptr,
+                                       .pinned_workspace = {}};
+  if (scope) {
+    // The workspace as checked, held open for the engine's life: a job that swaps a directory
+    // above it for a symlink afterwards cannot point the engine's reads and writes elsewhere.
+    auto dir = AK_TRY(open_within(*scope, "workspace", workspace));
+    struct stat st {};
+    if (::fstat(dir.get(), &st) != 0) return fail(errno_error("workspace " + workspace));
+    key += fmt::format("\0confined {}:{}", st.st_dev, st.st_ino);
+    // "/." so that the path's last component is the directory itself, not the magic link (code
+    // that opens a tree's root without following a symlink opens it).
+    engine_options.workspace = fd_path(dir.get()) / ".";
+    engine_options.pinned_workspace = std::make_shared<UniqueFd>(std::move(dir));
+    // The watcher remembers outputs by path, and /proc/self/fd/N names another directory once N
+    // is reused.
+    engine_options.watcher = nullptr;
+  }
   std::lock_guard lock(m_mutex);
-  if (auto it = m_engines.find(key); it != m_engines.end()) return it->second;
-  auto engine = AK_TRY(engine::Engine::open({.workspace = workspace,
-                                             .cache_dir = m_options.cache_dir,
-                                             .jobs = jobs,
-                                             .sandbox = to_sandbox_mode(options.sandbox()),
-                                             .explain = options.explain(),
-                                             .remote_cache = m_options.remote_cache,
-                                             .remote_token = m_options.remote_token,
-                                             .remote_read_only = m_options.remote_read_only,
-                                             .kinds = {},
-                                             .watcher = m_output_watcher.get(),
-                                             .confined = confined}));
-  std::shared_ptr<engine::Engine> shared(std::move(engine));
-  m_engines.emplace(key, shared);
-  return shared;
+  auto it = m_engines.find(key);
+  if (it == m_engines.end()) {
+    auto engine = AK_TRY(engine::Engine::open(std::move(engine_options)));
+    it = m_engines.emplace(key, std::shared_ptr<engine::Engine>(std::move(engine))).first;
+  }
+  if (pinned_path && scope) *pinned_path = it->second->options().workspace.parent_path().string();
+  return it->second;
+}
+
+void ExecutorService::forget_engines_within(const std::filesystem::path& dir) {
+  std::lock_guard lock(m_mutex);
+  ClientScope scope{dir};
+  std::erase_if(m_engines, [&](const auto& entry) {
+    return lexically_within(scope, std::filesystem::path(entry.first.substr(0, entry.first.find('\0'))));
+  });
 }
 
 std::pair<std::shared_ptr<Execution>, bool> ExecutorService::start_or_join(const v1::ExecuteRequest& request,
-                                                                           std::shared_ptr<engine::Engine> engine) {
+                                                                           std::shared_ptr<engine::Engine> engine,
+                                                                           const std::string& pinned) {
   std::string print = fingerprint(request);
   std::shared_ptr<Execution> execution;
   {
@@ -274,6 +302,7 @@ std::pair<std::shared_ptr<Execution>, bool> ExecutorService::start_or_join(const
       if (running != m_executions.end() && running->second->joinable()) return {running->second, true};
     }
     execution = std::make_shared<Execution>("ex-" + std::to_string(m_next_id++), print);
+    if (!pinned.empty()) execution->show_path_as(pinned, request.workspace());
     m_executions.emplace(execution->id(), execution);
     m_workspaces.emplace(execution->id(), request.workspace());
     m_by_fingerprint[print] = execution->id();
@@ -335,14 +364,17 @@ grpc::ServerUnaryReactor* ExecutorService::Plan(grpc::CallbackServerContext* ctx
 grpc::ServerUnaryReactor* ExecutorService::plan(grpc::CallbackServerContext* ctx, const v1::PlanRequest* request,
                                                 v1::PlanResponse* response, const ClientScope* scope) {
   return unary_on_thread(ctx, [this, request, response, scope] {
+    std::string pinned;  // the engine's name for the workspace, when it differs
     auto planned = [&]() -> Result<std::vector<engine::PlannedStep>> {
       auto options = AK_TRY(confine(request->workspace(), request->options(), scope));
       AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), options));
       register_secrets(options);
-      auto engine = AK_TRY(engine_for(request->workspace(), options, scope != nullptr));
+      auto engine = AK_TRY(engine_for(request->workspace(), options, scope, &pinned));
       return engine->plan(to_requests(request->steps()));
     }();
-    if (!planned) return to_grpc_status(Error{planned.error().code, mask_secrets(planned.error().message)});
+    if (!planned)
+      return to_grpc_status(
+          Error{planned.error().code, shown_workspace(mask_secrets(planned.error().message), pinned, request->workspace())});
     for (const auto& step : *planned) to_proto(step, response->add_steps());
     return grpc::Status::OK;
   });
@@ -366,6 +398,7 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::execute(const v1::E
   // A confined client's request as it runs (its options confined); its fingerprint too.
   v1::ExecuteRequest confined;
   const v1::ExecuteRequest* request = sent;
+  std::string pinned;
   auto engine = [&]() -> Result<std::shared_ptr<engine::Engine>> {
     if (scope) {
       confined = *sent;
@@ -374,13 +407,13 @@ grpc::ServerWriteReactor<v1::ExecuteEvent>* ExecutorService::execute(const v1::E
     }
     AK_TRY_VOID(check_request(request->workspace(), request->steps_size(), request->options()));
     register_secrets(request->options());
-    return engine_for(request->workspace(), request->options(), scope != nullptr);
+    return engine_for(request->workspace(), request->options(), scope, &pinned);
   }();
   if (!engine) {
     reactor->complete(to_grpc_status(engine.error()));
     return reactor;
   }
-  auto [execution, joined] = start_or_join(*request, std::move(*engine));
+  auto [execution, joined] = start_or_join(*request, std::move(*engine), pinned);
   reactor->begin(std::move(execution), joined);
   return reactor;
 }

@@ -67,14 +67,22 @@ public:
                                    const ClientScope* scope);
   grpc::ServerUnaryReactor* hash_path(grpc::CallbackServerContext* ctx, const akbuild::v1::HashPathRequest* request,
                                       akbuild::v1::HashPathResponse* response, const ClientScope* scope);
+  // Drops the engines of workspaces beneath `dir` (a job environment that is going), and the
+  // directories they hold open.
+  void forget_engines_within(const std::filesystem::path& dir);
 
 private:
-  // The engine for a workspace and options; `confined` for a job environment's client.
+  // The engine for a workspace and options. For a job environment's client (`scope`), the engine
+  // is confined (EngineOptions::confined) and its workspace is the directory checked beneath the
+  // scope, held open: its path is /proc/self/fd/N, which `shown` is told to read as `workspace`.
   Result<std::shared_ptr<engine::Engine>> engine_for(const std::string& workspace,
-                                                     const akbuild::v1::ExecuteOptions& options, bool confined);
+                                                     const akbuild::v1::ExecuteOptions& options,
+                                                     const ClientScope* scope, std::string* pinned_path = nullptr);
   // The in-flight execution for this request (joined = true), or a new one started.
+  // `pinned`: the engine's name for the request's workspace, when it differs (engine_for).
   std::pair<std::shared_ptr<Execution>, bool> start_or_join(const akbuild::v1::ExecuteRequest& request,
-                                                            std::shared_ptr<engine::Engine> engine);
+                                                            std::shared_ptr<engine::Engine> engine,
+                                                            const std::string& pinned);
   // Runs `work` on a thread counted by wait_idle().
   void spawn(std::function<void()> work);
   // A unary call answered by `work` on such a thread, or at once with UNAVAILABLE when draining.

@@ -2,6 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <thread>
+
+#include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
 #include "tests/support/test_support.hh"
 
@@ -81,4 +84,29 @@ TEST_CASE("is_contained_relative_path rejects escapes") {
   CHECK_FALSE(is_contained_relative_path("/abs"));
   CHECK_FALSE(is_contained_relative_path("a//b"));
   CHECK_FALSE(is_contained_relative_path(""));
+}
+
+TEST_CASE("under ReadsBeneath, read_file follows no symlink below the root, on this thread only") {
+  test::TestDir dir;
+  test::write(dir / "ws/sub/own.txt", "own");
+  test::write(dir / "host/secret.txt", "secret");
+  fs::create_symlink(dir / "host/secret.txt", dir / "ws/link.txt");
+  fs::create_directory_symlink(dir / "host", dir / "ws/linked");
+  {
+    ReadsBeneath reads(dir / "ws");
+    CHECK(read_file(dir / "ws/sub/own.txt").value() == "own");
+    auto last = read_file(dir / "ws/link.txt");
+    REQUIRE_FALSE(last);
+    CHECK(last.error().code == ErrorCode::failed_precondition);
+    CHECK_MESSAGE(last.error().message.find("link.txt: a symlink") != std::string::npos, last.error().message);
+    auto through = read_file(dir / "ws/linked/secret.txt");
+    REQUIRE_FALSE(through);
+    CHECK_MESSAGE(through.error().message.find("linked") != std::string::npos, through.error().message);
+    // Outside the root, and on another thread, reads are as they were.
+    CHECK(read_file(dir / "host/secret.txt").value() == "secret");
+    std::string other;
+    std::thread([&] { other = read_file(dir / "ws/link.txt").value_or("refused"); }).join();
+    CHECK(other == "secret");
+  }
+  CHECK(read_file(dir / "ws/link.txt").value() == "secret");
 }

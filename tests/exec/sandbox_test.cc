@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "runner/core/fs.hh"
+#include "runner/core/beneath.hh"
 #include "runner/exec/sandbox.hh"
 #include "tests/support/test_support.hh"
 
@@ -429,4 +430,21 @@ TEST_CASE("sandbox: a step cannot have more processes at once than its pids limi
   int forked = std::stoi(f.out[0]);
   CHECK(forked > 0);
   CHECK(forked < 16);
+}
+
+TEST_CASE("sandbox: a whole input directory is bound as it was opened, not as its path reads later") {
+  if (!bwrap_works()) return;
+  Fixture f;
+  test::write(f.dir / "ws" / "lib" / "mod.txt", "checked\n");
+  test::write(f.dir / "host" / "mod.txt", "host file\n");
+  auto fd = open_dir_beneath(f.dir / "ws", "lib", false);
+  REQUIRE(fd);
+  // After the check, the directory is swapped for a symlink to another of the host's.
+  fs::rename(f.dir / "ws" / "lib", f.dir / "ws" / "lib-old");
+  fs::create_directory_symlink(f.dir / "host", f.dir / "ws" / "lib");
+  fs::create_directories(f.dir / "root" / "lib");
+  f.spec.input_dirs = {InputDir{.rel = "lib", .host = f.dir / "ws" / "lib", .fd = fd->get()}};
+  auto r = f.run("cat lib/mod.txt");
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(f.out == std::vector<std::string>{"checked"});
 }

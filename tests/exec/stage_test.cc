@@ -89,3 +89,29 @@ TEST_CASE("stage_inputs names a missing source") {
   REQUIRE_FALSE(r);
   CHECK(r.error().message.find("missing.txt") != std::string::npos);
 }
+
+TEST_CASE("stage_inputs_beneath stages from the workspace without following a symlink on the way") {
+  test::TestDir dir;
+  test::write(dir / "ws" / "src" / "a.txt", "mine");
+  test::write(dir / "ws" / "sub" / "b.txt", "mine too");
+  fs::create_symlink("a.txt", dir / "ws" / "src" / "link");
+  test::write(dir / "host" / "secret.txt", "host secret");
+  auto r = stage_inputs_beneath(dir / "root", dir / "ws", {"src/a.txt", "src/link", "sub/b.txt"});
+  REQUIRE_MESSAGE(r, (r ? "" : r.error().message));
+  CHECK(test::read(dir / "root" / "src" / "a.txt") == "mine");
+  CHECK(fs::read_symlink(dir / "root" / "src" / "link") == "a.txt");
+  CHECK(test::read(dir / "root" / "sub" / "b.txt") == "mine too");
+
+  // The directory listed is swapped for a symlink to the host's before staging: refused, naming it.
+  fs::rename(dir / "ws" / "sub", dir / "ws" / "sub-old");
+  fs::create_directory_symlink(dir / "host", dir / "ws" / "sub");
+  auto swapped = stage_inputs_beneath(dir / "root2", dir / "ws", {"sub/secret.txt"});
+  REQUIRE_FALSE(swapped);
+  CHECK_MESSAGE(swapped.error().message.find("sub") != std::string::npos, swapped.error().message);
+  CHECK_FALSE(fs::exists(dir / "root2" / "sub" / "secret.txt"));
+  // A listed file swapped for a symlink is staged as that symlink, never as what it points to.
+  fs::remove(dir / "ws" / "src" / "a.txt");
+  fs::create_symlink(dir / "host" / "secret.txt", dir / "ws" / "src" / "a.txt");
+  REQUIRE(stage_inputs_beneath(dir / "root3", dir / "ws", {"src/a.txt"}));
+  CHECK(fs::is_symlink(dir / "root3" / "src" / "a.txt"));
+}

@@ -624,6 +624,50 @@ class EnvironmentExecutor(WithDaemon):
         events = list(self.execute(req))
         self.assertTrue(events[-1].result.success, events[-1])
 
+    def test_a_workspace_swapped_for_a_symlink_while_a_step_runs_moves_no_write_to_the_host(self):
+        # The engine holds the workspace it checked open: when the job renames it and puts a
+        # symlink to a host directory at its path while a step runs, the step's outputs still
+        # land in the directory that was checked, never through the link.
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(ws)
+        host = os.path.join(self.tmp.name, "host-target")
+        os.makedirs(host, exist_ok=True)
+        stream = self.execute(execute_request(ws, "slow", "sleep 2; echo made > out.txt", "out.txt"))
+        for event in stream:
+            if event.HasField("state") and event.state.state == ex.STEP_STATE_STARTED:
+                break
+        os.rename(ws, ws + ".old")
+        os.symlink(host, ws)
+        events = list(stream)
+        self.assertTrue(events[-1].result.success, events[-1])
+        self.assertEqual(os.listdir(host), [])
+        with open(os.path.join(ws + ".old", "out.txt")) as f:
+            self.assertEqual(f.read(), "made\n")
+        # The path is a symlink now: a new call naming it is refused.
+        self.denied(lambda: self.execute(execute_request(ws, "again", "true", "o.txt")), "workspace " + ws, "symlink")
+
+    def test_a_kind_reads_no_workspace_file_through_a_symlink(self):
+        # A kind reads go.mod (or a lockfile) in the daemon, as its user: a link the job put there
+        # to a host file would have the daemon parse that file, and its errors quote what they read.
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(os.path.join(ws, "sub"))
+        host_dir = os.path.join(self.tmp.name, "host-mod")
+        os.makedirs(host_dir, exist_ok=True)
+        with open(os.path.join(host_dir, "go.mod"), "w") as f:
+            f.write("hostsecret-line rest\n")
+        os.symlink(os.path.join(host_dir, "go.mod"), os.path.join(ws, "go.mod"))
+        os.symlink(host_dir, os.path.join(ws, "linked"))
+        for directory, named in ((".", "go.mod: a symlink"), ("linked", "linked")):
+            req = ex.ExecuteRequest(workspace=ws)
+            step = req.steps.add(id="b", kind="go-build")
+            step.__getattribute__("with")["directory"] = directory
+            step.__getattribute__("with")["output"] = "bin/app"
+            with self.assertRaises(grpc.RpcError) as e:
+                list(self.execute(req))
+            self.assertIn(named, e.exception.details())
+            self.assertNotIn("hostsecret", e.exception.details())
+            self.assertNotIn("/proc/self/fd", e.exception.details())
+
     def test_a_jobs_fetch_reads_no_host_file_and_no_local_repository(self):
         # A pinned fetch runs as the daemon's user outside the sandbox: a local source outside the
         # job's workspace would copy a host file (or repository) into it.
