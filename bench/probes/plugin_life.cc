@@ -4,6 +4,7 @@
 // peers started the way the runner's host would: the bwrap command line after `--` and `true`,
 // each posix_spawn'd and waited for N times. Prints one line per figure, in milliseconds:
 //   life_p50 life_p99 exec_p50 hand_p50 fork_p50
+// and on stderr the p50 of each call of the life (create start exec remove).
 // Usage: plugin_life SOCKET CALLS -- BWRAP ARGS...
 
 #include <spawn.h>
@@ -116,15 +117,23 @@ int main(int argc, char** argv) {
   std::vector<std::string> hand(argv + 4, argv + argc);
   Runner runner(argv[1]);
 
+  std::vector<double> phases[4];
   auto life = [&] {
     auto t0 = Clock::now();
     auto id = runner.create();
+    auto t1 = Clock::now();
     auto env = runner.start(id);
+    auto t2 = Clock::now();
     runner.exec_true(id, env);
+    auto t3 = Clock::now();
     runner.remove(id);
+    auto t4 = Clock::now();
+    Clock::time_point at[] = {t0, t1, t2, t3, t4};
+    for (int i = 0; i < 4; ++i) phases[i].push_back(std::chrono::duration<double, std::milli>(at[i + 1] - at[i]).count());
     return ms_since(t0);
   };
   life();  // warm-up: the channel's connection, the daemon's first probe
+  for (auto& p : phases) p.clear();
   std::vector<double> lives, execs, hands, forks;
   for (int i = 0; i < calls; ++i) lives.push_back(life());
 
@@ -139,6 +148,8 @@ int main(int argc, char** argv) {
 
   for (int i = 0; i < calls; ++i) hands.push_back(spawn_and_wait(hand));
   for (int i = 0; i < calls; ++i) forks.push_back(spawn_and_wait({"/usr/bin/true"}));
+  std::fprintf(stderr, "create %.2f start %.2f exec %.2f remove %.2f (ms, p50)\n", percentile(phases[0], 0.5),
+               percentile(phases[1], 0.5), percentile(phases[2], 0.5), percentile(phases[3], 0.5));
   std::printf("%.2f %.2f %.2f %.2f %.2f\n", percentile(lives, 0.5), percentile(lives, 0.99), percentile(execs, 0.5),
               percentile(hands, 0.5), percentile(forks, 0.5));
   return 0;
