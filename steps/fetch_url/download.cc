@@ -2,9 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include "oci/http_client.hh"
 #include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
@@ -48,24 +45,6 @@ Result<> fetch_http(std::string_view url, const fs::path& dest) {
     return write_file(dest, r->body);
   }
   return fail(ErrorCode::unavailable, fmt::format("fetch-url: {}: more than {} redirects", url, k_max_redirects));
-}
-
-// `rel` beneath `root`, opened without following a symlink anywhere on the way: a job may swap a
-// component for a link to a host file between planning and the copy.
-Result<UniqueFd> open_file_beneath(const fs::path& root, const fs::path& rel, std::string_view url) {
-  auto dir = AK_TRY(open_dir_beneath(root, rel.parent_path().string(), false).map_error([&](Error e) {
-    return e.context(fmt::format("fetch-url: {}", url));
-  }));
-  int fd = ::openat(dir.get(), rel.filename().c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return fail(ErrorCode::not_found, fmt::format("fetch-url: {}: no such file", url));
-    return fail(errno_error(fmt::format("fetch-url: {}", url)));
-  }
-  UniqueFd file(fd);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return fail(errno_error(fmt::format("fetch-url: {}", url)));
-  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::failed_precondition, fmt::format("fetch-url: {}: not a regular file", url));
-  return file;
 }
 
 Result<> copy_local(const fs::path& source, const fs::path& dest) {
@@ -112,7 +91,11 @@ Result<> download(std::string_view url, const fs::path& base, const fs::path& de
     return r;
   }
   if (confined) {
-    auto file = AK_TRY(open_file_beneath(base, AK_TRY(workspace_source(url, base)), url));
+    // Beneath the workspace with no symlink on the way: a job may swap a component for a link to
+    // a host file between planning and the copy.
+    auto file = AK_TRY(open_file_beneath(base, AK_TRY(workspace_source(url, base))).map_error([&](Error e) {
+      return e.context(fmt::format("fetch-url: {}", url));
+    }));
     return copy_local(fd_path(file.get()), dest);
   }
   auto source = local_path(url, base);
