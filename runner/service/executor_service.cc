@@ -263,7 +263,7 @@ Result<std::shared_ptr<engine::Engine>> ExecutorService::engine_for(const std::s
     auto dir = AK_TRY(open_within(*scope, "workspace", workspace));
     struct stat st {};
     if (::fstat(dir.get(), &st) != 0) return fail(errno_error("workspace " + workspace));
-    key += fmt::format("\0confined {}:{}", st.st_dev, st.st_ino);
+    key += '\0' + fmt::format("confined {}:{}", st.st_dev, st.st_ino);
     // "/." so that the path's last component is the directory itself, not the magic link (code
     // that opens a tree's root without following a symlink opens it).
     engine_options.workspace = fd_path(dir.get()) / ".";

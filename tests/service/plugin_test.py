@@ -646,6 +646,22 @@ class EnvironmentExecutor(WithDaemon):
         # The path is a symlink now: a new call naming it is refused.
         self.denied(lambda: self.execute(execute_request(ws, "again", "true", "o.txt")), "workspace " + ws, "symlink")
 
+    def test_a_workspace_replaced_by_another_directory_is_the_one_built_in(self):
+        # The engine kept for a workspace holds the directory it checked; when the job replaces
+        # that directory by another at the same path, the next call builds in the new one.
+        ws = os.path.join(self.env.root_path, "ws")
+        os.makedirs(ws)
+        first = list(self.execute(execute_request(ws, "w", "echo one > o.txt", "o.txt")))
+        self.assertTrue(first[-1].result.success, first[-1])
+        os.rename(ws, ws + ".old")
+        os.makedirs(ws)
+        second = list(self.execute(execute_request(ws, "w", "echo two > o.txt", "o.txt")))
+        self.assertTrue(second[-1].result.success, second[-1])
+        with open(os.path.join(ws, "o.txt")) as f:
+            self.assertEqual(f.read(), "two\n")
+        with open(os.path.join(ws + ".old", "o.txt")) as f:
+            self.assertEqual(f.read(), "one\n")
+
     def test_a_kind_reads_no_workspace_file_through_a_symlink(self):
         # A kind reads go.mod (or a lockfile) in the daemon, as its user: a link the job put there
         # to a host file would have the daemon parse that file, and its errors quote what they read.
