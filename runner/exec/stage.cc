@@ -17,6 +17,7 @@
 
 #include "runner/core/beneath.hh"
 #include "runner/core/fs.hh"
+#include "runner/core/walk.hh"
 #include "runner/exec/stage.hh"
 
 namespace akbuild::exec {
@@ -73,11 +74,9 @@ Result<> stage_entry(const fs::path& input_root, const std::string& rel, int src
     return fail(errno_error(fmt::format("input {}: {}", rel, src.string())));
   if (S_ISDIR(st.st_mode)) return make_dirs_within(input_root, rel);
   if (S_ISLNK(st.st_mode)) {
-    std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
-    ssize_t n = ::readlinkat(src_dir, name, target.data(), target.size());
-    if (n < 0 || static_cast<std::size_t>(n) >= target.size())
-      return fail(errno_error(fmt::format("input {}: readlink {}", rel, src.string())));
-    target.resize(static_cast<std::size_t>(n));
+    auto target = AK_TRY(read_link_at(src_dir, name, static_cast<std::uint64_t>(st.st_size)).map_error([&](Error e) {
+      return e.context(fmt::format("input {}: readlink {}", rel, src.string()));
+    }));
     if (::symlink(target.c_str(), dest.c_str()) != 0) return fail(errno_error(fmt::format("input {}", rel)));
     return ok();
   }
