@@ -12,6 +12,7 @@
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/core/sink.hh"
+#include "runner/core/blob_mark.hh"
 #include "runner/core/stat_record.hh"
 #include "runner/core/walk.hh"
 
@@ -24,10 +25,11 @@ namespace {
 constexpr std::string_view k_cache_version = "akbuild-oci-layer-4";
 
 // Hardlinked files are one tar entry and its links: the first path of each inode names the group.
+// Files linked from a cache are not grouped, as the tar writer does not group them.
 class HardlinkGroups {
 public:
   std::string group(std::string_view rel, const FileInfo& info) {
-    if (info.nlink <= 1) return {};
+    if (info.nlink <= 1 || carries_blob_mark(info)) return {};
     return m_first.try_emplace({info.dev, info.ino}, std::string(rel)).first->second;
   }
 

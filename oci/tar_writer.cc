@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "runner/core/blob_mark.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
 
@@ -195,8 +196,10 @@ public:
 
   Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
     std::string path = image_path(rel);
-    TarEntry e = base_entry(path, info.mode);
-    if (info.nlink > 1) {
+    // A file linked from a cache is the plain file its tree records (core/blob_mark.hh): its
+    // mode is 0644, and files that share its blob are not hard links of each other.
+    TarEntry e = base_entry(path, recorded_permissions(info));
+    if (info.nlink > 1 && !carries_blob_mark(info)) {
       auto [it, inserted] = m_links.try_emplace({info.dev, info.ino}, path);
       if (!inserted) {
         e.type = '1';

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner/core/blob_mark.hh"
 #include "runner/core/encoding.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
@@ -50,10 +51,10 @@ private:
   fs::path m_path;
 };
 
-// The intact mark (blob_store.hh): the mtime every blob gets when stored or verified. Nothing
-// else sets an mtime that far back, and any write through a link moves it to the present.
-constexpr struct timespec k_intact_mtime = {1, 0};
-constexpr mode_t k_blob_mode = 0444;
+// The intact mark (blob_store.hh, core/blob_mark.hh): the mtime every blob gets when stored or
+// verified. Nothing else sets an mtime that far back, and any write through a link moves it to
+// the present.
+constexpr struct timespec k_intact_mtime = k_blob_mtime;
 
 bool has_intact_mark(const struct stat& st, std::uint64_t size) {
   return S_ISREG(st.st_mode) && (st.st_mode & 07777) == k_blob_mode && st.st_mtim.tv_sec == k_intact_mtime.tv_sec &&
@@ -227,9 +228,7 @@ public:
   bool is_linked_blob(const Digest& digest, std::uint64_t size, const FileInfo& info) const override {
     // A link to a blob carries the blob's mark itself: a file without it (a copy) is told apart
     // without looking up the blob's path.
-    constexpr std::int64_t k_intact_mtime_ns = k_intact_mtime.tv_sec * 1'000'000'000LL + k_intact_mtime.tv_nsec;
-    if (info.nlink < 2 || (info.mode & 07777) != k_blob_mode || info.mtime_ns != k_intact_mtime_ns || info.size != size)
-      return false;
+    if (info.nlink < 2 || !carries_blob_mark(info) || info.size != size) return false;
     struct stat st {};
     // One inode: the blob's stat is the file's, mark included.
     return ::lstat(blob_path(digest).c_str(), &st) == 0 && st.st_dev == info.dev && st.st_ino == info.ino &&

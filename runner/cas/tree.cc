@@ -133,7 +133,7 @@ Result<Tree> load_tree(BlobStore& store, const Digest& digest) {
 
 Digest entry_digest(const TreeEntry& e) { return *Digest::parse(e.digest()); }
 
-Result<> write_dir(BlobStore& store, const Digest& digest, int dirfd, const std::string& rel, bool link) {
+Result<> write_dir(BlobStore& store, const Digest& digest, int dirfd, const std::string& rel) {
   Tree tree = AK_TRY(load_tree(store, digest));
   for (const auto& e : tree.entries()) {
     std::string child = join_rel(rel, e.name());
@@ -145,14 +145,14 @@ Result<> write_dir(BlobStore& store, const Digest& digest, int dirfd, const std:
       if (fd < 0) return fail(errno_error(child));
       UniqueFd sub(fd);
       if (::fchmod(fd, 0755) != 0) return fail(errno_error("chmod " + child));
-      AK_TRY_VOID(write_dir(store, entry_digest(e), fd, child, link));
+      AK_TRY_VOID(write_dir(store, entry_digest(e), fd, child));
       break;
     }
     case TreeEntry::REGULAR:
     case TreeEntry::EXECUTABLE: {
       // A regular file is the blob itself, linked (read-only); an executable needs its own mode,
       // so it is a copy, as is any file the store cannot link.
-      if (link && e.type() == TreeEntry::REGULAR && store.link_out(entry_digest(e), e.size(), dirfd, e.name())) break;
+      if (e.type() == TreeEntry::REGULAR && store.link_out(entry_digest(e), e.size(), dirfd, e.name())) break;
       mode_t mode = e.type() == TreeEntry::EXECUTABLE ? 0755 : 0644;
       int fd = ::openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
       if (fd < 0) return fail(errno_error(child));
@@ -244,14 +244,14 @@ Result<Digest> store_tree(BlobStore& store, const fs::path& path, TreeStats* sta
   return visitor.finish_wrapped();
 }
 
-Result<> materialize_tree(BlobStore& store, const Digest& root, const fs::path& dest, bool link) {
+Result<> materialize_tree(BlobStore& store, const Digest& root, const fs::path& dest) {
   struct stat st {};
   if (::lstat(dest.c_str(), &st) == 0) return fail(ErrorCode::already_exists, dest.string() + ": already exists");
   fs::path parent = dest.parent_path().empty() ? fs::path(".") : dest.parent_path();
   AK_TRY_VOID(make_dirs(parent));
   auto tmp = AK_TRY(TempDir::create("." + dest.filename().string() + ".partial-", parent));
   auto dirfd = AK_TRY(open_fd(tmp.path(), O_RDONLY | O_DIRECTORY));
-  auto written = write_dir(store, root, dirfd.get(), "", link);
+  auto written = write_dir(store, root, dirfd.get(), "");
   if (!written) return fail(written.error().context(dest.string()));
   if (::fchmod(dirfd.get(), 0755) != 0) return fail(errno_error("chmod " + tmp.path().string()));
   // RENAME_NOREPLACE: never replace something that appeared at dest meanwhile.

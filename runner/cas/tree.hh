@@ -30,12 +30,11 @@ Result<Digest> store_tree(BlobStore& store, const std::filesystem::path& path, T
                           StoreMode mode = StoreMode::copy);
 
 // Writes the tree `root` to `dest` (which must not exist): regular files hard-linked to their
-// intact blobs (read-only, mtime 1 s) where the store can and `link`, else copied out (verified)
-// as 0644; executables copied as 0755; symlinks as stored (targets are not followed).
+// intact blobs (read-only, mtime 1 s: core/blob_mark.hh) where the store can, else copied out
+// (verified) as 0644; executables copied as 0755; symlinks as stored (targets are not followed).
 // Names are checked (no '/', '.', '..', NUL). Writes into a temp sibling and renames it to
 // `dest` at the end, so an error leaves nothing at `dest`.
-Result<> materialize_tree(BlobStore& store, const Digest& root, const std::filesystem::path& dest,
-                          bool link = true);
+Result<> materialize_tree(BlobStore& store, const Digest& root, const std::filesystem::path& dest);
 
 // Checks that every blob reachable from `root` is present and intact. A corrupt blob is
 // evicted; the error names it.

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "runner/cas/stat_cache.hh"
+#include "runner/core/blob_mark.hh"
 #include "runner/core/memory.hh"
 #include "runner/core/scan.hh"
 
@@ -99,7 +100,7 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     drop_parent_dir(e.rel);
     bool regular = e.info.type == FileType::regular;
     files.push_back(InputFile{e.rel, e.info.type, regular && e.info.executable, {}, e.target,
-                              regular ? e.info.size : 0, e.info.mode & 07777, e.info.mtime_ns, e.info.ino});
+                              regular ? e.info.size : 0, recorded_permissions(e.info), e.info.mtime_ns, e.info.ino});
     if (!regular) return ok();
     cas::Digest digest(e.digest->bytes);
     files.back().digest = digest.hex();
@@ -128,7 +129,7 @@ std::optional<std::string> input_change(const fs::path& workspace, const InputFi
   if (now->mtime_ns != f.mtime_ns) return f.path + ": modified";
   if (now->ino != f.ino) return f.path + ": replaced";
   // A staged input is a link to the same inode: a chmod reaches what the step sees.
-  if ((now->mode & 07777) != f.permissions) return f.path + ": permissions changed";
+  if (recorded_permissions(*now) != f.permissions) return f.path + ": permissions changed";
   return std::nullopt;
 }
 

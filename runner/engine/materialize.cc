@@ -95,7 +95,7 @@ Result<bool> output_present(cas::CacheDir& cache, const cas::Digest& digest, boo
 }
 
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file, const fs::path& root,
-                                const std::string& rel, bool link) {
+                                const std::string& rel) {
   fs::path rel_path(strip_trailing_slashes(rel));
   std::string name = rel_path.filename().string();
   if (!is_contained_relative_path(rel_path.string()))
@@ -106,7 +106,7 @@ Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest,
   if (AK_TRY(output_matches(cache, digest, is_file, dest, root / rel_path))) return false;
   auto tmp = AK_TRY(TempDir::create("." + name + ".akbuild-", fd_path(parent.get())));
   fs::path written = tmp.path() / "t";
-  AK_TRY_VOID(cas::materialize_tree(cache.blobs(), digest, written, link));
+  AK_TRY_VOID(cas::materialize_tree(cache.blobs(), digest, written));
   fs::path src = is_file ? written / name : written;
   std::string shown = (root / rel_path).string();
   for (int attempt = 0; attempt < 3; ++attempt) {

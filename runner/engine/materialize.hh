@@ -15,10 +15,10 @@ namespace akbuild::engine {
 // that content (checked through the stat cache). Returns whether it wrote. Nothing is written
 // through a symlink: rel's parent directories are opened beneath root with no symlink followed
 // (a step's output `d/link -> /elsewhere` makes a later `d/link/x` fail, naming d/link).
-// `link`: regular files are hard links to their blobs (read-only); else 0644 copies, for readers
-// that record file modes (an image layer).
+// Regular files are hard links to their blobs (read-only; keys and image layers read them as the
+// 0644 files their tree records: core/blob_mark.hh), executables 0755 copies.
 Result<bool> materialize_output(cas::CacheDir& cache, const cas::Digest& digest, bool is_file,
-                                const std::filesystem::path& root, const std::string& rel, bool link = true);
+                                const std::filesystem::path& root, const std::string& rel);
 
 // Whether `root/rel` (reached beneath root, as materialize_output reaches it) already holds
 // exactly tree `digest`; false, not an error, when it cannot be reached.

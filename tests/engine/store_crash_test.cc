@@ -34,6 +34,7 @@ TEST_CASE("SIGKILL at any phase of storing a miss leaves no half entry, and the 
       {"renameat2", 1}, {"renameat2", 2}, {"renameat2", 5}, {"renameat2", 10}, {"renameat2", 11},
       {"renameat2", 12},
       {"link", 1}, {"link", 2}, {"link", 3},  // directory records and logs put
+      {"linkat", 1}, {"linkat", 3},           // output files linked out of the CAS into the workspace
       {"syncfs", 1},
       {"rename", 1}, {"rename", 2}, {"rename", 3}};  // tool version, action record, last manifest
   for (const auto& [call, when] : points) {
