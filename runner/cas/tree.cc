@@ -1,6 +1,13 @@
 #include "runner/cas/tree.hh"
 
+#include <algorithm>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -24,43 +31,125 @@ std::string_view base_name(std::string_view rel) {
   return slash == std::string_view::npos ? rel : rel.substr(slash + 1);
 }
 
+// Moves files into the store on worker threads while the walk goes on: hashing and the five
+// system calls per file are most of storing a big output, and they are independent per file. A
+// job is a directory's files (a handoff per file cost more than the move); the queue is bounded,
+// so at most that many directories are held open.
+class MoveWorkers {
+public:
+  struct File {
+    std::string name, rel;
+    TreeEntry* entry;  // filled with the digest; stable (a repeated field's elements do not move)
+  };
+  struct Job {
+    UniqueFd dir;
+    std::vector<File> files;
+  };
+
+  MoveWorkers(BlobStore& store, unsigned threads) : m_store(store) {
+    for (unsigned i = 0; i < threads; ++i) m_threads.emplace_back([this] { work(); });
+  }
+  ~MoveWorkers() { (void)finish(); }
+
+  void submit(Job job) {
+    std::unique_lock lock(m_mutex);
+    m_space.wait(lock, [&] { return m_jobs.size() < k_queue || m_error; });
+    if (m_error) return;
+    m_jobs.push_back(std::move(job));
+    m_ready.notify_one();
+  }
+  // Waits for every job; the first error, if any.
+  Result<> finish() {
+    {
+      std::lock_guard lock(m_mutex);
+      m_closing = true;
+    }
+    m_ready.notify_all();
+    for (auto& t : m_threads) t.join();
+    m_threads.clear();
+    if (m_error) return fail(*m_error);
+    return ok();
+  }
+
+private:
+  static constexpr std::size_t k_queue = 64;
+
+  void work() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(m_mutex);
+        m_ready.wait(lock, [&] { return !m_jobs.empty() || m_closing; });
+        if (m_jobs.empty()) return;
+        job = std::move(m_jobs.front());
+        m_jobs.pop_front();
+        m_space.notify_one();
+      }
+      for (auto& f : job.files) {
+        auto moved = m_store.move_file(job.dir.get(), f.name);
+        if (moved) {
+          f.entry->set_digest(moved->hex());
+          continue;
+        }
+        std::lock_guard lock(m_mutex);
+        if (!m_error) m_error = moved.error().context(f.rel), m_space.notify_all();
+        break;
+      }
+    }
+  }
+
+  BlobStore& m_store;
+  std::mutex m_mutex;
+  std::condition_variable m_ready, m_space;
+  std::deque<Job> m_jobs;
+  bool m_closing = false;
+  std::optional<Error> m_error;
+  std::vector<std::thread> m_threads;
+};
+
+// Builds the directory records as the walk goes. Moved files get their digests from the workers
+// later, so every record is kept until the walk is over and then stored children first (the walk
+// ends directories in that order).
 class StoreVisitor final : public TreeVisitor {
 public:
   StoreVisitor(BlobStore& store, fs::path root, std::string root_name, TreeStats* stats, bool move)
-      : m_store(store), m_root(std::move(root)), m_root_name(std::move(root_name)), m_stats(stats), m_move(move) {}
+      : m_store(store), m_root(std::move(root)), m_root_name(std::move(root_name)), m_stats(stats) {
+    if (move) m_workers.emplace(store, std::max(2u, std::min(8u, std::thread::hardware_concurrency())));
+  }
 
   Result<> directory_begin(std::string_view, const FileInfo&) override {
-    m_stack.emplace_back();
+    m_stack.push_back({std::make_unique<Tree>(), {}});
     return ok();
   }
   Result<> directory_end(std::string_view rel) override {
-    Tree tree = std::move(m_stack.back());
+    Open done = std::move(m_stack.back());
     m_stack.pop_back();
-    Digest d = AK_TRY(m_store.put(serialize_deterministic(tree)));
+    if (!done.files.files.empty()) m_workers->submit(std::move(done.files));
     if (m_stats) ++m_stats->directories;
-    if (m_stack.empty()) {
-      m_result = d;
-      return ok();
+    TreeEntry* in_parent = nullptr;
+    if (!m_stack.empty()) {
+      in_parent = add(rel);
+      in_parent->set_type(TreeEntry::DIRECTORY);
     }
-    auto* e = add(rel);
-    e->set_type(TreeEntry::DIRECTORY);
-    e->set_digest(d.hex());
+    m_ended.push_back({std::move(done.tree), in_parent});
     return ok();
   }
   Result<> regular(std::string_view rel, const FileInfo& info, int dirfd, std::string_view name) override {
-    Digest d;
-    if (m_move) {
-      auto moved = m_store.move_file(dirfd, std::string(name));
-      if (!moved) return fail(moved.error().context(rel.empty() ? m_root.string() : std::string(rel)));
-      d = *moved;
-    } else {
-      d = AK_TRY(m_store.put_file(rel.empty() ? m_root : m_root / std::string(rel)));
-    }
     auto* e = add(rel);
     e->set_type(info.executable ? TreeEntry::EXECUTABLE : TreeEntry::REGULAR);
-    e->set_digest(d.hex());
     e->set_size(info.size);
     if (m_stats) ++m_stats->files, m_stats->bytes += info.size;
+    if (m_workers) {
+      auto& job = m_stack.back().files;
+      if (!job.dir) {
+        int fd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0) return fail(errno_error(rel.empty() ? m_root.string() : std::string(rel)));
+        job.dir = UniqueFd(fd);
+      }
+      job.files.push_back({std::string(name), rel.empty() ? m_root.string() : std::string(rel), e});
+      return ok();
+    }
+    e->set_digest(AK_TRY(m_store.put_file(rel.empty() ? m_root : m_root / std::string(rel))).hex());
     return ok();
   }
   Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
@@ -72,17 +161,35 @@ public:
   }
 
   // A root that is not a directory is wrapped in a one-entry Tree named by the file name.
-  void wrap_root() { m_stack.emplace_back(); }
-  Result<Digest> finish_wrapped() {
-    Tree tree = std::move(m_stack.back());
+  void wrap_root() { m_stack.push_back({std::make_unique<Tree>(), {}}); }
+  void end_wrapped() {
+    if (!m_stack.back().files.files.empty()) m_workers->submit(std::move(m_stack.back().files));
+    m_ended.push_back({std::move(m_stack.back().tree), nullptr});
     m_stack.clear();
-    return m_store.put(serialize_deterministic(tree));
   }
-  const Digest& result() const { return m_result; }
+  // Waits for the moves, then stores the records children first; the root's digest.
+  Result<Digest> finish() {
+    if (m_workers) AK_TRY_VOID(m_workers->finish());
+    Digest d;
+    for (auto& [tree, in_parent] : m_ended) {
+      d = AK_TRY(m_store.put(serialize_deterministic(*tree)));
+      if (in_parent) in_parent->set_digest(d.hex());
+    }
+    return d;
+  }
 
 private:
+  struct Open {
+    std::unique_ptr<Tree> tree;
+    MoveWorkers::Job files;  // its files to move, with a dup of the walk's fd for the directory
+  };
+  struct Ended {
+    std::unique_ptr<Tree> tree;
+    TreeEntry* in_parent;
+  };
+
   TreeEntry* add(std::string_view rel) {
-    auto* e = m_stack.back().add_entries();
+    auto* e = m_stack.back().tree->add_entries();
     e->set_name(std::string(rel.empty() ? std::string_view(m_root_name) : base_name(rel)));
     return e;
   }
@@ -91,9 +198,10 @@ private:
   fs::path m_root;
   std::string m_root_name;
   TreeStats* m_stats;
-  bool m_move;
-  std::vector<Tree> m_stack;
-  Digest m_result;
+  std::vector<Open> m_stack;
+  std::vector<Ended> m_ended;
+  // Last, so it is destroyed first: its threads write into the records above.
+  std::optional<MoveWorkers> m_workers;
 };
 
 bool valid_name(std::string_view name) {
@@ -236,12 +344,13 @@ Result<Digest> store_tree(BlobStore& store, const fs::path& path, TreeStats* sta
   StoreVisitor visitor(store, path, name, stats, mode == StoreMode::move);
   if (info.type == FileType::directory) {
     AK_TRY_VOID(walk_tree(path, visitor));
-    return visitor.result();
+    return visitor.finish();
   }
   if (!valid_name(name)) return fail(ErrorCode::invalid_argument, path.string() + ": cannot be stored (no file name)");
   visitor.wrap_root();
   AK_TRY_VOID(walk_tree(path, visitor));
-  return visitor.finish_wrapped();
+  visitor.end_wrapped();
+  return visitor.finish();
 }
 
 Result<> materialize_tree(BlobStore& store, const Digest& root, const fs::path& dest) {

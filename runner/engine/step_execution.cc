@@ -1,6 +1,7 @@
 #include "runner/engine/step_execution.hh"
 
 #include <algorithm>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -286,13 +287,19 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   // An input that changed since it was keyed (an editor saving, or the step writing it through
   // its staged link) may have entered the outputs in its new form: such a result is used this
   // once, never cached under the old key.
-  if (auto changed = changed_input(env.workspace, keyed.inputs)) {
+  auto changed = changed_input(env.workspace, keyed.inputs);
+  // Every blob is made durable by one sync, which waits for the disk to take what the step
+  // wrote; meanwhile the outputs are linked into the workspace, which needs no durability (a
+  // crash before the record only costs a re-run). Only after both does the result become visible.
+  std::future<Result<>> synced;
+  if (!changed) synced = std::async(std::launch::async, [&env] { return env.cache.blobs().sync(); });
+  auto placed = materialize_all(env, a);
+  if (synced.valid()) AK_TRY_VOID(synced.get());
+  if (!placed) return fail(placed.error().context("step '" + id + "': materializing"));
+  if (changed) {
     log_line(env, id, "warning: input " + *changed + " while the step ran; its result is not cached");
     return miss;
   }
-  // Every blob is stored and durable (one sync for all of them); only now does the result
-  // become visible.
-  AK_TRY_VOID(env.cache.blobs().sync());
   AK_TRY_VOID(env.cache.actions().put(a));
   if (updating_pin(env, step) && keyed.inputs_key) {
     // Also under the key of what it read, so the next pin update with the same inputs reuses it.
@@ -441,8 +448,6 @@ StepRun execute_step(RunEnv& env, const PreparedStep& step, const std::vector<co
   if (!miss) return failed(miss.error());
   if (env.remote) env.remote->push(env, step, miss->action);
   r.key = miss->action.key.hex();
-  if (auto m = materialize_all(env, miss->action); !m)
-    return failed(m.error().context("step '" + id + "': materializing"));
   for (const auto& [k, v] : miss->values) r.outputs[k] = v;
   return done(miss->action, false);
 }
