@@ -33,7 +33,7 @@ bench_median() {
     *) direct=(-N) ;;
   esac
   # A failure prints nan, and hyperfine's complaint goes to stderr rather than nowhere.
-  hyperfine --style none "${direct[@]}" --warmup 1 --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null || {
+  hyperfine --style none "${direct[@]}" --warmup "${BENCH_WARMUP:-1}" --runs "$BENCH_RUNS" --export-json "$json" "$@" >/dev/null || {
     rm -f "$json"; echo "nan"; return; }
   /usr/bin/python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
   rm -f "$json"
