@@ -59,24 +59,25 @@ Result<StepOutcome> NodeDepsStep::run(const google::protobuf::Message& params, R
   auto lock = AK_TRY(node::PackageLock::load(ctx.input_root() / dir, dir));
   std::string manifests = "package.json package-lock.json";
   for (const auto& ws : lock.workspaces) manifests += " " + quote(ws + "/package.json");
-  std::string npm = "npm ci --no-audit --no-fund --loglevel=warn --cache \"$w/.npm-cache\"";
+  std::string npm = "npm ci --no-audit --no-fund --loglevel=warn --cache \"$cache\"";
   if (!p.scripts()) npm += " --ignore-scripts";
   for (const auto& o : p.omit()) npm += " --omit=" + o;
   // npm ci replaces node_modules wholesale, which an output mount point does not allow: install
-  // in a scratch copy of the manifests, then copy the trees into the outputs.
+  // in a scratch dir inside the output (the same file system), then move the trees into the
+  // outputs, a rename per top-level entry, not a copy of tens of thousands of files.
   std::string script = fmt::format(R"(set -euo pipefail
-w="${{TMPDIR:-/tmp}}/akbuild-node-deps"
-rm -rf "$w" && mkdir -p "$w"
+w=node_modules/.akbuild-install cache="${{TMPDIR:-/tmp}}/akbuild-npm-cache"
+mkdir -p node_modules
+rm -rf "$w" "$cache" && mkdir -p "$w"
 cp --parents {0} "$w/"
 (cd "$w" && {1})
 rm -f "$w/node_modules/.package-lock.json"
-mkdir -p node_modules
-cp -a "$w/node_modules/." node_modules/
+move_into() {{ if [ -d "$1" ]; then find "$1" -mindepth 1 -maxdepth 1 -exec mv -t "$2" {{}} +; fi; }}
+move_into "$w/node_modules" node_modules
 )", manifests, npm);
   for (const auto& ws : lock.workspaces)
-    script += fmt::format("mkdir -p {0}/node_modules\nif [ -d \"$w\"/{0}/node_modules ]; then cp -a \"$w\"/{0}/node_modules/. {0}/node_modules/; fi\n",
-                          quote(ws));
-  script += "rm -rf \"$w\"\n";
+    script += fmt::format("mkdir -p {0}/node_modules\nmove_into \"$w\"/{0}/node_modules {0}/node_modules\n", quote(ws));
+  script += "rm -rf \"$w\" \"$cache\"\n";
   AK_TRY_VOID(ctx.run({"bash", "-c", script}, {{"npm_config_update_notifier", "false"}}, dir == "." ? "" : dir));
   return StepOutcome{};
 }
