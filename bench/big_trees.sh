@@ -28,10 +28,11 @@ restore=("$AKBUILD" --cache-dir "$cache" step exec -C "$ws" --id restore --with 
 printf -v restore_cmd '%q ' "${restore[@]}"
 "${restore[@]}" >/dev/null
 # Every prepare ends with sync: the file system's work for a removed tree (this disk is mounted
-# with discard) is then not charged to whichever command comes next.
-clear_peer="rm -rf $peer; sync"
+# with discard) is then not charged to whichever command comes next. Through bash -c, since
+# hyperfine runs a prepare without a shell when the command has none (-N).
+clear_peer="bash -c 'rm -rf $peer; sync'"
 
-hit=$(bench_median --prepare "rm -rf $ws/out; sync" "$restore_cmd")
+hit=$(bench_median --prepare "bash -c 'rm -rf $ws/out; sync'" "$restore_cmd")
 cp_a=$(bench_median --prepare "$clear_peer" "cp -a $tree $peer")
 cp_al=$(bench_median --prepare "$clear_peer" "cp -al $tree $peer")
 tar_x=$(bench_median --prepare "$clear_peer" "tar xf $ws/src.tar --one-top-level=$peer")
@@ -55,7 +56,7 @@ bench_single "hit, output present and unchanged, via daemon" "<= 0.1 s" "$presen
 kill "$daemon"; wait "$daemon" 2>/dev/null || true
 
 # A miss: the action record and blobs go, the stat cache stays (src.tar is not hashed again).
-miss=$(bench_median --prepare "rm -rf $ws/out $cache/ac $cache/cas; sync" "$restore_cmd")
+miss=$(bench_median --prepare "bash -c 'rm -rf $ws/out $cache/ac $cache/cas; sync'" "$restore_cmd")
 over=$(/usr/bin/python3 -c "import sys; print('%.4f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$miss" "$tar_x")
 bench_line "miss (tool tar x) minus tar x (vs cp -a)" "<= 1.0x" "$over" "$cp_a"
 
@@ -63,7 +64,7 @@ copy=("$AKBUILD" --cache-dir "$cache" step exec -C "$ws" --id copy --with 'input
       --with 'run=cp -a src/. out2/' --with outputs=out2/)
 printf -v copy_cmd '%q ' "${copy[@]}"
 "${copy[@]}" >/dev/null
-miss_cp=$(bench_median --prepare "rm -rf $ws/out2 $cache/ac $cache/cas; sync" "$copy_cmd")
+miss_cp=$(bench_median --prepare "bash -c 'rm -rf $ws/out2 $cache/ac $cache/cas; sync'" "$copy_cmd")
 # The tool by hand on the same files (whose pages the step just read), not on the bench tree.
 cp_src=$(bench_median --prepare "$clear_peer" "cp -a $ws/src/. $peer")
 over_cp=$(/usr/bin/python3 -c "import sys; print('%.4f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$miss_cp" "$cp_src")
@@ -81,6 +82,6 @@ image=("$AKBUILD" --cache-dir "$work/cold" step oci-image -C "$ws" --id image
        --with 'layers=[{"from": "src/"}]' --with tag=t --with layout=image/)
 printf -v image_cmd '%q ' "${image[@]}"
 gz="tar --sort=name --mtime=@1 --owner=0 --group=0 --numeric-owner -C $tree -cf - . | gzip -6 > $work/peer.tar.gz"
-ours=$(bench_median --prepare "rm -rf $work/cold $ws/image; sync" "$image_cmd")
+ours=$(bench_median --prepare "bash -c 'rm -rf $work/cold $ws/image; sync'" "$image_cmd")
 theirs=$(bench_median "bash -c '$gz'")
 bench_line "oci-image step, cold cache (vs tar | gzip -6)" "<= 0.3x" "$ours" "$theirs"
