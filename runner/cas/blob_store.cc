@@ -147,7 +147,14 @@ public:
     if (AK_TRY(touch_if_present(digest))) return ok();
     fs::path p = blob_path(digest);
     AK_TRY_VOID(make_dirs(p.parent_path()));
-    if (::chmod(path.c_str(), 0444) == 0 && (::link(path.c_str(), p.c_str()) == 0 || errno == EEXIST)) return ok();
+    // Marked like any stored blob (its digest was computed as it was written), so it is linked
+    // out, not copied, and trusted by a stat.
+    int raw = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (raw >= 0) {
+      UniqueFd fd(raw);
+      if (mark_intact(fd.get(), path.string()) && (::link(path.c_str(), p.c_str()) == 0 || errno == EEXIST))
+        return ok();
+    }
     return put_file_known(path, digest);
   }
 
@@ -157,6 +164,14 @@ public:
     UniqueFd fd(raw);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return fail(errno_error(name));
+    // A link to a stored blob named by its digest (an image layout's blobs/sha256/<hex>, whose
+    // layers the layer cache adopted) is that blob: the same inode, still marked. No re-hash.
+    if (auto named = Digest::parse(name); named && st.st_nlink > 1) {
+      struct stat blob {};
+      if (has_intact_mark(st, static_cast<std::uint64_t>(st.st_size)) && ::lstat(blob_path(*named).c_str(), &blob) == 0 &&
+          blob.st_dev == st.st_dev && blob.st_ino == st.st_ino)
+        return *named;
+    }
     HashSink hash;
     auto n = stream_fd(fd.get(), hash, static_cast<std::uint64_t>(st.st_size));
     if (!n) return fail(n.error().context(name));

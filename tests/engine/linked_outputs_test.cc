@@ -125,6 +125,13 @@ TEST_CASE("keys and image layers read a linked output as the plain file its tree
   auto first = consume();
   REQUIRE_MESSAGE(first.exit_code == 0, (first.out + first.err));
   auto linked_layer = image();
+  // The layer the layer cache adopted is one file with the image's copy, and marked: linked, not
+  // copied, into the workspace.
+  auto layer_digest = linked_layer.substr(0, linked_layer.find('\n'));
+  auto in_image = stat_of(dir / "ws" / "image" / "blobs" / "sha256" / layer_digest);
+  auto in_cache = stat_of(dir / "cache" / "cas" / "sha256" / layer_digest.substr(0, 2) / layer_digest.substr(2));
+  CHECK(in_image.st_ino == in_cache.st_ino);
+  CHECK(in_cache.st_mtim.tv_sec == 1);
   // Every file is a 0644 file of its own, none a hard link of another.
   CHECK(linked_layer.find("-r--r--r--") == std::string::npos);
   CHECK(linked_layer.find(" link to ") == std::string::npos);
