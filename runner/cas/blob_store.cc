@@ -176,7 +176,12 @@ public:
     auto n = stream_fd(fd.get(), hash, static_cast<std::uint64_t>(st.st_size));
     if (!n) return fail(n.error().context(name));
     Digest digest = digest_from(hash.finish());
-    if (AK_TRY(touch_if_present(digest))) return digest;
+    if (AK_TRY(touch_if_present(digest))) {
+      // Gone, as a moved file would be: a node_modules holds thousands of copies of a few
+      // licenses, and removing them here (on the caller's threads) spares whoever removes the dir.
+      (void)::unlinkat(dirfd, name.c_str(), 0);
+      return digest;
+    }
     // The disk starts taking it now, so the sync that follows finds less to wait for.
     (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
     // A file with another link (say, to a workspace source) must keep its mode and times.

@@ -45,7 +45,8 @@ public:
   virtual Result<> adopt_file(const std::filesystem::path& path, const Digest& digest) = 0;
   // Stores the regular file `name` under `dirfd` by moving it into the store (hashed as it is
   // read; made read-only) when it is on the store's file system and has no other link, else by a
-  // copy. The file is gone or unchanged afterwards. Returns its digest.
+  // copy; a file whose content is stored already is removed. The file is gone or unchanged
+  // afterwards. Returns its digest.
   virtual Result<Digest> move_file(int dirfd, const std::string& name) = 0;
   // Whether the blob is present and intact: trusted by its intact mark and `size`, else re-hashed
   // (and marked when it is whole). A corrupt or wrongly sized blob is removed (ErrorCode::corrupt).

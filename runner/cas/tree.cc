@@ -1,6 +1,7 @@
 #include "runner/cas/tree.hh"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
@@ -167,15 +168,38 @@ public:
     m_ended.push_back({std::move(m_stack.back().tree), nullptr});
     m_stack.clear();
   }
-  // Waits for the moves, then stores the records children first; the root's digest.
+  // Waits for the moves, then names the records children first (a record's digest needs only
+  // its children's) and stores them all at once, on as many threads as the moves had: a
+  // node_modules has thousands of directories, each a small file to create. The root's digest.
   Result<Digest> finish() {
     if (m_workers) AK_TRY_VOID(m_workers->finish());
-    Digest d;
+    std::vector<std::string> records;
+    records.reserve(m_ended.size());
+    Digest root;
     for (auto& [tree, in_parent] : m_ended) {
-      d = AK_TRY(m_store.put(serialize_deterministic(*tree)));
-      if (in_parent) in_parent->set_digest(d.hex());
+      records.push_back(serialize_deterministic(*tree));
+      root = Digest::of(records.back());
+      if (in_parent) in_parent->set_digest(root.hex());
     }
-    return d;
+    std::atomic<std::size_t> next{0};
+    std::mutex failed_mutex;
+    std::optional<Error> failed;
+    auto store = [&] {
+      for (std::size_t i; (i = next++) < records.size();) {
+        auto put = m_store.put(records[i]);
+        if (put) continue;
+        std::lock_guard lock(failed_mutex);
+        if (!failed) failed = put.error();
+        next = records.size();
+      }
+    };
+    std::vector<std::thread> threads;
+    unsigned n = records.size() < 64 ? 0 : std::max(2u, std::min(8u, std::thread::hardware_concurrency())) - 1;
+    for (unsigned t = 0; t < n; ++t) threads.emplace_back(store);
+    store();
+    for (auto& t : threads) t.join();
+    if (failed) return fail(*failed);
+    return root;
   }
 
 private:
