@@ -47,7 +47,7 @@ struct Matcher : TreeVisitor {
     ++seen;
     return &it->second;
   }
-  Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
+  Result<> directory_begin(std::string_view rel, const FileInfo&) override {
     if (rel.empty()) return ok();
     auto w = expect(rel);
     return w && w->type == 'd' ? ok() : differs();
@@ -71,7 +71,7 @@ struct Matcher : TreeVisitor {
     }
     return digest->hex() == w->digest ? ok() : differs();
   }
-  Result<> symlink(std::string_view rel, const FileInfo& info, std::string_view target) override {
+  Result<> symlink(std::string_view rel, const FileInfo&, std::string_view target) override {
     auto w = expect(rel);
     return w && w->type == 'l' && w->target == target ? ok() : differs();
   }
