@@ -51,20 +51,19 @@ private:
   fs::path m_path;
 };
 
-// The intact mark (blob_store.hh, core/blob_mark.hh): the mtime every blob gets when stored or
-// verified. Nothing else sets an mtime that far back, and any write through a link moves it to
-// the present.
-constexpr struct timespec k_intact_mtime = k_blob_mtime;
+// The intact mark (blob_store.hh) is core/blob_mark.hh's: read-only with the mtime every blob
+// gets when stored or verified. Nothing else sets an mtime that far back, and any write through a
+// link moves it to the present.
 
 bool has_intact_mark(const struct stat& st, std::uint64_t size) {
-  return S_ISREG(st.st_mode) && (st.st_mode & 07777) == k_blob_mode && st.st_mtim.tv_sec == k_intact_mtime.tv_sec &&
-         st.st_mtim.tv_nsec == k_intact_mtime.tv_nsec && static_cast<std::uint64_t>(st.st_size) == size;
+  return S_ISREG(st.st_mode) && (st.st_mode & 07777) == k_blob_mode && st.st_mtim.tv_sec == k_blob_mtime.tv_sec &&
+         st.st_mtim.tv_nsec == k_blob_mtime.tv_nsec && static_cast<std::uint64_t>(st.st_size) == size;
 }
 
 // Makes an open blob read-only with the intact mark; its atime is its last use, for gc.
 Result<> mark_intact(int fd, const std::string& what) {
   if (::fchmod(fd, k_blob_mode) != 0) return fail(errno_error("chmod " + what));
-  struct timespec times[2] = {{0, UTIME_NOW}, k_intact_mtime};
+  struct timespec times[2] = {{0, UTIME_NOW}, k_blob_mtime};
   if (::futimens(fd, times) != 0) return fail(errno_error("set times of " + what));
   return ok();
 }

@@ -12,6 +12,7 @@
 #include "runner/cas/cache_dir.hh"
 #include "runner/cas/leftovers.hh"
 #include "runner/cas/tree.hh"
+#include "runner/core/clock.hh"
 #include "runner/core/fs.hh"
 
 namespace akbuild::cas {
@@ -24,11 +25,6 @@ namespace {
 // a step in flight stores its outputs before it writes the action record that names them.
 constexpr std::int64_t k_young_blob_ns = 5LL * 60 * 1'000'000'000;
 
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::int64_t mtime_ns(const struct stat& st) {
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -293,7 +289,7 @@ Result<VerifyReport> verify_cache(CacheDir& cache) {
 Result<GcReport> gc_cache(CacheDir& cache, std::uint64_t max_bytes) {
   AK_TRY_VOID(cache.require_writable("collect garbage in it"));
   auto lock = AK_TRY(FileLock::acquire(cache.layout().gc_lock()));
-  const std::int64_t young = now_ns() - k_young_blob_ns;
+  const std::int64_t young = wall_clock_ns() - k_young_blob_ns;
   GcReport report;
 
   for (const auto& l : AK_TRY(find_leftovers(cache.layout()))) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "runner/core/atomic_file.hh"
+#include "runner/core/clock.hh"
 #include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
@@ -48,11 +49,6 @@ struct Record {
 };
 static_assert(sizeof(Header) == 64 && sizeof(Record) == 88);
 
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // FNV-1a: fixed across versions and platforms (std::hash is neither), and fast on short keys.
 std::uint64_t path_hash(std::string_view path) {
@@ -163,7 +159,7 @@ public:
   }
 
   void record(std::string_view abs_path, const FileInfo& info, const Digest& digest) override {
-    Record r = make_record(path_hash(abs_path), info, digest, now_ns());
+    Record r = make_record(path_hash(abs_path), info, digest, wall_clock_ns());
     std::lock_guard lock(m_mutex);
     m_fresh.insert_or_assign(r.path_hash, r);
     m_dirty = true;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <map>
 
 #include <fcntl.h>
@@ -10,6 +9,7 @@
 
 #include "runner/cas/tree.hh"
 #include "runner/core/beneath.hh"
+#include "runner/core/clock.hh"
 #include "runner/core/file_hash.hh"
 #include "runner/core/fs.hh"
 #include "runner/core/stat_record.hh"
@@ -78,11 +78,6 @@ struct Matcher : TreeVisitor {
   Result<> other(std::string_view, const FileInfo&) override { return differs(); }
 };
 
-std::int64_t now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 } // namespace
 
@@ -107,7 +102,7 @@ Result<bool> output_matches(cas::CacheDir& cache, const cas::Digest& digest, boo
   if (!walk_tree(dest, matcher) || matcher.seen != want.size()) return false;
   // Remembered only for a tree that was the same before and after it was compared, and whose
   // newest change is older than the clock's granularity (else a write may not show).
-  if (before && before->newest_ns < now_ns() - k_settle_ns)
+  if (before && before->newest_ns < wall_clock_ns() - k_settle_ns)
     if (auto after = stat_fingerprint(dest); after && after->digest == before->digest)
       if (auto print = cas::Digest::parse(before->digest)) cache.stat_cache().record(key, tag, *print);
   return true;
