@@ -17,7 +17,8 @@ BENCH_RUNS=${BENCH_BIG_RUNS:-3}
 
 tree=$(bench_tree)
 work=$(mktemp -d "${TMPDIR:-/tmp}/akbuild-bench-big.XXXXXX")
-trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+# `|| true` throughout: under set -e a failing command in the trap would make the exit status 1.
+trap 'chmod -R u+w "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 ws="$work/ws" cache="$work/cache" peer="$work/peer"
 mkdir -p "$ws"
 tar -C "$tree" -cf "$ws/src.tar" .
@@ -48,7 +49,7 @@ bench_single "hit, output present and unchanged" "<= 0.1 s" "$present" "s"
 sock="$work/serve.sock"
 "$AKBUILD" --cache-dir "$cache" serve --listen "unix:$sock" > "$work/serve.out" 2>&1 &
 daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $daemon 2>/dev/null || true; wait $daemon 2>/dev/null || true; chmod -R u+w "$work" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.05; done
 env AKBUILD_EXECUTOR="unix:$sock" "${restore[@]}" >/dev/null
 present_daemon=$(bench_median "env AKBUILD_EXECUTOR=unix:$sock $restore_cmd")
