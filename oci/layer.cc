@@ -84,7 +84,7 @@ Result<LayerBlob> write_blob(const LayerSpec& spec, const fs::path& dir, unsigne
   auto compressor = AK_TRY(make_compressor(spec.compression, compressed_out, threads));
   HashSink tar_hash;
   TeeSink tar_out(tar_hash, *compressor);
-  auto written = write_layer_tar(spec.source, spec.tar, tar_out);
+  auto written = write_layer_tar(spec.source, spec.tar, tar_out, spec.source_dir);
   if (!written) return fail(written.error().context(spec.source.string()));
   AK_TRY_VOID(compressor->finish());
   auto flushed = file.flush();
@@ -108,9 +108,10 @@ fs::path blob_path(const fs::path& blobs_dir, std::string_view digest) {
 
 Result<std::string> layer_cache_key(const LayerSpec& spec) {
   std::string fingerprint = spec.fingerprint;
-  if (fingerprint.empty() && spec.content_fingerprint) {
+  if (fingerprint.empty() && (spec.content_fingerprint || spec.source_dir >= 0)) {
     ContentFingerprint v;
-    AK_TRY_VOID(walk_tree(spec.source, v));
+    if (spec.source_dir >= 0) AK_TRY_VOID(walk_open_dir(spec.source_dir, spec.source.string(), v));
+    else AK_TRY_VOID(walk_tree(spec.source, v));
     fingerprint = "content:" + v.finish();
   } else if (fingerprint.empty()) {
     // What identifies the tar from stat data alone: hardlinked files are one entry and its links.
@@ -127,6 +128,7 @@ Result<std::string> layer_cache_key(const LayerSpec& spec) {
   if (spec.tar.uid) options["uid"] = *spec.tar.uid;
   if (spec.tar.gid) options["gid"] = *spec.tar.gid;
   if (spec.tar.mode) options["mode"] = *spec.tar.mode;
+  if (spec.tar.directory_mode) options["directory_mode"] = *spec.tar.directory_mode;
   options["mtime"] = spec.tar.mtime;
   options["compression"] = std::string(to_string(spec.compression));
   auto& perms = options["perms"] = nlohmann::json::array();
@@ -164,6 +166,7 @@ Result<LayerBlob> make_layer(const LayerSpec& spec, const fs::path& blobs_dir, L
     return std::move(*cached);
   }
   LayerBlob blob = AK_TRY(write_blob(spec, blobs_dir / "sha256", threads));
+  if (spec.source_unchanged && !spec.source_unchanged()) return blob;
   AK_TRY_VOID(cache->keep(key, blob, blob_path(blobs_dir, blob.digest)));
   return blob;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "oci/compress.hh"
@@ -18,6 +19,9 @@ namespace akbuild::oci {
 
 struct LayerSpec {
   std::filesystem::path source;
+  // An open directory to read instead of `source`'s path, which then only names it (in errors
+  // and, as for a path, in the cache key). Not owned. Needs a fingerprint or content_fingerprint.
+  int source_dir = -1;
   TarOptions tar;
   Compression compression = Compression::gzip;
   // Identifies the source's content (e.g. the step output's tree digest). Empty: a fingerprint
@@ -26,6 +30,9 @@ struct LayerSpec {
   // With no fingerprint: hash file content instead of stat data (slower; for sources that are
   // recreated on every run, such as staged step inputs).
   bool content_fingerprint = false;
+  // Asked after the source was read (when set): whether it still is what `fingerprint` names. A
+  // layer read from a source that changed meanwhile is used, but not kept in the layer cache.
+  std::function<bool()> source_unchanged;
 };
 
 struct LayerBlob {

@@ -188,7 +188,7 @@ public:
   Result<> directory_begin(std::string_view rel, const FileInfo& info) override {
     std::string path = image_path(rel);
     if (path.empty()) return ok();  // the image root has no entry
-    TarEntry e = base_entry(path, info.mode);
+    TarEntry e = base_entry(path, m_options.directory_mode.value_or(info.mode));
     e.name += '/';
     e.type = '5';
     return write_tar_header(e, m_out);
@@ -238,9 +238,12 @@ private:
 
 } // namespace
 
-Result<> write_layer_tar(const std::filesystem::path& source, const TarOptions& options, Sink& out) {
+Result<> write_layer_tar(const std::filesystem::path& source, const TarOptions& options, Sink& out,
+                         int source_dir) {
   std::string prefix = AK_TRY(normalize_destination(options.destination));
-  auto info = AK_TRY(stat_path(source));
+  FileInfo info;
+  if (source_dir >= 0) info.type = FileType::directory;
+  else info = AK_TRY(stat_path(source));
   LayerVisitor visitor(options, prefix, out);
   // Parents of the destination (and the destination itself for a single file).
   std::string parents = info.type == FileType::directory ? std::string(prefix) : prefix + "/";
@@ -251,7 +254,8 @@ Result<> write_layer_tar(const std::filesystem::path& source, const TarOptions& 
     if (name.empty()) name = source.parent_path().filename().string();
     visitor.set_single(name);
   }
-  AK_TRY_VOID(walk_tree(source, visitor));
+  if (source_dir >= 0) AK_TRY_VOID(walk_open_dir(source_dir, source.string(), visitor));
+  else AK_TRY_VOID(walk_tree(source, visitor));
   return write_tar_end(out);
 }
 

@@ -39,6 +39,9 @@ struct TarOptions {
   std::string destination = "/";            // where the source lands in the image ("/app")
   std::optional<std::uint32_t> uid, gid;    // default owner of every entry (else 0:0)
   std::optional<std::uint32_t> mode;        // permission bits for every file and directory
+  // Permission bits of the source's directories in place of their own (not of synthesized
+  // parents), for a source whose directory modes are not part of what it is keyed by.
+  std::optional<std::uint32_t> directory_mode;
   std::vector<PermRule> perms;              // later rules win
   std::int64_t mtime = 1;                   // seconds since the epoch
 };
@@ -54,7 +57,9 @@ Result<std::string> normalize_destination(std::string_view destination);
 // symlink: it goes into the destination directory under its own name) into `out`.
 // Parent directories of the destination are synthesized (0755, owner as the defaults).
 // Hardlinked regular files inside the source become tar hardlinks to the first path.
-Result<> write_layer_tar(const std::filesystem::path& source, const TarOptions& options, Sink& out);
+// With `source_dir` (an open directory), that directory is read and `source` only names it.
+Result<> write_layer_tar(const std::filesystem::path& source, const TarOptions& options, Sink& out,
+                         int source_dir = -1);
 
 // One header block (plus pax records before it when needed). Exposed for tests.
 struct TarEntry {

@@ -52,6 +52,9 @@ struct StepPlan {
   // True for kinds whose run() only runs commands and reads nothing below input_root() itself:
   // whole input directories may then be bind-mounted read-only instead of staged file by file.
   bool inputs_bindable = false;
+  // Input directories run() reads through RunContext::input_dir() rather than the input root
+  // (an image's layers): one of which every entry is an input is then not staged at all.
+  std::vector<std::string> read_in_place;
   unsigned timeout_seconds = 0;               // limit for each command run(); 0 = none (not keyed)
 };
 
@@ -93,9 +96,18 @@ public:
   virtual Result<std::filesystem::path> tool(std::string_view name) const = 0;
   // An identifier of exactly what is staged at workspace path `rel`, from digests the engine has
   // already computed (a dep output's tree digest, or a digest over the declared input files under
-  // `rel`): equal identifiers mean an equal staged tree, without reading it. nullopt when it is
-  // not known (e.g. a path mixing inputs and dep outputs).
+  // `rel`): equal identifiers mean an equal staged tree, without reading it, as long as
+  // input_changed() finds no change. nullopt when it is not known (e.g. a path mixing inputs and
+  // dep outputs).
   virtual std::optional<std::string> content_digest(std::string_view rel) const { (void)rel; return std::nullopt; }
+  // A directory of StepPlan::read_in_place left in the workspace instead of staged: open as it
+  // was checked when keyed (beneath the workspace, no symlink on the way); -1 when it was staged
+  // under input_root() as usual. Valid until run() returns.
+  virtual int input_dir(std::string_view rel) const { (void)rel; return -1; }
+  // How an input at or below `rel` differs now from when it was keyed (a file changed, replaced
+  // or gone, an entry added to a directory read in place); nullopt when none did. What was read
+  // from them may be cached under content_digest() only when none did after the read.
+  virtual std::optional<std::string> input_changed(std::string_view rel) const = 0;
   // The digest akbuild.lock pins for `ref`, one of the plan's locked_refs; nullopt when none.
   virtual std::optional<std::string> locked_ref(std::string_view ref) const { (void)ref; return std::nullopt; }
   // PlanContext::confined, at run time: a local source is opened beneath the workspace without

@@ -155,6 +155,15 @@ Result<> walk_tree(const std::filesystem::path& root, TreeVisitor& visitor, Walk
   return w.node(parentfd.get(), name, "", file_info_from_stat(st), 0);
 }
 
+Result<> walk_open_dir(int dirfd, const std::string& display, TreeVisitor& visitor, WalkOptions options) {
+  Walker w{visitor, options, display};
+  struct stat st {};
+  if (::fstat(dirfd, &st) != 0) return fail(errno_error(display));
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::invalid_argument, display + ": not a directory");
+  // "." under the directory itself: the walk opens its own descriptor of the same directory.
+  return w.directory(dirfd, ".", "", file_info_from_stat(st), 0);
+}
+
 Result<std::uint64_t> stream_fd(int fd, Sink& sink, std::uint64_t size_hint) {
   // 256 KiB: large enough that syscalls are a small part of hashing time.
   static thread_local std::vector<std::byte> buffer(256 * 1024);

@@ -57,6 +57,9 @@ struct WalkOptions {
 
 // Walks `root` (a file, symlink or directory). Errors name the path relative to root.
 Result<> walk_tree(const std::filesystem::path& root, TreeVisitor& visitor, WalkOptions options = {});
+// Walks the directory open as `dirfd` (as checked when it was opened: its path is never resolved
+// again); `display` names it in errors.
+Result<> walk_open_dir(int dirfd, const std::string& display, TreeVisitor& visitor, WalkOptions options = {});
 
 // Streams an open file's content into a sink. With `size_hint` (its stat size), stops once that
 // much is read, sparing the read that would only say "end of file".

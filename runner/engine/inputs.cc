@@ -13,7 +13,8 @@ namespace fs = std::filesystem;
 
 Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const GlobSet& globs,
                                               cas::StatCache* stat_cache, unsigned threads, InputStats* stats,
-                                              std::vector<std::string>* whole_dirs) {
+                                              WholeDirs* whole) {
+  std::vector<std::string>* whole_dirs = whole ? &whole->tops : nullptr;
   std::vector<InputFile> files;
   InputStats counts;
   if (globs.empty()) {
@@ -60,6 +61,7 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     bool whole = true;
   };
   std::vector<OpenDir> open;
+  std::vector<InputFile> entered;  // every directory the walk entered, with its stat
   auto is_under = [](std::string_view path, std::string_view dir) {
     return path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/';
   };
@@ -86,6 +88,8 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
         return ok();
       }
       open.push_back({e.rel, true});
+      if (whole)
+        entered.push_back(InputFile{e.rel, FileType::directory, false, {}, {}, 0, 0, e.info.mtime_ns, e.info.ino});
       if (!globs.matches(e.rel)) return ok();
       drop_parent_dir(e.rel);
       files.push_back(InputFile{e.rel, FileType::directory, false, {}, {}, 0, 0, 0, 0});
@@ -111,6 +115,20 @@ Result<std::vector<InputFile>> collect_inputs(const fs::path& workspace, const G
     return ok();
   }));
   close_dirs({}, true);
+  if (whole) {
+    // Both in walk order, and the directories inside a top come right after it.
+    std::size_t top = 0;
+    bool inside = false;
+    for (auto& d : entered) {
+      if (top == whole->tops.size()) break;
+      if (inside && !is_under(d.path, whole->tops[top])) {
+        inside = false;
+        if (++top == whole->tops.size()) break;
+      }
+      if (d.path == whole->tops[top]) inside = true;
+      if (inside) whole->dirs.push_back(std::move(d));
+    }
+  }
   counts.files = files.size();
   if (stats) *stats = counts;
   return files;
@@ -133,9 +151,15 @@ std::optional<std::string> input_change(const fs::path& workspace, const InputFi
   return std::nullopt;
 }
 
-std::optional<std::string> changed_input(const fs::path& workspace, const std::vector<InputFile>& inputs) {
+std::optional<std::string> changed_input(const fs::path& workspace, const std::vector<InputFile>& inputs,
+                                         const std::vector<InputFile>& dirs) {
   for (const auto& f : inputs)
     if (auto change = input_change(workspace, f)) return change;
+  for (const auto& d : dirs) {
+    auto now = stat_path(workspace / d.path);
+    if (!now || now->type != FileType::directory) return d.path + ": gone";
+    if (now->mtime_ns != d.mtime_ns || now->ino != d.ino) return d.path + ": an entry added or removed";
+  }
   return std::nullopt;
 }
 

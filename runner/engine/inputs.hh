@@ -38,8 +38,19 @@ struct InputFile {
 // How `input` changed since it was keyed: its size, mtime, inode or permissions differ, or it is
 // gone; as "path: what changed", nullopt when it did not.
 std::optional<std::string> input_change(const std::filesystem::path& workspace, const InputFile& input);
-// The first of `inputs` that changed (input_change).
-std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs);
+// The first of `inputs` that changed (input_change), then of `dirs` (directories left in place,
+// WholeDirs::dirs) one whose entries changed: its mtime or inode differs, or it is gone.
+std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs,
+                                         const std::vector<InputFile>& dirs = {});
+
+// The topmost input directories of which every entry is an input (none excluded, none
+// unmatched), which a sandbox may bind, or an in-process kind read in place, instead of staging
+// them file by file; and every directory inside them, themselves included, with its stat when
+// keyed (an entry added or removed while a step reads them changes its directory's mtime).
+struct WholeDirs {
+  std::vector<std::string> tops;
+  std::vector<InputFile> dirs;
+};
 
 struct InputStats {
   std::uint64_t files = 0, hashed_files = 0;
@@ -47,12 +58,10 @@ struct InputStats {
 
 // The matching files under `workspace`, in walk order (each directory sorted by name). `threads` = 0 picks the core count
 // (at least 2). `stat_cache` may be null (hash everything); digests computed now are recorded in
-// it, and the caller flushes it. Errors name the file. `whole_dirs` (optional) receives the
-// topmost directories of which every entry is an input (none excluded, none unmatched), which a
-// sandbox may bind whole instead of staging file by file.
+// it, and the caller flushes it. Errors name the file. `whole` (optional) receives the
+// directories that are inputs whole.
 Result<std::vector<InputFile>> collect_inputs(const std::filesystem::path& workspace, const GlobSet& globs,
                                               cas::StatCache* stat_cache, unsigned threads = 0,
-                                              InputStats* stats = nullptr,
-                                              std::vector<std::string>* whole_dirs = nullptr);
+                                              InputStats* stats = nullptr, WholeDirs* whole = nullptr);
 
 } // namespace akbuild::engine

@@ -59,7 +59,7 @@ struct KeyedStep {
   // pin: `akbuild pin update` finds its last fetch with the same inputs there. Empty otherwise.
   std::optional<cas::Digest> inputs_key;
   std::vector<InputFile> inputs;
-  std::vector<std::string> whole_dirs;  // input directories every entry of which is an input
+  WholeDirs whole_dirs;  // input directories every entry of which is an input
   std::map<std::string, ToolInfo> tools;
   std::vector<std::filesystem::path> toolchain_bins;   // PATH entries of the toolchains, in order
   std::vector<std::filesystem::path> toolchain_roots;  // their output directories (bound read-only)

@@ -125,31 +125,45 @@ std::vector<std::string> diff_outputs(RunEnv& env, const cas::ActionRecord& befo
   return lines;
 }
 
-// The whole input directories a sandbox binds read-only instead of staging their files one
-// link at a time: only for kinds that only run commands, under bubblewrap (a plain run would reach
-// the workspace through them), never one holding or inside an output of the step or of a
+// The whole input directories left in the workspace instead of staged file by file: bound
+// read-only into the sandbox of a kind that only runs commands (under bubblewrap: a plain run
+// would reach the workspace through them), or read in place by an in-process kind that asks for
+// them (StepPlan::read_in_place). Never one holding or inside an output of the step or of a
 // dependency (those are mounted or staged at their place), and only one reached beneath the
 // workspace without a symlink.
-Result<std::vector<BoundInputDir>> bindable_input_dirs(
+Result<std::vector<BoundInputDir>> unstaged_input_dirs(
     RunEnv& env, const PreparedStep& step, const KeyedStep& keyed,
     const std::vector<const cas::ActionRecord*>& dep_results) {
   std::vector<BoundInputDir> dirs;
-  // A kind that reads its inputs in-process (go.mod, a lockfile, an image's layers) reads the
-  // staged input root itself, where a bind mount would show an empty directory.
-  if (keyed.whole_dirs.empty() || !step.plan.sandboxed || !step.plan.inputs_bindable ||
-      env.options.sandbox == exec::SandboxMode::off || !exec::sandbox_available())
-    return dirs;
+  // Any other kind that reads its inputs in-process (go.mod, a lockfile) reads the staged input
+  // root itself, where a bind mount would show an empty directory.
+  bool bind = step.plan.sandboxed && step.plan.inputs_bindable && env.options.sandbox != exec::SandboxMode::off &&
+              exec::sandbox_available();
+  if (keyed.whole_dirs.tops.empty() || (!bind && step.plan.read_in_place.empty())) return dirs;
   std::vector<std::string> placed;
   for (const auto& o : step.plan.outputs) placed.push_back(strip_trailing_slashes(o));
   for (const auto* r : dep_results)
     for (const auto& [o, output] : r->outputs) placed.push_back(strip_trailing_slashes(o));
-  for (const auto& d : keyed.whole_dirs) {
+  for (const auto& d : keyed.whole_dirs.tops) {
+    if (!bind && std::none_of(step.plan.read_in_place.begin(), step.plan.read_in_place.end(),
+                              [&](const auto& r) { return strip_trailing_slashes(r) == d; }))
+      continue;
     if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return within(o, d) || within(d, o); }))
       continue;
     auto fd = open_dir_beneath(env.workspace, d, false);
     if (!fd) continue;
     dirs.push_back({d, env.workspace / d, std::move(*fd)});
   }
+  return dirs;
+}
+
+// The stat, when keyed, of every directory inside `unstaged` (an entry added to one reaches
+// the step).
+std::vector<InputFile> unstaged_dir_stats(const KeyedStep& keyed, const std::vector<BoundInputDir>& unstaged) {
+  std::vector<InputFile> dirs;
+  for (const auto& d : keyed.whole_dirs.dirs)
+    if (std::any_of(unstaged.begin(), unstaged.end(), [&](const auto& u) { return within(d.path, u.rel); }))
+      dirs.push_back(d);
   return dirs;
 }
 
@@ -171,7 +185,8 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   fs::path in = tmp.path() / "in", out = tmp.path() / "out";
   AK_TRY_VOID(make_dirs(in));
   AK_TRY_VOID(make_dirs(out));
-  auto input_dirs = AK_TRY(bindable_input_dirs(env, step, keyed, dep_results));
+  auto input_dirs = AK_TRY(unstaged_input_dirs(env, step, keyed, dep_results));
+  auto input_dir_stats = unstaged_dir_stats(keyed, input_dirs);
   std::vector<std::string> files;
   for (const auto& f : keyed.inputs)
     if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.rel); }))
@@ -193,7 +208,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   StepRunContext ctx(env, step, keyed, dep_results, in, out, network,
                      AK_TRY(open_fd(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)),
                      AK_TRY(open_fd(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)));
-  ctx.bind_input_dirs(std::move(input_dirs));
+  ctx.bind_input_dirs(std::move(input_dirs), input_dir_stats);
   auto outcome = step.kind->run(*step.params, ctx);
   if (!outcome) return fail(outcome.error());
 
@@ -287,7 +302,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   // An input that changed since it was keyed (an editor saving, or the step writing it through
   // its staged link) may have entered the outputs in its new form: such a result is used this
   // once, never cached under the old key.
-  auto changed = changed_input(env.workspace, keyed.inputs);
+  auto changed = changed_input(env.workspace, keyed.inputs, input_dir_stats);
   // Every blob is made durable by one sync, which waits for the disk to take what the step
   // wrote; meanwhile the outputs are linked into the workspace, which needs no durability (a
   // crash before the record only costs a re-run). Only after both does the result become visible.

@@ -59,11 +59,34 @@ Result<fs::path> StepRunContext::tool(std::string_view name) const {
   return it->second.path;
 }
 
+namespace {
+
+// Whether `path` is `dir` or below it ("" holds everything).
+bool under(std::string_view path, std::string_view dir) {
+  return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
+} // namespace
+
+int StepRunContext::input_dir(std::string_view rel) const {
+  std::string dir = strip_trailing_slashes(std::string(rel));
+  for (const auto& d : m_input_dirs)
+    if (d.rel == dir) return d.fd.get();
+  return -1;
+}
+
+std::optional<std::string> StepRunContext::input_changed(std::string_view rel_in) const {
+  std::string rel = strip_trailing_slashes(std::string(rel_in));
+  std::vector<InputFile> inputs, dirs;
+  for (const auto& f : m_keyed.inputs)
+    if (under(f.path, rel)) inputs.push_back(f);
+  for (const auto& d : m_input_dir_stats)
+    if (under(d.path, rel)) dirs.push_back(d);
+  return changed_input(m_env.workspace, inputs, dirs);
+}
+
 std::optional<std::string> StepRunContext::content_digest(std::string_view rel_in) const {
   std::string rel = strip_trailing_slashes(std::string(rel_in));
-  auto under = [](const std::string& path, const std::string& dir) {
-    return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
-  };
   // A dep output staged at exactly `rel` is its tree; one overlapping `rel` otherwise mixes.
   std::optional<std::string> dep_tree;
   for (const auto* result : m_dep_results)
@@ -78,12 +101,11 @@ std::optional<std::string> StepRunContext::content_digest(std::string_view rel_i
     return dep_tree;
   }
   // Each input's path below `rel` (an empty directory's too), type, permission bits (a layer's tar records them) and
-  // content or target, in one buffer hashed once. The digests are from keying time: a file
-  // changed since then is staged in its new form, so the caller must read the content instead.
+  // content or target, in one buffer hashed once. The digests are from keying time: what the
+  // caller read stands for them only if input_changed() finds no change after the read.
   std::string lines;
   for (const auto& f : m_keyed.inputs) {
     if (!under(f.path, rel)) continue;
-    if (input_change(m_env.workspace, f)) return std::nullopt;
     lines.append(std::string_view(f.path).substr(rel.empty() ? 0 : std::min(f.path.size(), rel.size() + 1)));
     lines.append(1, '\0').append(f.type == FileType::directory ? "d"
                                   : f.type == FileType::symlink ? "l"

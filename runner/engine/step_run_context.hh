@@ -76,8 +76,15 @@ public:
                                   const std::string& working_directory) override;
   bool confined() const override { return m_env.options.confined; }
 
-  // Whole input directories bound over their (empty) place in the input root.
-  void bind_input_dirs(std::vector<BoundInputDir> dirs) { m_input_dirs = std::move(dirs); }
+  int input_dir(std::string_view rel) const override;
+  std::optional<std::string> input_changed(std::string_view rel) const override;
+
+  // Whole input directories left in the workspace (bound over their empty place in the input
+  // root, or read in place), and the stat of every directory inside them when keyed.
+  void bind_input_dirs(std::vector<BoundInputDir> dirs, std::vector<InputFile> dir_stats) {
+    m_input_dirs = std::move(dirs);
+    m_input_dir_stats = std::move(dir_stats);
+  }
   // The first error writing the logs, if any.
   std::optional<Error> log_error();
   int exit_code() const { return m_exit_code; }
@@ -89,6 +96,7 @@ private:
   std::vector<const cas::ActionRecord*> m_dep_results;
   std::filesystem::path m_input_root, m_output_root;
   std::vector<BoundInputDir> m_input_dirs;
+  std::vector<InputFile> m_input_dir_stats;
   bool m_network;
   std::chrono::steady_clock::time_point m_deadline;
   std::mutex m_mutex;

@@ -148,6 +148,7 @@ Result<StepPlan> OciImageStep::plan(const google::protobuf::Message& params, con
     if (auto [it, inserted] = seen.emplace(*target, i); !inserted)
       return fail(bad(key + ".to", "'" + *target + "' is already used by layers[" + std::to_string(it->second) + "]"));
     plan.inputs.push_back(dir ? from + "/" : from);
+    if (dir) plan.read_in_place.push_back(from);
   }
   if (auto registry = AK_TRY(registry_base(p.base()))) {
     // By digest: the digest is in the parameters already. By tag: akbuild.lock pins it.
@@ -185,12 +186,22 @@ Result<StepOutcome> OciImageStep::run(const google::protobuf::Message& params, R
     std::string key = "layers[" + std::to_string(i) + "]";
     oci::LayerSpec layer;
     layer.source = ctx.input_root() / strip_trailing_slashes(l.from());
+    // A whole input directory is read where it is, not staged first.
+    layer.source_dir = ctx.input_dir(l.from());
     layer.tar = AK_TRY(tar_options(l, key));
+    // A step's inputs and outputs record no directory mode: staged, read in place or restored,
+    // a directory gives the same layer.
+    layer.tar.directory_mode = 0755;
     layer.compression = compression;
     // Staged inputs are fresh files on every run: key the layer cache by the digests the engine
-    // has for them (an unchanged step output is then never read again), else by content.
-    if (auto digest = ctx.content_digest(l.from())) layer.fingerprint = *digest;
-    else layer.content_fingerprint = true;
+    // has for them (an unchanged step output is then never read again), else by content; and
+    // keep a layer only if its inputs were still those digests once read.
+    if (auto digest = ctx.content_digest(l.from())) {
+      layer.fingerprint = *digest;
+      layer.source_unchanged = [&ctx, from = l.from()] { return !ctx.input_changed(from); };
+    } else {
+      layer.content_fingerprint = true;
+    }
     spec.layers.push_back(std::move(layer));
     // Only what shapes the layer: the step's id is a name in one workflow, and the same input
     // must give the same image however it is run.

@@ -158,9 +158,9 @@ TEST_CASE("collect_inputs names the topmost directories every entry of which is 
   test::write(ws / "lib" / "y.md", "Y");
   test::write(ws / "lib" / "inner" / "z.txt", "Z");
   auto whole = [&](std::vector<std::string> include, std::vector<std::string> exclude) {
-    std::vector<std::string> dirs;
+    WholeDirs dirs;
     REQUIRE(collect_inputs(ws, *GlobSet::parse(include, exclude), nullptr, 2, nullptr, &dirs));
-    return dirs;
+    return dirs.tops;
   };
   CHECK(whole({"src/**"}, {}) == std::vector<std::string>{"src"});
   CHECK(whole({"src/"}, {}) == std::vector<std::string>{"src"});
@@ -170,4 +170,36 @@ TEST_CASE("collect_inputs names the topmost directories every entry of which is 
   CHECK(whole({"src/**"}, {"src/sub/b.txt"}) == std::vector<std::string>{"src/empty"});
   CHECK(whole({"**"}, {}) == std::vector<std::string>{"lib", "src"});
   CHECK(whole({"src/*.txt"}, {}).empty());
+}
+
+TEST_CASE("a whole input directory's own directories are kept with their stat, and an entry added to one is a change") {
+  test::TestDir dir;
+  auto ws = dir / "ws";
+  test::write(ws / "a-b" / "x.txt", "X");
+  test::write(ws / "a" / "sub" / "b.txt", "B");
+  fs::create_directories(ws / "a" / "empty");
+  test::write(ws / "lib" / "y.md", "Y");
+  test::write(ws / "lib" / "inner" / "z.txt", "Z");
+  // A directory's mtime has the kernel's coarse clock: one set an hour back cannot be equal to
+  // the time an entry is added below.
+  auto hour_ago = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  for (const auto& d : {"a", "a/sub", "a/empty", "a-b", "lib", "lib/inner"}) fs::last_write_time(ws / d, hour_ago);
+  WholeDirs whole;
+  auto files = collect_inputs(ws, *GlobSet::parse({"a/**", "a-b/**", "lib/**/*.txt"}, {}), nullptr, 2, nullptr, &whole);
+  REQUIRE(files);
+  // Walk order puts a/ before a-b/ although "a-b" < "a/sub" as strings.
+  CHECK(whole.tops == std::vector<std::string>{"a", "a-b", "lib/inner"});
+  std::vector<std::string> paths;
+  for (const auto& d : whole.dirs) paths.push_back(d.path);
+  CHECK(paths == std::vector<std::string>{"a", "a/empty", "a/sub", "a-b", "lib/inner"});
+  CHECK_FALSE(changed_input(ws, *files, whole.dirs));
+  // lib/ is not whole: an entry added there is no change of these inputs.
+  test::write(ws / "lib" / "new.md", "N");
+  CHECK_FALSE(changed_input(ws, *files, whole.dirs));
+  // Nothing under a/ changed as a file, but a/sub holds one more entry.
+  test::write(ws / "a" / "sub" / "added.txt", "A");
+  auto change = changed_input(ws, *files, whole.dirs);
+  REQUIRE(change);
+  CHECK(*change == "a/sub: an entry added or removed");
+  CHECK_FALSE(changed_input(ws, *files));
 }

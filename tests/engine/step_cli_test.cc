@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <fstream>
+#include <future>
+#include <thread>
 #include <sstream>
 
 #include "runner/core/encoding.hh"
@@ -134,6 +136,35 @@ TEST_CASE("akbuild step: a failing command exits 1 and caches nothing") {
   CHECK(r.exit_code == 1);
   CHECK(contains(r.out, "[exec] broken"));
   CHECK(contains(r.out, "[exec] failed: command 'bash' failed: exit status 3"));
+  CHECK(w.action_entries() == 0);
+}
+
+TEST_CASE("an entry added to a bound input directory while the step runs keeps its result out of the cache") {
+  std::string why;
+  if (!exec::sandbox_available(&why)) return test::skip("bubblewrap does not work here: " + why);
+  Workspace w;
+  test::write(w.ws / "src" / "sub" / "a.txt", "a\n");
+  // src/ is bound whole into the sandbox: a file added on the host shows inside while it runs.
+  auto run = std::async(std::launch::async, [&] {
+    return w.step({"exec", "--id", "list", "--sandbox", "require", "--with", "inputs=src/**", "--with",
+                   "outputs=out/", "--with", "run=mkdir -p out && touch out/started && sleep 2 && ls -R src > out/list"});
+  });
+  // The step has started once its run dir holds out/started.
+  bool started = false;
+  for (int i = 0; i < 2000 && !started; ++i) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(w.dir / "cache" / "tmp", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+      if (it->path().filename() == "started") started = true;
+    if (!started) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  REQUIRE(started);
+  test::write(w.ws / "src" / "sub" / "late.txt", "late\n");
+  auto r = run.get();
+  INFO(r.out, r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK(contains(test::read(w.ws / "out" / "list"), "late.txt"));
+  CHECK(contains(r.out + r.err, "input src/sub: an entry added or removed while the step ran"));
   CHECK(w.action_entries() == 0);
 }
 

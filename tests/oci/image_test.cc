@@ -3,6 +3,7 @@
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "oci/layer.hh"
 #include "oci/layout.hh"
 #include "runner/core/encoding.hh"
+#include "runner/core/fs.hh"
 #include "runner/core/hash.hh"
 #include "runner/cas/cache_dir.hh"
 #include "steps/oci_image/cas_layer_cache.hh"
@@ -176,6 +178,47 @@ TEST_CASE("the same inputs give the same digests, with or without the layer cach
     if (test::have_program("skopeo")) {
       auto copy = test::run({"skopeo", "copy", "oci:" + (dir / "z1").string() + ":demo:1", "dir:" + (dir / "zc").string()});
       CHECK_MESSAGE(copy.exit_code == 0, copy.err);
+    }
+  }
+
+  SUBCASE("a source read from an open directory gives the same layer as its path") {
+    UniqueFd fd(::open((dir / "rootfs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(fd);
+    auto by_fd = spec;
+    by_fd.layers[0].source_dir = fd.get();
+    auto read = build(by_fd, dir / "by-fd", BuildOptions{&no_layers, 1});
+    CHECK(read.manifest_digest == first.manifest_digest);
+  }
+
+  SUBCASE("a layer whose source changed while it was read is used but not kept") {
+    auto fingerprinted = spec;
+    fingerprinted.layers[0].fingerprint = "inputs:abc";
+    bool asked = false;
+    fingerprinted.layers[0].source_unchanged = [&asked] { asked = true; return false; };
+    auto once = build(fingerprinted, dir / "changed-1", cached);
+    CHECK(asked);
+    CHECK(once.layers[0].digest == first.layers[0].digest);
+    auto twice = build(fingerprinted, dir / "changed-2", cached);
+    CHECK(twice.cached_layers == 1);  // the second layer only: the first was never kept
+    fingerprinted.layers[0].source_unchanged = [] { return true; };
+    CHECK(build(fingerprinted, dir / "kept-1", cached).cached_layers == 1);
+    CHECK(build(fingerprinted, dir / "kept-2", cached).cached_layers == 2);
+  }
+
+  SUBCASE("a directory mode given for the source's directories replaces theirs, and keys the layer") {
+    auto fixed = spec;
+    fixed.layers[0].tar.directory_mode = 0755;
+    auto with_mode = build(fixed, dir / "dir-mode", BuildOptions{&no_layers, 1});
+    CHECK(with_mode.layers[0].digest != first.layers[0].digest);  // rootfs/data is 0700
+    CHECK(*layer_cache_key(fixed.layers[0]) != *layer_cache_key(spec.layers[0]));
+    if (test::have_program("tar")) {
+      auto blob = dir / "dir-mode" / "blobs" / "sha256" / with_mode.layers[0].digest.substr(7);
+      auto listing = test::run({"tar", "-tvzf", blob.string()});
+      auto at = listing.out.find("app/data/\n");
+      REQUIRE(at != std::string::npos);
+      auto line = listing.out.substr(listing.out.rfind('\n', at) + 1, 10);
+      CHECK(line == "drwxr-xr-x");
+      CHECK(listing.out.find("drwx------") == std::string::npos);
     }
   }
 

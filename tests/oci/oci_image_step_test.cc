@@ -264,3 +264,39 @@ TEST_CASE("akbuild step oci-image keys and keeps an empty directory added to a l
     CHECK(fs::is_directory(dir / "bundle" / "rootfs" / "var" / "empty"));
   }
 }
+
+TEST_CASE("akbuild step oci-image reads a whole input directory where it is: nothing of it is staged") {
+  if (!test::have_program("strace")) return test::skip("strace is not installed");
+  test::TestDir dir;
+  test::write(dir / "ws" / "rootfs" / "etc" / "motd", "hello\n");
+  test::write(dir / "ws" / "rootfs" / "private" / "key", "k\n");
+  // Its own mode does not reach the layer: a staged directory would have been made 0755.
+  fs::permissions(dir / "ws" / "rootfs" / "private", fs::perms::owner_all);
+  test::write(dir / "ws" / "server", "#!/bin/sh\n", true);
+  std::vector<std::string> with{R"(layers=[{"from": "rootfs/", "to": "/app"}, {"from": "server", "to": "/bin"}])",
+                                "tag=demo:1", "layout=out/image"};
+  // Staging links each file from the workspace into the run dir's `in/` (strace -y also names
+  // the descriptors' paths): that is where a staged input shows.
+  auto trace = dir / "trace";
+  std::vector<std::string> argv{"strace", "-f", "-y", "-qq", "-o", trace.string(), "-e", "trace=link,linkat",
+                                test::akbuild_bin().string(), "--cache-dir", (dir / "cache").string(),
+                                "step", "oci-image", "--id", "img", "-C", (dir / "ws").string()};
+  for (auto& w : with) argv.insert(argv.end(), {"--with", w});
+  auto r = test::run(argv);
+  REQUIRE_MESSAGE(r.exit_code == 0, (r.out + r.err));
+  auto calls = test::read(trace);
+  // The single-file layer is staged (the control: the trace shows staging), the directory not.
+  CHECK(calls.find("/in/server\"") != std::string::npos);
+  CHECK(calls.find("/in/rootfs") == std::string::npos);
+  CHECK(calls.find("\"motd\"") == std::string::npos);
+
+  // Its directories' own modes are not keyed, so they do not shape the layer either.
+  auto layout = dir / "ws" / "out" / "image";
+  auto in_place = image_manifest(layout)["layers"][0]["digest"];
+  fs::remove_all(dir / "cache");
+  fs::remove_all(layout);
+  fs::permissions(dir / "ws" / "rootfs" / "private", fs::perms(0755));
+  auto again = step(dir, with);
+  REQUIRE_MESSAGE(again.exit_code == 0, (again.out + again.err));
+  CHECK(image_manifest(layout)["layers"][0]["digest"] == in_place);
+}
