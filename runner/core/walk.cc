@@ -182,7 +182,9 @@ Result<std::uint64_t> stream_fd(int fd, Sink& sink, std::uint64_t size_hint) {
 }
 
 Result<std::uint64_t> stream_file_at(int dirfd, std::string_view name, Sink& sink) {
-  int fd = ::openat(dirfd, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put where the file was after it was stat'ed (a tree another user
+  // controls) reads as empty or fails at once instead of waiting for a writer forever.
+  int fd = ::openat(dirfd, std::string(name).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return fail(errno_error(std::string(name)));
   UniqueFd owned(fd);
   return stream_fd(fd, sink);

@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "runner/core/fs.hh"
 #include "runner/core/walk.hh"
 #include "tests/support/test_support.hh"
 
@@ -70,4 +72,16 @@ TEST_CASE("walk_tree reports a missing root") {
   auto res = walk_tree("/nonexistent/akbuild", r);
   REQUIRE_FALSE(res);
   CHECK(res.error().code == ErrorCode::not_found);
+}
+
+TEST_CASE("stream_file_at does not wait for a writer when a FIFO stands where a file was") {
+  test::TestDir dir;
+  REQUIRE(::mkfifo((dir / "pipe").c_str(), 0644) == 0);
+  UniqueFd d(::open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  REQUIRE(d);
+  // Without a writer the open would block forever (the walk stat'ed a regular file there).
+  StringSink s;
+  auto n = stream_file_at(d.get(), "pipe", s);
+  REQUIRE(n);
+  CHECK(*n == 0);
 }
