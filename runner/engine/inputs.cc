@@ -155,11 +155,15 @@ std::optional<std::string> changed_input(const fs::path& workspace, const std::v
                                          const std::vector<InputFile>& dirs) {
   for (const auto& f : inputs)
     if (auto change = input_change(workspace, f)) return change;
-  for (const auto& d : dirs) {
-    auto now = stat_path(workspace / d.path);
-    if (!now || now->type != FileType::directory) return d.path + ": gone";
-    if (now->mtime_ns != d.mtime_ns || now->ino != d.ino) return d.path + ": an entry added or removed";
-  }
+  for (const auto& d : dirs)
+    if (auto change = dir_entries_change(workspace, d)) return change;
+  return std::nullopt;
+}
+
+std::optional<std::string> dir_entries_change(const fs::path& workspace, const InputFile& dir) {
+  auto now = stat_path(workspace / dir.path);
+  if (!now || now->type != FileType::directory) return dir.path + ": gone";
+  if (now->mtime_ns != dir.mtime_ns || now->ino != dir.ino) return dir.path + ": an entry added or removed";
   return std::nullopt;
 }
 

@@ -38,6 +38,9 @@ struct InputFile {
 // How `input` changed since it was keyed: its size, mtime, inode or permissions differ, or it is
 // gone; as "path: what changed", nullopt when it did not.
 std::optional<std::string> input_change(const std::filesystem::path& workspace, const InputFile& input);
+// How directory `dir` (one of WholeDirs::dirs) changed since it was keyed: its mtime or inode
+// differs (an entry added or removed), or it is gone; nullopt when it did not.
+std::optional<std::string> dir_entries_change(const std::filesystem::path& workspace, const InputFile& dir);
 // The first of `inputs` that changed (input_change), then of `dirs` (directories left in place,
 // WholeDirs::dirs) one whose entries changed: its mtime or inode differs, or it is gone.
 std::optional<std::string> changed_input(const std::filesystem::path& workspace, const std::vector<InputFile>& inputs,

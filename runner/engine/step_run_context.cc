@@ -77,12 +77,13 @@ int StepRunContext::input_dir(std::string_view rel) const {
 
 std::optional<std::string> StepRunContext::input_changed(std::string_view rel_in) const {
   std::string rel = strip_trailing_slashes(std::string(rel_in));
-  std::vector<InputFile> inputs, dirs;
   for (const auto& f : m_keyed.inputs)
-    if (under(f.path, rel)) inputs.push_back(f);
+    if (under(f.path, rel))
+      if (auto change = input_change(m_env.workspace, f)) return change;
   for (const auto& d : m_input_dir_stats)
-    if (under(d.path, rel)) dirs.push_back(d);
-  return changed_input(m_env.workspace, inputs, dirs);
+    if (under(d.path, rel))
+      if (auto change = dir_entries_change(m_env.workspace, d)) return change;
+  return std::nullopt;
 }
 
 std::optional<std::string> StepRunContext::content_digest(std::string_view rel_in) const {
