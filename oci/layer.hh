@@ -20,7 +20,8 @@ namespace akbuild::oci {
 struct LayerSpec {
   std::filesystem::path source;
   // An open directory to read instead of `source`'s path, which then only names it (in errors
-  // and, as for a path, in the cache key). Not owned. Needs a fingerprint or content_fingerprint.
+  // and, as for a path, in the cache key). Not owned. Without a fingerprint, the cache key reads
+  // its content (no stat fingerprint of a path).
   int source_dir = -1;
   TarOptions tar;
   Compression compression = Compression::gzip;
