@@ -102,6 +102,12 @@ private:
 // `path` without trailing slashes ("out/" -> "out"); "/" stays "/".
 std::string strip_trailing_slashes(std::string_view path);
 
+// Whether `path` is `dir` or lies below it, compared as '/'-separated text (`dir` without a
+// trailing slash).
+inline bool path_within(std::string_view path, std::string_view dir) {
+  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
+}
+
 // Which file system view this process has: the inode of /proc/self/ns/mnt (two processes with
 // the same one resolve every path alike); 0 where /proc is not mounted.
 std::uint64_t mount_namespace();

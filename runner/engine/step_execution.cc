@@ -41,11 +41,6 @@ std::string pin_hint(const PreparedStep& step) {
   return "`" + (command.empty() ? std::string("akbuild pin update") : command) + " --id " + step.request.id + "`";
 }
 
-// Whether `path` is `dir` or lies below it (relative paths, '/').
-bool within(std::string_view path, std::string_view dir) {
-  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
-}
-
 // The stored result for `key` with every output blob present and intact (re-hashed only where
 // its intact mark is gone: once, here, not again when it is linked out); nullopt on a miss. A
 // corrupt entry is evicted and reported, and counts as a miss.
@@ -148,7 +143,7 @@ Result<std::vector<BoundInputDir>> unstaged_input_dirs(
     if (!bind && std::none_of(step.plan.read_in_place.begin(), step.plan.read_in_place.end(),
                               [&](const auto& r) { return strip_trailing_slashes(r) == d; }))
       continue;
-    if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return within(o, d) || within(d, o); }))
+    if (std::any_of(placed.begin(), placed.end(), [&](const auto& o) { return path_within(o, d) || path_within(d, o); }))
       continue;
     auto fd = open_dir_beneath(env.workspace, d, false);
     if (!fd) continue;
@@ -162,7 +157,7 @@ Result<std::vector<BoundInputDir>> unstaged_input_dirs(
 std::vector<InputFile> unstaged_dir_stats(const KeyedStep& keyed, const std::vector<BoundInputDir>& unstaged) {
   std::vector<InputFile> dirs;
   for (const auto& d : keyed.whole_dirs.dirs)
-    if (std::any_of(unstaged.begin(), unstaged.end(), [&](const auto& u) { return within(d.path, u.rel); }))
+    if (std::any_of(unstaged.begin(), unstaged.end(), [&](const auto& u) { return path_within(d.path, u.rel); }))
       dirs.push_back(d);
   return dirs;
 }
@@ -189,7 +184,7 @@ Result<Miss> run_miss(RunEnv& env, const PreparedStep& step, const KeyedStep& ke
   auto input_dir_stats = unstaged_dir_stats(keyed, input_dirs);
   std::vector<std::string> files;
   for (const auto& f : keyed.inputs)
-    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return within(f.path, d.rel); }))
+    if (std::none_of(input_dirs.begin(), input_dirs.end(), [&](const auto& d) { return path_within(f.path, d.rel); }))
       files.push_back(f.path);
   AK_TRY_VOID(exec::stage_inputs_beneath(in, env.workspace, files));
   for (const auto& d : input_dirs) AK_TRY_VOID(open_dir_beneath(in, d.rel, true));

@@ -62,9 +62,7 @@ Result<fs::path> StepRunContext::tool(std::string_view name) const {
 namespace {
 
 // Whether `path` is `dir` or below it ("" holds everything).
-bool under(std::string_view path, std::string_view dir) {
-  return dir.empty() || path == dir || (path.size() > dir.size() && path.starts_with(dir) && path[dir.size()] == '/');
-}
+bool under(std::string_view path, std::string_view dir) { return dir.empty() || path_within(path, dir); }
 
 } // namespace
 

@@ -91,10 +91,6 @@ bool is_dir_nofollow(const fs::path& p) {
   return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-bool under(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
-}
-
 // The declared outputs, validated; an output inside another declared directory output is
 // covered by that one and dropped.
 Result<std::vector<Output>> plan_outputs(const SandboxSpec& s) {
@@ -112,7 +108,7 @@ Result<std::vector<Output>> plan_outputs(const SandboxSpec& s) {
   std::sort(all.begin(), all.end(), [](const Output& a, const Output& b) { return a.rel < b.rel; });
   std::vector<Output> top;
   for (const auto& o : all) {
-    bool covered = std::any_of(top.begin(), top.end(), [&](const Output& t) { return t.dir && under(o.rel, t.rel); });
+    bool covered = std::any_of(top.begin(), top.end(), [&](const Output& t) { return t.dir && path_within(o.rel, t.rel); });
     if (!covered) top.push_back(o);
   }
   return top;
@@ -176,10 +172,10 @@ Result<> check_program(const SandboxSpec& s, const ProcessSpec& p, const fs::pat
   auto host_view = [&](const fs::path& inside) -> std::optional<fs::path> {
     std::string in = inside.lexically_normal().string();
     for (const auto& d : s.input_dirs)
-      if (under(in, (k_ws / d.rel).string())) return d.host / fs::path(in).lexically_relative(k_ws / d.rel);
-    if (under(in, k_ws.string())) return s.input_root / fs::path(in).lexically_relative(k_ws);
+      if (path_within(in, (k_ws / d.rel).string())) return d.host / fs::path(in).lexically_relative(k_ws / d.rel);
+    if (path_within(in, k_ws.string())) return s.input_root / fs::path(in).lexically_relative(k_ws);
     for (const auto& v : visible)
-      if (under(in, v)) return fs::path(in);
+      if (path_within(in, v)) return fs::path(in);
     return std::nullopt;
   };
   if (program.find('/') != std::string::npos) {
@@ -229,7 +225,7 @@ Result<std::vector<std::string>> bwrap_command(const fs::path& bwrap, const Sand
     if (!fs::exists(r, ec)) return fail(ErrorCode::not_found, fmt::format("sandbox bind {}: no such path", r.string()));
     // Already visible through a system directory (binding over /bin, a symlink there, would fail).
     bool covered = std::any_of(k_system_dirs.begin(), k_system_dirs.end(),
-                               [&](const fs::path& d) { return under(r.lexically_normal().string(), d.string()); });
+                               [&](const fs::path& d) { return path_within(r.lexically_normal().string(), d.string()); });
     if (!covered) a.insert(a.end(), {"--ro-bind", r.string(), r.string()});
   }
   a.insert(a.end(), {"--ro-bind", s.input_root.string(), k_ws.string()});
@@ -414,10 +410,10 @@ std::optional<fs::path> job_sandbox_host_path(const JobSandboxSpec& spec, const 
   std::string in = inside.lexically_normal().string();
   // Later binds are mounted over earlier ones: the last that holds the path shows it.
   for (auto it = spec.binds.rbegin(); it != spec.binds.rend(); ++it)
-    if (under(in, it->inside.string())) return it->host / fs::path(in).lexically_relative(it->inside);
+    if (path_within(in, it->inside.string())) return it->host / fs::path(in).lexically_relative(it->inside);
   for (const auto& d : k_system_dirs)
-    if (under(in, d.string())) return fs::path(in);
-  if (under(in, "/nix")) return fs::path(in);
+    if (path_within(in, d.string())) return fs::path(in);
+  if (path_within(in, "/nix")) return fs::path(in);
   return std::nullopt;
 }
 
